@@ -1,0 +1,167 @@
+"""Serve an Azure Functions v2 `FunctionApp`'s HTTP triggers over HTTP, as `func start` would locally.
+
+The Core Tools cannot be installed on every machine, so this host reads routePrefix from host.json,
+matches each HTTP trigger's route template and methods (literal segments before parameters, catch-alls
+last, case-insensitive like the Functions host), builds a `func.HttpRequest`, calls the function and
+writes its `func.HttpResponse` back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import azure.functions as func
+
+log = logging.getLogger("devhost")
+
+MAX_REQUEST_BYTES = 100 * 1024 * 1024
+"""The Functions host refuses request bodies over 100 MB; so does this one."""
+
+
+@dataclass(frozen=True)
+class Route:
+    template: str
+    pattern: re.Pattern[str]
+    methods: frozenset[str]
+    function: Callable[[func.HttpRequest], func.HttpResponse]
+    rank: tuple[int, int]
+
+
+def _compile(template: str) -> tuple[re.Pattern[str], tuple[int, int]]:
+    parts: list[str] = []
+    literals = 0
+    catch_all = 0
+    for segment in template.strip("/").split("/"):
+        if segment.startswith("{*") and segment.endswith("}"):
+            parts.append(f"(?P<{segment[2:-1]}>.*)")
+            catch_all = 1
+        elif segment.startswith("{") and segment.endswith("}"):
+            parts.append(f"(?P<{segment[1:-1].split(':')[0]}>[^/]+)")
+        else:
+            parts.append(re.escape(segment))
+            literals += 1
+    return re.compile("^" + "/".join(parts) + "/?$", re.IGNORECASE), (catch_all, -literals)
+
+
+def read_route_prefix(host_json: Path) -> str:
+    """extensions.http.routePrefix from host.json; 'api' when unset, as in the Functions host."""
+    try:
+        config = json.loads(host_json.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "api"
+    prefix = config.get("extensions", {}).get("http", {}).get("routePrefix", "api")
+    return str(prefix).strip("/")
+
+
+def collect_routes(app: func.FunctionApp, route_prefix: str) -> list[Route]:
+    """Every HTTP trigger of the app, most specific first."""
+    routes: list[Route] = []
+    for function in app.get_functions():
+        trigger = function.get_trigger()
+        spec = trigger.get_dict_repr() if trigger is not None else {}
+        if spec.get("type") != "httpTrigger":
+            continue
+        template = spec.get("route") or function.get_function_name()
+        full = "/".join(part for part in (route_prefix, str(template).strip("/")) if part)
+        pattern, rank = _compile(full)
+        methods = frozenset(str(getattr(m, "value", m)).upper() for m in spec.get("methods") or [])
+        routes.append(Route(full, pattern, methods or frozenset({"GET", "POST"}), function.get_user_function(), rank))
+    routes.sort(key=lambda r: r.rank)
+    return routes
+
+
+class FunctionsHost:
+    """Dispatches raw HTTP requests to the app's functions."""
+
+    def __init__(self, app: func.FunctionApp, route_prefix: str) -> None:
+        self.routes = collect_routes(app, route_prefix)
+
+    def dispatch(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, base: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(target)
+        path = parts.path.strip("/")
+        for route in self.routes:
+            match = route.pattern.match(path)
+            if match is None:
+                continue
+            if method not in route.methods:
+                return 405, {"Content-Type": "text/plain"}, b"Method Not Allowed"
+            params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
+            query: dict[str, str] = {}
+            for key, value in parse_qsl(parts.query, keep_blank_values=True):
+                query.setdefault(key, value)
+            request = func.HttpRequest(
+                method=method,
+                url=base + target,
+                headers=headers,
+                params=query,
+                route_params=params,
+                body=body,
+            )
+            try:
+                response = route.function(request)
+            except Exception:
+                log.exception("function for %s failed", route.template)
+                return 500, {"Content-Type": "text/plain"}, b"Internal Server Error"
+            out_headers = {k: v for k, v in response.headers.items()}
+            if response.mimetype and not any(k.lower() == "content-type" for k in out_headers):
+                out_headers["Content-Type"] = f"{response.mimetype}; charset={response.charset}"
+            return response.status_code, out_headers, response.get_body() or b""
+        return 404, {"Content-Type": "text/plain"}, b"Not Found"
+
+
+def make_server(app: func.FunctionApp, host: str, port: int, host_json: Path) -> ThreadingHTTPServer:
+    """An HTTP server (not yet serving) for the app; port 0 picks a free port."""
+    functions = FunctionsHost(app, read_route_prefix(host_json))
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "scim-devhost"
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_REQUEST_BYTES:
+                self._send(413, {"Content-Type": "text/plain", "Connection": "close"}, b"Request Entity Too Large")
+                self.close_connection = True
+                return
+            body = self.rfile.read(length) if length else b""
+            headers = {k: v for k, v in self.headers.items()}
+            base = f"http://{self.headers.get('Host') or f'{host}:{self.server.server_address[1]}'}"
+            status, out_headers, out_body = functions.dispatch(self.command, self.path, headers, body, base)
+            self._send(status, out_headers, out_body)
+
+        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                if key.lower() != "content-length":
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # The access line holds the query string (filters carry user names): log the path only.
+            log.debug("%s %s", self.command, urlsplit(self.path).path)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server
+
+
+def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, name="devhost", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,50 @@
+"""Azure Functions entry point (Python v2 model): one HTTP trigger per SCIM route, no logic.
+
+Every route is ANONYMOUS at the host: Entra sends only `Authorization: Bearer <Secret Token>`, which
+scim.api checks per tenant. Every method is registered on every route so that scim.api, not the host,
+answers a wrong method with a SCIM 405. Nothing here touches the network at import time.
+"""
+
+import azure.functions as func
+
+from scim import api
+from scim.http import Request, Response
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _to_request(req: func.HttpRequest) -> Request:
+    return Request.build(
+        req.method,
+        req.url,
+        route_params=dict(req.route_params),
+        query=dict(req.params),
+        headers=dict(req.headers),
+        body=req.get_body() or b"",
+    )
+
+
+def _to_response(resp: Response) -> func.HttpResponse:
+    return func.HttpResponse(body=resp.body, status_code=resp.status, headers=dict(resp.headers))
+
+
+@app.route(route="scim/v2/{tenant}/Users", methods=ALL_METHODS)
+def scim_users(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle("users", _to_request(req)))
+
+
+@app.route(route="scim/v2/{tenant}/Users/{id}", methods=ALL_METHODS)
+def scim_user(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle("user", _to_request(req)))
+
+
+@app.route(route="scim/v2/{tenant}/ServiceProviderConfig", methods=ALL_METHODS)
+def scim_service_provider_config(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle("service_provider_config", _to_request(req)))
+
+
+@app.route(route="scim/{*path}", methods=ALL_METHODS)
+def scim_unknown(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle("unknown", _to_request(req)))

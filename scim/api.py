@@ -1,0 +1,265 @@
+"""SCIM HTTP handlers, framework-free: Request -> Response, with auth, parsing, SCIM errors and logging."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import ValidationError
+from scim2_models import (
+    Context,
+    InvalidSyntaxException,
+    ListResponse,
+    NotFoundException,
+    PayloadTooLargeException,
+    SCIMException,
+    SearchRequest,
+    UnauthorizedException,
+)
+
+from scim.auth import authenticate, check_tenant
+from scim.errors import InternalServerException, MethodNotAllowedException, error_response
+from scim.http import Request, Response
+from scim.models import ENTRA_POLICY, UserResource, service_provider_config
+from scim.secrets import SecretSource, azure_credential, build_secret_source
+from scim.service import SearchPage, UserService, _scim_error_from_validation, version_of
+from scim.settings import Settings, SettingsError
+from scim.store import StoredResource, TableStorage
+
+log = logging.getLogger("scim")
+
+Handler = Callable[[Request, str], Response]
+
+
+def _base_url(request: Request, trailing_segments: int) -> str:
+    """The tenant's SCIM base URL (what Entra calls the Tenant URL), from the request URL."""
+    parts = urlsplit(request.url)
+    segments = parts.path.rstrip("/").split("/")
+    path = "/".join(segments[: len(segments) - trailing_segments]) if trailing_segments else "/".join(segments)
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _parse_json(request: Request, max_bytes: int) -> Any:
+    if len(request.body) > max_bytes:
+        raise PayloadTooLargeException(detail=f"The request body is larger than {max_bytes} bytes")
+    if not request.body.strip():
+        raise InvalidSyntaxException(detail="The request body is empty; send a SCIM JSON object")
+    try:
+        return json.loads(request.body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidSyntaxException(detail=f"The request body is not valid JSON: {exc}") from exc
+
+
+def _query_int(query: Mapping[str, str], name: str, default: int) -> int:
+    raw = query.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise InvalidSyntaxException(detail=f"{name} must be an integer, not {raw!r}") from exc
+
+
+class ScimApi:
+    """The SCIM routes of one deployment; every tenant is served by the same instance."""
+
+    def __init__(self, settings: Settings, users: UserService, secrets: SecretSource) -> None:
+        self.settings = settings
+        self.users = users
+        self.secrets = secrets
+
+    # -- the routes function_app.py registers ---------------------------------------------------
+
+    def users_collection(self, request: Request) -> Response:
+        return self._dispatch(request, "users", {"GET": self._list_users, "POST": self._create_user})
+
+    def user_item(self, request: Request) -> Response:
+        return self._dispatch(
+            request,
+            "user",
+            {
+                "GET": self._get_user,
+                "PUT": self._replace_user,
+                "PATCH": self._patch_user,
+                "DELETE": self._delete_user,
+            },
+        )
+
+    def service_provider_config(self, request: Request) -> Response:
+        return self._dispatch(request, "serviceProviderConfig", {"GET": self._get_service_provider_config})
+
+    def unknown_route(self, request: Request) -> Response:
+        """Anything under the host that no SCIM route matches: a SCIM 404, never the host's HTML."""
+        started = time.perf_counter()
+        response = error_response(NotFoundException(detail="No SCIM endpoint at this path"))
+        self._log(request, "unknown", "-", response.status, started)
+        return response
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _dispatch(self, request: Request, operation: str, handlers: Mapping[str, Handler]) -> Response:
+        started = time.perf_counter()
+        tenant = request.route_params.get("tenant", "")
+        try:
+            check_tenant(tenant)
+            authenticate(request.header("authorization"), tenant, self.secrets)
+            handler = handlers.get(request.method)
+            if handler is None:
+                raise MethodNotAllowedException(allowed=tuple(handlers))
+            response = handler(request, tenant)
+        except UnauthorizedException as exc:
+            response = error_response(exc, {"WWW-Authenticate": 'Bearer realm="scim"'})
+        except SCIMException as exc:
+            response = error_response(exc)
+        except Exception:
+            log.exception("scim request failed: tenant=%s operation=%s", tenant, operation)
+            response = error_response(InternalServerException())
+        self._log(request, operation, tenant, response.status, started)
+        return response
+
+    @staticmethod
+    def _log(request: Request, operation: str, tenant: str, status: int, started: float) -> None:
+        # Ids only: never tokens, bodies, filters or user names.
+        log.info(
+            "scim %s %s tenant=%s id=%s status=%d ms=%.1f",
+            request.method,
+            operation,
+            tenant,
+            request.route_params.get("id", "-"),
+            status,
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def _user_json(
+        self, stored: StoredResource, base_url: str, params: SearchRequest[UserResource] | None = None
+    ) -> dict[str, Any]:
+        user = UserService.model(stored, f"{base_url}/Users/{stored.id}")
+        return user.model_dump(
+            scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=params, scim_policy=ENTRA_POLICY
+        )
+
+    def _user_response(self, status: int, stored: StoredResource, base_url: str) -> Response:
+        return Response.scim_json(
+            status,
+            self._user_json(stored, base_url),
+            {"ETag": version_of(stored.etag), "Location": f"{base_url}/Users/{stored.id}"},
+        )
+
+    def _response_parameters(self, request: Request) -> SearchRequest[UserResource]:
+        raw: dict[str, Any] = {}
+        for name in ("attributes", "excludedAttributes"):
+            if request.query.get(name):
+                raw[name] = request.query[name]
+        return self._search_request(raw)
+
+    @staticmethod
+    def _search_request(raw: dict[str, Any]) -> SearchRequest[UserResource]:
+        try:
+            return SearchRequest[UserResource].model_validate(raw, scim_policy=ENTRA_POLICY)
+        except ValidationError as exc:
+            raise _scim_error_from_validation(exc) from exc
+
+    # -- Users --------------------------------------------------------------------------------
+
+    def _list_users(self, request: Request, tenant: str) -> Response:
+        base_url = _base_url(request, 1)
+        start_index = max(_query_int(request.query, "startIndex", 1), 1)
+        count = min(
+            max(_query_int(request.query, "count", self.settings.default_page_size), 0), self.settings.max_page_size
+        )
+        raw: dict[str, Any] = {}
+        for name in ("filter", "attributes", "excludedAttributes"):
+            if request.query.get(name):
+                raw[name] = request.query[name]
+        search = self._search_request(raw)
+        page: SearchPage = self.users.search(tenant, search.filter, start_index, count)
+        body = {
+            "schemas": [ListResponse.__schema__],
+            "totalResults": page.total,
+            "startIndex": start_index,
+            "itemsPerPage": len(page.resources),
+            "Resources": [self._user_json(stored, base_url, search) for stored in page.resources],
+        }
+        return Response.scim_json(200, body)
+
+    def _create_user(self, request: Request, tenant: str) -> Response:
+        payload = _parse_json(request, self.settings.max_body_bytes)
+        stored = self.users.create(tenant, payload)
+        return self._user_response(201, stored, _base_url(request, 1))
+
+    def _get_user(self, request: Request, tenant: str) -> Response:
+        stored = self.users.get(tenant, request.route_params["id"])
+        base_url = _base_url(request, 2)
+        params = self._response_parameters(request)
+        return Response.scim_json(200, self._user_json(stored, base_url, params), {"ETag": version_of(stored.etag)})
+
+    def _replace_user(self, request: Request, tenant: str) -> Response:
+        payload = _parse_json(request, self.settings.max_body_bytes)
+        stored = self.users.replace(tenant, request.route_params["id"], payload, request.header("if-match"))
+        return self._user_response(200, stored, _base_url(request, 2))
+
+    def _patch_user(self, request: Request, tenant: str) -> Response:
+        payload = _parse_json(request, self.settings.max_body_bytes)
+        stored = self.users.patch(tenant, request.route_params["id"], payload, request.header("if-match"))
+        return self._user_response(200, stored, _base_url(request, 2))
+
+    def _delete_user(self, request: Request, tenant: str) -> Response:
+        self.users.delete(tenant, request.route_params["id"], request.header("if-match"))
+        return Response.empty(204)
+
+    # -- discovery ----------------------------------------------------------------------------
+
+    def _get_service_provider_config(self, request: Request, tenant: str) -> Response:
+        location = _base_url(request, 0)
+        return Response.scim_json(200, service_provider_config(location, self.settings.max_page_size))
+
+
+def build_api(settings: Settings) -> ScimApi:
+    """Wire settings to storage, secrets and services; creates clients but sends no request."""
+    if settings.storage_connection_string:
+        storage = TableStorage(connection_string=settings.storage_connection_string, table_prefix=settings.table_prefix)
+    else:
+        storage = TableStorage(
+            endpoint=settings.storage_table_endpoint,
+            credential=azure_credential(settings),
+            table_prefix=settings.table_prefix,
+        )
+    users = UserService(storage.resources("Users"), require_email=settings.require_email)
+    return ScimApi(settings, users, build_secret_source(settings))
+
+
+_api: ScimApi | None = None
+_api_lock = threading.Lock()
+
+
+def get_api() -> ScimApi:
+    """The process-wide API, built on first use (never at import: the Functions host indexes imports)."""
+    global _api
+    if _api is None:
+        with _api_lock:
+            if _api is None:
+                _api = build_api(Settings.from_environ())
+    return _api
+
+
+ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
+    "users": ScimApi.users_collection,
+    "user": ScimApi.user_item,
+    "service_provider_config": ScimApi.service_provider_config,
+    "unknown": ScimApi.unknown_route,
+}
+
+
+def handle(route: str, request: Request) -> Response:
+    """Entry point for hosts: a misconfigured deployment answers a SCIM 500, and logs which setting is wrong."""
+    try:
+        api = get_api()
+    except SettingsError as exc:
+        log.error("scim configuration error: %s", exc)
+        return error_response(InternalServerException(detail="The SCIM service is misconfigured; see its logs"))
+    return ROUTES[route](api, request)

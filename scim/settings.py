@@ -1,0 +1,108 @@
+"""Typed application settings, read once from the environment (or local.settings.json Values)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+SecretSourceKind = Literal["local", "keyvault"]
+
+_TABLE_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,49}$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the setting."""
+
+
+def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from exc
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, not {value}")
+    return value
+
+
+def _local_tokens(environ: Mapping[str, str]) -> dict[str, str]:
+    raw = environ.get("SCIM_LOCAL_TOKENS", "").strip()
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError('SCIM_LOCAL_TOKENS must be a JSON object {"tenant": "token"}') from exc
+    if not isinstance(parsed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in parsed.items()
+    ):
+        raise SettingsError("SCIM_LOCAL_TOKENS must map tenant names to non-empty token strings")
+    return dict(parsed)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the SCIM endpoint reads; local.settings.sample.json documents each key."""
+
+    storage_connection_string: str | None = None
+    storage_table_endpoint: str | None = None
+    table_prefix: str = "scim"
+    secret_source: SecretSourceKind = "local"
+    local_tokens: Mapping[str, str] = field(default_factory=dict)
+    key_vault_url: str | None = None
+    managed_identity_client_id: str | None = None
+    require_email: bool = True
+    max_body_bytes: int = 1_048_576
+    default_page_size: int = 100
+    max_page_size: int = 1000
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and check the settings; raise SettingsError naming the first bad one."""
+        env = os.environ if environ is None else environ
+        secret_source = env.get("SCIM_SECRET_SOURCE", "local").strip().lower() or "local"
+        if secret_source not in ("local", "keyvault"):
+            raise SettingsError(f"SCIM_SECRET_SOURCE must be local or keyvault, not {secret_source!r}")
+        table_prefix = env.get("SCIM_TABLE_PREFIX", "scim").strip() or "scim"
+        if not _TABLE_PREFIX_RE.match(table_prefix):
+            raise SettingsError("SCIM_TABLE_PREFIX must be letters and digits, starting with a letter")
+        max_page = _positive_int(env, "SCIM_MAX_PAGE_SIZE", 1000)
+        default_page = min(_positive_int(env, "SCIM_DEFAULT_PAGE_SIZE", 100), max_page)
+        settings = cls(
+            storage_connection_string=env.get("SCIM_STORAGE_CONNECTION_STRING") or None,
+            storage_table_endpoint=env.get("SCIM_STORAGE_TABLE_ENDPOINT") or None,
+            table_prefix=table_prefix,
+            secret_source="keyvault" if secret_source == "keyvault" else "local",
+            local_tokens=_local_tokens(env),
+            key_vault_url=env.get("SCIM_KEY_VAULT_URL") or None,
+            managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
+            require_email=_flag(env, "SCIM_REQUIRE_EMAIL", True),
+            max_body_bytes=_positive_int(env, "SCIM_MAX_BODY_BYTES", 1_048_576),
+            default_page_size=default_page,
+            max_page_size=max_page,
+        )
+        if not settings.storage_connection_string and not settings.storage_table_endpoint:
+            raise SettingsError(
+                "Set SCIM_STORAGE_TABLE_ENDPOINT (Azure, managed identity) or SCIM_STORAGE_CONNECTION_STRING (Azurite)"
+            )
+        if settings.secret_source == "keyvault" and not settings.key_vault_url:
+            raise SettingsError("SCIM_SECRET_SOURCE=keyvault needs SCIM_KEY_VAULT_URL")
+        return settings
