@@ -15,7 +15,8 @@ from devhost.azurite import ROOT, Azurite
 from devhost.server import make_server
 from scim.auth import TENANT_RE
 
-STATE = ROOT / ".local"
+STATE = Path(os.environ.get("SCIM_STATE_DIR") or ROOT / ".local")
+"""Git-ignored local state: the generated token and Azurite's data (SCIM_STATE_DIR moves it, for tests)."""
 
 
 def load_local_settings(path: Path) -> None:
@@ -68,7 +69,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     print(
-        f"\nSCIM endpoint is up (Azurite table storage on 127.0.0.1:{azurite.port}, data in .local/azurite)\n"
+        f"\nSCIM endpoint is up (Azurite table storage on 127.0.0.1:{azurite.port}, data in {STATE / 'azurite'})\n"
         f"  Tenant URL:   http://127.0.0.1:{port}/scim/v2/{tenant}\n"
         f"  Secret Token: {token}\n"
         "Entra's provisioning service reaches only public HTTPS URLs: to connect a real Entra tenant,\n"

@@ -13,11 +13,13 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import ValidationError
 from scim2_models import (
     Context,
+    InvalidFilterException,
     InvalidSyntaxException,
     ListResponse,
     NotFoundException,
     PayloadTooLargeException,
     SCIMException,
+    ScimFilter,
     SearchRequest,
     UnauthorizedException,
 )
@@ -27,7 +29,7 @@ from scim.errors import InternalServerException, MethodNotAllowedException, erro
 from scim.http import Request, Response
 from scim.models import ENTRA_POLICY, UserResource, service_provider_config
 from scim.secrets import SecretSource, azure_credential, build_secret_source
-from scim.service import SearchPage, UserService, _scim_error_from_validation, version_of
+from scim.service import SearchPage, UserService, only_equalities, scim_error_from_validation, version_of
 from scim.settings import Settings, SettingsError
 from scim.store import StoredResource, TableStorage
 
@@ -162,7 +164,12 @@ class ScimApi:
         try:
             return SearchRequest[UserResource].model_validate(raw, scim_policy=ENTRA_POLICY)
         except ValidationError as exc:
-            raise _scim_error_from_validation(exc) from exc
+            error = scim_error_from_validation(exc)
+            if error.scim_type == "invalidFilter":
+                raise InvalidFilterException(
+                    detail=f'{error.detail}. Filters look like: userName eq "value" (joined by "and")'
+                ) from exc
+            raise error from exc
 
     # -- Users --------------------------------------------------------------------------------
 
@@ -176,16 +183,27 @@ class ScimApi:
         for name in ("filter", "attributes", "excludedAttributes"):
             if request.query.get(name):
                 raw[name] = request.query[name]
-        search = self._search_request(raw)
+        try:
+            search = self._search_request(raw)
+        except SCIMException as exc:
+            # Test Connection sends a random GUID as the matching attribute's value: when that attribute is
+            # an e-mail, the value cannot be valid, so no user can match it. Answer an empty list, not 400.
+            if exc.scim_type != "invalidFilter" or not only_equalities(ScimFilter(raw["filter"]).ast):
+                raise
+            return Response.scim_json(200, self._list_body(0, start_index, []))
         page: SearchPage = self.users.search(tenant, search.filter, start_index, count)
-        body = {
-            "schemas": [ListResponse.__schema__],
-            "totalResults": page.total,
+        resources = [self._user_json(stored, base_url, search) for stored in page.resources]
+        return Response.scim_json(200, self._list_body(page.total, start_index, resources))
+
+    @staticmethod
+    def _list_body(total: int, start_index: int, resources: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "schemas": [str(ListResponse.__schema__)],
+            "totalResults": total,
             "startIndex": start_index,
-            "itemsPerPage": len(page.resources),
-            "Resources": [self._user_json(stored, base_url, search) for stored in page.resources],
+            "itemsPerPage": len(resources),
+            "Resources": resources,
         }
-        return Response.scim_json(200, body)
 
     def _create_user(self, request: Request, tenant: str) -> Response:
         payload = _parse_json(request, self.settings.max_body_bytes)
@@ -221,6 +239,8 @@ class ScimApi:
 
 def build_api(settings: Settings) -> ScimApi:
     """Wire settings to storage, secrets and services; creates clients but sends no request."""
+    # The SDK's HTTP logging prints request URLs at INFO, and our row keys are hashes of user names.
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
     if settings.storage_connection_string:
         storage = TableStorage(connection_string=settings.storage_connection_string, table_prefix=settings.table_prefix)
     else:

@@ -58,7 +58,7 @@ def version_of(etag: str) -> str:
     return 'W/"' + hashlib.sha256(etag.encode("utf-8")).hexdigest()[:24] + '"'
 
 
-def _scim_error_from_validation(exc: ValidationError) -> SCIMException:
+def scim_error_from_validation(exc: ValidationError) -> SCIMException:
     errors = Error.from_validation_errors(exc)
     return SCIMException.from_error(errors[0]) if errors else InvalidValueException()
 
@@ -179,7 +179,7 @@ class UserService:
         try:
             user = UserResource.model_validate(body, scim_ctx=ctx, scim_policy=ENTRA_POLICY)
         except ValidationError as exc:
-            raise _scim_error_from_validation(exc) from exc
+            raise scim_error_from_validation(exc) from exc
         self._check_rules(user)
         return user
 
@@ -245,7 +245,7 @@ class UserService:
                 body, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=ENTRA_POLICY
             )
         except ValidationError as exc:
-            raise _scim_error_from_validation(exc) from exc
+            raise scim_error_from_validation(exc) from exc
 
         def apply(current: UserResource) -> UserResource | None:
             with ENTRA_POLICY:
@@ -259,7 +259,7 @@ class UserService:
                     scim_policy=ENTRA_POLICY,
                 )
             except ValidationError as exc:
-                raise _scim_error_from_validation(exc) from exc
+                raise scim_error_from_validation(exc) from exc
             self._check_rules(patched)
             return patched
 
@@ -328,6 +328,17 @@ class UserService:
         found = [self._table.get(tenant, each) for each in sorted(set(ids))]
         # An index row whose resource is gone is ignored (never expected: writes are transactional).
         return [stored for stored in found if stored is not None]
+
+
+def only_equalities(node: FilterNode) -> bool:
+    """True for a filter made only of eq comparisons joined by and (value selections included)."""
+    if isinstance(node, Comparison):
+        return node.op == CompareOperator.eq
+    if isinstance(node, ValuePath):
+        return node.sub_attr is None and only_equalities(node.val_filter)
+    if isinstance(node, LogicalExpr) and node.op == LogicalOperator.and_:
+        return all(only_equalities(term) for term in node.terms)
+    return False
 
 
 def _plausible_id(user_id: str) -> bool:

@@ -29,8 +29,6 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.core.pipeline import PipelineRequest, PipelineResponse
-from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.data.tables import (
     TableClient,
     TableEntity,
@@ -104,19 +102,17 @@ class StoredResource:
     index_row_keys: tuple[str, ...]
 
 
-class RoundTripCounter(SansIOHTTPPolicy):  # type: ignore[type-arg]
-    """Counts HTTP requests sent to Table Storage: the stable cost measure of a SCIM operation."""
+class RoundTripCounter:
+    """Counts HTTP requests sent to Table Storage (retries included): the stable cost of a SCIM operation."""
 
     def __init__(self) -> None:
         self._count = 0
         self._lock = threading.Lock()
 
-    def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
+    def __call__(self, request: Any) -> None:
+        """The SDK's raw_request_hook: called once per request actually sent."""
         with self._lock:
             self._count += 1
-
-    def on_response(self, request: PipelineRequest, response: PipelineResponse) -> None:  # type: ignore[type-arg]
-        return None
 
     @property
     def count(self) -> int:
@@ -359,7 +355,7 @@ class TableStorage:
         table_prefix: str = "scim",
     ) -> None:
         self.round_trips = RoundTripCounter()
-        options: dict[str, Any] = {"per_call_policies": [self.round_trips]}
+        options: dict[str, Any] = {"raw_request_hook": self.round_trips}
         if connection_string:
             self._service = TableServiceClient.from_connection_string(connection_string, **options)
         elif endpoint:

@@ -1,0 +1,52 @@
+"""Which filters are answered by an index lookup instead of a partition scan."""
+
+import pytest
+from scim2_models import ScimFilter
+
+from scim.models import UserResource
+from scim.service import _plan
+
+
+def plan_for(expression: str):  # type: ignore[no-untyped-def]
+    return _plan(ScimFilter[UserResource](expression).ast)
+
+
+def test_username_uses_the_unique_index_case_insensitively() -> None:
+    plan = plan_for('userName eq "Alice@Contoso.com"')
+    assert plan is not None and plan.index is not None
+    assert (plan.index.attribute, plan.index.value_key, plan.index.unique) == ("userName", "alice@contoso.com", True)
+
+
+def test_external_id_is_case_exact_and_not_unique() -> None:
+    plan = plan_for('externalId eq "AbC"')
+    assert plan is not None and plan.index is not None
+    assert (plan.index.attribute, plan.index.value_key, plan.index.unique) == ("externalId", "AbC", False)
+
+
+def test_entra_work_email_filter_uses_the_email_index() -> None:
+    plan = plan_for('emails[type eq "work"].value eq "A@b.c"')
+    assert plan is not None and plan.index is not None
+    assert (plan.index.attribute, plan.index.value_key) == ("workEmail", "a@b.c")
+
+
+def test_id_is_a_point_read() -> None:
+    plan = plan_for('id eq "0123"')
+    assert plan is not None and plan.resource_id == "0123"
+
+
+def test_and_picks_an_indexed_term() -> None:
+    plan = plan_for('active eq true and userName eq "bob"')
+    assert plan is not None and plan.index is not None and plan.index.attribute == "userName"
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        'displayName eq "x"',
+        'userName sw "a"',
+        'userName eq "a" or userName eq "b"',
+        'emails[type eq "home"].value eq "x@y.z"',
+    ],
+)
+def test_other_filters_fall_back_to_a_scan(expression: str) -> None:
+    assert plan_for(expression) is None
