@@ -1,0 +1,139 @@
+"""Storage round trips and latency per SCIM operation, against Azurite, as ratios to a raw point read.
+
+Run with `make bench`. Round trips are exact and stable; latencies on these machines are noisy, so each
+figure is a median and is reported as a ratio to a raw Table Storage point read measured in the same run,
+for two tenant sizes, so that "costs the same with 100 or 1,000 users" can be read off directly.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from devhost.azurite import Azurite
+from scim.api import ScimApi
+from scim.http import Request, Response
+from scim.secrets import LocalSecretSource
+from scim.service import UserService
+from scim.settings import Settings
+from scim.store import TableStorage
+
+TOKEN = "bench-token"
+REPEAT = 30
+SIZES = (100, 1000)
+RAW = "raw Azurite point read (baseline)"
+PATCH_DISABLE = {
+    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
+}
+
+WORK_EMAIL_FILTER = 'emails[type eq "work"].value eq "user7@contoso.com"'
+Row = tuple[str, int, int, float]
+
+
+def user_body(name: str) -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": name,
+        "externalId": f"ext-{name}",
+        "emails": [{"type": "work", "value": name}],
+    }
+
+
+class Bench:
+    """Calls the SCIM handlers as the Functions host would, for one tenant, and counts round trips."""
+
+    def __init__(self, api: ScimApi, storage: TableStorage, tenant: str) -> None:
+        self.api = api
+        self.storage = storage
+        self.tenant = tenant
+
+    def request(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> Response:
+        parts = path.strip("/").split("/")
+        route = {"tenant": self.tenant}
+        handler = self.api.users_collection
+        if len(parts) == 2:
+            route["id"] = parts[1]
+            handler = self.api.user_item
+        return handler(
+            Request.build(
+                method,
+                f"http://bench/scim/v2/{self.tenant}/{path}",
+                route_params=route,
+                query=query or {},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                body=json.dumps(body).encode() if body is not None else b"",
+            )
+        )
+
+    def search(self, expression: str) -> Response:
+        return self.request("GET", "Users", query={"filter": expression})
+
+    def measure(self, action: Callable[[], object]) -> tuple[int, float]:
+        """Round trips of the first run, and the median latency in ms over REPEAT further runs."""
+        before = self.storage.round_trips.count
+        action()
+        trips = self.storage.round_trips.count - before
+        samples = []
+        for _ in range(REPEAT):
+            started = time.perf_counter()
+            action()
+            samples.append((time.perf_counter() - started) * 1000)
+        return trips, statistics.median(samples)
+
+
+def run_size(bench: Bench, size: int) -> list[Row]:
+    for n in range(size):
+        assert bench.request("POST", "Users", user_body(f"user{n}@contoso.com")).status == 201
+    user_id = json.loads(bench.search('userName eq "user7@contoso.com"').body)["Resources"][0]["id"]
+    client = bench.api.users._table._table()
+    created: list[str] = []
+
+    def create() -> None:
+        response = bench.request("POST", "Users", user_body(f"new-{uuid.uuid4().hex}@contoso.com"))
+        created.append(json.loads(response.body)["id"])
+
+    def delete() -> None:
+        assert bench.request("DELETE", f"Users/{created.pop()}").status == 204
+
+    operations: list[tuple[str, Callable[[], object]]] = [
+        (RAW, lambda: client.get_entity(bench.tenant, "r|" + user_id)),
+        ("Test Connection (userName eq <guid>)", lambda: bench.search(f'userName eq "{uuid.uuid4()}"')),
+        ("GET /Users/{id}", lambda: bench.request("GET", f"Users/{user_id}")),
+        ("filter userName eq", lambda: bench.search('userName eq "USER7@contoso.com"')),
+        ("filter externalId eq", lambda: bench.search('externalId eq "ext-user7@contoso.com"')),
+        ('filter emails[type eq "work"].value eq', lambda: bench.search(WORK_EMAIL_FILTER)),
+        ("POST /Users", create),
+        ("PATCH active (repeats change nothing)", lambda: bench.request("PATCH", f"Users/{user_id}", PATCH_DISABLE)),
+        ("DELETE /Users/{id}", delete),
+        ("unindexed filter (partition scan)", lambda: bench.search('displayName eq "x"')),
+    ]
+    return [(name, size, *bench.measure(action)) for name, action in operations]
+
+
+def main() -> None:
+    with Azurite() as azurite:
+        storage = TableStorage(connection_string=azurite.connection_string, table_prefix="bench")
+        secrets = LocalSecretSource({f"bench{size}": TOKEN for size in SIZES})
+        api = ScimApi(
+            Settings(storage_connection_string=azurite.connection_string),
+            UserService(storage.resources("Users")),
+            secrets,
+        )
+        rows: list[Row] = []
+        for size in SIZES:
+            rows += run_size(Bench(api, storage, f"bench{size}"), size)
+        storage.close()
+
+    raw_ms = {size: ms for name, size, _, ms in rows if name == RAW}
+    print(f"{'operation':<46} {'users':>6} {'round trips':>11} {'median ms':>10} {'x raw read':>10}")
+    for name, size, trips, ms in rows:
+        print(f"{name:<46} {size:>6} {trips:>11} {ms:>10.2f} {ms / raw_ms[size]:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()
