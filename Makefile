@@ -8,13 +8,14 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install run test lint bench clean
+.PHONY: help install run test lint bench check-infra clean
 
 help:
 	@echo "make run    - start Azurite and the SCIM endpoint on 127.0.0.1:\$${PORT:-7071}; prints Tenant URL and token"
 	@echo "make test   - install what is needed, start Azurite in memory, run unit, integration and e2e tests"
 	@echo "make lint   - ruff and mypy --strict on scim/"
 	@echo "make bench  - storage round trips and latency ratios per SCIM operation"
+	@echo "make check-infra - parse every Bicep file (pycep-parser) and run checkov's Bicep checks, offline"
 
 $(PY_STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,8 +39,25 @@ lint: $(PY_STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict scim
 
+# Infra checkers live in venvs of their own: checkov pins an older pycep-parser than the one we parse with.
+INFRA_CHECKOV := .venv-checkov/.installed
+INFRA_PYCEP := .venv-pycep/.installed
+
+$(INFRA_CHECKOV):
+	@test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check checkov==3.3.30
+	@touch $@
+
+$(INFRA_PYCEP):
+	@test -x .venv-pycep/bin/python || $(PYTHON) -m venv .venv-pycep
+	.venv-pycep/bin/python -m pip install --quiet --disable-pip-version-check pycep-parser==0.7.1
+	@touch $@
+
+check-infra: $(INFRA_CHECKOV) $(INFRA_PYCEP)
+	$(PYTHON) infra/check_infra.py .venv-pycep/bin/python .venv-checkov/bin/checkov
+
 bench: install
 	$(PY) -m bench.round_trips
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .venv-checkov .venv-pycep node_modules .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,120 @@
+// The SCIM endpoint: a Python 3.11 Function App on Flex Consumption (FC1), running as the user-assigned
+// identity. Storage, Key Vault and Application Insights are reached with that identity; no secret is
+// kept in app settings.
+param name string
+param planName string
+param location string
+param tags object
+param identityId string
+param identityClientId string
+param storageAccountName string
+param storageBlobEndpoint string
+param storageTableEndpoint string
+param deploymentContainerName string
+param keyVaultUri string
+param applicationInsightsConnectionString string
+param tablePrefix string
+param requireEmail bool
+@minValue(0)
+param alwaysReadyInstances int
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: zone redundancy on Flex Consumption is offered only in some regions; turn it on where the region has it
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: Entra ID's provisioning service calls the endpoint over the internet (AzureActiveDirectory service tag); a private endpoint would cut it off
+  // checkov:skip=CKV_AZURE_17: Entra's provisioning service authenticates with a bearer token and cannot present a client certificate
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales out on demand; failover capacity is maximumInstanceCount, and alwaysReadyInstances keeps warm instances
+  // checkov:skip=CKV_AZURE_213: Flex Consumption has no App Service health check; the platform replaces unhealthy instances itself
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    publicNetworkAccess: 'Enabled'
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      // Names match scim/settings.py and local.settings.sample.json.
+      appSettings: [
+        { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
+        { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+        { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
+        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
+        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
+        { name: 'AZURE_CLIENT_ID', value: identityClientId }
+        { name: 'SCIM_STORAGE_TABLE_ENDPOINT', value: storageTableEndpoint }
+        { name: 'SCIM_TABLE_PREFIX', value: tablePrefix }
+        { name: 'SCIM_SECRET_SOURCE', value: 'keyvault' }
+        { name: 'SCIM_KEY_VAULT_URL', value: keyVaultUri }
+        { name: 'SCIM_REQUIRE_EMAIL', value: requireEmail ? 'true' : 'false' }
+      ]
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: 2048
+        maximumInstanceCount: maximumInstanceCount
+        alwaysReady: alwaysReadyInstances > 0 ? [{ name: 'http', instanceCount: alwaysReadyInstances }] : []
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+}
+
+resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output name string = site.name
+output defaultHostName string = site.properties.defaultHostName
