@@ -25,10 +25,15 @@ from scim2_models import (
 )
 
 from scim.auth import authenticate, check_tenant
-from scim.errors import InternalServerException, MethodNotAllowedException, error_response
+from scim.errors import (
+    InternalServerException,
+    MethodNotAllowedException,
+    ServiceUnavailableException,
+    error_response,
+)
 from scim.http import Request, Response
 from scim.models import ENTRA_POLICY, UserResource, service_provider_config
-from scim.secrets import SecretSource, azure_credential, build_secret_source
+from scim.secrets import SecretSource, SecretSourceUnavailableError, azure_credential, build_secret_source
 from scim.service import SearchPage, UserService, only_equalities, scim_error_from_validation, version_of
 from scim.settings import Settings, SettingsError
 from scim.store import StoredResource, TableStorage
@@ -116,6 +121,9 @@ class ScimApi:
             response = handler(request, tenant)
         except UnauthorizedException as exc:
             response = error_response(exc, {"WWW-Authenticate": 'Bearer realm="scim"'})
+        except SecretSourceUnavailableError:
+            log.warning("scim token store unavailable: tenant=%s", tenant)
+            response = error_response(ServiceUnavailableException(detail="Token store unavailable; retry later"))
         except SCIMException as exc:
             response = error_response(exc)
         except Exception:

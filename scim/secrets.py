@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from scim.settings import Settings
@@ -25,6 +25,10 @@ class SecretSource(Protocol):
     def tenant_tokens(self, tenant: str, *, refresh: bool = False) -> Sequence[str]:
         """Tokens accepted now for the tenant; refresh=True bypasses any cache (after a mismatch)."""
         ...
+
+
+class SecretSourceUnavailableError(Exception):
+    """The token store could not be read and no earlier copy is cached; the request may be retried."""
 
 
 class LocalSecretSource:
@@ -93,12 +97,19 @@ class KeyVaultSecretSource:
                 age = now - cached.fetched_at
                 if age < self._ttl and (not refresh or age < self._min_refresh):
                     return cached.tokens
-            tokens = self._fetch(tenant)
+            try:
+                tokens = self._fetch(tenant)
+            except SecretSourceUnavailableError:
+                if cached is None:
+                    raise
+                # Key Vault is unreachable or throttling: keep using the last tokens read.
+                cached.fetched_at = now - self._ttl + self._min_refresh
+                return cached.tokens
             self._cache[tenant] = _CachedTokens(tokens, now)
             return tokens
 
     def _fetch(self, tenant: str) -> tuple[str, ...]:
-        from azure.core.exceptions import ResourceNotFoundError
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         name = secret_name(tenant)
         try:
@@ -107,15 +118,13 @@ class KeyVaultSecretSource:
                 for props in self._client.list_properties_of_secret_versions(name)
                 if props.enabled and props.version
             ]
+            versions.sort(key=lambda p: p.created_on or datetime.min.replace(tzinfo=UTC), reverse=True)
+            values = [self._client.get_secret(name, props.version).value for props in versions[:2]]
         except ResourceNotFoundError:
             return ()
-        versions.sort(key=lambda p: p.created_on or datetime.min, reverse=True)
-        tokens: list[str] = []
-        for props in versions[:2]:
-            value = self._client.get_secret(name, props.version).value
-            if value:
-                tokens.append(str(value))
-        return tuple(tokens)
+        except AzureError as exc:
+            raise SecretSourceUnavailableError(type(exc).__name__) from exc
+        return tuple(str(value) for value in values if value)
 
 
 def build_secret_source(settings: Settings) -> SecretSource:

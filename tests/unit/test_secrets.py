@@ -2,9 +2,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+import pytest
+from azure.core.exceptions import ResourceNotFoundError, ServiceRequestError
 
-from scim.secrets import KeyVaultSecretSource, LocalSecretSource
+from scim.secrets import KeyVaultSecretSource, LocalSecretSource, SecretSourceUnavailableError
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -95,3 +96,30 @@ def test_local_source() -> None:
     source = LocalSecretSource({"acme": "t"})
     assert list(source.tenant_tokens("acme")) == ["t"]
     assert list(source.tenant_tokens("other")) == []
+
+
+class FailingVault(FakeVault):
+    def __init__(self, secrets: dict[str, list[Version]]) -> None:
+        super().__init__(secrets)
+        self.down = False
+
+    def list_properties_of_secret_versions(self, name: str, **kwargs: Any) -> list[Version]:
+        if self.down:
+            raise ServiceRequestError("vault unreachable")
+        return super().list_properties_of_secret_versions(name)
+
+
+def test_vault_outage_keeps_serving_the_last_tokens() -> None:
+    vault, clock = FailingVault(vault_with_rotation().secrets), Clock()
+    source = KeyVaultSecretSource(vault, ttl_seconds=300, clock=clock)
+    assert list(source.tenant_tokens("acme")) == ["newest", "previous"]
+    vault.down = True
+    clock.now += 301
+    assert list(source.tenant_tokens("acme")) == ["newest", "previous"]
+
+
+def test_vault_outage_without_cache_is_reported_as_unavailable() -> None:
+    vault = FailingVault({})
+    vault.down = True
+    with pytest.raises(SecretSourceUnavailableError):
+        KeyVaultSecretSource(vault, clock=Clock()).tenant_tokens("acme")
