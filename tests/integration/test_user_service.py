@@ -285,3 +285,28 @@ def test_pagination(users: UserService, tenant: str) -> None:
     assert page.total == 5 and len(page.resources) == 2
     assert users.search(tenant, None, 5, 10).resources[0].id == users.search(tenant, None, 1, 10).resources[4].id
     assert users.search(tenant, None, 1, 0).resources == []
+
+
+def test_concurrent_patches_lose_no_update(
+    users: UserService, storage: TableStorage, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_id = users.create(tenant, body()).id
+    table = storage.resources("Users")
+    real_replace = table.replace
+    interfered: list[bool] = []
+
+    def replace_after_a_competing_write(*args: Any) -> Any:
+        if not interfered:
+            # Another request changes the user between this request's read and its write.
+            interfered.append(True)
+            competing = {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "title", "value": "Engineer"}],
+            }
+            users.patch(tenant, user_id, competing)
+        return real_replace(*args)
+
+    monkeypatch.setattr(table, "replace", replace_after_a_competing_write)
+    users.patch(tenant, user_id, fixture_json("entra/patch_disable_default_dialect.json"))
+    document = users.get(tenant, user_id).document
+    assert document["active"] is False and document["title"] == "Engineer"
