@@ -1,0 +1,60 @@
+"""function_app.py registers what the Functions host needs: anonymous triggers, every method, our routes."""
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+import function_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@cache  # the SDK refuses to list the functions twice
+def triggers() -> dict[str, dict[str, object]]:
+    found = {}
+    for function in function_app.app.get_functions():
+        spec = function.get_trigger().get_dict_repr()
+        found[str(spec["route"])] = spec
+    return found
+
+
+def test_routes_are_the_scim_routes() -> None:
+    assert set(triggers()) == {
+        "scim/v2/{tenant}/Users",
+        "scim/v2/{tenant}/Users/{id}",
+        "scim/v2/{tenant}/ServiceProviderConfig",
+        "scim/{*path}",
+    }
+
+
+def test_every_route_is_anonymous_and_takes_every_method() -> None:
+    for spec in triggers().values():
+        assert str(getattr(spec["authLevel"], "value", spec["authLevel"])) == "anonymous"
+        methods = {str(getattr(m, "value", m)) for m in spec["methods"]}  # type: ignore[attr-defined]
+        assert methods == {"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+
+def test_host_json_removes_the_api_prefix_and_stays_under_the_http_limit() -> None:
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["extensions"]["http"]["routePrefix"] == ""
+    hours, minutes, seconds = (int(part) for part in host["functionTimeout"].split(":"))
+    assert hours * 3600 + minutes * 60 + seconds < 230
+    assert "Request" in host["logging"]["applicationInsights"]["samplingSettings"]["excludedTypes"]
+
+
+def test_sample_settings_document_every_setting_the_app_reads() -> None:
+    sample = json.loads((ROOT / "local.settings.sample.json").read_text())
+    source = (ROOT / "scim" / "settings.py").read_text()
+    read = set(re.findall(r'"((?:SCIM|AZURE)_[A-Z_]+)"', source))
+    assert len(read) >= 10
+    assert read <= set(sample["Values"]) and read <= set(sample["_comments"])
+
+
+def test_bicep_app_settings_are_settings_the_app_reads() -> None:
+    source = (ROOT / "scim" / "settings.py").read_text()
+    read = set(re.findall(r'"((?:SCIM|AZURE)_[A-Z_]+)"', source))
+    bicep = (ROOT / "infra" / "modules" / "functionapp.bicep").read_text()
+    deployed = set(re.findall(r"name: '((?:SCIM|AZURE)_[A-Z_]+)'", bicep))
+    assert deployed <= read
+    assert {"SCIM_STORAGE_TABLE_ENDPOINT", "SCIM_SECRET_SOURCE", "SCIM_KEY_VAULT_URL", "AZURE_CLIENT_ID"} <= deployed
