@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,10 +63,20 @@ def read_route_prefix(host_json: Path) -> str:
     return str(prefix).strip("/")
 
 
+_FUNCTIONS: weakref.WeakKeyDictionary[func.FunctionApp, list[Any]] = weakref.WeakKeyDictionary()
+
+
+def app_functions(app: func.FunctionApp) -> list[Any]:
+    """The app's functions, listed once per app: the SDK refuses a second get_functions() call."""
+    if app not in _FUNCTIONS:
+        _FUNCTIONS[app] = app.get_functions()
+    return _FUNCTIONS[app]
+
+
 def collect_routes(app: func.FunctionApp, route_prefix: str) -> list[Route]:
     """Every HTTP trigger of the app, most specific first."""
     routes: list[Route] = []
-    for function in app.get_functions():
+    for function in app_functions(app):
         trigger = function.get_trigger()
         spec = trigger.get_dict_repr() if trigger is not None else {}
         if spec.get("type") != "httpTrigger":

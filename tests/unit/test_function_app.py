@@ -2,18 +2,17 @@
 
 import json
 import re
-from functools import cache
 from pathlib import Path
 
 import function_app
+from devhost.server import app_functions
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@cache  # the SDK refuses to list the functions twice
 def triggers() -> dict[str, dict[str, object]]:
     found = {}
-    for function in function_app.app.get_functions():
+    for function in app_functions(function_app.app):
         spec = function.get_trigger().get_dict_repr()
         found[str(spec["route"])] = spec
     return found
