@@ -272,35 +272,41 @@ class UserService:
         if_match: str | None,
         change: Callable[[UserResource], UserResource | None],
     ) -> StoredResource:
-        """Read, change, write conditionally on the ETag; re-run on a concurrent change unless If-Match pinned it."""
-        for _attempt in range(_CONFLICT_RETRIES):
-            stored = self._read(tenant, user_id)
-            self._check_version(stored, if_match)
+        """Apply a change to the stored user; no write at all when the change changes nothing."""
+
+        def write(stored: StoredResource) -> StoredResource:
             updated = change(self.model(stored))
             if updated is None:
                 return stored
-            try:
-                return self._write(
-                    self._table.replace, tenant, stored, self.document(updated), self.indexes(updated), self._clock()
-                )
-            except VersionMismatchError as exc:
-                if if_match is not None:
-                    raise PreconditionFailedException(detail="The user changed while this request ran") from exc
-        raise ServiceUnavailableException(detail="The user is being changed concurrently; retry later")
+            return self._table.replace(tenant, stored, self.document(updated), self.indexes(updated), self._clock())
+
+        return self._conditional(tenant, user_id, if_match, write)
 
     def delete(self, tenant: str, user_id: str, if_match: str | None = None) -> None:
         """DELETE /Users/{id}: the user and its index rows go in one transaction."""
+
+        def write(stored: StoredResource) -> StoredResource:
+            self._table.delete(tenant, stored)
+            return stored
+
+        self._conditional(tenant, user_id, if_match, write)
+
+    def _conditional(
+        self,
+        tenant: str,
+        user_id: str,
+        if_match: str | None,
+        write: Callable[[StoredResource], StoredResource],
+    ) -> StoredResource:
+        """Read, then write conditionally on the ETag; re-run on a concurrent change unless If-Match pinned it."""
         for _attempt in range(_CONFLICT_RETRIES):
             stored = self._read(tenant, user_id)
             self._check_version(stored, if_match)
             try:
-                self._table.delete(tenant, stored)
-                return
+                return self._write(write, stored)
             except VersionMismatchError as exc:
                 if if_match is not None:
                     raise PreconditionFailedException(detail="The user changed while this request ran") from exc
-            except StorageUnavailableError as exc:
-                raise ServiceUnavailableException() from exc
         raise ServiceUnavailableException(detail="The user is being changed concurrently; retry later")
 
     def search(

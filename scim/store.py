@@ -23,6 +23,7 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
+    AzureError,
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
@@ -191,7 +192,7 @@ class ResourceTable:
             if code in ("UpdateConditionNotSatisfied", "ResourceNotFound", "ConditionNotMet"):
                 raise VersionMismatchError() from exc
             raise self._guard(exc) from exc
-        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
+        except AzureError as exc:
             raise self._guard(exc) from exc
 
     @staticmethod
@@ -213,7 +214,7 @@ class ResourceTable:
             entity = self._table().get_entity(tenant, _RESOURCE_PREFIX + resource_id)
         except ResourceNotFoundError:
             return None
-        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
+        except AzureError as exc:
             raise self._guard(exc) from exc
         return self._to_stored(entity)
 
@@ -233,7 +234,7 @@ class ResourceTable:
                 select=["ResourceId"],
             )
             return [str(row["ResourceId"]) for row in rows]
-        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
+        except AzureError as exc:
             raise self._guard(exc) from exc
 
     def scan(self, tenant: str) -> Iterator[StoredResource]:
@@ -246,7 +247,7 @@ class ResourceTable:
             )
             for row in rows:
                 yield self._to_stored(row)
-        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
+        except AzureError as exc:
             raise self._guard(exc) from exc
 
     # -- writes -------------------------------------------------------------------------------
