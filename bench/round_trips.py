@@ -17,8 +17,8 @@ from typing import Any
 from devhost.azurite import Azurite
 from scim.api import ScimApi
 from scim.http import Request, Response
+from scim.resources.users import UserService
 from scim.secrets import LocalSecretSource
-from scim.service import UserService
 from scim.settings import Settings
 from scim.store import TableStorage
 

@@ -13,7 +13,7 @@ from scim2_models import (
 )
 
 from scim.models import UserResource
-from scim.service import EMAIL_REQUIRED_DETAIL, UserService, version_of
+from scim.resources.users import EMAIL_REQUIRED_DETAIL, UserService, version_of
 from scim.store import TableStorage
 from tests.conftest import fixture_json, partition_rows
 

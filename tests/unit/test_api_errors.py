@@ -7,10 +7,10 @@ from typing import Any, cast
 import pytest
 
 from scim import api
-from scim.api import ScimApi
+from scim.api.scim import ScimApi
 from scim.http import Request
+from scim.resources.users import UserService
 from scim.secrets import SecretSourceUnavailableError
-from scim.service import UserService
 from scim.settings import Settings
 from scim.store import ResourceTable
 

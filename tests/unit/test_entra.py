@@ -1,4 +1,4 @@
-from scim.entra import normalise_patch, normalise_user
+from scim.protocol.entra import normalise_patch, normalise_user
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 

@@ -4,7 +4,7 @@ import pytest
 from scim2_models import ScimFilter
 
 from scim.models import UserResource
-from scim.service import _plan
+from scim.resources.users import plan_search as _plan
 
 
 def plan_for(expression: str):  # type: ignore[no-untyped-def]

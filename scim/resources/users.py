@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 from scim2_models import (
     Context,
-    Error,
-    InvalidSyntaxException,
     InvalidValueException,
     Meta,
     NotFoundException,
@@ -21,16 +17,17 @@ from scim2_models import (
     Path,
     PayloadTooLargeException,
     PreconditionFailedException,
-    SCIMException,
     ScimFilter,
     UniquenessException,
     default_comparison_key,
 )
-from scim2_models.path import AttrPath, CompareOperator, Comparison, FilterNode, LogicalExpr, LogicalOperator, ValuePath
+from scim2_models.path import FilterNode, ValuePath
 
-from scim import entra
 from scim.errors import ServiceUnavailableException
 from scim.models import ENTRA_POLICY, USER_SCHEMA, UserResource
+from scim.protocol import entra
+from scim.protocol.search import Plan, SearchPage, comparison_terms, eq_string, is_core_attr
+from scim.resources.base import plausible_id, require_object, require_schema, scim_error_from_validation, version_of
 from scim.store import (
     DocumentTooLargeError,
     IndexEntry,
@@ -51,67 +48,6 @@ _CONFLICT_RETRIES = 3
 _USER_NAME = Path[UserResource]("userName").resolve()
 _EXTERNAL_ID = Path[UserResource]("externalId").resolve()
 _EMAIL_VALUE = Path[UserResource]("emails.value").resolve()
-
-
-def version_of(etag: str) -> str:
-    """meta.version / ETag header derived from the storage ETag (a weak tag: semantic equality)."""
-    return 'W/"' + hashlib.sha256(etag.encode("utf-8")).hexdigest()[:24] + '"'
-
-
-def scim_error_from_validation(exc: ValidationError) -> SCIMException:
-    errors = Error.from_validation_errors(exc)
-    return SCIMException.from_error(errors[0]) if errors else InvalidValueException()
-
-
-def _require_schema(payload: dict[str, Any], schema: str) -> None:
-    schemas = payload.get("schemas")
-    if not isinstance(schemas, list) or schema.lower() not in {str(s).lower() for s in schemas}:
-        raise InvalidSyntaxException(detail=f"'schemas' must be a list that includes {schema}")
-
-
-def _require_object(payload: Any) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise InvalidSyntaxException(detail="The request body must be a JSON object")
-    return payload
-
-
-def _comparison_terms(node: FilterNode) -> list[FilterNode]:
-    if isinstance(node, LogicalExpr) and node.op == LogicalOperator.and_:
-        return list(node.terms)
-    return [node]
-
-
-def _is_core_attr(path: AttrPath, name: str, sub: str | None = None) -> bool:
-    return (
-        path.attr.lower() == name.lower()
-        and (path.sub_attr or "").lower() == (sub or "").lower()
-        and (path.uri is None or path.uri.lower() == USER_SCHEMA.lower())
-    )
-
-
-def _eq_string(node: FilterNode, name: str, sub: str | None = None) -> str | None:
-    if (
-        isinstance(node, Comparison)
-        and node.op == CompareOperator.eq
-        and isinstance(node.value, str)
-        and _is_core_attr(node.attr_path, name, sub)
-    ):
-        return node.value
-    return None
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    total: int
-    resources: list[StoredResource]
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """How a filter is answered without a scan: by id, or by one index value."""
-
-    resource_id: str | None = None
-    index: IndexEntry | None = None
 
 
 class UserService:
@@ -174,8 +110,8 @@ class UserService:
             raise InvalidValueException(detail=EMAIL_REQUIRED_DETAIL)
 
     def _parse_user(self, payload: Any, ctx: Context) -> UserResource:
-        body = entra.normalise_user(_require_object(payload))
-        _require_schema(body, USER_SCHEMA)
+        body = entra.normalise_user(require_object(payload))
+        require_schema(body, USER_SCHEMA)
         try:
             user = UserResource.model_validate(body, scim_ctx=ctx, scim_policy=ENTRA_POLICY)
         except ValidationError as exc:
@@ -204,7 +140,7 @@ class UserService:
 
     def _read(self, tenant: str, user_id: str) -> StoredResource:
         try:
-            stored = self._table.get(tenant, user_id) if _plausible_id(user_id) else None
+            stored = self._table.get(tenant, user_id) if plausible_id(user_id) else None
         except StorageUnavailableError as exc:
             raise ServiceUnavailableException() from exc
         if stored is None:
@@ -239,7 +175,7 @@ class UserService:
 
     def patch(self, tenant: str, user_id: str, payload: Any, if_match: str | None = None) -> StoredResource:
         """PATCH /Users/{id}: all operations apply or none do; read + one conditional write."""
-        body = entra.normalise_patch(_require_object(payload))
+        body = entra.normalise_patch(require_object(payload))
         try:
             patch = PatchOp[UserResource].model_validate(
                 body, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=ENTRA_POLICY
@@ -323,11 +259,11 @@ class UserService:
         return SearchPage(total=len(candidates), resources=candidates[first : first + max(count, 0)])
 
     def _candidates(self, tenant: str, scim_filter: ScimFilter[UserResource] | None) -> list[StoredResource]:
-        plan = _plan(scim_filter.ast) if scim_filter is not None else None
+        plan = plan_search(scim_filter.ast) if scim_filter is not None else None
         if plan is None:
             return list(self._table.scan(tenant))
         if plan.resource_id is not None:
-            ids: Sequence[str] = [plan.resource_id] if _plausible_id(plan.resource_id) else []
+            ids: Sequence[str] = [plan.resource_id] if plausible_id(plan.resource_id) else []
         else:
             assert plan.index is not None
             ids = self._table.find_ids(tenant, plan.index)
@@ -336,35 +272,19 @@ class UserService:
         return [stored for stored in found if stored is not None]
 
 
-def only_equalities(node: FilterNode) -> bool:
-    """True for a filter made only of eq comparisons joined by and (value selections included)."""
-    if isinstance(node, Comparison):
-        return node.op == CompareOperator.eq
-    if isinstance(node, ValuePath):
-        return node.sub_attr is None and only_equalities(node.val_filter)
-    if isinstance(node, LogicalExpr) and node.op == LogicalOperator.and_:
-        return all(only_equalities(term) for term in node.terms)
-    return False
-
-
-def _plausible_id(user_id: str) -> bool:
-    """Our ids are uuid4 hex; anything else cannot exist, and must never reach a storage key."""
-    return len(user_id) == 32 and all(c in "0123456789abcdef" for c in user_id)
-
-
-def _plan(node: FilterNode) -> _Plan | None:
+def plan_search(node: FilterNode) -> Plan | None:
     """Pick one indexed equality among the and-ed terms of a filter; the full filter is still checked."""
-    for term in _comparison_terms(node):
-        if (value := _eq_string(term, "id")) is not None:
-            return _Plan(resource_id=value)
-        if (value := _eq_string(term, "userName")) is not None:
-            return _Plan(index=IndexEntry("userName", default_comparison_key(_USER_NAME, value), True))
-        if (value := _eq_string(term, "externalId")) is not None:
-            return _Plan(index=IndexEntry("externalId", default_comparison_key(_EXTERNAL_ID, value), False))
-        if isinstance(term, ValuePath) and _is_core_attr(term.attr_path, "emails") and term.sub_attr is None:
-            inner = _comparison_terms(term.val_filter)
-            is_work = any((_eq_string(t, "type") or "").lower() == "work" for t in inner)
-            email = next((v for t in inner if (v := _eq_string(t, "value")) is not None), None)
+    for term in comparison_terms(node):
+        if (value := eq_string(term, "id")) is not None:
+            return Plan(resource_id=value)
+        if (value := eq_string(term, "userName")) is not None:
+            return Plan(index=IndexEntry("userName", default_comparison_key(_USER_NAME, value), True))
+        if (value := eq_string(term, "externalId")) is not None:
+            return Plan(index=IndexEntry("externalId", default_comparison_key(_EXTERNAL_ID, value), False))
+        if isinstance(term, ValuePath) and is_core_attr(term.attr_path, "emails") and term.sub_attr is None:
+            inner = comparison_terms(term.val_filter)
+            is_work = any((eq_string(t, "type") or "").lower() == "work" for t in inner)
+            email = next((v for t in inner if (v := eq_string(t, "value")) is not None), None)
             if is_work and email is not None:
-                return _Plan(index=IndexEntry("workEmail", default_comparison_key(_EMAIL_VALUE, email), False))
+                return Plan(index=IndexEntry("workEmail", default_comparison_key(_EMAIL_VALUE, email), False))
     return None

@@ -1,0 +1,67 @@
+"""HTTP front doors, framework-free: the host calls `handle(route, request)` and gets a Response back."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from scim.api.scim import ScimApi
+from scim.errors import InternalServerException, error_response
+from scim.http import Request, Response
+from scim.resources.users import UserService
+from scim.secrets import azure_credential, build_secret_source
+from scim.settings import Settings, SettingsError
+from scim.store import TableStorage
+
+__all__ = ["ROUTES", "ScimApi", "build_api", "get_api", "handle"]
+
+log = logging.getLogger("scim")
+
+
+def build_api(settings: Settings) -> ScimApi:
+    """Wire settings to storage, secrets and services; creates clients but sends no request."""
+    # The SDK's HTTP logging prints request URLs at INFO, and our row keys are hashes of user names.
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+    if settings.storage_connection_string:
+        storage = TableStorage(connection_string=settings.storage_connection_string, table_prefix=settings.table_prefix)
+    else:
+        storage = TableStorage(
+            endpoint=settings.storage_table_endpoint,
+            credential=azure_credential(settings),
+            table_prefix=settings.table_prefix,
+        )
+    users = UserService(storage.resources("Users"), require_email=settings.require_email)
+    return ScimApi(settings, users, build_secret_source(settings))
+
+
+_api: ScimApi | None = None
+_api_lock = threading.Lock()
+
+
+def get_api() -> ScimApi:
+    """The process-wide API, built on first use (never at import: the Functions host indexes imports)."""
+    global _api
+    if _api is None:
+        with _api_lock:
+            if _api is None:
+                _api = build_api(Settings.from_environ())
+    return _api
+
+
+ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
+    "users": ScimApi.users_collection,
+    "user": ScimApi.user_item,
+    "service_provider_config": ScimApi.service_provider_config,
+    "unknown": ScimApi.unknown_route,
+}
+
+
+def handle(route: str, request: Request) -> Response:
+    """Entry point for hosts: a misconfigured deployment answers a SCIM 500, and logs which setting is wrong."""
+    try:
+        api = get_api()
+    except SettingsError as exc:
+        log.error("scim configuration error: %s", exc)
+        return error_response(InternalServerException(detail="The SCIM service is misconfigured; see its logs"))
+    return ROUTES[route](api, request)

@@ -1,0 +1,1 @@
+"""SCIM mechanics every resource type shares: search plans, PATCH, and the Entra dialect."""
