@@ -4,8 +4,8 @@ import pytest
 from scim2_models import ScimFilter
 
 from scim.models import UserResource
-from scim.store import IndexEntry
 from scim.resources.users import plan_search as _plan
+from scim.store import IndexEntry
 
 
 def plan_for(expression: str):  # type: ignore[no-untyped-def]
