@@ -15,9 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from devhost.azurite import Azurite
-from scim.api import ScimApi
+from scim.api import ScimApi, build_api
 from scim.http import Request, Response
-from scim.resources.users import UserService
 from scim.secrets import LocalSecretSource
 from scim.settings import Settings
 from scim.store import TableStorage
@@ -119,11 +118,7 @@ def main() -> None:
     with Azurite() as azurite:
         storage = TableStorage(connection_string=azurite.connection_string, table_prefix="bench")
         secrets = LocalSecretSource({f"bench{size}": TOKEN for size in SIZES})
-        api = ScimApi(
-            Settings(storage_connection_string=azurite.connection_string),
-            UserService(storage.resources("Users")),
-            secrets,
-        )
+        api = build_api(Settings(storage_connection_string=azurite.connection_string), storage=storage, secrets=secrets)
         rows: list[Row] = []
         for size in SIZES:
             rows += run_size(Bench(api, storage, f"bench{size}"), size)

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from scim.api.scim import ScimApi
 from scim.errors import InternalServerException, error_response
 from scim.http import Request, Response
+from scim.resources.groups import GroupService
 from scim.resources.users import UserService
-from scim.secrets import azure_credential, build_secret_source
+from scim.secrets import SecretSource, azure_credential, build_secret_source
 from scim.settings import Settings, SettingsError
 from scim.store import TableStorage
 
@@ -19,11 +20,18 @@ __all__ = ["ROUTES", "ScimApi", "build_api", "get_api", "handle"]
 log = logging.getLogger("scim")
 
 
-def build_api(settings: Settings) -> ScimApi:
-    """Wire settings to storage, secrets and services; creates clients but sends no request."""
+def build_api(
+    settings: Settings, *, storage: TableStorage | None = None, secrets: SecretSource | None = None
+) -> ScimApi:
+    """Wire settings to storage, secrets and services; creates clients but sends no request.
+
+    Tests and benchmarks may pass the storage (to count its round trips) and the secret source.
+    """
     # The SDK's HTTP logging prints request URLs at INFO, and our row keys are hashes of user names.
     logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
-    if settings.storage_connection_string:
+    if storage is not None:
+        pass
+    elif settings.storage_connection_string:
         storage = TableStorage(connection_string=settings.storage_connection_string, table_prefix=settings.table_prefix)
     else:
         storage = TableStorage(
@@ -31,8 +39,11 @@ def build_api(settings: Settings) -> ScimApi:
             credential=azure_credential(settings),
             table_prefix=settings.table_prefix,
         )
-    users = UserService(storage.resources("Users"), require_email=settings.require_email)
-    return ScimApi(settings, users, build_secret_source(settings))
+    groups = GroupService(storage.resources("Groups"), storage.resources("Users"))
+    users = UserService(
+        storage.resources("Users"), memberships=groups.memberships, require_email=settings.require_email
+    )
+    return ScimApi(settings, users, secrets or build_secret_source(settings), groups)
 
 
 _api: ScimApi | None = None
@@ -53,6 +64,9 @@ ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
     "users": ScimApi.users_collection,
     "users_search": ScimApi.users_search,
     "user": ScimApi.user_item,
+    "groups": ScimApi.groups_collection,
+    "groups_search": ScimApi.groups_search,
+    "group": ScimApi.group_item,
     "service_provider_config": ScimApi.service_provider_config,
     "unknown": ScimApi.unknown_route,
 }
