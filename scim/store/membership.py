@@ -148,7 +148,7 @@ class Memberships:
             for n, uid in enumerate(chunk):
                 params[f"k{n}"] = _member_key(group_id, uid)
                 terms.append(f"RowKey eq @k{n}")
-            query = f"PartitionKey eq @pk and ({' or '.join(terms)})"
+            query = f"PartitionKey eq @pk and ( {' or '.join(terms)} )"
             found |= {str(row["UserId"]) for row in self._query(query, params, ["UserId"])}
         return found
 

@@ -245,7 +245,7 @@ class ResourceTable:
                 terms.append(f"RowKey eq @k{n}")
             try:
                 rows = self._table().query_entities(
-                    f"PartitionKey eq @pk and ({' or '.join(terms)})", parameters=params, select=["RowKey"]
+                    f"PartitionKey eq @pk and ( {' or '.join(terms)} )", parameters=params, select=["RowKey"]
                 )
                 found |= {str(row["RowKey"])[len(_RESOURCE_PREFIX) :] for row in rows}
             except AzureError as exc:
