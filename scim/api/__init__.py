@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from scim.api import discovery
 from scim.api.scim import ScimApi
 from scim.errors import InternalServerException, error_response
 from scim.http import Request, Response
@@ -52,7 +53,11 @@ def get_api() -> ScimApi:
 ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
     "users": ScimApi.users_collection,
     "user": ScimApi.user_item,
-    "service_provider_config": ScimApi.service_provider_config,
+    "service_provider_config": discovery.service_provider_config,
+    "schemas": discovery.schemas,
+    "schema": discovery.schema,
+    "resource_types": discovery.resource_types,
+    "resource_type": discovery.resource_type,
     "unknown": ScimApi.unknown_route,
 }
 

@@ -31,7 +31,7 @@ from scim.errors import (
     error_response,
 )
 from scim.http import Request, Response
-from scim.models import ENTRA_POLICY, UserResource, service_provider_config
+from scim.models import ENTRA_POLICY, UserResource
 from scim.protocol.search import SearchPage, only_equalities
 from scim.resources.base import scim_error_from_validation, version_of
 from scim.resources.users import UserService
@@ -97,9 +97,6 @@ class ScimApi:
                 "DELETE": self._delete_user,
             },
         )
-
-    def service_provider_config(self, request: Request) -> Response:
-        return self._dispatch(request, "serviceProviderConfig", {"GET": self._get_service_provider_config})
 
     def unknown_route(self, request: Request) -> Response:
         """Anything under the host that no SCIM route matches: a SCIM 404, never the host's HTML."""
@@ -229,9 +226,3 @@ class ScimApi:
     def _delete_user(self, request: Request, tenant: str) -> Response:
         self.users.delete(tenant, request.route_params["id"], request.header("if-match"))
         return Response.empty(204)
-
-    # -- discovery ----------------------------------------------------------------------------
-
-    def _get_service_provider_config(self, request: Request, tenant: str) -> Response:
-        location = _base_url(request, 0)
-        return Response.scim_json(200, service_provider_config(location, self.settings.max_page_size))
