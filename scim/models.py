@@ -2,9 +2,51 @@
 
 from __future__ import annotations
 
-from scim2_models import EnterpriseUser, ScimPolicy, User
+from typing import Annotated
 
-UserResource = User[EnterpriseUser]
+from pydantic import Field
+from scim2_models import (
+    AnyExtension,
+    Email,
+    EnterpriseUser,
+    Manager,
+    Reference,
+    Required,
+    ScimPolicy,
+    User,
+)
+
+
+class PlatformEmail(Email):
+    """An e-mail entry whose value is any string: RFC 7643 §4.1.2 says SHOULD be an address, not MUST.
+
+    Microsoft's SCIM test collection sends values such as ``emailName357``; refusing them fails the user.
+    """
+
+    value: str | None = None
+
+
+class PlatformManager(Manager):
+    """The enterprise manager with ``$ref`` optional: Entra sends only the id, never a URI."""
+
+    ref: Annotated[Reference[User] | None, Required.false] = Field(  # type: ignore[type-arg]
+        None, serialization_alias="$ref", validation_alias="$ref"
+    )
+
+
+class PlatformUser(User[AnyExtension]):
+    """The core User as we accept it (same schema URN; discovery is generated from this class)."""
+
+    emails: list[PlatformEmail] | None = None  # type: ignore[assignment]
+
+
+class PlatformEnterpriseUser(EnterpriseUser):
+    """The enterprise extension as we accept it (same schema URN)."""
+
+    manager: PlatformManager | None = None
+
+
+UserResource = PlatformUser[PlatformEnterpriseUser]
 """Core User with the enterprise extension, as Entra's default mappings send it."""
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -19,3 +61,4 @@ ENTRA_POLICY = ScimPolicy(
     unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
 )
 """How far we depart from RFC 7644 to accept what Entra really sends (shared/entra-behaviour.md §2-3)."""
+

@@ -47,6 +47,22 @@ def _catalog(resources: tuple[type[Resource[Any]], ...]) -> list[type[Resource[A
     return catalog
 
 
+def _standard_names(model: type[Resource[Any]] | type[Extension], schema: Schema) -> Schema:
+    """Publish the RFC's name and description ("User", not our subclass's "PlatformUser") for a tolerant
+    subclass of a scim2-models class with the same schema URN; the attributes stay those of our class."""
+    standard = next(
+        (
+            base
+            for base in model.__mro__
+            if base.__module__.startswith("scim2_models.") and base.__dict__.get("__schema__")
+        ),
+        None,
+    )
+    if standard is None or str(standard.__schema__) != str(schema.id):
+        return schema
+    return schema.model_copy(update={"name": standard.__name__, "description": standard.__doc__ or standard.__name__})
+
+
 def _requiring_email(schema: Schema) -> Schema:
     """The User schema when SCIM_REQUIRE_EMAIL is on: `emails` and its `value` are required, as we enforce."""
 
@@ -70,8 +86,7 @@ def service_provider_config(max_results: int) -> ServiceProviderConfig:
         bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
         filter=Filter(supported=True, max_results=max_results),
         change_password=ChangePassword(supported=False),
-        # Flip to True in the commit that makes GET /Users honour sortBy/sortOrder (issue #6).
-        sort=Sort(supported=False),
+        sort=Sort(supported=True),
         etag=ETag(supported=True),
         authentication_schemes=[
             AuthenticationScheme(
@@ -96,9 +111,9 @@ class ServiceDescription:
             policy=ENTRA_POLICY,
         )
         user_schema = str(UserResource.__schema__)
+        named = [_standard_names(m, s) for m, s in zip(self.provider.models, self.provider.schemas, strict=True)]
         self.schemas: tuple[Schema, ...] = tuple(
-            _requiring_email(schema) if require_email and schema.id == user_schema else schema
-            for schema in self.provider.schemas
+            _requiring_email(schema) if require_email and schema.id == user_schema else schema for schema in named
         )
 
     @property

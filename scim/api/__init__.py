@@ -52,6 +52,7 @@ def get_api() -> ScimApi:
 
 ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
     "users": ScimApi.users_collection,
+    "users_search": ScimApi.users_search,
     "user": ScimApi.user_item,
     "service_provider_config": discovery.service_provider_config,
     "schemas": discovery.schemas,

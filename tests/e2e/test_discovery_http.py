@@ -100,7 +100,7 @@ def test_service_provider_config_advertises_only_what_is_real(client: httpx.Clie
     assert config["filter"] == {"supported": True, "maxResults": 1000}
     assert config["etag"] == {"supported": True}
     assert config["bulk"]["supported"] is False and config["changePassword"] == {"supported": False}
-    assert config["sort"] == {"supported": False}
+    assert config["sort"] == {"supported": True}
     assert config["meta"] == {
         "resourceType": "ServiceProviderConfig",
         "location": f"{base_url}/scim/v2/acme/ServiceProviderConfig",

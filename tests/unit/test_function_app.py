@@ -22,6 +22,7 @@ def triggers() -> dict[str, dict[str, object]]:
 def test_routes_are_the_scim_routes() -> None:
     assert set(triggers()) == {
         "scim/v2/{tenant}/Users",
+        "scim/v2/{tenant}/Users/.search",
         "scim/v2/{tenant}/Users/{id}",
         "scim/v2/{tenant}/ServiceProviderConfig",
         "scim/v2/{tenant}/Schemas",
@@ -37,6 +38,7 @@ def test_every_route_has_a_handler_and_the_catch_all_is_last() -> None:
     assert routes[-1] == "scim/{*path}"
     assert set(api.ROUTES) == {
         "users",
+        "users_search",
         "user",
         "service_provider_config",
         "schemas",
