@@ -61,4 +61,3 @@ ENTRA_POLICY = ScimPolicy(
     unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
 )
 """How far we depart from RFC 7644 to accept what Entra really sends (shared/entra-behaviour.md §2-3)."""
-
