@@ -58,7 +58,7 @@ def _standard_names(model: type[Resource[Any]] | type[Extension], schema: Schema
         ),
         None,
     )
-    if standard is None or str(standard.__schema__) != str(schema.id):
+    if standard is None or str(standard.__dict__["__schema__"]) != str(schema.id):
         return schema
     return schema.model_copy(update={"name": standard.__name__, "description": standard.__doc__ or standard.__name__})
 
