@@ -32,6 +32,11 @@ param requireEmail bool = true
 @minValue(0)
 param alwaysReadyInstances int = 0
 
+@description('Most on-demand instances the HTTP functions scale out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
 @description('Prefix of the SCIM table names (SCIM_TABLE_PREFIX).')
 param tablePrefix string = 'scim'
 
@@ -127,6 +132,7 @@ module functionApp 'modules/functionapp.bicep' = {
     tablePrefix: tablePrefix
     requireEmail: requireEmail
     alwaysReadyInstances: alwaysReadyInstances
+    maximumInstanceCount: maximumInstanceCount
   }
   // The app must not start before its identity can reach storage and the vault.
   dependsOn: [rbac]

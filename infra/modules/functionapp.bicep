@@ -1,6 +1,10 @@
 // The SCIM endpoint: a Python 3.11 Function App on Flex Consumption (FC1), running as the user-assigned
 // identity. Storage, Key Vault and Application Insights are reached with that identity; no secret is
 // kept in app settings.
+//
+// Flex Consumption rejects or ignores many site properties and app settings that other plans use
+// (ftpsState, alwaysOn, linuxFxVersion, FUNCTIONS_WORKER_RUNTIME, WEBSITE_RUN_FROM_PACKAGE, ...): the
+// runtime, scale and deployment live in functionAppConfig instead.
 param name string
 param planName string
 param location string
@@ -15,11 +19,15 @@ param keyVaultUri string
 param applicationInsightsConnectionString string
 param tablePrefix string
 param requireEmail bool
+// Always-ready instances are not capped by maximumInstanceCount: that limit applies to on-demand
+// instances only, and always-ready ones do not count toward it (Microsoft Learn, "Event-driven
+// scaling in Azure Functions", Flex Consumption: limit scale-out).
 @minValue(0)
 param alwaysReadyInstances int
-@minValue(40)
+// Flex Consumption accepts 1 to 1000 (same source); 40 was the lowest value in early releases.
+@minValue(1)
 @maxValue(1000)
-param maximumInstanceCount int = 40
+param maximumInstanceCount int
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: zone redundancy on Flex Consumption is offered only in some regions; turn it on where the region has it
@@ -41,6 +49,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: Entra's provisioning service authenticates with a bearer token and cannot present a client certificate
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales out on demand; failover capacity is maximumInstanceCount, and alwaysReadyInstances keeps warm instances
   // checkov:skip=CKV_AZURE_213: Flex Consumption has no App Service health check; the platform replaces unhealthy instances itself
+  // checkov:skip=CKV_AZURE_78: Flex Consumption has no FTP(S) endpoint and rejects siteConfig.ftpsState (error 51021); basic publishing credentials are off below
   name: name
   location: location
   tags: union(tags, { 'azd-service-name': 'api' })
@@ -55,11 +64,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     serverFarmId: plan.id
     httpsOnly: true
     publicNetworkAccess: 'Enabled'
-    keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       // Names match scim/settings.py and local.settings.sample.json.
       appSettings: [
@@ -90,7 +97,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         instanceMemoryMB: 2048
         maximumInstanceCount: maximumInstanceCount
-        alwaysReady: alwaysReadyInstances > 0 ? [{ name: 'http', instanceCount: alwaysReadyInstances }] : []
+        alwaysReady: (alwaysReadyInstances > 0) ? [{ name: 'http', instanceCount: alwaysReadyInstances }] : []
       }
       runtime: {
         name: 'python'
