@@ -7,8 +7,44 @@ targetScope = 'subscription'
 @description('Name of the environment; used to name the resource group and to derive a unique token.')
 param environmentName string
 
+// Regions that offer Flex Consumption, as listed by Azure-Samples/functions-quickstart-python-http-azd
+// (less eastus2euap, a canary region ordinary subscriptions cannot use). A region Microsoft adds later
+// shows in `az functionapp list-flexconsumption-locations -o table`; add it here.
 @minLength(1)
 @description('Region for every resource; it must offer Flex Consumption.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({
   azd: {
     type: 'location'
