@@ -101,17 +101,30 @@ module identity 'modules/identity.bicep' = {
   }
 }
 
-module storage 'modules/storage.bicep' = {
-  name: 'storage'
+// Two storage accounts. The host's (AzureWebJobsStorage, deployment package) needs table access on the
+// whole account for the host's diagnostic events; the SCIM data's account grants access table by table.
+module hostStorage 'modules/storage.bicep' = {
+  name: 'host-storage'
   scope: rg
   params: {
-    name: '${abbrs.storageStorageAccounts}${resourceToken}'
+    name: '${abbrs.storageStorageAccounts}host${resourceToken}'
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+  }
+}
+
+module dataStorage 'modules/storage.bicep' = {
+  name: 'data-storage'
+  scope: rg
+  params: {
+    name: '${abbrs.storageStorageAccounts}data${resourceToken}'
+    location: location
+    tags: tags
     tableNames: tableNames
   }
 }
+
 
 module keyVault 'modules/keyvault.bicep' = {
   name: 'keyvault'
@@ -138,7 +151,8 @@ module rbac 'modules/rbac.bicep' = {
   name: 'rbac'
   scope: rg
   params: {
-    storageAccountName: storage.outputs.name
+    hostStorageAccountName: hostStorage.outputs.name
+    dataStorageAccountName: dataStorage.outputs.name
     tableNames: tableNames
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
@@ -159,9 +173,9 @@ module functionApp 'modules/functionapp.bicep' = {
     tags: tags
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
-    storageAccountName: storage.outputs.name
-    storageBlobEndpoint: storage.outputs.blobEndpoint
-    storageTableEndpoint: storage.outputs.tableEndpoint
+    hostStorageAccountName: hostStorage.outputs.name
+    hostStorageBlobEndpoint: hostStorage.outputs.blobEndpoint
+    dataStorageTableEndpoint: dataStorage.outputs.tableEndpoint
     deploymentContainerName: deploymentContainerName
     keyVaultUri: keyVault.outputs.uri
     applicationInsightsConnectionString: monitoring.outputs.connectionString
@@ -181,5 +195,6 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output SERVICE_API_NAME string = functionApp.outputs.name
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
-output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_STORAGE_ACCOUNT_NAME string = dataStorage.outputs.name
+output AZURE_FUNCTIONS_STORAGE_ACCOUNT_NAME string = hostStorage.outputs.name
 output SCIM_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/scim/v2'

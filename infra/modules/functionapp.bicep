@@ -11,9 +11,11 @@ param location string
 param tags object
 param identityId string
 param identityClientId string
-param storageAccountName string
-param storageBlobEndpoint string
-param storageTableEndpoint string
+@description('Account behind AzureWebJobsStorage and the deployment container.')
+param hostStorageAccountName string
+param hostStorageBlobEndpoint string
+@description('Table endpoint of the account holding the SCIM tables.')
+param dataStorageTableEndpoint string
 param deploymentContainerName string
 param keyVaultUri string
 param applicationInsightsConnectionString string
@@ -70,13 +72,13 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       http20Enabled: true
       // Names match scim/settings.py and local.settings.sample.json.
       appSettings: [
-        { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
+        { name: 'AzureWebJobsStorage__accountName', value: hostStorageAccountName }
         { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
         { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
         { name: 'AZURE_CLIENT_ID', value: identityClientId }
-        { name: 'SCIM_STORAGE_TABLE_ENDPOINT', value: storageTableEndpoint }
+        { name: 'SCIM_STORAGE_TABLE_ENDPOINT', value: dataStorageTableEndpoint }
         { name: 'SCIM_TABLE_PREFIX', value: tablePrefix }
         { name: 'SCIM_SECRET_SOURCE', value: 'keyvault' }
         { name: 'SCIM_KEY_VAULT_URL', value: keyVaultUri }
@@ -87,7 +89,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       deployment: {
         storage: {
           type: 'blobContainer'
-          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          value: '${hostStorageBlobEndpoint}${deploymentContainerName}'
           authentication: {
             type: 'UserAssignedIdentity'
             userAssignedIdentityResourceId: identityId
