@@ -73,6 +73,12 @@ param alwaysReadyInstances int = 0
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
+@description('Purge protection on the Key Vault (README: "Take it down and bring it back"). Off only for throwaway environments.')
+param keyVaultPurgeProtection bool = true
+
+@description('Recover this environment\'s soft-deleted Key Vault, with its tokens, instead of creating one. Only for the first `azd up` after `azd down`.')
+param keyVaultRecover bool = false
+
 @description('Prefix of the SCIM table names (SCIM_TABLE_PREFIX).')
 param tablePrefix string = 'scim'
 
@@ -133,6 +139,8 @@ module keyVault 'modules/keyvault.bicep' = {
     name: '${abbrs.keyVaultVaults}${resourceToken}'
     location: location
     tags: tags
+    purgeProtection: keyVaultPurgeProtection
+    recover: keyVaultRecover
   }
 }
 
