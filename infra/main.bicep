@@ -79,7 +79,14 @@ param keyVaultPurgeProtection bool = true
 @description('Recover this environment\'s soft-deleted Key Vault, with its tokens, instead of creating one. Only for the first `azd up` after `azd down`.')
 param keyVaultRecover bool = false
 
-@description('Prefix of the SCIM table names (SCIM_TABLE_PREFIX).')
+// SCIM_TABLE_PREFIX in scim/settings.py must be a letter, then letters or digits, 1 to 50 in all. The
+// decorators hold the length. The characters are held by Storage itself: a table name must start with a
+// letter and hold only letters and digits, so `<prefix>Users` is a valid name exactly when the prefix
+// keeps the rule, and the data storage module fails before the app exists otherwise. (Bicep's fail()
+// could say it sooner, but checkov's parser, pycep 0.5.1, cannot read fail() and would stop scanning.)
+@description('Prefix of the SCIM table names (SCIM_TABLE_PREFIX): a letter, then letters or digits.')
+@minLength(1)
+@maxLength(50)
 param tablePrefix string = 'scim'
 
 param resourceGroupName string = ''
