@@ -4,7 +4,8 @@
 //
 // Flex Consumption rejects or ignores many site properties and app settings that other plans use
 // (ftpsState, alwaysOn, linuxFxVersion, FUNCTIONS_WORKER_RUNTIME, WEBSITE_RUN_FROM_PACKAGE, ...): the
-// runtime, scale and deployment live in functionAppConfig instead.
+// runtime, scale and deployment live in functionAppConfig instead. `make check-infra` fails on any of
+// them; the list and its source are in infra/azure_reference.py.
 param name string
 param planName string
 param location string

@@ -1,4 +1,5 @@
-// Role assignments, least privilege, named by GUID so re-deploying is idempotent.
+// Role assignments, least privilege, named by GUID so re-deploying is idempotent. Every role is a
+// built-in role named by its GUID in `roles`; `make check-infra` fails on a GUID it does not know.
 //
 // Two storage accounts keep the host's needs and the SCIM data apart (see main.bicep): the Functions
 // host needs table access on its whole account (it creates a diagnostic-events table each month), and
