@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -16,7 +15,6 @@ from scim2_models import (
     InvalidSyntaxException,
     ListResponse,
     NotFoundException,
-    PayloadTooLargeException,
     SCIMException,
     ScimFilter,
     SearchRequest,
@@ -32,6 +30,7 @@ from scim.errors import (
 )
 from scim.http import Request, Response
 from scim.models import ENTRA_POLICY, UserResource, service_provider_config
+from scim.protocol.json_body import parse_body
 from scim.protocol.search import SearchPage, only_equalities
 from scim.resources.base import scim_error_from_validation, version_of
 from scim.resources.users import UserService
@@ -53,14 +52,7 @@ def _base_url(request: Request, trailing_segments: int) -> str:
 
 
 def _parse_json(request: Request, max_bytes: int) -> Any:
-    if len(request.body) > max_bytes:
-        raise PayloadTooLargeException(detail=f"The request body is larger than {max_bytes} bytes")
-    if not request.body.strip():
-        raise InvalidSyntaxException(detail="The request body is empty; send a SCIM JSON object")
-    try:
-        return json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidSyntaxException(detail=f"The request body is not valid JSON: {exc}") from exc
+    return parse_body(request.body, request.header("content-type"), max_bytes)
 
 
 def _query_int(query: Mapping[str, str], name: str, default: int) -> int:
