@@ -32,7 +32,8 @@ from scim.http import Request, Response
 from scim.models import ENTRA_POLICY, UserResource, service_provider_config
 from scim.protocol.json_body import parse_body
 from scim.protocol.search import SearchPage, only_equalities
-from scim.resources.base import scim_error_from_validation, version_of
+from scim.protocol.text import check_url_text, log_safe
+from scim.resources.base import plausible_id, scim_error_from_validation, version_of
 from scim.resources.users import UserService
 from scim.secrets import SecretSource, SecretSourceUnavailableError
 from scim.settings import Settings
@@ -108,6 +109,7 @@ class ScimApi:
         try:
             check_tenant(tenant)
             authenticate(request.header("authorization"), tenant, self.secrets)
+            check_url_text(request.route_params, request.query)
             handler = handlers.get(request.method)
             if handler is None:
                 raise MethodNotAllowedException(allowed=tuple(handlers))
@@ -115,25 +117,30 @@ class ScimApi:
         except UnauthorizedException as exc:
             response = error_response(exc, {"WWW-Authenticate": 'Bearer realm="scim"'})
         except SecretSourceUnavailableError:
-            log.warning("scim token store unavailable: tenant=%s", tenant)
+            log.warning("scim token store unavailable: tenant=%s", log_safe(tenant))
             response = error_response(ServiceUnavailableException(detail="Token store unavailable; retry later"))
         except SCIMException as exc:
             response = error_response(exc)
         except Exception:
-            log.exception("scim request failed: tenant=%s operation=%s", tenant, operation)
+            log.exception("scim request failed: tenant=%s operation=%s", log_safe(tenant), operation)
             response = error_response(InternalServerException())
         self._log(request, operation, tenant, response.status, started)
         return response
 
     @staticmethod
     def _log(request: Request, operation: str, tenant: str, status: int, started: float) -> None:
-        # Ids only: never tokens, bodies, filters or user names.
+        # Ids only: never tokens, bodies, filters or user names. Tenant and id come from the URL and may be
+        # forged ("%0A…") even without a token: the tenant is escaped onto this one line, and an id that
+        # cannot be one of ours (perhaps a user name) is logged as its length only.
+        resource_id = request.route_params.get("id", "-")
+        if resource_id != "-" and not plausible_id(resource_id):
+            resource_id = f"malformed({len(resource_id)}-chars)"
         log.info(
             "scim %s %s tenant=%s id=%s status=%d ms=%.1f",
-            request.method,
+            log_safe(request.method),
             operation,
-            tenant,
-            request.route_params.get("id", "-"),
+            log_safe(tenant),
+            resource_id,
             status,
             (time.perf_counter() - started) * 1000,
         )

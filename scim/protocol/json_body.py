@@ -17,6 +17,7 @@ from typing import Any
 from scim2_models import InvalidSyntaxException, PayloadTooLargeException
 
 from scim.errors import UnsupportedMediaTypeException
+from scim.protocol.text import SURROGATE_ESCAPE, embeds_lone_surrogate, has_control_character, has_lone_surrogate
 
 MAX_DEPTH = 64
 """Deepest nesting of arrays and objects accepted; SCIM resources and PatchOps need fewer than 8."""
@@ -30,11 +31,6 @@ MEDIA_TYPES = frozenset({"application/scim+json", "application/json"})
 _UTF8_BOM = b"\xef\xbb\xbf"
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-# The grammar SCIM filters and PATCH paths quote values with (RFC 7644 §3.4.2.2: JSON strings).
-_FILTER_STRING = re.compile(r'"(?:[^"\\\x00-\x1F]|\\["\\/bfnrt]|\\u[0-9A-Fa-f]{4})*"')
 
 
 def check_content_type(content_type: str | None) -> None:
@@ -63,21 +59,6 @@ def depth_exceeds(text: str, limit: int = MAX_DEPTH) -> bool:
         else:
             depth -= 1
     return False
-
-
-def has_lone_surrogate(text: str) -> bool:
-    return _SURROGATE.search(text) is not None
-
-
-def has_control_character(text: str) -> bool:
-    return _CONTROL.search(text) is not None
-
-
-def embeds_lone_surrogate(expression: str) -> bool:
-    """True if a JSON string quoted inside expression (a filter or PATCH path value) decodes to a lone surrogate."""
-    if _SURROGATE_ESCAPE.search(expression) is None:
-        return False
-    return any(has_lone_surrogate(json.loads(match.group())) for match in _FILTER_STRING.finditer(expression))
 
 
 def _syntax(detail: str) -> InvalidSyntaxException:
@@ -152,6 +133,6 @@ def parse_body(body: bytes, content_type: str | None, max_bytes: int) -> Any:
     except (ValueError, RecursionError) as exc:  # never expected: depth and numbers are checked above
         raise _syntax(type(exc).__name__) from exc
     # Raw UTF-8 cannot carry a surrogate, so only a \\u escape can make one: look only when one is there.
-    if _SURROGATE_ESCAPE.search(text) is not None and not _strings_are_text(parsed):
+    if SURROGATE_ESCAPE.search(text) is not None and not _strings_are_text(parsed):
         raise _syntax("a string holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape)")
     return parsed

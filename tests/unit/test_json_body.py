@@ -7,7 +7,8 @@ import pytest
 from scim2_models import InvalidSyntaxException, PayloadTooLargeException
 
 from scim.errors import UnsupportedMediaTypeException
-from scim.protocol.json_body import MAX_DEPTH, depth_exceeds, embeds_lone_surrogate, parse_body
+from scim.protocol.json_body import MAX_DEPTH, depth_exceeds, parse_body
+from scim.protocol.text import embeds_lone_surrogate
 
 SCIM = "application/scim+json"
 
