@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,6 +51,14 @@ def _base_url(request: Request, trailing_segments: int) -> str:
     segments = parts.path.rstrip("/").split("/")
     path = "/".join(segments[: len(segments) - trailing_segments]) if trailing_segments else "/".join(segments)
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _public(request: Request, public_base_url: str | None) -> Request:
+    """The request with its URL on the configured public base, so no Host header reaches a Location."""
+    if not public_base_url:
+        return request
+    parts = urlsplit(request.url)
+    return replace(request, url=public_base_url + parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 def _parse_json(request: Request, max_bytes: int) -> Any:
@@ -106,6 +115,7 @@ class ScimApi:
     def _dispatch(self, request: Request, operation: str, handlers: Mapping[str, Handler]) -> Response:
         started = time.perf_counter()
         tenant = request.route_params.get("tenant", "")
+        request = _public(request, self.settings.public_base_url)
         try:
             check_tenant(tenant)
             authenticate(request.header("authorization"), tenant, self.secrets)

@@ -89,3 +89,10 @@ def test_a_forged_newline_in_the_id_stays_on_one_log_line(base_url: str, caplog:
     mine = [line for line in lines if marker in line]
     assert len(mine) == 1, lines
     assert "id=forged" not in "\n".join(lines)
+
+
+def test_a_forged_host_header_does_not_reach_location(client: httpx.Client, base_url: str) -> None:
+    response = client.post("/Users", json=new_user(), headers={"Host": "evil.example"})
+    assert response.status_code == 201
+    assert response.headers["location"].startswith(f"{base_url}/scim/v2/acme/Users/")
+    assert response.json()["meta"]["location"] == response.headers["location"]
