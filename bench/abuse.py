@@ -12,6 +12,7 @@ Cases:
   patch-20k   one PATCH of 250 adds to emails[type eq "tN"].value (about 20 KB)
   patch-40k   the same with 500 adds (about 40 KB)
   patch-24k-4 four concurrent PATCHes of 300 adds (about 24 KB each) to the same user
+  patch-100-4 four concurrent PATCHes of 100 adds (about 8 KB each) to the same user
   deep-body   a 1 MB body of nested arrays
   filter-or   GET /Users with 2,000 `userName eq` terms joined by `or` (no index plan: a scan)
   filter-not  GET /Users with 500 nested `not (...)`
@@ -116,6 +117,7 @@ CASES: dict[str, Case] = {
     "patch-20k": ("PATCH, 250 emails[type eq tN] adds", 1, _patch(250)),
     "patch-40k": ("PATCH, 500 emails[type eq tN] adds", 1, _patch(500)),
     "patch-24k-4": ("4 concurrent PATCHes, 300 adds, same user", 4, _patch(300)),
+    "patch-100-4": ("4 concurrent PATCHes, 100 adds, same user", 4, _patch(100)),
     "deep-body": ("POST, 1 MB of nested arrays", 1, _deep),
     "filter-or": ("GET, 2,000-term or filter, big tenant", 1, _filter_or),
     "filter-not": ("GET, 500 nested not()", 1, _filter_not),
@@ -173,7 +175,7 @@ def seed(connection_string: str) -> dict[str, Any]:
         if status != 201:
             raise SystemExit(f"seeding a big user answered {status}")
     patch_users: dict[int, str] = {}
-    for adds in (250, 300, 500):
+    for adds in (100, 250, 300, 500):
         from scim.http import Request
 
         request = Request.build(
