@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit
 
 SecretSourceKind = Literal["local", "keyvault"]
 
@@ -58,6 +59,20 @@ def _local_tokens(environ: Mapping[str, str]) -> dict[str, str]:
     return dict(parsed)
 
 
+def _public_base_url(environ: Mapping[str, str]) -> str | None:
+    """SCIM_PUBLIC_BASE_URL as origin plus any proxy path prefix, without a trailing '/scim/v2' or '/'."""
+    raw = (environ.get("SCIM_PUBLIC_BASE_URL") or "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(f"SCIM_PUBLIC_BASE_URL must be an http(s) URL like https://scim.example.com, not {raw!r}")
+    path = parts.path.rstrip("/")
+    if path.lower().endswith("/scim/v2"):
+        path = path[: -len("/scim/v2")]
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting the SCIM endpoint reads; local.settings.sample.json documents each key."""
@@ -73,6 +88,8 @@ class Settings:
     max_body_bytes: int = 1_048_576
     default_page_size: int = 100
     max_page_size: int = 1000
+    public_base_url: str | None = None
+    """Origin (and proxy path prefix) of Location and meta.location; None: the request URL's."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -98,6 +115,7 @@ class Settings:
             max_body_bytes=_positive_int(env, "SCIM_MAX_BODY_BYTES", 1_048_576),
             default_page_size=default_page,
             max_page_size=max_page,
+            public_base_url=_public_base_url(env),
         )
         if not settings.storage_connection_string and not settings.storage_table_endpoint:
             raise SettingsError(
