@@ -1,4 +1,4 @@
-"""Azure Functions entry point (Python v2 model): one HTTP trigger per SCIM route, no logic.
+"""Azure Functions entry point (Python v2 model): one HTTP trigger per SCIM route and the changes timer, no logic.
 
 Every route is ANONYMOUS at the host: Entra sends only `Authorization: Bearer <Secret Token>`, which
 scim.api checks per tenant. Every method is registered on every route so that scim.api, not the host,
@@ -88,6 +88,13 @@ def scim_resource_types(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="scim/v2/{tenant}/ResourceTypes/{id}", methods=ALL_METHODS)
 def scim_resource_type(req: func.HttpRequest) -> func.HttpResponse:
     return _to_response(api.handle("resource_type", _to_request(req)))
+
+
+# Delivers change records the request path could not (a crash after commit, a queue outage) and trims the
+# change log; a timer trigger runs on one instance at a time. NCRONTAB with seconds: every minute.
+@app.timer_trigger(schedule="0 */1 * * * *", arg_name="timer", run_on_startup=False, use_monitor=True)
+def scim_changes_sweep(timer: func.TimerRequest) -> None:
+    api.sweep_changes()
 
 
 # The catch-all stays last: anything no route above matches gets a SCIM 404.

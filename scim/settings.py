@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 SecretSourceKind = Literal["local", "keyvault"]
 
 _TABLE_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,49}$")
+_QUEUE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 
 
 class SettingsError(ValueError):
@@ -73,6 +74,13 @@ def _public_base_url(environ: Mapping[str, str]) -> str | None:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
+def _queue_name(environ: Mapping[str, str]) -> str:
+    name = (environ.get("SCIM_CHANGES_QUEUE") or "scim-changes").strip()
+    if not _QUEUE_NAME_RE.fullmatch(name) or "--" in name:
+        raise SettingsError("SCIM_CHANGES_QUEUE must be 3-63 lower-case letters, digits and single hyphens")
+    return name
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting the SCIM endpoint reads; local.settings.sample.json documents each key."""
@@ -90,6 +98,18 @@ class Settings:
     max_page_size: int = 1000
     public_base_url: str | None = None
     """Origin (and proxy path prefix) of Location and meta.location; None: the request URL's."""
+    storage_queue_endpoint: str | None = None
+    """Queue service of the data account (Azure); with a connection string, its QueueEndpoint is used."""
+    changes_queue: str = "scim-changes"
+    change_retention_days: int = 30
+
+    @property
+    def publishes_changes(self) -> bool:
+        """Whether a queue is configured: an endpoint, or a connection string that names a queue service."""
+        if self.storage_connection_string:
+            text = self.storage_connection_string.lower()
+            return "queueendpoint=" in text or "usedevelopmentstorage=true" in text
+        return bool(self.storage_queue_endpoint)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -116,6 +136,9 @@ class Settings:
             default_page_size=default_page,
             max_page_size=max_page,
             public_base_url=_public_base_url(env),
+            storage_queue_endpoint=env.get("SCIM_STORAGE_QUEUE_ENDPOINT") or None,
+            changes_queue=_queue_name(env),
+            change_retention_days=_positive_int(env, "SCIM_CHANGE_RETENTION_DAYS", 30),
         )
         if not settings.storage_connection_string and not settings.storage_table_endpoint:
             raise SettingsError(

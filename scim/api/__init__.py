@@ -5,18 +5,23 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
 from scim.api import discovery
 from scim.api.scim import ScimApi
 from scim.errors import InternalServerException, error_response
 from scim.http import Request, Response
+from scim.platform.changes import STREAMS, ChangeLog
+from scim.platform.delivery import Delivery, SweepReport
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.secrets import SecretSource, azure_credential, build_secret_source
 from scim.settings import Settings, SettingsError
 from scim.store import TableStorage
+from scim.store.changes import ChangeRows
+from scim.store.queue import ChangeQueue
 
-__all__ = ["ROUTES", "ScimApi", "build_api", "get_api", "handle"]
+__all__ = ["ROUTES", "ScimApi", "build_api", "build_delivery", "get_api", "handle", "sweep_changes"]
 
 log = logging.getLogger("scim")
 
@@ -44,7 +49,36 @@ def build_api(
     users = UserService(
         storage.resources("Users"), memberships=groups.memberships, require_email=settings.require_email
     )
-    return ScimApi(settings, users, secrets or build_secret_source(settings), groups)
+    api = ScimApi(settings, users, secrets or build_secret_source(settings), groups)
+    api.delivery = build_delivery(settings, storage)
+    return api
+
+
+def build_delivery(settings: Settings, storage: TableStorage, queue: ChangeQueue | None = None) -> Delivery:
+    """The change log of both tables and its delivery to the queue, told of every commit; sends no request."""
+    if queue is None and settings.publishes_changes:
+        if settings.storage_connection_string:
+            queue = ChangeQueue(settings.changes_queue, connection_string=settings.storage_connection_string)
+        else:
+            queue = ChangeQueue(
+                settings.changes_queue,
+                endpoint=settings.storage_queue_endpoint,
+                credential=azure_credential(settings),
+            )
+    delivery = Delivery(
+        {kind: ChangeRows(storage.resources(kind)) for kind in STREAMS},
+        queue,
+        retention=timedelta(days=settings.change_retention_days),
+    )
+    for kind in STREAMS:
+        delivery.attach(storage.resources(kind))
+    return delivery
+
+
+def change_log(api: ScimApi) -> ChangeLog:
+    """The read API over the change records (CLI, activity view)."""
+    assert api.delivery is not None
+    return ChangeLog(api.delivery.streams)
 
 
 _api: ScimApi | None = None
@@ -76,6 +110,22 @@ ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
     "resource_type": discovery.resource_type,
     "unknown": ScimApi.unknown_route,
 }
+
+
+def sweep_changes() -> SweepReport:
+    """Entry point for the timer: deliver what was left behind, trim what retention allows."""
+    delivery = get_api().delivery
+    assert delivery is not None
+    report = delivery.sweep()
+    if report.published or report.trimmed or report.failed:
+        log.info(
+            "changes sweep: partitions=%d published=%d trimmed=%d failed=%s",
+            report.partitions,
+            report.published,
+            report.trimmed,
+            report.failed,
+        )
+    return report
 
 
 def handle(route: str, request: Request) -> Response:

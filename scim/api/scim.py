@@ -25,6 +25,7 @@ from scim.errors import (
     error_response,
 )
 from scim.http import Request, Response
+from scim.platform.delivery import Delivery
 from scim.protocol.text import check_url_text, log_safe
 from scim.resources.base import plausible_id
 from scim.resources.groups import GroupService
@@ -55,6 +56,8 @@ class ScimApi:
         self.secrets = secrets
         self.user_routes = UserRoutes(settings, users)
         self.group_routes = GroupRoutes(settings, groups)
+        self.delivery: Delivery | None = None
+        """Publishes change records to the platform's queue (scim.platform.delivery); set by build_api."""
 
     # -- the routes function_app.py registers ---------------------------------------------------
 
