@@ -111,6 +111,8 @@ class Delivery:
         batch.sort(key=lambda item: (item[1].stream, item[0], item[1].seq))
         sent: dict[tuple[str, str], list[int]] = {}
         for tenant, record in batch:
+            if time.monotonic() < self._paused_until:
+                break  # the queue failed a moment ago: leave the rest to the sweep
             try:
                 self._deliver(record)
             except QueueUnavailableError as exc:
@@ -118,20 +120,25 @@ class Delivery:
                 with self._lock:
                     self._paused_until = time.monotonic() + PAUSE_SECONDS
                 break
+            except Exception:
+                log.exception(
+                    "change not delivered: stream=%s seq=%d; the sweep will deliver", record.stream, record.seq
+                )
+                continue
             sent.setdefault((record.stream, tenant), []).append(record.seq)
         for (stream, tenant), seqs in sent.items():
-            self._advance(stream, tenant, min(seqs), max(seqs))
+            self._mark_sent(stream, tenant, seqs)
 
     def _deliver(self, record: ChangeRecord) -> None:
         assert self._send is not None
         self._send(message(record))
 
-    def _advance(self, stream: str, tenant: str, first: int, last: int) -> None:
+    def _mark_sent(self, stream: str, tenant: str, seqs: list[int]) -> None:
         rows = self.streams.get(stream)
         if rows is None:
             return
         try:
-            mark = rows.advance(tenant, first, last, self._marks.get((stream, tenant)))
+            mark = rows.mark_sent(tenant, seqs, self._marks.get((stream, tenant)))
         except StorageUnavailableError:
             mark = None
         if mark is None:
@@ -186,9 +193,10 @@ class Delivery:
             if not records:
                 return mark
             for record in records:
-                self._deliver(record)
-                report.published += 1
-            advanced = rows.advance(mark.tenant, mark.published + 1, records[-1].seq, mark)
+                if not mark.delivered(record.seq):
+                    self._deliver(record)
+                    report.published += 1
+            advanced = rows.mark_sent(mark.tenant, [record.seq for record in records], mark)
             self._marks.pop((stream, mark.tenant), None)
             if advanced is None or advanced.published <= mark.published:
                 return mark  # contended: the next sweep goes on from the stored watermark

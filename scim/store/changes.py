@@ -11,7 +11,8 @@ written by a change carries the same ``Seq`` (its ``meta.version`` derives from 
 resource it describes agree on the version.
 
 Rows in the table's registry partition ``~changes`` (no tenant id can start with ``~``):
-- ``<tenant>``  Published: the highest sequence number delivered to the queue, the sweeper's watermark
+- ``<tenant>``  Published: every record up to this sequence number was delivered (the sweep's watermark);
+                Sent: ranges of later records delivered already, so the sweep re-sends only what was lost
 
 A tenant's registry row is written once per process before its first change, so the sweeper finds every
 partition that may hold undelivered records by reading one small partition, never the whole table. Records
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -154,13 +155,40 @@ def record_from_entity(stream: str, entity: TableEntity) -> ChangeRecord:
     )
 
 
+_SENT_RANGES = 64
+"""Ranges of delivered records kept beyond the watermark; past that the oldest are forgotten (re-sent)."""
+
+
 @dataclass(frozen=True)
 class Watermark:
-    """A tenant partition that has change records, and the highest sequence number delivered from it."""
+    """What was delivered from a tenant partition: every record up to ``published``, and the ``sent`` ranges."""
 
     tenant: str
     published: int
     etag: str
+    sent: tuple[tuple[int, int], ...] = ()
+
+    def delivered(self, seq: int) -> bool:
+        return seq <= self.published or any(lo <= seq <= hi for lo, hi in self.sent)
+
+    @classmethod
+    def from_entity(cls, entity: TableEntity) -> Watermark:
+        sent = tuple((int(lo), int(hi)) for lo, hi in json.loads(entity.get("Sent") or "[]"))
+        return cls(str(entity["RowKey"]), int(entity.get("Published") or 0), str(entity.metadata["etag"]), sent)
+
+    def with_sent(self, seqs: Iterable[int]) -> tuple[int, tuple[tuple[int, int], ...]]:
+        """The watermark and ranges once ``seqs`` are delivered too: ranges merged, the prefix absorbed."""
+        ranges = sorted([*self.sent, *((s, s) for s in seqs if s > self.published)])
+        merged: list[tuple[int, int]] = []
+        for lo, hi in ranges:
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        published = self.published
+        while merged and merged[0][0] <= published + 1:
+            published = max(published, merged.pop(0)[1])
+        return published, tuple(merged[-_SENT_RANGES:])
 
 
 def registry_row(tenant: str) -> dict[str, Any]:
@@ -192,31 +220,29 @@ class ChangeRows:
     def watermarks(self) -> list[Watermark]:
         """Every tenant partition that has (or had) records, with its delivery watermark: one small partition."""
         rows = self._query("PartitionKey eq @pk", {"pk": REGISTRY_PARTITION}, page=1000)
-        return [Watermark(str(r["RowKey"]), int(r.get("Published") or 0), str(r.metadata["etag"])) for r in rows]
+        return [Watermark.from_entity(row) for row in rows]
 
-    def advance(self, tenant: str, first: int, last: int, known: Watermark | None = None) -> Watermark | None:
-        """Move the watermark to ``last`` if every record before ``first`` was delivered.
+    def mark_sent(self, tenant: str, seqs: Sequence[int], known: Watermark | None = None) -> Watermark | None:
+        """Record that these records were delivered: one conditional merge of the registry row.
 
-        Returns the watermark as it now is, or None when records before ``first`` are not delivered yet (the
-        sweep will send them, and these again). ``known`` (a cached watermark) saves the read.
+        The watermark moves over every record delivered without a gap; later ones are kept as ranges, so the
+        sweep skips them. ``known`` (a cached copy) saves the read; None if the row stayed contended.
         """
         client = self._table._table()
         for _attempt in range(3):
             try:
                 if known is None:
-                    entity = client.get_entity(REGISTRY_PARTITION, tenant)
-                    known = Watermark(tenant, int(entity.get("Published") or 0), str(entity.metadata["etag"]))
-                if known.published >= last:
+                    known = Watermark.from_entity(client.get_entity(REGISTRY_PARTITION, tenant))
+                published, sent = known.with_sent(seqs)
+                if (published, sent) == (known.published, known.sent):
                     return known
-                if known.published < first - 1:
-                    return None
                 written = client.update_entity(
-                    {**registry_row(tenant), "Published": last},
+                    {**registry_row(tenant), "Published": published, "Sent": json.dumps([list(r) for r in sent])},
                     mode=UpdateMode.MERGE,
                     etag=known.etag,
                     match_condition=MatchConditions.IfNotModified,
                 )
-                return Watermark(tenant, last, str(written["etag"]))
+                return Watermark(tenant, published, str(written["etag"]), sent)
             except (ResourceModifiedError, ResourceNotFoundError):
                 known = None  # another publisher moved it (or the cached copy is stale): read it again
             except AzureError as exc:

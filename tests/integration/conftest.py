@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
 from devhost.azurite import Azurite
@@ -55,6 +57,8 @@ def receive_all(connection_string: str, name: str) -> list[dict[str, Any]]:
     client = QueueClient.from_connection_string(connection_string, name, message_decode_policy=TextBase64DecodePolicy())
     found: list[dict[str, Any]] = []
     with client:
+        with contextlib.suppress(ResourceExistsError):
+            client.create_queue()
         while True:
             batch = list(client.receive_messages(messages_per_page=32, max_messages=32, visibility_timeout=300))
             if not batch:
