@@ -7,12 +7,15 @@ import threading
 from collections.abc import Callable
 
 from scim.api.scim import ScimApi
+from scim.auth import TenantAuthenticator
 from scim.errors import InternalServerException, error_response
 from scim.http import Request, Response
+from scim.platform.tenants import TenantDirectory
 from scim.resources.users import UserService
-from scim.secrets import azure_credential, build_secret_source
+from scim.secrets import build_secret_source
 from scim.settings import Settings, SettingsError
-from scim.store import TableStorage
+from scim.store import TableStorage, TenantTable
+from scim.wiring import build_storage
 
 __all__ = ["ROUTES", "ScimApi", "build_api", "get_api", "handle"]
 
@@ -21,18 +24,20 @@ log = logging.getLogger("scim")
 
 def build_api(settings: Settings) -> ScimApi:
     """Wire settings to storage, secrets and services; creates clients but sends no request."""
-    # The SDK's HTTP logging prints request URLs at INFO, and our row keys are hashes of user names.
-    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
-    if settings.storage_connection_string:
-        storage = TableStorage(connection_string=settings.storage_connection_string, table_prefix=settings.table_prefix)
-    else:
-        storage = TableStorage(
-            endpoint=settings.storage_table_endpoint,
-            credential=azure_credential(settings),
-            table_prefix=settings.table_prefix,
-        )
+    storage = build_storage(settings)
     users = UserService(storage.resources("Users"), require_email=settings.require_email)
-    return ScimApi(settings, users, build_secret_source(settings))
+    return ScimApi(settings, users, build_authenticator(settings, storage))
+
+
+def build_authenticator(settings: Settings, storage: TableStorage) -> TenantAuthenticator:
+    """Tenant records from the tenants table, tokens from the secret source, both cached per worker."""
+    secrets = build_secret_source(settings)
+    return TenantAuthenticator(
+        TenantDirectory(TenantTable(storage), ttl_seconds=settings.tenant_cache_seconds),
+        secrets,
+        ttl_seconds=settings.token_cache_seconds,
+        min_refresh_seconds=secrets.min_refresh_seconds,
+    )
 
 
 _api: ScimApi | None = None

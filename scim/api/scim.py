@@ -23,7 +23,7 @@ from scim2_models import (
     UnauthorizedException,
 )
 
-from scim.auth import authenticate, check_tenant
+from scim.auth import TenantAuthenticator
 from scim.errors import (
     InternalServerException,
     MethodNotAllowedException,
@@ -32,12 +32,13 @@ from scim.errors import (
 )
 from scim.http import Request, Response
 from scim.models import ENTRA_POLICY, UserResource, service_provider_config
+from scim.platform.tenants import is_tenant_id
 from scim.protocol.search import SearchPage, only_equalities
 from scim.resources.base import scim_error_from_validation, version_of
 from scim.resources.users import UserService
-from scim.secrets import SecretSource, SecretSourceUnavailableError
+from scim.secrets import SecretSourceUnavailableError
 from scim.settings import Settings
-from scim.store import StoredResource
+from scim.store import StorageUnavailableError, StoredResource
 
 log = logging.getLogger("scim")
 
@@ -76,10 +77,10 @@ def _query_int(query: Mapping[str, str], name: str, default: int) -> int:
 class ScimApi:
     """The SCIM routes of one deployment; every tenant is served by the same instance."""
 
-    def __init__(self, settings: Settings, users: UserService, secrets: SecretSource) -> None:
+    def __init__(self, settings: Settings, users: UserService, auth: TenantAuthenticator) -> None:
         self.settings = settings
         self.users = users
-        self.secrets = secrets
+        self.auth = auth
 
     # -- the routes function_app.py registers ---------------------------------------------------
 
@@ -114,23 +115,24 @@ class ScimApi:
         started = time.perf_counter()
         tenant = request.route_params.get("tenant", "")
         try:
-            check_tenant(tenant)
-            authenticate(request.header("authorization"), tenant, self.secrets)
+            self.auth.authenticate(request.header("authorization"), tenant)
             handler = handlers.get(request.method)
             if handler is None:
                 raise MethodNotAllowedException(allowed=tuple(handlers))
             response = handler(request, tenant)
         except UnauthorizedException as exc:
             response = error_response(exc, {"WWW-Authenticate": 'Bearer realm="scim"'})
-        except SecretSourceUnavailableError:
-            log.warning("scim token store unavailable: tenant=%s", tenant)
+        except (SecretSourceUnavailableError, StorageUnavailableError, TimeoutError) as exc:
+            # Never a 401 here: Entra would report bad credentials and quarantine the job.
+            log.warning("scim authentication unavailable: tenant=%s error=%s", tenant, type(exc).__name__)
             response = error_response(ServiceUnavailableException(detail="Token store unavailable; retry later"))
         except SCIMException as exc:
             response = error_response(exc)
         except Exception:
             log.exception("scim request failed: tenant=%s operation=%s", tenant, operation)
             response = error_response(InternalServerException())
-        self._log(request, operation, tenant, response.status, started)
+        # A tenant id from the URL is logged only if well-formed: no control characters in our logs.
+        self._log(request, operation, tenant if is_tenant_id(tenant) else "-", response.status, started)
         return response
 
     @staticmethod

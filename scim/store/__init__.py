@@ -12,6 +12,7 @@ from scim.store.tables import (
     UniqueValueTakenError,
     VersionMismatchError,
 )
+from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
 
 __all__ = [
     "MAX_DOCUMENT_CHARS",
@@ -22,6 +23,9 @@ __all__ = [
     "StorageUnavailableError",
     "StoredResource",
     "TableStorage",
+    "TenantExistsError",
+    "TenantRow",
+    "TenantTable",
     "UniqueValueTakenError",
     "VersionMismatchError",
 ]

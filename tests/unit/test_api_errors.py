@@ -2,17 +2,29 @@
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
 
 from scim import api
 from scim.api.scim import ScimApi
+from scim.auth import TenantAuthenticator
 from scim.http import Request
+from scim.platform.tenants import Tenant, TenantDirectory
 from scim.resources.users import UserService
 from scim.secrets import SecretSourceUnavailableError
 from scim.settings import Settings
 from scim.store import ResourceTable
+
+
+class Directory:
+    def lookup(self, tenant_id: str) -> Tenant:
+        return Tenant(tenant_id, tenant_id, datetime(2026, 1, 1, tzinfo=UTC), True, None)
+
+
+def auth(source: Any) -> TenantAuthenticator:
+    return TenantAuthenticator(cast(TenantDirectory, Directory()), source)
 
 
 class DownSource:
@@ -42,7 +54,7 @@ def get_users(scim: ScimApi) -> tuple[int, dict[str, Any]]:
 
 
 def test_token_store_outage_is_503_with_retry_after() -> None:
-    scim = ScimApi(Settings(), UserService(cast(ResourceTable, BrokenTable())), DownSource())
+    scim = ScimApi(Settings(), UserService(cast(ResourceTable, BrokenTable())), auth(DownSource()))
     request = Request.build(
         "GET", "http://h/scim/v2/acme/Users", route_params={"tenant": "acme"}, headers={"Authorization": "Bearer x"}
     )
@@ -52,7 +64,7 @@ def test_token_store_outage_is_503_with_retry_after() -> None:
 
 
 def test_unexpected_failure_is_a_scim_500_without_internals() -> None:
-    status, body = get_users(ScimApi(Settings(), UserService(cast(ResourceTable, BrokenTable())), Tokens()))
+    status, body = get_users(ScimApi(Settings(), UserService(cast(ResourceTable, BrokenTable())), auth(Tokens())))
     assert status == 500
     assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"] and body["status"] == "500"
     assert "boom" not in body["detail"]
