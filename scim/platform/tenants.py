@@ -11,6 +11,7 @@ other form is refused everywhere: the CLI will not create it, and a Tenant URL h
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -202,6 +203,7 @@ class TenantService:
                 f"tenant {tenant_id} already has two valid tokens: once Entra uses the newest, run "
                 f"`tenant retire-token {tenant_id}`, then rotate again"
             )
+        self._after_newest(self._secrets.versions(name))
         token = new_token()
         self._secrets.add_version(name, token)
         return token
@@ -251,6 +253,16 @@ class TenantService:
     def _usable(self, versions: Sequence[SecretVersion]) -> list[SecretVersion]:
         now = datetime.now(UTC)
         return [v for v in self._sorted(versions) if v.usable_at(now)]
+
+    @staticmethod
+    def _after_newest(versions: Sequence[SecretVersion]) -> None:
+        """Key Vault keeps creation times in whole seconds: wait out the newest version's second, so that
+        "newest" stays unambiguous for retire-token and for the endpoint."""
+        created = [v.created_on for v in versions if v.created_on is not None]
+        if created and max(created).microsecond == 0:
+            wait = max(created).timestamp() + 1.0 - datetime.now(UTC).timestamp()
+            if 0 < wait <= 1.0:
+                time.sleep(wait)
 
     def _disable(self, name: str, versions: Sequence[SecretVersion]) -> None:
         for version in versions:
