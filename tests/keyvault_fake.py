@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 import trustme
 from azure.core.credentials import AccessToken
 
-
 AUTHORITY = "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000"
 
 
