@@ -35,6 +35,11 @@ def scim_users(req: func.HttpRequest) -> func.HttpResponse:
     return _to_response(api.handle("users", _to_request(req)))
 
 
+@app.route(route="scim/v2/{tenant}/Users/.search", methods=ALL_METHODS)
+def scim_users_search(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle("users_search", _to_request(req)))
+
+
 @app.route(route="scim/v2/{tenant}/Users/{id}", methods=ALL_METHODS)
 def scim_user(req: func.HttpRequest) -> func.HttpResponse:
     return _to_response(api.handle("user", _to_request(req)))

@@ -2,25 +2,61 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from scim2_models import (
+    AnyExtension,
     AuthenticationScheme,
     Bulk,
     ChangePassword,
+    Email,
     EnterpriseUser,
     ETag,
     Filter,
+    Manager,
     Meta,
     Pagination,
     Patch,
+    Reference,
+    Required,
     ScimPolicy,
     ServiceProviderConfig,
     Sort,
     User,
 )
 
-UserResource = User[EnterpriseUser]
+
+class PlatformEmail(Email):
+    """An e-mail entry whose value is any string: RFC 7643 §4.1.2 says SHOULD be an address, not MUST.
+
+    Microsoft's SCIM test collection sends values such as ``emailName357``; refusing them fails the user.
+    """
+
+    value: str | None = None
+
+
+class PlatformManager(Manager):
+    """The enterprise manager with ``$ref`` optional: Entra sends only the id, never a URI."""
+
+    ref: Annotated[Reference[User] | None, Required.false] = Field(  # type: ignore[type-arg]
+        None, serialization_alias="$ref", validation_alias="$ref"
+    )
+
+
+class PlatformUser(User[AnyExtension]):
+    """The core User as we accept it (same schema URN; discovery is generated from this class)."""
+
+    emails: list[PlatformEmail] | None = None  # type: ignore[assignment]
+
+
+class PlatformEnterpriseUser(EnterpriseUser):
+    """The enterprise extension as we accept it (same schema URN)."""
+
+    manager: PlatformManager | None = None
+
+
+UserResource = PlatformUser[PlatformEnterpriseUser]
 """Core User with the enterprise extension, as Entra's default mappings send it."""
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -45,7 +81,7 @@ def service_provider_config(location: str, max_results: int) -> dict[str, Any]:
         bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
         filter=Filter(supported=True, max_results=max_results),
         change_password=ChangePassword(supported=False),
-        sort=Sort(supported=False),
+        sort=Sort(supported=True),
         etag=ETag(supported=True),
         authentication_schemes=[
             AuthenticationScheme(

@@ -56,6 +56,7 @@ def get_api() -> ScimApi:
 
 ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
     "users": ScimApi.users_collection,
+    "users_search": ScimApi.users_search,
     "user": ScimApi.user_item,
     "service_provider_config": ScimApi.service_provider_config,
     "unknown": ScimApi.unknown_route,

@@ -9,20 +9,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import ValidationError
 from scim2_models import (
     Context,
-    InvalidFilterException,
     InvalidSyntaxException,
-    ListResponse,
     NotFoundException,
     PayloadTooLargeException,
+    ResponseParameters,
     SCIMException,
-    ScimFilter,
     SearchRequest,
     UnauthorizedException,
 )
 
+from scim.api.query import entity_tags, list_body, list_query, response_parameters, search_request
 from scim.auth import TenantAuthenticator
 from scim.errors import (
     InternalServerException,
@@ -33,12 +31,11 @@ from scim.errors import (
 from scim.http import Request, Response
 from scim.models import ENTRA_POLICY, UserResource, service_provider_config
 from scim.platform.tenants import is_tenant_id
-from scim.protocol.search import SearchPage, only_equalities
-from scim.resources.base import scim_error_from_validation, version_of
+from scim.resources.base import require_schema
 from scim.resources.users import UserService
 from scim.secrets import SecretSourceUnavailableError
 from scim.settings import Settings
-from scim.store import StorageUnavailableError, StoredResource
+from scim.store import StorageUnavailableError
 
 log = logging.getLogger("scim")
 
@@ -64,16 +61,6 @@ def _parse_json(request: Request, max_bytes: int) -> Any:
         raise InvalidSyntaxException(detail=f"The request body is not valid JSON: {exc}") from exc
 
 
-def _query_int(query: Mapping[str, str], name: str, default: int) -> int:
-    raw = query.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise InvalidSyntaxException(detail=f"{name} must be an integer, not {raw!r}") from exc
-
-
 class ScimApi:
     """The SCIM routes of one deployment; every tenant is served by the same instance."""
 
@@ -86,6 +73,9 @@ class ScimApi:
 
     def users_collection(self, request: Request) -> Response:
         return self._dispatch(request, "users", {"GET": self._list_users, "POST": self._create_user})
+
+    def users_search(self, request: Request) -> Response:
+        return self._dispatch(request, "usersSearch", {"POST": self._post_search_users})
 
     def user_item(self, request: Request) -> Response:
         return self._dispatch(
@@ -149,84 +139,74 @@ class ScimApi:
         )
 
     def _user_json(
-        self, stored: StoredResource, base_url: str, params: SearchRequest[UserResource] | None = None
+        self, user: UserResource, base_url: str, params: ResponseParameters[Any] | None = None
     ) -> dict[str, Any]:
-        user = UserService.model(stored, f"{base_url}/Users/{stored.id}")
+        if user.meta is not None:
+            user.meta.location = f"{base_url}/Users/{user.id}"
         return user.model_dump(
             scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=params, scim_policy=ENTRA_POLICY
         )
 
-    def _user_response(self, status: int, stored: StoredResource, base_url: str) -> Response:
-        return Response.scim_json(
-            status,
-            self._user_json(stored, base_url),
-            {"ETag": version_of(stored.etag), "Location": f"{base_url}/Users/{stored.id}"},
-        )
+    def _user_response(
+        self, status: int, user: UserResource, base_url: str, params: ResponseParameters[Any] | None = None
+    ) -> Response:
+        version = user.meta.version if user.meta is not None else None
+        headers = {"Location": f"{base_url}/Users/{user.id}"}
+        if version:
+            headers["ETag"] = version
+        return Response.scim_json(status, self._user_json(user, base_url, params), headers)
 
-    @staticmethod
-    def _search_request(request: Request, names: tuple[str, ...]) -> SearchRequest[UserResource]:
-        """The named query parameters (filter, attributes, excludedAttributes), parsed and checked."""
-        raw = {name: request.query[name] for name in names if request.query.get(name)}
-        try:
-            return SearchRequest[UserResource].model_validate(raw, scim_policy=ENTRA_POLICY)
-        except ValidationError as exc:
-            error = scim_error_from_validation(exc)
-            if error.scim_type == "invalidFilter":
-                raise InvalidFilterException(
-                    detail=f'{error.detail}. Filters look like: userName eq "value" (joined by "and")'
-                ) from exc
-            raise error from exc
+    def _page_bounds(self, start_index: int | None, count: int | None) -> tuple[int, int]:
+        start = max(start_index or 1, 1)
+        wanted = self.settings.default_page_size if count is None else max(count, 0)
+        return start, min(wanted, self.settings.max_page_size)
 
     # -- Users --------------------------------------------------------------------------------
 
     def _list_users(self, request: Request, tenant: str) -> Response:
-        base_url = _base_url(request, 1)
-        start_index = max(_query_int(request.query, "startIndex", 1), 1)
-        count = min(
-            max(_query_int(request.query, "count", self.settings.default_page_size), 0), self.settings.max_page_size
-        )
-        try:
-            search = self._search_request(request, ("filter", "attributes", "excludedAttributes"))
-        except InvalidFilterException:
-            # Test Connection sends a random GUID as the matching attribute's value: when that attribute is
-            # an e-mail, the value cannot be valid, so no user can match it. Answer an empty list, not 400.
-            if not only_equalities(ScimFilter(request.query["filter"]).ast):
-                raise
-            return Response.scim_json(200, self._list_body(0, start_index, []))
-        page: SearchPage = self.users.search(tenant, search.filter, start_index, count)
-        resources = [self._user_json(stored, base_url, search) for stored in page.resources]
-        return Response.scim_json(200, self._list_body(page.total, start_index, resources))
+        return self._search_users(request, tenant, list_query(UserResource, request.query), _base_url(request, 1))
 
-    @staticmethod
-    def _list_body(total: int, start_index: int, resources: list[dict[str, Any]]) -> dict[str, Any]:
-        return {
-            "schemas": [str(ListResponse.__schema__)],
-            "totalResults": total,
-            "startIndex": start_index,
-            "itemsPerPage": len(resources),
-            "Resources": resources,
-        }
+    def _post_search_users(self, request: Request, tenant: str) -> Response:
+        """POST /Users/.search (RFC 7644 §3.4.3): the query in a SearchRequest body."""
+        payload = _parse_json(request, self.settings.max_body_bytes)
+        if not isinstance(payload, dict):
+            raise InvalidSyntaxException(detail="The request body must be a SearchRequest JSON object")
+        require_schema(payload, str(SearchRequest.__schema__))
+        body = {key: value for key, value in payload.items() if key != "schemas"}
+        return self._search_users(request, tenant, search_request(UserResource, body), _base_url(request, 2))
+
+    def _search_users(
+        self, request: Request, tenant: str, query: SearchRequest[UserResource], base_url: str
+    ) -> Response:
+        start, count = self._page_bounds(query.start_index, query.count)
+        page = self.users.search(tenant, query, start, count)
+        resources = [self._user_json(user, base_url, query) for user in page.resources]
+        return Response.scim_json(200, list_body(page.total, start, resources))
 
     def _create_user(self, request: Request, tenant: str) -> Response:
         payload = _parse_json(request, self.settings.max_body_bytes)
-        stored = self.users.create(tenant, payload)
-        return self._user_response(201, stored, _base_url(request, 1))
+        user = self.users.create(tenant, payload)
+        return self._user_response(201, user, _base_url(request, 1))
 
     def _get_user(self, request: Request, tenant: str) -> Response:
-        params = self._search_request(request, ("attributes", "excludedAttributes"))
-        stored = self.users.get(tenant, request.route_params["id"])
-        base_url = _base_url(request, 2)
-        return Response.scim_json(200, self._user_json(stored, base_url, params), {"ETag": version_of(stored.etag)})
+        params = response_parameters(UserResource, request.query)
+        user = self.users.get(tenant, request.route_params["id"])
+        version = user.meta.version if user.meta is not None else None
+        tags = entity_tags(request.header("if-none-match"))
+        if version and (version in tags or "*" in tags):
+            return Response.empty(304, {"ETag": version})
+        return self._user_response(200, user, _base_url(request, 2), params)
 
     def _replace_user(self, request: Request, tenant: str) -> Response:
         payload = _parse_json(request, self.settings.max_body_bytes)
-        stored = self.users.replace(tenant, request.route_params["id"], payload, request.header("if-match"))
-        return self._user_response(200, stored, _base_url(request, 2))
+        user = self.users.replace(tenant, request.route_params["id"], payload, request.header("if-match"))
+        return self._user_response(200, user, _base_url(request, 2))
 
     def _patch_user(self, request: Request, tenant: str) -> Response:
+        params = response_parameters(UserResource, request.query)
         payload = _parse_json(request, self.settings.max_body_bytes)
-        stored = self.users.patch(tenant, request.route_params["id"], payload, request.header("if-match"))
-        return self._user_response(200, stored, _base_url(request, 2))
+        user = self.users.patch(tenant, request.route_params["id"], payload, request.header("if-match"))
+        return self._user_response(200, user, _base_url(request, 2), params)
 
     def _delete_user(self, request: Request, tenant: str) -> Response:
         self.users.delete(tenant, request.route_params["id"], request.header("if-match"))

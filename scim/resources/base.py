@@ -1,12 +1,46 @@
-"""What every resource type shares: versions from ETags, validation errors as SCIM errors, body checks."""
+"""What every resource type shares: versions from ETags, SCIM errors, conditional writes, limits."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
 
-from pydantic import ValidationError
-from scim2_models import Error, InvalidSyntaxException, InvalidValueException, SCIMException
+from pydantic import BaseModel, ValidationError
+from scim2_models import (
+    Context,
+    Error,
+    InvalidSyntaxException,
+    InvalidValueException,
+    Meta,
+    NotFoundException,
+    PayloadTooLargeException,
+    PreconditionFailedException,
+    Resource,
+    SCIMException,
+    UniquenessException,
+)
+
+from scim.errors import ServiceUnavailableException
+from scim.models import ENTRA_POLICY
+from scim.store import (
+    DocumentTooLargeError,
+    ResourceTable,
+    StorageUnavailableError,
+    StoredResource,
+    UniqueValueTakenError,
+    VersionMismatchError,
+)
+
+R = TypeVar("R", bound=Resource[Any])
+T = TypeVar("T")
+
+CONFLICT_RETRIES = 3
+MAX_VALUES_PER_ATTRIBUTE = 100
+"""Values one multi-valued attribute may hold (emails, phoneNumbers, addresses, …): Entra sends a handful.
+
+It bounds the work of a PATCH whose filters scan the list (issue 15), and is documented in the README."""
 
 
 def version_of(etag: str) -> str:
@@ -34,3 +68,114 @@ def require_object(payload: Any) -> dict[str, Any]:
 def plausible_id(resource_id: str) -> bool:
     """Our ids are uuid4 hex; anything else cannot exist, and must never reach a storage key."""
     return len(resource_id) == 32 and all(c in "0123456789abcdef" for c in resource_id)
+
+
+class ResourceService(Generic[R]):
+    """The use cases every resource type shares: stored rows as models, conditional writes, storage errors.
+
+    A subclass names its model, its resource type and its indexes; users.py and groups.py add their rules.
+    """
+
+    model_class: type[R]
+    resource_type: str
+
+    def __init__(self, table: ResourceTable, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._table = table
+        self._clock = clock
+
+    # -- model <-> storage --------------------------------------------------------------------
+
+    @staticmethod
+    def document(resource: Resource[Any]) -> dict[str, Any]:
+        """What is stored: the resource as a query would return it (never a password), without id and meta."""
+        doc = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+        doc.pop("id", None)
+        doc.pop("meta", None)
+        return doc
+
+    def model(self, stored: StoredResource) -> R:
+        """The stored resource as a model, with server-side meta: the one validation a stored row gets."""
+        resource = self.model_class.model_validate({**stored.document, "id": stored.id}, scim_policy=ENTRA_POLICY)
+        resource.meta = Meta(
+            resource_type=self.resource_type,
+            created=stored.created,
+            last_modified=stored.last_modified,
+            version=version_of(stored.etag),
+        )
+        return resource
+
+    def parse(self, payload: Any, ctx: Context, schema: str) -> R:
+        """A create or replace body as a model: same rules for POST and PUT."""
+        body = require_object(payload)
+        require_schema(body, schema)
+        try:
+            resource = self.model_class.model_validate(body, scim_ctx=ctx, scim_policy=ENTRA_POLICY)
+        except ValidationError as exc:
+            raise scim_error_from_validation(exc) from exc
+        check_multi_valued_limits(resource)
+        resource.id = None
+        return resource
+
+    # -- storage outcomes -> SCIM errors -------------------------------------------------------
+
+    def uniqueness_detail(self, attribute: str) -> str:
+        return f"Another {self.resource_type.lower()} in this tenant already has this {attribute} (case-insensitive)"
+
+    def write(self, action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a storage write, turning storage outcomes into SCIM errors."""
+        try:
+            return action(*args, **kwargs)
+        except UniqueValueTakenError as exc:
+            raise UniquenessException(detail=self.uniqueness_detail(exc.attribute)) from exc
+        except DocumentTooLargeError as exc:
+            raise PayloadTooLargeException(detail=f"The {self.resource_type} is too large to store: {exc}") from exc
+        except StorageUnavailableError as exc:
+            raise ServiceUnavailableException() from exc
+
+    def read(self, tenant: str, resource_id: str) -> StoredResource:
+        try:
+            stored = self._table.get(tenant, resource_id) if plausible_id(resource_id) else None
+        except StorageUnavailableError as exc:
+            raise ServiceUnavailableException() from exc
+        if stored is None:
+            raise NotFoundException(detail=f"{self.resource_type} {resource_id} not found")
+        return stored
+
+    def check_version(self, stored: StoredResource, if_match: str | None) -> None:
+        if if_match is None:
+            return
+        tags = {tag.strip() for tag in if_match.split(",")}
+        if "*" not in tags and version_of(stored.etag) not in tags:
+            raise PreconditionFailedException(
+                detail=f"The {self.resource_type} changed since that version was read (If-Match)"
+            )
+
+    def conditional(
+        self,
+        tenant: str,
+        resource_id: str,
+        if_match: str | None,
+        write: Callable[[StoredResource], StoredResource],
+    ) -> StoredResource:
+        """Read, then write conditionally on the ETag; re-run on a concurrent change unless If-Match pinned it."""
+        for _attempt in range(CONFLICT_RETRIES):
+            stored = self.read(tenant, resource_id)
+            self.check_version(stored, if_match)
+            try:
+                return self.write(write, stored)
+            except VersionMismatchError as exc:
+                if if_match is not None:
+                    raise PreconditionFailedException(
+                        detail=f"The {self.resource_type} changed while this request ran"
+                    ) from exc
+        raise ServiceUnavailableException(detail=f"The {self.resource_type} is being changed concurrently; retry later")
+
+
+def check_multi_valued_limits(resource: BaseModel, limit: int = MAX_VALUES_PER_ATTRIBUTE) -> None:
+    """400 for a multi-valued attribute with more values than we keep (members are stored apart, not here)."""
+    for name in type(resource).model_fields:
+        value = getattr(resource, name, None)
+        if isinstance(value, list) and len(value) > limit and name != "members":
+            raise InvalidValueException(detail=f"'{name}' may hold at most {limit} values; this one has {len(value)}")
+        if isinstance(value, BaseModel) and not isinstance(value, list):
+            check_multi_valued_limits(value, limit)

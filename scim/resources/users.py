@@ -1,24 +1,18 @@
-"""User use cases: create, read, search, replace, patch, delete — validation, uniqueness, concurrency."""
+"""User use cases: create, read, search, replace, patch, delete — Entra's rules, indexes and counts."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 from scim2_models import (
     Context,
+    InvalidFilterException,
     InvalidValueException,
-    Meta,
-    NotFoundException,
-    PatchOp,
     Path,
-    PayloadTooLargeException,
-    PreconditionFailedException,
-    ScimFilter,
-    UniquenessException,
+    SearchRequest,
     default_comparison_key,
 )
 from scim2_models.path import FilterNode, ValuePath
@@ -26,45 +20,40 @@ from scim2_models.path import FilterNode, ValuePath
 from scim.errors import ServiceUnavailableException
 from scim.models import ENTRA_POLICY, USER_SCHEMA, UserResource
 from scim.protocol import entra
-from scim.protocol.search import Plan, SearchPage, comparison_terms, eq_string, is_core_attr
-from scim.resources.base import plausible_id, require_object, require_schema, scim_error_from_validation, version_of
-from scim.store import (
-    DocumentTooLargeError,
-    IndexEntry,
-    ResourceTable,
-    StorageUnavailableError,
-    StoredResource,
-    UniqueValueTakenError,
-    VersionMismatchError,
-)
+from scim.protocol.patch import PatchPlan
+from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error, is_core_attr, search
+from scim.resources.base import ResourceService, check_multi_valued_limits, require_object, scim_error_from_validation
+from scim.store import CountChange, IndexEntry, StorageUnavailableError, StoredResource
 
 EMAIL_REQUIRED_DETAIL = (
     "The platform requires an e-mail address for every user. In the Entra enterprise application, "
     "open Provisioning > Mappings > Provision Microsoft Entra ID Users and map the source attribute "
     "'mail' to 'emails[type eq \"work\"].value'; then make sure the user has a mail value."
 )
-_CONFLICT_RETRIES = 3
+MAX_PATCH_OPERATIONS = 100
+"""Operations one user PATCH may carry: Entra sends one per changed attribute, a dozen at most."""
 
 _USER_NAME = Path[UserResource]("userName").resolve()
 _EXTERNAL_ID = Path[UserResource]("externalId").resolve()
 _EMAIL_VALUE = Path[UserResource]("emails.value").resolve()
 
 
-class UserService:
+def is_active(user: UserResource) -> bool:
+    """A user counts as active unless it says otherwise (RFC 7643 gives ``active`` no default)."""
+    return user.active is not False
+
+
+class UserService(ResourceService[UserResource]):
     """The User resource type of one storage account, for every tenant in it."""
 
-    def __init__(
-        self,
-        table: ResourceTable,
-        *,
-        require_email: bool = True,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._table = table
-        self._require_email = require_email
-        self._clock = clock
+    model_class = UserResource
+    resource_type = "User"
 
-    # -- model <-> storage --------------------------------------------------------------------
+    def __init__(self, *args: Any, require_email: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._require_email = require_email
+
+    # -- rules and indexes ----------------------------------------------------------------------
 
     @staticmethod
     def indexes(user: UserResource) -> list[IndexEntry]:
@@ -82,27 +71,6 @@ class UserService:
         entries += [IndexEntry("workEmail", key, False) for key in sorted(work_keys)]
         return entries
 
-    @staticmethod
-    def document(user: UserResource) -> dict[str, Any]:
-        """What is stored: the user as a query would return it (never a password), without id and meta."""
-        doc = user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-        doc.pop("id", None)
-        doc.pop("meta", None)
-        return doc
-
-    @staticmethod
-    def model(stored: StoredResource, location: str | None = None) -> UserResource:
-        """The stored user as a model, with server-side meta."""
-        user = UserResource.model_validate({**stored.document, "id": stored.id}, scim_policy=ENTRA_POLICY)
-        user.meta = Meta(
-            resource_type="User",
-            created=stored.created,
-            last_modified=stored.last_modified,
-            location=location,
-            version=version_of(stored.etag),
-        )
-        return user
-
     def _check_rules(self, user: UserResource) -> None:
         if not user.user_name or not user.user_name.strip():
             raise InvalidValueException(detail="userName is required and must not be blank")
@@ -110,92 +78,51 @@ class UserService:
             raise InvalidValueException(detail=EMAIL_REQUIRED_DETAIL)
 
     def _parse_user(self, payload: Any, ctx: Context) -> UserResource:
-        body = entra.normalise_user(require_object(payload))
-        require_schema(body, USER_SCHEMA)
-        try:
-            user = UserResource.model_validate(body, scim_ctx=ctx, scim_policy=ENTRA_POLICY)
-        except ValidationError as exc:
-            raise scim_error_from_validation(exc) from exc
+        user = self.parse(entra.normalise_user(require_object(payload)), ctx, USER_SCHEMA)
         self._check_rules(user)
         return user
 
-    # -- storage errors -> SCIM errors ----------------------------------------------------------
-
-    @staticmethod
-    def _uniqueness(exc: UniqueValueTakenError) -> UniquenessException:
-        return UniquenessException(
-            detail=f"Another user in this tenant already has this {exc.attribute} (compared case-insensitively)"
-        )
-
-    def _write(self, action: Callable[..., StoredResource], *args: Any) -> StoredResource:
-        """Run a storage write, turning storage outcomes into SCIM errors."""
-        try:
-            return action(*args)
-        except UniqueValueTakenError as exc:
-            raise self._uniqueness(exc) from exc
-        except DocumentTooLargeError as exc:
-            raise PayloadTooLargeException(detail=f"The user is too large to store: {exc}") from exc
-        except StorageUnavailableError as exc:
-            raise ServiceUnavailableException() from exc
-
-    def _read(self, tenant: str, user_id: str) -> StoredResource:
-        try:
-            stored = self._table.get(tenant, user_id) if plausible_id(user_id) else None
-        except StorageUnavailableError as exc:
-            raise ServiceUnavailableException() from exc
-        if stored is None:
-            raise NotFoundException(detail=f"User {user_id} not found")
-        return stored
-
-    @staticmethod
-    def _check_version(stored: StoredResource, if_match: str | None) -> None:
-        if if_match is None:
-            return
-        tags = {tag.strip() for tag in if_match.split(",")}
-        if "*" not in tags and version_of(stored.etag) not in tags:
-            raise PreconditionFailedException(detail="The user changed since that version was read (If-Match)")
-
     # -- use cases ----------------------------------------------------------------------------
 
-    def create(self, tenant: str, payload: Any) -> StoredResource:
+    def create(self, tenant: str, payload: Any) -> UserResource:
         """POST /Users: one storage round trip; 409 uniqueness if the userName is taken in any case."""
         user = self._parse_user(payload, Context.RESOURCE_CREATION_REQUEST)
-        user.id = None
-        user_id = uuid.uuid4().hex
-        return self._write(self._table.create, tenant, user_id, self.document(user), self.indexes(user), self._clock())
+        change = CountChange(total=1, active=int(is_active(user)))
+        stored = self.write(
+            self._table.create,
+            tenant,
+            uuid.uuid4().hex,
+            self.document(user),
+            self.indexes(user),
+            self._clock(),
+            change=change,
+        )
+        return self.model(stored)
 
-    def get(self, tenant: str, user_id: str) -> StoredResource:
+    def get(self, tenant: str, user_id: str) -> UserResource:
         """GET /Users/{id}: one point read; disabled users are returned like any other."""
-        return self._read(tenant, user_id)
+        return self.model(self.read(tenant, user_id))
 
-    def replace(self, tenant: str, user_id: str, payload: Any, if_match: str | None = None) -> StoredResource:
+    def replace(self, tenant: str, user_id: str, payload: Any, if_match: str | None = None) -> UserResource:
         """PUT /Users/{id}: the body replaces every attribute; id, created and meta stay ours."""
         user = self._parse_user(payload, Context.RESOURCE_REPLACEMENT_REQUEST)
         return self._modify(tenant, user_id, if_match, lambda _current: user)
 
-    def patch(self, tenant: str, user_id: str, payload: Any, if_match: str | None = None) -> StoredResource:
+    def patch(self, tenant: str, user_id: str, payload: Any, if_match: str | None = None) -> UserResource:
         """PATCH /Users/{id}: all operations apply or none do; read + one conditional write."""
-        body = entra.normalise_patch(require_object(payload))
-        try:
-            patch = PatchOp[UserResource].model_validate(
-                body, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=ENTRA_POLICY
-            )
-        except ValidationError as exc:
-            raise scim_error_from_validation(exc) from exc
+        plan = PatchPlan(UserResource, payload, policy=ENTRA_POLICY, max_operations=MAX_PATCH_OPERATIONS)
 
         def apply(current: UserResource) -> UserResource | None:
-            with ENTRA_POLICY:
-                changed = patch.patch(current)
-            if not changed:
+            if not plan.apply(current):
                 return None
             try:
                 # Revalidate the whole result as a replacement would be: types, required attributes.
                 patched = UserResource.model_validate(
-                    current.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE),
-                    scim_policy=ENTRA_POLICY,
+                    current.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE), scim_policy=ENTRA_POLICY
                 )
             except ValidationError as exc:
                 raise scim_error_from_validation(exc) from exc
+            check_multi_valued_limits(patched)
             self._check_rules(patched)
             return patched
 
@@ -207,84 +134,86 @@ class UserService:
         user_id: str,
         if_match: str | None,
         change: Callable[[UserResource], UserResource | None],
-    ) -> StoredResource:
+    ) -> UserResource:
         """Apply a change to the stored user; no write at all when the change changes nothing."""
+        result: list[UserResource] = []
 
         def write(stored: StoredResource) -> StoredResource:
-            updated = change(self.model(stored))
-            if updated is None:
+            current = self.model(stored)
+            was_active = is_active(current)
+            updated = change(current)
+            if updated is None:  # nothing changed: no write, and the model read is the answer
+                result[:] = [current]
                 return stored
-            return self._table.replace(tenant, stored, self.document(updated), self.indexes(updated), self._clock())
+            counted = CountChange(active=int(is_active(updated)) - int(was_active))
+            written = self._table.replace(
+                tenant, stored, self.document(updated), self.indexes(updated), self._clock(), change=counted
+            )
+            result[:] = [self.model(written)]
+            return written
 
-        return self._conditional(tenant, user_id, if_match, write)
+        self.conditional(tenant, user_id, if_match, write)
+        return result[0]
 
     def delete(self, tenant: str, user_id: str, if_match: str | None = None) -> None:
-        """DELETE /Users/{id}: the user and its index rows go in one transaction."""
+        """DELETE /Users/{id}: the user, its index rows and its count go in one transaction."""
 
         def write(stored: StoredResource) -> StoredResource:
-            self._table.delete(tenant, stored)
+            active = stored.document.get("active") is not False
+            self._table.delete(tenant, stored, change=CountChange(total=-1, active=-int(active)))
             return stored
 
-        self._conditional(tenant, user_id, if_match, write)
-
-    def _conditional(
-        self,
-        tenant: str,
-        user_id: str,
-        if_match: str | None,
-        write: Callable[[StoredResource], StoredResource],
-    ) -> StoredResource:
-        """Read, then write conditionally on the ETag; re-run on a concurrent change unless If-Match pinned it."""
-        for _attempt in range(_CONFLICT_RETRIES):
-            stored = self._read(tenant, user_id)
-            self._check_version(stored, if_match)
-            try:
-                return self._write(write, stored)
-            except VersionMismatchError as exc:
-                if if_match is not None:
-                    raise PreconditionFailedException(detail="The user changed while this request ran") from exc
-        raise ServiceUnavailableException(detail="The user is being changed concurrently; retry later")
+        self.conditional(tenant, user_id, if_match, write)
 
     def search(
-        self, tenant: str, scim_filter: ScimFilter[UserResource] | None, start_index: int, count: int
-    ) -> SearchPage:
-        """GET /Users?filter=: index lookups for the filters Entra sends, a partition scan otherwise."""
+        self, tenant: str, query: SearchRequest[UserResource], start_index: int, count: int
+    ) -> SearchPage[UserResource]:
+        """GET /Users: index lookups for the filters Entra sends, a streamed partition scan otherwise."""
         try:
-            candidates = self._candidates(tenant, scim_filter)
-            if scim_filter is not None:
-                candidates = [c for c in candidates if scim_filter.match(self.model(c))]
+            return search(
+                self._table,
+                tenant,
+                query,
+                start_index=start_index,
+                count=count,
+                to_model=self.model,
+                candidate_ids=self._candidate_ids(tenant, query),
+            )
+        except InvalidFilterException as exc:
+            # A value its attribute cannot hold (e.g. a boolean compared with "yes"), found while matching.
+            raise filter_error(exc) from exc
         except StorageUnavailableError as exc:
             raise ServiceUnavailableException() from exc
-        first = max(start_index, 1) - 1
-        return SearchPage(total=len(candidates), resources=candidates[first : first + max(count, 0)])
 
-    def _candidates(self, tenant: str, scim_filter: ScimFilter[UserResource] | None) -> list[StoredResource]:
-        plan = plan_search(scim_filter.ast) if scim_filter is not None else None
+    def _candidate_ids(self, tenant: str, query: SearchRequest[UserResource]) -> Sequence[str] | None:
+        plan = plan_search(query.filter.ast) if query.filter is not None else None
         if plan is None:
-            return list(self._table.scan(tenant))
-        if plan.resource_id is not None:
-            ids: Sequence[str] = [plan.resource_id] if plausible_id(plan.resource_id) else []
-        else:
-            assert plan.index is not None
-            ids = self._table.find_ids(tenant, plan.index)
-        found = [self._table.get(tenant, each) for each in sorted(set(ids))]
-        # An index row whose resource is gone is ignored (never expected: writes are transactional).
-        return [stored for stored in found if stored is not None]
+            return None
+        if isinstance(plan, str):
+            return [plan]
+        return self._table.find_ids(tenant, plan)
 
 
-def plan_search(node: FilterNode) -> Plan | None:
-    """Pick one indexed equality among the and-ed terms of a filter; the full filter is still checked."""
+def plan_search(node: FilterNode) -> IndexEntry | str | None:
+    """One indexed equality among the and-ed terms of a filter (an id, or an index entry); None means scan.
+
+    The whole filter is still matched against each candidate.
+    """
     for term in comparison_terms(node):
-        if (value := eq_string(term, "id")) is not None:
-            return Plan(resource_id=value)
-        if (value := eq_string(term, "userName")) is not None:
-            return Plan(index=IndexEntry("userName", default_comparison_key(_USER_NAME, value), True))
-        if (value := eq_string(term, "externalId")) is not None:
-            return Plan(index=IndexEntry("externalId", default_comparison_key(_EXTERNAL_ID, value), False))
-        if isinstance(term, ValuePath) and is_core_attr(term.attr_path, "emails") and term.sub_attr is None:
+        if (value := eq_string(term, USER_SCHEMA, "id")) is not None:
+            return value
+        if (value := eq_string(term, USER_SCHEMA, "userName")) is not None:
+            return IndexEntry("userName", default_comparison_key(_USER_NAME, value), True)
+        if (value := eq_string(term, USER_SCHEMA, "externalId")) is not None:
+            return IndexEntry("externalId", default_comparison_key(_EXTERNAL_ID, value), False)
+        if (
+            isinstance(term, ValuePath)
+            and is_core_attr(term.attr_path, USER_SCHEMA, "emails")
+            and term.sub_attr is None
+        ):
             inner = comparison_terms(term.val_filter)
-            is_work = any((eq_string(t, "type") or "").lower() == "work" for t in inner)
-            email = next((v for t in inner if (v := eq_string(t, "value")) is not None), None)
+            is_work = any((eq_string(t, USER_SCHEMA, "type") or "").lower() == "work" for t in inner)
+            email = next((v for t in inner if (v := eq_string(t, USER_SCHEMA, "value")) is not None), None)
             if is_work and email is not None:
-                return Plan(index=IndexEntry("workEmail", default_comparison_key(_EMAIL_VALUE, email), False))
+                return IndexEntry("workEmail", default_comparison_key(_EMAIL_VALUE, email), False)
     return None

@@ -1,21 +1,24 @@
 """Table Storage for SCIM resources; the only package that imports azure.data.tables."""
 
-from scim.store.tables import (
+from scim.store.counters import ActiveLimitReachedError, CountChange, Counts
+from scim.store.rows import (
     MAX_DOCUMENT_CHARS,
     DocumentTooLargeError,
     IndexEntry,
-    ResourceTable,
     RoundTripCounter,
     StorageUnavailableError,
     StoredResource,
-    TableStorage,
     UniqueValueTakenError,
     VersionMismatchError,
 )
+from scim.store.tables import ResourceTable, TableStorage
 from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
 
 __all__ = [
     "MAX_DOCUMENT_CHARS",
+    "ActiveLimitReachedError",
+    "CountChange",
+    "Counts",
     "DocumentTooLargeError",
     "IndexEntry",
     "ResourceTable",

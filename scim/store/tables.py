@@ -4,20 +4,22 @@ Row layout inside a tenant's partition (RowKey):
 - ``r|<id>``                             the resource: its SCIM JSON in Document0..n, timestamps, its index rows
 - ``i|<attribute>|<sha256>``             a unique index row (e.g. userName): ResourceId
 - ``i|<attribute>|<sha256>|<id>``        a non-unique index row (e.g. externalId): ResourceId
+- ``c|count``                            the tenant's counts (scim.store.counters), written with each resource
 
 Index rows are keyed by a hash of the normalised value, never the raw value: userName may hold ``#``
 (B2B guests' ``#EXT#``) or ``/``, which Table keys forbid. A resource and all its index rows are written in
 one entity-group transaction, so a taken unique value fails the whole write atomically (409) and a failed
-request leaves nothing behind. This is the only module that imports azure.data.tables.
+request leaves nothing behind. Only scim.store imports azure.data.tables.
 """
 
 from __future__ import annotations
 
-import hashlib
+import itertools
 import json
+import random
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,105 +41,39 @@ from azure.data.tables import (
     UpdateMode,
 )
 
-_RESOURCE_PREFIX = "r|"
-_INDEX_PREFIX = "i|"
-_DOCUMENT_CHUNK_CHARS = 16_000
-"""A string property holds at most 64 KiB of UTF-16; 16,000 code points fit even if all are astral."""
-MAX_DOCUMENT_CHARS = 400_000
-"""Keeps a resource row well under the 1 MiB entity limit (UTF-16 counts two bytes a character)."""
+from scim.store.counters import (
+    COUNTER_ROW_KEY,
+    CountChange,
+    CounterCache,
+    CounterConflictError,
+    CounterRow,
+    Counts,
+    apply_change,
+)
+from scim.store.rows import (
+    RESOURCE_PREFIX as _RESOURCE_PREFIX,
+)
+from scim.store.rows import (
+    DocumentTooLargeError,
+    IndexEntry,
+    RoundTripCounter,
+    StorageUnavailableError,
+    StoredResource,
+    UniqueValueTakenError,
+    VersionMismatchError,
+    join_document,
+    split_document,
+)
+
 _TRANSACTION_LIMIT = 100
+_COUNTER_RETRIES = 40
+_ONE_MORE = CountChange(total=1)
+_ONE_LESS = CountChange(total=-1)
+_NO_CHANGE = CountChange()
 
 _Operation = (
     tuple[TransactionOperation, Mapping[str, Any]] | tuple[TransactionOperation, Mapping[str, Any], Mapping[str, Any]]
 )
-
-
-class StorageUnavailableError(Exception):
-    """Table Storage could not be reached or is overloaded; the request may be retried."""
-
-
-class UniqueValueTakenError(Exception):
-    """Another resource in the tenant already holds this unique value."""
-
-    def __init__(self, attribute: str) -> None:
-        super().__init__(f"{attribute} is already taken")
-        self.attribute = attribute
-
-
-class VersionMismatchError(Exception):
-    """The resource changed (or vanished) since it was read: the conditional write did not apply."""
-
-
-class DocumentTooLargeError(Exception):
-    """The resource is too large to store in one Table Storage entity."""
-
-
-@dataclass(frozen=True)
-class IndexEntry:
-    """One value a resource can be found by; value_key is already normalised for comparison."""
-
-    attribute: str
-    value_key: str
-    unique: bool
-
-    def digest(self) -> str:
-        return hashlib.sha256(self.value_key.encode("utf-8")).hexdigest()
-
-    def value_prefix(self) -> str:
-        return f"{_INDEX_PREFIX}{self.attribute}|{self.digest()}"
-
-    def row_key(self, resource_id: str) -> str:
-        prefix = self.value_prefix()
-        return prefix if self.unique else f"{prefix}|{resource_id}"
-
-
-@dataclass(frozen=True)
-class StoredResource:
-    """A resource row read back: its SCIM document (no id, no meta) and the storage facts meta needs."""
-
-    id: str
-    document: dict[str, Any]
-    created: datetime
-    last_modified: datetime
-    etag: str
-    index_row_keys: tuple[str, ...]
-
-
-class RoundTripCounter:
-    """Counts HTTP requests sent to Table Storage (retries included): the stable cost of a SCIM operation."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, request: Any) -> None:
-        """The SDK's raw_request_hook: called once per request actually sent."""
-        with self._lock:
-            self._count += 1
-
-    @property
-    def count(self) -> int:
-        return self._count
-
-
-def _split_document(document: dict[str, Any]) -> dict[str, str]:
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    if len(text) > MAX_DOCUMENT_CHARS:
-        raise DocumentTooLargeError(f"resource is {len(text)} characters; the limit is {MAX_DOCUMENT_CHARS}")
-    chunks = [text[i : i + _DOCUMENT_CHUNK_CHARS] for i in range(0, len(text), _DOCUMENT_CHUNK_CHARS)]
-    return {f"Document{n}": chunk for n, chunk in enumerate(chunks or [""])}
-
-
-def _join_document(entity: TableEntity) -> dict[str, Any]:
-    parts: list[str] = []
-    n = 0
-    while (chunk := entity.get(f"Document{n}")) is not None:
-        parts.append(str(chunk))
-        n += 1
-    loaded = json.loads("".join(parts))
-    if not isinstance(loaded, dict):
-        raise ValueError("stored document is not a JSON object")
-    return loaded
 
 
 def _is_unavailable(exc: HttpResponseError) -> bool:
@@ -151,6 +87,7 @@ class ResourceTable:
         self._client = client
         self._table_ready = False
         self._ready_lock = threading.Lock()
+        self._counters = CounterCache()
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -178,13 +115,17 @@ class ResourceTable:
             return StorageUnavailableError(f"Table Storage answered {exc.status_code}")
         return exc
 
-    def _submit(self, operations: Sequence[_Operation], index_attributes: dict[str, str]) -> list[Any]:
+    def _submit(
+        self, operations: Sequence[_Operation], index_attributes: dict[str, str], counter_index: int | None = None
+    ) -> list[Any]:
         if len(operations) > _TRANSACTION_LIMIT:
             raise DocumentTooLargeError("too many index rows for one transaction")
         try:
             return list(self._table().submit_transaction(operations))
         except TableTransactionError as exc:
             code = str(getattr(exc, "error_code", None) or "")
+            if counter_index is not None and exc.index == counter_index:
+                raise CounterConflictError() from exc
             if code == "EntityAlreadyExists":
                 failed = operations[exc.index] if 0 <= exc.index < len(operations) else None
                 row_key = str(failed[1]["RowKey"]) if failed is not None else ""
@@ -195,11 +136,66 @@ class ResourceTable:
         except AzureError as exc:
             raise self._guard(exc) from exc
 
+    def _transact(
+        self, tenant: str, operations: Sequence[_Operation], index_attributes: dict[str, str], change: CountChange
+    ) -> list[Any]:
+        """Submit a resource's rows together with its counter update; retried while another writer wins the race."""
+        if change.is_empty:
+            return self._submit(operations, index_attributes)
+        for attempt in range(_COUNTER_RETRIES):
+            row = self._counters.get(tenant) or self._read_counter(tenant)
+            counts = apply_change(row, change)
+            counter_row = {
+                "PartitionKey": tenant,
+                "RowKey": COUNTER_ROW_KEY,
+                "Total": counts.total,
+                "Active": counts.active,
+            }
+            counter_op: _Operation = (
+                (TransactionOperation.CREATE, counter_row)
+                if row.etag is None
+                else (
+                    TransactionOperation.UPDATE,
+                    counter_row,
+                    {"mode": UpdateMode.REPLACE, "etag": row.etag, "match_condition": MatchConditions.IfNotModified},
+                )
+            )
+            try:
+                results = self._submit([*operations, counter_op], index_attributes, counter_index=len(operations))
+            except CounterConflictError:
+                self._counters.forget(tenant)
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter, not security
+                continue
+            self._counters.put(tenant, CounterRow(counts, str(results[-1]["etag"])))
+            return results[:-1]
+        raise StorageUnavailableError("the tenant's counter row is contended; retry later")
+
+    def _read_counter(self, tenant: str) -> CounterRow:
+        """The counter row; a tenant written before counters existed gets its counts from one scan."""
+        try:
+            entity = self._table().get_entity(tenant, COUNTER_ROW_KEY)
+        except ResourceNotFoundError:
+            total = active = 0
+            for stored in self.scan(tenant):
+                total += 1
+                active += stored.document.get("active") is not False
+            return CounterRow(Counts(total, active), None)
+        except AzureError as exc:
+            raise self._guard(exc) from exc
+        return CounterRow(Counts(int(entity["Total"]), int(entity["Active"])), str(entity.metadata["etag"]))
+
+    def counts(self, tenant: str) -> Counts:
+        """The tenant's exact counts: one point read (never a count scan once the row exists)."""
+        row = self._read_counter(tenant)
+        if row.etag is not None:
+            self._counters.put(tenant, row)
+        return row.counts
+
     @staticmethod
     def _to_stored(entity: TableEntity) -> StoredResource:
         return StoredResource(
             id=str(entity["RowKey"])[len(_RESOURCE_PREFIX) :],
-            document=_join_document(entity),
+            document=join_document(entity),
             created=entity["Created"],
             last_modified=entity["LastModified"],
             etag=str(entity.metadata["etag"]),
@@ -237,18 +233,43 @@ class ResourceTable:
         except AzureError as exc:
             raise self._guard(exc) from exc
 
-    def scan(self, tenant: str) -> Iterator[StoredResource]:
-        """Every resource of the tenant, in id order: one round trip per 1,000 rows."""
+    def scan(self, tenant: str, *, after: str | None = None, page_size: int = 1000) -> Iterator[StoredResource]:
+        """The tenant's resources in id order, read a page at a time (memory bounded by one page)."""
         try:
             rows = self._table().query_entities(
                 "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
-                parameters={"pk": tenant, "lo": _RESOURCE_PREFIX, "hi": "r}"},
-                results_per_page=1000,
+                parameters={"pk": tenant, "lo": _RESOURCE_PREFIX + (after or ""), "hi": "r}"},
+                results_per_page=page_size,
             )
             for row in rows:
                 yield self._to_stored(row)
         except AzureError as exc:
             raise self._guard(exc) from exc
+
+    def page(self, tenant: str, start_index: int, count: int) -> list[StoredResource]:
+        """Resources start_index..start_index+count-1 (1-based, id order): only those documents are read.
+
+        Rows before the page are skipped by reading their keys alone (1,000 a round trip).
+        """
+        if count <= 0:
+            return []
+        after: str | None = None
+        skip = max(start_index, 1) - 1
+        try:
+            if skip:
+                keys = self._table().query_entities(
+                    "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
+                    parameters={"pk": tenant, "lo": _RESOURCE_PREFIX, "hi": "r}"},
+                    select=["RowKey"],
+                    results_per_page=1000,
+                )
+                last = next(itertools.islice(keys, skip - 1, None), None)
+                if last is None:
+                    return []
+                after = str(last["RowKey"])[len(_RESOURCE_PREFIX) :]
+        except AzureError as exc:
+            raise self._guard(exc) from exc
+        return list(itertools.islice(self.scan(tenant, after=after, page_size=min(count, 1000)), count))
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -259,8 +280,10 @@ class ResourceTable:
         document: dict[str, Any],
         indexes: Sequence[IndexEntry],
         now: datetime,
+        *,
+        change: CountChange = _ONE_MORE,
     ) -> StoredResource:
-        """Resource row and index rows in one transaction: one round trip, all or nothing."""
+        """Resource row, index rows and counter in one transaction: one round trip, all or nothing."""
         index_rows = {entry.row_key(resource_id): entry.attribute for entry in indexes}
         resource_row: dict[str, Any] = {
             "PartitionKey": tenant,
@@ -268,14 +291,14 @@ class ResourceTable:
             "Created": now,
             "LastModified": now,
             "IndexRows": json.dumps(sorted(index_rows)),
-            **_split_document(document),
+            **split_document(document),
         }
         operations: list[_Operation] = [(TransactionOperation.CREATE, resource_row)]
         operations += [
             (TransactionOperation.CREATE, {"PartitionKey": tenant, "RowKey": key, "ResourceId": resource_id})
             for key in sorted(index_rows)
         ]
-        results = self._submit(operations, index_rows)
+        results = self._transact(tenant, operations, index_rows, change)
         return StoredResource(
             id=resource_id,
             document=document,
@@ -292,6 +315,8 @@ class ResourceTable:
         document: dict[str, Any],
         indexes: Sequence[IndexEntry],
         now: datetime,
+        *,
+        change: CountChange = _NO_CHANGE,
     ) -> StoredResource:
         """Rewrite a resource if unchanged since read (ETag), moving only the index rows that changed."""
         index_rows = {entry.row_key(current.id): entry.attribute for entry in indexes}
@@ -302,7 +327,7 @@ class ResourceTable:
             "Created": current.created,
             "LastModified": now,
             "IndexRows": json.dumps(sorted(index_rows)),
-            **_split_document(document),
+            **split_document(document),
         }
         operations: list[_Operation] = [
             (
@@ -319,7 +344,7 @@ class ResourceTable:
             (TransactionOperation.CREATE, {"PartitionKey": tenant, "RowKey": key, "ResourceId": current.id})
             for key in sorted(index_rows.keys() - old_keys)
         ]
-        results = self._submit(operations, index_rows)
+        results = self._transact(tenant, operations, index_rows, change)
         return StoredResource(
             id=current.id,
             document=document,
@@ -329,8 +354,8 @@ class ResourceTable:
             index_row_keys=tuple(sorted(index_rows)),
         )
 
-    def delete(self, tenant: str, current: StoredResource) -> None:
-        """Remove the resource (if unchanged since read) and its index rows in one transaction."""
+    def delete(self, tenant: str, current: StoredResource, *, change: CountChange = _ONE_LESS) -> None:
+        """Remove the resource (if unchanged since read), its index rows and its count in one transaction."""
         operations: list[_Operation] = [
             (
                 TransactionOperation.DELETE,
@@ -341,7 +366,7 @@ class ResourceTable:
         operations += [
             (TransactionOperation.DELETE, {"PartitionKey": tenant, "RowKey": key}) for key in current.index_row_keys
         ]
-        self._submit(operations, {})
+        self._transact(tenant, operations, {}, change)
 
 
 class TableStorage:

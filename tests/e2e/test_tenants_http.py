@@ -14,7 +14,7 @@ import pytest
 
 from devhost.azurite import ROOT, free_port
 from scim.platform.tenants import TenantService
-from tests.e2e.conftest import OTHER_TOKEN, TOKEN
+from tests.e2e.conftest import TOKEN
 from tests.e2e.test_make_run import make_run
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -48,27 +48,26 @@ def send(base_url: str, method: str, path: str, body: Any, token: str) -> httpx.
     return httpx.request(method, base_url + path, json=body, headers=headers, timeout=10)
 
 
-def test_a_token_opens_only_its_own_tenant_on_every_route(base_url: str, client: httpx.Client) -> None:
-    acme_user = client.post("/Users", json=new_user()).json()
-    with httpx.Client(
-        base_url=f"{base_url}/scim/v2/other", headers={"Authorization": f"Bearer {OTHER_TOKEN}"}
-    ) as other:
-        other_user = other.post("/Users", json=new_user()).json()
-    for method, path, body in every_route("other", other_user["id"]):
-        assert send(base_url, method, path, body, TOKEN).status_code == 401, (method, path)
-    for method, path, body in every_route("acme", acme_user["id"]):
-        assert send(base_url, method, path, body, OTHER_TOKEN).status_code == 401, (method, path)
-    # With its own token, tenant `other` cannot read, change, find or detect acme's user.
-    for method, path, body in every_route("other", acme_user["id"])[3:7]:
-        assert send(base_url, method, path, body, OTHER_TOKEN).status_code == 404, (method, path)
-    found = send(
-        base_url, "GET", f"/scim/v2/other/Users?filter=userName+eq+%22{acme_user['userName']}%22", None, OTHER_TOKEN
-    )
-    assert found.json()["totalResults"] == 0
-    listed = send(base_url, "GET", "/scim/v2/other/Users?count=1000", None, OTHER_TOKEN).json()
-    assert acme_user["id"] not in {u["id"] for u in listed["Resources"]}
-    after = client.get(f"/Users/{acme_user['id']}").json()  # untouched
-    assert after["userName"] == acme_user["userName"] and after.get("active") is not False
+def test_a_token_opens_only_its_own_tenant_on_every_route(base_url: str, tenants: TenantService) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    a_id, b_id = f"iso-a-{suffix}", f"iso-b-{suffix}"
+    a_token, b_token = tenants.create(a_id)[1], tenants.create(b_id)[1]
+    assert a_token and b_token
+    a_user = send(base_url, "POST", f"/scim/v2/{a_id}/Users", new_user(), a_token).json()
+    b_user = send(base_url, "POST", f"/scim/v2/{b_id}/Users", new_user(), b_token).json()
+    for method, path, body in every_route(b_id, b_user["id"]):
+        assert send(base_url, method, path, body, a_token).status_code == 401, (method, path)
+    for method, path, body in every_route(a_id, a_user["id"]):
+        assert send(base_url, method, path, body, b_token).status_code == 401, (method, path)
+    # With its own token, tenant B cannot read, change, delete, find or detect A's user.
+    for method, path, body in every_route(b_id, a_user["id"])[3:7]:
+        assert send(base_url, method, path, body, b_token).status_code == 404, (method, path)
+    query = f"/scim/v2/{b_id}/Users?filter=userName+eq+%22{a_user['userName']}%22"
+    assert send(base_url, "GET", query, None, b_token).json()["totalResults"] == 0
+    listed = send(base_url, "GET", f"/scim/v2/{b_id}/Users?count=1000", None, b_token).json()
+    assert [u["id"] for u in listed["Resources"]] == [b_user["id"]]
+    after = send(base_url, "GET", f"/scim/v2/{a_id}/Users/{a_user['id']}", None, a_token).json()
+    assert after["userName"] == a_user["userName"] and after.get("active") is not False  # untouched
 
 
 def test_every_wrong_way_in_gets_the_same_401(base_url: str, tenants: TenantService) -> None:

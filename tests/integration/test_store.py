@@ -24,12 +24,14 @@ def create(storage: TableStorage, tenant: str, rid: str, name: str, ext: str | N
 
 
 def test_create_writes_resource_and_index_rows_in_one_round_trip(storage: TableStorage, tenant: str) -> None:
-    storage.resources("Users")._table()  # table creation is a one-off per process, not per operation
+    # Table creation and the tenant's first counter read are one-offs per process, not per operation.
+    create(storage, tenant, "0" * 32, "first")
     before = storage.round_trips.count
     create(storage, tenant, "a" * 32, "alice#EXT#/x", "ext-1")
     assert storage.round_trips.count - before == 1
-    rows = partition_rows(storage, "Users", tenant)
-    assert [row["RowKey"].split("|")[0] for row in rows] == ["i", "i", "r"]
+    rows = [row for row in partition_rows(storage, "Users", tenant) if not row["RowKey"].endswith("0" * 32)]
+    assert [row["RowKey"].split("|")[0] for row in rows] == ["c", "i", "i", "i", "r"]
+    assert (rows[0]["Total"], rows[0]["Active"]) == (2, 0)
     # Raw user data never reaches a key: '#' and '/' are forbidden there.
     assert all("#" not in row["RowKey"] and "/" not in row["RowKey"].replace("|", "") for row in rows)
 
@@ -61,7 +63,7 @@ def test_replace_moves_only_changed_index_rows(storage: TableStorage, tenant: st
     assert table.find_ids(tenant, name_index("alice2")) == ["a" * 32]
     assert table.find_ids(tenant, ext_index("ext-1")) == ["a" * 32]
     assert updated.etag != current.etag
-    assert len(partition_rows(storage, "Users", tenant)) == 3
+    assert len(partition_rows(storage, "Users", tenant)) == 4  # counter, resource, two index rows
 
 
 def test_replace_with_stale_etag_changes_nothing(storage: TableStorage, tenant: str) -> None:
@@ -78,7 +80,7 @@ def test_delete_removes_resource_and_index_rows(storage: TableStorage, tenant: s
     table = storage.resources("Users")
     current = create(storage, tenant, "a" * 32, "alice", "ext-1")
     table.delete(tenant, current)
-    assert partition_rows(storage, "Users", tenant) == []
+    assert [(row["RowKey"], row["Total"]) for row in partition_rows(storage, "Users", tenant)] == [("c|count", 0)]
     assert table.get(tenant, "a" * 32) is None
 
 

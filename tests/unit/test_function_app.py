@@ -21,6 +21,7 @@ def triggers() -> dict[str, dict[str, object]]:
 def test_routes_are_the_scim_routes() -> None:
     assert set(triggers()) == {
         "scim/v2/{tenant}/Users",
+        "scim/v2/{tenant}/Users/.search",
         "scim/v2/{tenant}/Users/{id}",
         "scim/v2/{tenant}/ServiceProviderConfig",
         "scim/{*path}",

@@ -1,0 +1,61 @@
+"""Query parameters and SearchRequest bodies as scim2-models messages, and the ListResponse we answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+from scim2_models import InvalidFilterException, ListResponse, Resource, ResponseParameters, SearchRequest
+
+from scim.models import ENTRA_POLICY
+from scim.protocol.search import check_values, filter_error
+from scim.resources.base import scim_error_from_validation
+
+SEARCH_PARAMETERS = frozenset(
+    {"filter", "attributes", "excludedAttributes", "sortBy", "sortOrder", "startIndex", "count"}
+)
+"""Query parameters a list reads (RFC 7644 §3.4.2); others, such as Entra's aadOptscim062020, are ignored."""
+
+_RESPONSE_PARAMETERS = ("attributes", "excludedAttributes")
+
+
+def search_request(model: type[Resource[Any]], raw: Mapping[str, Any]) -> SearchRequest[Any]:
+    """A SearchRequest bound to the resource model: filter and sortBy are checked against its attributes."""
+    try:
+        query = SearchRequest[model].model_validate(dict(raw), scim_policy=ENTRA_POLICY)  # type: ignore[valid-type]
+    except ValidationError as exc:
+        error = scim_error_from_validation(exc)
+        if isinstance(error, InvalidFilterException):
+            raise filter_error(error) from exc
+        raise error from exc
+    if query.filter is not None:
+        check_values(query.filter)
+    return query
+
+
+def list_query(model: type[Resource[Any]], query: Mapping[str, str]) -> SearchRequest[Any]:
+    """The SearchRequest a GET on a collection carries in its query string."""
+    return search_request(model, {name: value for name, value in query.items() if name in SEARCH_PARAMETERS and value})
+
+
+def response_parameters(model: type[Resource[Any]], query: Mapping[str, str]) -> ResponseParameters[Any] | None:
+    """attributes / excludedAttributes of a request on one resource, or None when it has neither."""
+    raw = {name: query[name] for name in _RESPONSE_PARAMETERS if query.get(name)}
+    return search_request(model, raw) if raw else None
+
+
+def list_body(total: int, start_index: int, resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """A ListResponse: Entra reads totalResults and Resources (capital R), and expects startIndex and itemsPerPage."""
+    return {
+        "schemas": [str(ListResponse.__schema__)],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }
+
+
+def entity_tags(header: str | None) -> set[str]:
+    """The tags of an If-None-Match or If-Match header; '*' stands for any."""
+    return {tag.strip() for tag in (header or "").split(",") if tag.strip()}

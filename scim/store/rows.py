@@ -1,0 +1,107 @@
+"""Rows of a tenant's partition: resource documents split across properties, index entries, storage errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from azure.data.tables import TableEntity
+
+RESOURCE_PREFIX = "r|"
+INDEX_PREFIX = "i|"
+_DOCUMENT_CHUNK_CHARS = 16_000
+"""A string property holds at most 64 KiB of UTF-16; 16,000 code points fit even if all are astral."""
+MAX_DOCUMENT_CHARS = 400_000
+"""Keeps a resource row well under the 1 MiB entity limit (UTF-16 counts two bytes a character)."""
+
+
+class StorageUnavailableError(Exception):
+    """Table Storage could not be reached or is overloaded; the request may be retried."""
+
+
+class UniqueValueTakenError(Exception):
+    """Another resource in the tenant already holds this unique value."""
+
+    def __init__(self, attribute: str) -> None:
+        super().__init__(f"{attribute} is already taken")
+        self.attribute = attribute
+
+
+class VersionMismatchError(Exception):
+    """The resource changed (or vanished) since it was read: the conditional write did not apply."""
+
+
+class DocumentTooLargeError(Exception):
+    """The resource is too large to store in one Table Storage entity."""
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One value a resource can be found by; value_key is already normalised for comparison."""
+
+    attribute: str
+    value_key: str
+    unique: bool
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.value_key.encode("utf-8")).hexdigest()
+
+    def value_prefix(self) -> str:
+        return f"{INDEX_PREFIX}{self.attribute}|{self.digest()}"
+
+    def row_key(self, resource_id: str) -> str:
+        prefix = self.value_prefix()
+        return prefix if self.unique else f"{prefix}|{resource_id}"
+
+
+@dataclass(frozen=True)
+class StoredResource:
+    """A resource row read back: its SCIM document (no id, no meta) and the storage facts meta needs."""
+
+    id: str
+    document: dict[str, Any]
+    created: datetime
+    last_modified: datetime
+    etag: str
+    index_row_keys: tuple[str, ...]
+
+
+class RoundTripCounter:
+    """Counts HTTP requests sent to Table Storage (retries included): the stable cost of a SCIM operation."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Any) -> None:
+        """The SDK's raw_request_hook: called once per request actually sent."""
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+
+def split_document(document: dict[str, Any]) -> dict[str, str]:
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise DocumentTooLargeError(f"resource is {len(text)} characters; the limit is {MAX_DOCUMENT_CHARS}")
+    chunks = [text[i : i + _DOCUMENT_CHUNK_CHARS] for i in range(0, len(text), _DOCUMENT_CHUNK_CHARS)]
+    return {f"Document{n}": chunk for n, chunk in enumerate(chunks or [""])}
+
+
+def join_document(entity: TableEntity) -> dict[str, Any]:
+    parts: list[str] = []
+    n = 0
+    while (chunk := entity.get(f"Document{n}")) is not None:
+        parts.append(str(chunk))
+        n += 1
+    loaded = json.loads("".join(parts))
+    if not isinstance(loaded, dict):
+        raise ValueError("stored document is not a JSON object")
+    return loaded
