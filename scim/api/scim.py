@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -38,6 +39,9 @@ from scim.settings import Settings
 from scim.store import StorageUnavailableError
 
 log = logging.getLogger("scim")
+
+_active_limit: ContextVar[int | None] = ContextVar("scim_active_limit", default=None)
+"""The authenticated tenant's maximum active users, set by _dispatch for the request being handled."""
 
 Handler = Callable[[Request, str], Response]
 
@@ -105,7 +109,8 @@ class ScimApi:
         started = time.perf_counter()
         tenant = request.route_params.get("tenant", "")
         try:
-            self.auth.authenticate(request.header("authorization"), tenant)
+            record = self.auth.authenticate(request.header("authorization"), tenant)
+            _active_limit.set(record.max_active_users)  # read once per request, here: the license cap
             handler = handlers.get(request.method)
             if handler is None:
                 raise MethodNotAllowedException(allowed=tuple(handlers))
@@ -114,8 +119,8 @@ class ScimApi:
             response = error_response(exc, {"WWW-Authenticate": 'Bearer realm="scim"'})
         except (SecretSourceUnavailableError, StorageUnavailableError, TimeoutError) as exc:
             # Never a 401 here: Entra would report bad credentials and quarantine the job.
-            log.warning("scim authentication unavailable: tenant=%s error=%s", tenant, type(exc).__name__)
-            response = error_response(ServiceUnavailableException(detail="Token store unavailable; retry later"))
+            log.warning("scim dependency unavailable: tenant=%s error=%s", tenant, type(exc).__name__)
+            response = error_response(ServiceUnavailableException())
         except SCIMException as exc:
             response = error_response(exc)
         except Exception:
@@ -185,7 +190,7 @@ class ScimApi:
 
     def _create_user(self, request: Request, tenant: str) -> Response:
         payload = _parse_json(request, self.settings.max_body_bytes)
-        user = self.users.create(tenant, payload)
+        user = self.users.create(tenant, payload, active_limit=_active_limit.get())
         return self._user_response(201, user, _base_url(request, 1))
 
     def _get_user(self, request: Request, tenant: str) -> Response:
@@ -199,13 +204,17 @@ class ScimApi:
 
     def _replace_user(self, request: Request, tenant: str) -> Response:
         payload = _parse_json(request, self.settings.max_body_bytes)
-        user = self.users.replace(tenant, request.route_params["id"], payload, request.header("if-match"))
+        user = self.users.replace(
+            tenant, request.route_params["id"], payload, request.header("if-match"), active_limit=_active_limit.get()
+        )
         return self._user_response(200, user, _base_url(request, 2))
 
     def _patch_user(self, request: Request, tenant: str) -> Response:
         params = response_parameters(UserResource, request.query)
         payload = _parse_json(request, self.settings.max_body_bytes)
-        user = self.users.patch(tenant, request.route_params["id"], payload, request.header("if-match"))
+        user = self.users.patch(
+            tenant, request.route_params["id"], payload, request.header("if-match"), active_limit=_active_limit.get()
+        )
         return self._user_response(200, user, _base_url(request, 2), params)
 
     def _delete_user(self, request: Request, tenant: str) -> Response:

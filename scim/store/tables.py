@@ -43,6 +43,7 @@ from azure.data.tables import (
 
 from scim.store.counters import (
     COUNTER_ROW_KEY,
+    ActiveLimitReachedError,
     CountChange,
     CounterCache,
     CounterConflictError,
@@ -143,8 +144,16 @@ class ResourceTable:
         if change.is_empty:
             return self._submit(operations, index_attributes)
         for attempt in range(_COUNTER_RETRIES):
-            row = self._counters.get(tenant) or self._read_counter(tenant)
-            counts = apply_change(row, change)
+            cached = self._counters.get(tenant)
+            row = cached or self._read_counter(tenant)
+            try:
+                counts = apply_change(row, change)
+            except ActiveLimitReachedError:
+                if cached is None:
+                    raise
+                # Another worker may have disabled or deleted users since: refuse on fresh counts only.
+                row = self._read_counter(tenant)
+                counts = apply_change(row, change)
             counter_row = {
                 "PartitionKey": tenant,
                 "RowKey": COUNTER_ROW_KEY,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,21 @@ def test_make_run_then_a_second_tenant_from_the_cli(tmp_path: Path, monkeypatch:
         probe = httpx.get(f"{url}/Users", params={"filter": f'userName eq "{uuid.uuid4()}"'}, headers=headers)
         assert probe.status_code == 200 and probe.json()["totalResults"] == 0  # Test Connection
         assert httpx.post(f"{url}/Users", json=new_user(), headers=headers).status_code == 201
+
+
+def test_license_cap_over_http_then_raised_by_the_operator(base_url: str, tenants: TenantService) -> None:
+    tenant_id = f"cap-{uuid.uuid4().hex[:8]}"
+    token = tenants.create(tenant_id, max_active_users=1)[1]
+    assert token
+    url = f"/scim/v2/{tenant_id}/Users"
+    assert send(base_url, "POST", url, new_user(), token).status_code == 201
+    refused = send(base_url, "POST", url, new_user(), token)
+    assert refused.status_code == 403
+    error = refused.json()
+    assert error["status"] == "403" and "scimType" not in error
+    assert "at most 1 active users" in error["detail"] and "Sync only assigned users and groups" in error["detail"]
+    assert send(base_url, "GET", url, None, token).json()["totalResults"] == 1  # nothing stored
+    tenants.set_limit(tenant_id, None)
+    time.sleep(1.1)  # SCIM_TENANT_CACHE_SECONDS=1 in these tests; 30 s by default
+    assert send(base_url, "POST", url, new_user(), token).status_code == 201
+    assert tenants.usage(tenant_id).active_users == 2
