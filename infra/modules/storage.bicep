@@ -4,7 +4,7 @@ param name string
 param location string
 param tags object
 param deploymentContainerName string
-@description('Tables the SCIM endpoint uses: <prefix>Users, <prefix>Groups.')
+@description('Tables the SCIM endpoint uses: <prefix>Users, <prefix>Groups, <prefix>Tenants.')
 param tableNames array
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
