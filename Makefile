@@ -58,6 +58,7 @@ check-infra: $(INFRA_CHECKOV) $(INFRA_PYCEP)
 
 bench: install
 	$(PY) -m bench.round_trips
+	$(PY) -m bench.lists
 
 clean:
 	rm -rf $(VENV) .venv-checkov .venv-pycep node_modules .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -45,6 +45,21 @@ def scim_user(req: func.HttpRequest) -> func.HttpResponse:
     return _to_response(api.handle("user", _to_request(req)))
 
 
+@app.route(route="scim/v2/{tenant}/Groups", methods=ALL_METHODS)
+def scim_groups(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle("groups", _to_request(req)))
+
+
+@app.route(route="scim/v2/{tenant}/Groups/.search", methods=ALL_METHODS)
+def scim_groups_search(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle("groups_search", _to_request(req)))
+
+
+@app.route(route="scim/v2/{tenant}/Groups/{id}", methods=ALL_METHODS)
+def scim_group(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle("group", _to_request(req)))
+
+
 @app.route(route="scim/v2/{tenant}/ServiceProviderConfig", methods=ALL_METHODS)
 def scim_service_provider_config(req: func.HttpRequest) -> func.HttpResponse:
     return _to_response(api.handle("service_provider_config", _to_request(req)))

@@ -14,6 +14,7 @@ from scim2_models import (
     EnterpriseUser,
     ETag,
     Filter,
+    Group,
     Manager,
     Meta,
     Pagination,
@@ -58,6 +59,11 @@ class PlatformEnterpriseUser(EnterpriseUser):
 
 UserResource = PlatformUser[PlatformEnterpriseUser]
 """Core User with the enterprise extension, as Entra's default mappings send it."""
+
+GroupResource = Group
+"""The core Group; Entra also lists its private ADSCIM schema URN, which ENTRA_POLICY ignores."""
+
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

@@ -11,8 +11,9 @@ from scim.auth import TenantAuthenticator
 from scim.errors import InternalServerException, error_response
 from scim.http import Request, Response
 from scim.platform.tenants import TenantDirectory
+from scim.resources.groups import GroupService
 from scim.resources.users import UserService
-from scim.secrets import build_secret_source
+from scim.secrets import SecretSource, build_secret_source
 from scim.settings import Settings, SettingsError
 from scim.store import TableStorage, TenantTable
 from scim.wiring import build_storage
@@ -22,21 +23,32 @@ __all__ = ["ROUTES", "ScimApi", "build_api", "get_api", "handle"]
 log = logging.getLogger("scim")
 
 
-def build_api(settings: Settings) -> ScimApi:
-    """Wire settings to storage, secrets and services; creates clients but sends no request."""
-    storage = build_storage(settings)
-    users = UserService(storage.resources("Users"), require_email=settings.require_email)
-    return ScimApi(settings, users, build_authenticator(settings, storage))
+def build_api(
+    settings: Settings, *, storage: TableStorage | None = None, secrets: SecretSource | None = None
+) -> ScimApi:
+    """Wire settings to storage, secrets and services; creates clients but sends no request.
+
+    Tests and benchmarks may pass the storage (to count its round trips) and the secret source; their
+    tenants must still be registered in the tenants table.
+    """
+    storage = storage or build_storage(settings)
+    groups = GroupService(storage.resources("Groups"), storage.resources("Users"))
+    users = UserService(
+        storage.resources("Users"), memberships=groups.memberships, require_email=settings.require_email
+    )
+    return ScimApi(settings, users, build_authenticator(settings, storage, secrets), groups)
 
 
-def build_authenticator(settings: Settings, storage: TableStorage) -> TenantAuthenticator:
+def build_authenticator(
+    settings: Settings, storage: TableStorage, secrets: SecretSource | None = None
+) -> TenantAuthenticator:
     """Tenant records from the tenants table, tokens from the secret source, both cached per worker."""
-    secrets = build_secret_source(settings)
+    source = secrets or build_secret_source(settings)
     return TenantAuthenticator(
         TenantDirectory(TenantTable(storage), ttl_seconds=settings.tenant_cache_seconds),
-        secrets,
+        source,
         ttl_seconds=settings.token_cache_seconds,
-        min_refresh_seconds=secrets.min_refresh_seconds,
+        min_refresh_seconds=float(getattr(source, "min_refresh_seconds", 30.0)),
     )
 
 
@@ -58,6 +70,9 @@ ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
     "users": ScimApi.users_collection,
     "users_search": ScimApi.users_search,
     "user": ScimApi.user_item,
+    "groups": ScimApi.groups_collection,
+    "groups_search": ScimApi.groups_search,
+    "group": ScimApi.group_item,
     "service_provider_config": ScimApi.service_provider_config,
     "unknown": ScimApi.unknown_route,
 }

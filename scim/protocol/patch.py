@@ -106,7 +106,7 @@ class PatchPlan:
         """400 invalidPath for a path (or path-less value key) that names no attribute of the resource type."""
         path = operation.get("path")
         if isinstance(path, str):
-            if not _resolves(model, path):
+            if not (_resolves(model, path) or _is_schema_key(model, path)):
                 raise InvalidPathException(detail=f"The path {path!r} names no attribute of this resource type")
             return
         value = operation.get("value")

@@ -114,6 +114,10 @@ class ResourceService(Generic[R]):
             raise scim_error_from_validation(exc) from exc
         check_multi_valued_limits(resource)
         resource.id = None
+        # Keep only the schema URNs we serve: Entra adds its private ADSCIM URN, which we never answer back.
+        known = {str(self.model_class.__schema__).lower()}
+        known |= {str(ext.__schema__).lower() for ext in self.model_class.get_extension_models().values()}
+        resource.schemas = [urn for urn in resource.schemas if str(urn).lower() in known]
         return resource
 
     # -- storage outcomes -> SCIM errors -------------------------------------------------------

@@ -10,8 +10,10 @@ from pydantic import ValidationError
 from scim2_models import (
     Context,
     ForbiddenException,
+    GroupMembership,
     InvalidFilterException,
     InvalidValueException,
+    NotFoundException,
     Path,
     SearchRequest,
     default_comparison_key,
@@ -23,8 +25,15 @@ from scim.models import ENTRA_POLICY, USER_SCHEMA, UserResource
 from scim.protocol import entra
 from scim.protocol.patch import PatchPlan
 from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error, is_core_attr, search
-from scim.resources.base import ResourceService, check_multi_valued_limits, require_object, scim_error_from_validation
+from scim.resources.base import (
+    ResourceService,
+    check_multi_valued_limits,
+    plausible_id,
+    require_object,
+    scim_error_from_validation,
+)
 from scim.store import ActiveLimitReachedError, CountChange, IndexEntry, StorageUnavailableError, StoredResource
+from scim.store.membership import Memberships
 
 T = TypeVar("T")
 
@@ -52,8 +61,11 @@ class UserService(ResourceService[UserResource]):
     model_class = UserResource
     resource_type = "User"
 
-    def __init__(self, *args: Any, require_email: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, memberships: Memberships | None = None, require_email: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self._memberships = memberships
         self._require_email = require_email
 
     # -- rules and indexes ----------------------------------------------------------------------
@@ -110,9 +122,16 @@ class UserService(ResourceService[UserResource]):
         )
         return self.model(stored)
 
-    def get(self, tenant: str, user_id: str) -> UserResource:
-        """GET /Users/{id}: one point read; disabled users are returned like any other."""
-        return self.model(self.read(tenant, user_id))
+    def get(self, tenant: str, user_id: str, *, groups: bool = False) -> UserResource:
+        """GET /Users/{id}: one point read (and one range read for ``groups``); disabled users as any other."""
+        user = self.model(self.read(tenant, user_id))
+        if groups and self._memberships is not None:
+            try:
+                group_ids = self._memberships.groups_of(tenant, user_id)
+            except StorageUnavailableError as exc:
+                raise ServiceUnavailableException() from exc
+            user.groups = [GroupMembership(value=gid, type="direct", ref=None) for gid in group_ids] or None
+        return user
 
     def replace(
         self, tenant: str, user_id: str, payload: Any, if_match: str | None = None, *, active_limit: int | None = None
@@ -172,7 +191,16 @@ class UserService(ResourceService[UserResource]):
         return result[0]
 
     def delete(self, tenant: str, user_id: str, if_match: str | None = None) -> None:
-        """DELETE /Users/{id}: the user, its index rows and its count go in one transaction."""
+        """DELETE /Users/{id}: its memberships first, then the user, its index rows and its count in one transaction."""
+        if not plausible_id(user_id):
+            raise NotFoundException(detail=f"User {user_id} not found")
+        if if_match is not None:  # refuse before any membership is touched
+            self.check_version(self.read(tenant, user_id), if_match)
+        if self._memberships is not None:
+            try:
+                self._memberships.forget_user(tenant, user_id)
+            except StorageUnavailableError as exc:
+                raise ServiceUnavailableException() from exc
 
         def write(stored: StoredResource) -> StoredResource:
             active = stored.document.get("active") is not False

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from scim.secrets.local import LocalSecretStore
-from scim.secrets.source import ACCEPTED_VERSIONS, CachedSecretSource, SecretSource
+from scim.secrets.source import ACCEPTED_VERSIONS, CachedSecretSource, SecretSource, StaticSecretSource
 from scim.secrets.store import (
     TOKEN_SECRET_PREFIX,
     SecretSourceUnavailableError,
@@ -36,6 +36,7 @@ __all__ = [
     "SecretStoreOutageError",
     "SecretStoreRefusedError",
     "SecretVersion",
+    "StaticSecretSource",
     "azure_credential",
     "build_secret_source",
     "build_secret_store",

@@ -113,3 +113,22 @@ class CachedSecretSource:
     def _observe(self, seconds: float) -> None:
         with self._typical_lock:
             self._typical = 0.8 * self._typical + 0.2 * seconds
+
+
+class StaticSecretSource:
+    """Fixed tenant tokens given in code, for benchmarks and tests that build the API themselves."""
+
+    min_refresh_seconds = 0.0
+
+    def __init__(self, tokens: dict[str, str]) -> None:
+        self._tokens = dict(tokens)
+
+    def secret_values(self, name: str, *, refresh: bool = False) -> tuple[str, ...]:
+        return ()
+
+    def tenant_tokens(self, tenant: str, *, refresh: bool = False) -> tuple[str, ...]:
+        token = self._tokens.get(tenant)
+        return (token,) if token else ()
+
+    def typical_read_seconds(self) -> float:
+        return 0.0

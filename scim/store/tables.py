@@ -19,7 +19,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -241,6 +241,25 @@ class ResourceTable:
             return [str(row["ResourceId"]) for row in rows]
         except AzureError as exc:
             raise self._guard(exc) from exc
+
+    def existing_ids(self, tenant: str, resource_ids: Iterable[str]) -> set[str]:
+        """Which of these ids are resources of the tenant: one query per 14 ids (a filter's comparison limit)."""
+        wanted = sorted(set(resource_ids))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 14):
+            params: dict[str, Any] = {"pk": tenant}
+            terms = []
+            for n, rid in enumerate(wanted[start : start + 14]):
+                params[f"k{n}"] = _RESOURCE_PREFIX + rid
+                terms.append(f"RowKey eq @k{n}")
+            try:
+                rows = self._table().query_entities(
+                    f"PartitionKey eq @pk and ( {' or '.join(terms)} )", parameters=params, select=["RowKey"]
+                )
+                found |= {str(row["RowKey"])[len(_RESOURCE_PREFIX) :] for row in rows}
+            except AzureError as exc:
+                raise self._guard(exc) from exc
+        return found
 
     def scan(self, tenant: str, *, after: str | None = None, page_size: int = 1000) -> Iterator[StoredResource]:
         """The tenant's resources in id order, read a page at a time (memory bounded by one page)."""

@@ -12,6 +12,7 @@ from scim.api.scim import ScimApi
 from scim.auth import TenantAuthenticator
 from scim.http import Request
 from scim.platform.tenants import Tenant, TenantDirectory
+from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.secrets import SecretSourceUnavailableError
 from scim.settings import Settings
@@ -42,6 +43,11 @@ class Tokens:
         return ("tok",)
 
 
+def broken_api(source: Any) -> ScimApi:
+    table = cast(ResourceTable, BrokenTable())
+    return ScimApi(Settings(), UserService(table), auth(source), GroupService(table, table))
+
+
 def get_users(scim: ScimApi) -> tuple[int, dict[str, Any]]:
     request = Request.build(
         "GET",
@@ -54,7 +60,7 @@ def get_users(scim: ScimApi) -> tuple[int, dict[str, Any]]:
 
 
 def test_token_store_outage_is_503_with_retry_after() -> None:
-    scim = ScimApi(Settings(), UserService(cast(ResourceTable, BrokenTable())), auth(DownSource()))
+    scim = broken_api(DownSource())
     request = Request.build(
         "GET", "http://h/scim/v2/acme/Users", route_params={"tenant": "acme"}, headers={"Authorization": "Bearer x"}
     )
@@ -64,7 +70,7 @@ def test_token_store_outage_is_503_with_retry_after() -> None:
 
 
 def test_unexpected_failure_is_a_scim_500_without_internals() -> None:
-    status, body = get_users(ScimApi(Settings(), UserService(cast(ResourceTable, BrokenTable())), auth(Tokens())))
+    status, body = get_users(broken_api(Tokens()))
     assert status == 500
     assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"] and body["status"] == "500"
     assert "boom" not in body["detail"]

@@ -23,6 +23,9 @@ def test_routes_are_the_scim_routes() -> None:
         "scim/v2/{tenant}/Users",
         "scim/v2/{tenant}/Users/.search",
         "scim/v2/{tenant}/Users/{id}",
+        "scim/v2/{tenant}/Groups",
+        "scim/v2/{tenant}/Groups/.search",
+        "scim/v2/{tenant}/Groups/{id}",
         "scim/v2/{tenant}/ServiceProviderConfig",
         "scim/{*path}",
     }

@@ -1,0 +1,49 @@
+"""What every SCIM handler needs from a request: the tenant's base URL and the JSON body."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from scim2_models import InvalidSyntaxException, PayloadTooLargeException, ResponseParameters
+
+from scim.http import Request
+
+RESPONSE_PARAMETERS = ("attributes", "excludedAttributes")
+
+
+def base_url(request: Request, trailing_segments: int) -> str:
+    """The tenant's SCIM base URL (what Entra calls the Tenant URL), from the request URL."""
+    parts = urlsplit(request.url)
+    segments = parts.path.rstrip("/").split("/")
+    path = "/".join(segments[: len(segments) - trailing_segments]) if trailing_segments else "/".join(segments)
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def parse_json(request: Request, max_bytes: int) -> Any:
+    if len(request.body) > max_bytes:
+        raise PayloadTooLargeException(detail=f"The request body is larger than {max_bytes} bytes")
+    if not request.body.strip():
+        raise InvalidSyntaxException(detail="The request body is empty; send a SCIM JSON object")
+    try:
+        return json.loads(request.body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidSyntaxException(detail=f"The request body is not valid JSON: {exc}") from exc
+
+
+def asks_for(params: ResponseParameters[Any] | None, attribute: str) -> bool:
+    """Whether a response with these attributes/excludedAttributes returns an attribute returned by default."""
+    if params is None:
+        return True
+    wanted = {str(a).lower().rsplit(":", 1)[-1] for a in params.attributes or []}
+    excluded = {str(a).lower().rsplit(":", 1)[-1] for a in params.excluded_attributes or []}
+    name = attribute.lower()
+    if wanted:
+        return name in wanted or any(w.startswith(f"{name}.") for w in wanted)
+    return name not in excluded
+
+
+def has_response_parameters(query: Mapping[str, str]) -> bool:
+    return any(query.get(name) for name in RESPONSE_PARAMETERS)

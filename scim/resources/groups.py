@@ -1,0 +1,278 @@
+"""Group use cases: Entra's group shapes, unique displayName, and membership in O(changes) at any group size."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from scim2_models import (
+    Context,
+    GroupMember,
+    InvalidFilterException,
+    InvalidValueException,
+    NotFoundException,
+    Path,
+    SearchRequest,
+    default_comparison_key,
+)
+from scim2_models.path import Comparison, FilterNode, LogicalExpr, Not, Present, ValuePath
+
+from scim.errors import ServiceUnavailableException
+from scim.models import ENTRA_POLICY, GROUP_SCHEMA, GroupResource
+from scim.protocol.patch import PatchPlan
+from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error, search
+from scim.resources.base import ResourceService, plausible_id, require_object, scim_error_from_validation
+from scim.resources.group_members import MemberChange, check_ids, member_ids, split_group_patch
+from scim.store import CountChange, IndexEntry, ResourceTable, StorageUnavailableError, StoredResource
+from scim.store.membership import GroupGoneError, Memberships
+
+MAX_DISPLAY_NAME = 256
+"""Entra's own limit for a group's displayName."""
+MAX_PATCH_OPERATIONS = 1000
+
+_DISPLAY_NAME = Path[GroupResource]("displayName").resolve()
+_EXTERNAL_ID = Path[GroupResource]("externalId").resolve()
+
+
+def _members_filter(node: FilterNode) -> str | None:
+    """The user id of ``members[value eq "id"]`` or ``members.value eq "id"``, else None."""
+    if isinstance(node, ValuePath) and node.attr_path.attr.lower() == "members" and node.sub_attr is None:
+        terms = comparison_terms(node.val_filter)
+        if len(terms) == 1 and isinstance(terms[0], Comparison) and terms[0].attr_path.attr.lower() == "value":
+            return eq_string(terms[0], GROUP_SCHEMA, "value")
+    is_members = isinstance(node, Comparison) and node.attr_path.attr.lower() == "members"
+    if is_members and isinstance(node, Comparison) and (node.attr_path.sub_attr or "value").lower() == "value":
+        return eq_string(node, GROUP_SCHEMA, "members", node.attr_path.sub_attr)
+    return None
+
+
+def _mentions_members(node: FilterNode) -> bool:
+    if isinstance(node, (Comparison, Present, ValuePath)):
+        return node.attr_path.attr.lower() == "members"
+    if isinstance(node, LogicalExpr):
+        return any(_mentions_members(term) for term in node.terms)
+    if isinstance(node, Not):
+        return _mentions_members(node.expr)
+    return False
+
+
+class GroupService(ResourceService[GroupResource]):
+    """The Group resource type of one storage account; members live in rows of their own."""
+
+    model_class = GroupResource
+    resource_type = "Group"
+
+    def __init__(self, table: ResourceTable, users: ResourceTable, **kwargs: Any) -> None:
+        super().__init__(table, **kwargs)
+        self._users = users
+        self.memberships = Memberships(table)
+
+    # -- rules and indexes ----------------------------------------------------------------------
+
+    @staticmethod
+    def indexes(group: GroupResource) -> list[IndexEntry]:
+        """displayName is unique per tenant without regard to case (Entra's rule); externalId is not unique."""
+        entries = [IndexEntry("displayName", default_comparison_key(_DISPLAY_NAME, str(group.display_name)), True)]
+        if group.external_id:
+            entries.append(IndexEntry("externalId", default_comparison_key(_EXTERNAL_ID, group.external_id), False))
+        return entries
+
+    @staticmethod
+    def _check_rules(group: GroupResource) -> None:
+        name = group.display_name
+        if not name or not name.strip():
+            raise InvalidValueException(detail="displayName is required and must not be blank")
+        if len(name) > MAX_DISPLAY_NAME:
+            raise InvalidValueException(detail=f"displayName may have at most {MAX_DISPLAY_NAME} characters")
+
+    def _parse(self, payload: Any, tenant: str, ctx: Context) -> tuple[GroupResource, list[str]]:
+        body = require_object(payload)
+        members = member_ids(body.get("members") or [], tenant, allow_empty=True)
+        group = self.parse({k: v for k, v in body.items() if k.lower() != "members"}, ctx, GROUP_SCHEMA)
+        self._check_rules(group)
+        self._check_users(tenant, set(members))
+        return group, members
+
+    def _check_users(self, tenant: str, user_ids: set[str]) -> None:
+        if user_ids:
+            existing = self._users.existing_ids(tenant, [uid for uid in user_ids if plausible_id(uid)])
+            check_ids(user_ids, existing)
+
+    def with_members(self, tenant: str, group: GroupResource) -> GroupResource:
+        """The group with its member list, paged from the membership rows."""
+        group.members = [
+            GroupMember(value=uid, type="User", ref=None) for uid in self.memberships.members(tenant, str(group.id))
+        ]
+        return group
+
+    def _apply_member_changes(self, tenant: str, group_id: str, changes: Sequence[MemberChange]) -> None:
+        """Membership changes in request order; each transaction is whole, a later one may fail (reported)."""
+        rows = self.memberships
+        try:
+            for change in changes:
+                now = self._clock()
+                if change.action in ("remove_all", "replace"):
+                    rows.remove_all(tenant, group_id, now)
+                if change.action in ("add", "replace") and change.user_ids:
+                    rows.add(tenant, group_id, change.user_ids, now)
+                if change.action == "remove":
+                    rows.remove(tenant, group_id, change.user_ids, now)
+        except GroupGoneError as exc:
+            raise NotFoundException(detail=f"Group {group_id} not found") from exc
+        except StorageUnavailableError as exc:
+            raise ServiceUnavailableException() from exc
+
+    # -- use cases ----------------------------------------------------------------------------
+
+    def create(self, tenant: str, payload: Any) -> GroupResource:
+        """POST /Groups: the group row first, then its members (any number) in transactions of 49."""
+        group, members = self._parse(payload, tenant, Context.RESOURCE_CREATION_REQUEST)
+        group_id = uuid.uuid4().hex
+        doc, indexes, now = self.document(group), self.indexes(group), self._clock()
+        self.write(self._table.create, tenant, group_id, doc, indexes, now, change=CountChange(total=1))
+        if members:
+            self._apply_member_changes(tenant, group_id, [MemberChange("add", members)])
+        return self.with_members(tenant, self.model(self.read(tenant, group_id)))
+
+    def get(self, tenant: str, group_id: str, *, members: bool) -> GroupResource:
+        """GET /Groups/{id}: one point read, plus the member rows only when members are asked for."""
+        group = self.model(self.read(tenant, group_id))
+        return self.with_members(tenant, group) if members else group
+
+    def replace(self, tenant: str, group_id: str, payload: Any, if_match: str | None = None) -> GroupResource:
+        """PUT /Groups/{id}: attributes replaced, and the member list made equal to the one sent."""
+        group, members = self._parse(payload, tenant, Context.RESOURCE_REPLACEMENT_REQUEST)
+        self._modify(tenant, group_id, if_match, lambda _current: group)
+        current = set(self.memberships.members(tenant, group_id))
+        wanted = set(members)
+        self._apply_member_changes(
+            tenant,
+            group_id,
+            [MemberChange("remove", sorted(current - wanted)), MemberChange("add", sorted(wanted - current))],
+        )
+        return self.with_members(tenant, self.model(self.read(tenant, group_id)))
+
+    def patch(self, tenant: str, group_id: str, payload: Any, if_match: str | None = None) -> GroupResource:
+        """PATCH /Groups/{id}: attribute operations in one conditional write, then membership changes."""
+        body = require_object(payload)
+        split = split_group_patch(body, tenant)
+        self._check_users(tenant, split.member_ids)
+        stored = self.read(tenant, group_id)
+        self.check_version(stored, if_match)
+        if split.attribute_operations:
+            plan = PatchPlan(
+                GroupResource,
+                {**body, "Operations": split.attribute_operations},
+                policy=ENTRA_POLICY,
+                max_operations=MAX_PATCH_OPERATIONS,
+                rewrite=lambda b: b,
+            )
+
+            def apply(current: GroupResource) -> GroupResource | None:
+                if not plan.apply(current):
+                    return None
+                try:
+                    patched = GroupResource.model_validate(
+                        current.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE), scim_policy=ENTRA_POLICY
+                    )
+                except ValidationError as exc:
+                    raise scim_error_from_validation(exc) from exc
+                self._check_rules(patched)
+                return patched
+
+            self._modify(tenant, group_id, if_match, apply)
+        elif not split.member_changes:
+            return self.model(stored)
+        self._apply_member_changes(tenant, group_id, split.member_changes)
+        return self.model(self.read(tenant, group_id))
+
+    def _modify(
+        self,
+        tenant: str,
+        group_id: str,
+        if_match: str | None,
+        change: Callable[[GroupResource], GroupResource | None],
+    ) -> None:
+        def write(stored: StoredResource) -> StoredResource:
+            updated = change(self.model(stored))
+            if updated is None:
+                return stored
+            updated.members = None
+            return self._table.replace(tenant, stored, self.document(updated), self.indexes(updated), self._clock())
+
+        self.conditional(tenant, group_id, if_match, write)
+
+    def delete(self, tenant: str, group_id: str, if_match: str | None = None) -> None:
+        """DELETE /Groups/{id}: members first (any number, in batches), then the group and its index rows."""
+        self.check_version(self.read(tenant, group_id), if_match)
+        self._apply_member_changes(tenant, group_id, [MemberChange("remove_all")])
+
+        def write(stored: StoredResource) -> StoredResource:
+            self._table.delete(tenant, stored, change=CountChange(total=-1))
+            return stored
+
+        self.conditional(tenant, group_id, None, write)
+
+    def search(
+        self, tenant: str, query: SearchRequest[GroupResource], start_index: int, count: int, *, members: bool
+    ) -> SearchPage[GroupResource]:
+        """GET /Groups: displayName, externalId, id and membership filters from index rows; a scan otherwise."""
+        member = None
+        candidates: Sequence[str] | None = None
+        if query.filter is not None:
+            node = query.filter.ast
+            planned = _plan(node)
+            if isinstance(planned, tuple):
+                member, candidates = planned[1], self.memberships.groups_of(tenant, planned[1])
+            elif isinstance(planned, IndexEntry):
+                candidates = self._table.find_ids(tenant, planned)
+            elif isinstance(planned, str):
+                candidates = [planned]
+            if member is None and _mentions_members(node):
+                raise InvalidFilterException(
+                    detail='Filters on members take the form members[value eq "<user id>"] or '
+                    'members.value eq "<user id>", joined to others by "and"'
+                )
+
+        def to_model(stored: StoredResource) -> GroupResource:
+            group = self.model(stored)
+            if member is not None:  # the membership row proved it: enough for the filter to match
+                group.members = [GroupMember(value=member, type="User", ref=None)]
+            return group
+
+        try:
+            page = search(
+                self._table,
+                tenant,
+                query,
+                start_index=start_index,
+                count=count,
+                to_model=to_model,
+                candidate_ids=candidates,
+            )
+        except InvalidFilterException as exc:
+            raise filter_error(exc) from exc
+        except StorageUnavailableError as exc:
+            raise ServiceUnavailableException() from exc
+        for group in page.resources:
+            if members:
+                self.with_members(tenant, group)
+            else:
+                group.members = None
+        return page
+
+
+def _plan(node: FilterNode) -> IndexEntry | str | tuple[str, str] | None:
+    """One lookup among the and-ed terms: an id, an index entry, or ("member", user id); None means scan."""
+    for term in comparison_terms(node):
+        if (value := eq_string(term, GROUP_SCHEMA, "id")) is not None:
+            return value
+        if (value := eq_string(term, GROUP_SCHEMA, "displayName")) is not None:
+            return IndexEntry("displayName", default_comparison_key(_DISPLAY_NAME, value), True)
+        if (value := eq_string(term, GROUP_SCHEMA, "externalId")) is not None:
+            return IndexEntry("externalId", default_comparison_key(_EXTERNAL_ID, value), False)
+        if (user_id := _members_filter(term)) is not None:
+            return ("member", user_id)
+    return None

@@ -1,0 +1,167 @@
+"""Group membership as rows: one per (group, member) and its reverse, so a change costs O(changes), not O(group).
+
+Rows in the tenant's partition of the Groups table (beside the group rows of scim.store.tables):
+- ``m|<group id>|<user id>``   the group holds the user (paged to list a group's members)
+- ``u|<user id>|<group id>``   the reverse row (which groups hold a user: filters and the user's ``groups``)
+
+Both rows of a pair are written or deleted in the same entity-group transaction, so a membership is whole or
+absent. Each transaction that changes a group's members also merges the group row (its LastModified), which
+fails the transaction if the group has been deleted meanwhile and moves the group's ETag. Ids are checked as
+our own uuid hex before they reach a key.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from azure.core.exceptions import AzureError
+from azure.data.tables import TableTransactionError, TransactionOperation, UpdateMode
+
+from scim.store.rows import RESOURCE_PREFIX, StorageUnavailableError
+from scim.store.tables import ResourceTable, _Operation
+
+_PAIRS_PER_TRANSACTION = 49
+"""Two rows a pair plus the group row: 99 operations, under the 100 a transaction allows."""
+_RACE_RETRIES = 5
+_KEYS_PER_QUERY = 14
+"""A filter may hold 15 comparisons: the partition key and 14 row keys."""
+
+
+class GroupGoneError(Exception):
+    """The group was deleted while its members were being changed."""
+
+
+class PairGoneError(Exception):
+    """A membership being removed was removed by someone else first; read again and retry."""
+
+
+def _member_key(group_id: str, user_id: str) -> str:
+    return f"m|{group_id}|{user_id}"
+
+
+def _reverse_key(user_id: str, group_id: str) -> str:
+    return f"u|{user_id}|{group_id}"
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Memberships:
+    """The membership rows of one Groups table."""
+
+    def __init__(self, groups: ResourceTable) -> None:
+        self._groups = groups
+
+    def _touch(self, tenant: str, group_id: str, now: datetime) -> _Operation:
+        row = {"PartitionKey": tenant, "RowKey": RESOURCE_PREFIX + group_id, "LastModified": now}
+        return (TransactionOperation.UPDATE, row, {"mode": UpdateMode.MERGE})
+
+    def _pair_ops(self, kind: TransactionOperation, tenant: str, group_id: str, user_id: str) -> list[_Operation]:
+        member = {"PartitionKey": tenant, "RowKey": _member_key(group_id, user_id), "UserId": user_id}
+        reverse = {"PartitionKey": tenant, "RowKey": _reverse_key(user_id, group_id), "GroupId": group_id}
+        if kind == TransactionOperation.UPSERT:
+            return [(kind, member, {"mode": UpdateMode.REPLACE}), (kind, reverse, {"mode": UpdateMode.REPLACE})]
+        return [(kind, member), (kind, reverse)]
+
+    def _submit_batch(self, tenant: str, group_id: str, operations: list[_Operation], now: datetime | None) -> None:
+        """One transaction; with ``now``, also merges the group row, which fails if the group is gone."""
+        if now is not None:
+            operations = [*operations, self._touch(tenant, group_id, now)]
+        try:
+            self._groups._table().submit_transaction(operations)
+        except TableTransactionError as exc:
+            if now is not None and exc.index == len(operations) - 1:
+                raise GroupGoneError(group_id) from exc
+            if str(getattr(exc, "error_code", "")) == "ResourceNotFound":
+                raise PairGoneError() from exc
+            raise self._groups._guard(exc) from exc
+        except AzureError as exc:
+            raise self._groups._guard(exc) from exc
+
+    def add(self, tenant: str, group_id: str, user_ids: Sequence[str], now: datetime) -> None:
+        """Add members (re-adding one is a no-op): one transaction per 49 members."""
+        for chunk in _chunks(sorted(set(user_ids)), _PAIRS_PER_TRANSACTION):
+            ops = [op for uid in chunk for op in self._pair_ops(TransactionOperation.UPSERT, tenant, group_id, uid)]
+            self._submit_batch(tenant, group_id, ops, now)
+
+    def remove(self, tenant: str, group_id: str, user_ids: Sequence[str], now: datetime | None) -> None:
+        """Remove the given members that the group holds; the others are ignored."""
+        for chunk in _chunks(sorted(set(user_ids)), _PAIRS_PER_TRANSACTION):
+            self._delete_pairs(tenant, group_id, chunk, now)
+
+    def _delete_pairs(self, tenant: str, group_id: str, user_ids: Sequence[str], now: datetime | None) -> None:
+        for _attempt in range(_RACE_RETRIES):
+            present = sorted(self.held(tenant, group_id, user_ids))
+            if not present:
+                return
+            ops = [op for uid in present for op in self._pair_ops(TransactionOperation.DELETE, tenant, group_id, uid)]
+            try:
+                self._submit_batch(tenant, group_id, ops, now)
+                return
+            except PairGoneError:
+                continue  # a concurrent request removed one of them first
+        raise StorageUnavailableError("membership rows are contended; retry later")
+
+    def remove_all(self, tenant: str, group_id: str, now: datetime | None) -> None:
+        """Remove every member, any number, a page of keys at a time."""
+        while True:
+            page = list(itertools.islice(self.members(tenant, group_id), 1000))
+            if not page:
+                return
+            for chunk in _chunks(page, _PAIRS_PER_TRANSACTION):
+                self._delete_pairs(tenant, group_id, chunk, now)
+
+    def forget_user(self, tenant: str, user_id: str) -> None:
+        """A deleted user leaves every group it was in."""
+        for _attempt in range(_RACE_RETRIES):
+            try:
+                for chunk in _chunks(self.groups_of(tenant, user_id), _PAIRS_PER_TRANSACTION):
+                    ops = [
+                        op for gid in chunk for op in self._pair_ops(TransactionOperation.DELETE, tenant, gid, user_id)
+                    ]
+                    self._submit_batch(tenant, "", ops, None)
+                return
+            except PairGoneError:
+                continue  # a concurrent request removed one membership first: read them again
+        raise StorageUnavailableError("membership rows are contended; retry later")
+
+    def members(self, tenant: str, group_id: str) -> Iterator[str]:
+        """The group's member ids in id order, read 1,000 keys a round trip."""
+        yield from self._range(tenant, f"m|{group_id}|", "UserId")
+
+    def groups_of(self, tenant: str, user_id: str) -> list[str]:
+        """Ids of the groups that hold the user: one range query over the reverse rows."""
+        return list(self._range(tenant, f"u|{user_id}|", "GroupId"))
+
+    def held(self, tenant: str, group_id: str, user_ids: Iterable[str]) -> set[str]:
+        """Which of these users the group holds: one query per 14 ids, whatever the group's size."""
+        wanted = sorted(set(user_ids))
+        found: set[str] = set()
+        for chunk in _chunks(wanted, _KEYS_PER_QUERY):
+            params: dict[str, Any] = {"pk": tenant}
+            terms = []
+            for n, uid in enumerate(chunk):
+                params[f"k{n}"] = _member_key(group_id, uid)
+                terms.append(f"RowKey eq @k{n}")
+            query = f"PartitionKey eq @pk and ( {' or '.join(terms)} )"
+            found |= {str(row["UserId"]) for row in self._query(query, params, ["UserId"])}
+        return found
+
+    def _range(self, tenant: str, prefix: str, column: str) -> Iterator[str]:
+        query = "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi"
+        params = {"pk": tenant, "lo": prefix, "hi": prefix[:-1] + "}"}
+        for row in self._query(query, params, [column]):
+            yield str(row[column])
+
+    def _query(self, query: str, params: dict[str, Any], select: list[str]) -> Iterator[Any]:
+        try:
+            yield from self._groups._table().query_entities(
+                query, parameters=params, select=select, results_per_page=1000
+            )
+        except AzureError as exc:
+            raise self._groups._guard(exc) from exc
