@@ -3,7 +3,6 @@ created through the operator's TenantService, tokens in a local secret store of 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,9 +44,9 @@ def tenants(e2e_environ: dict[str, str]) -> TenantService:
 
 @pytest.fixture(scope="session")
 def base_url(e2e_environ: dict[str, str], seeded_tenants: None) -> Iterator[str]:
-    saved = dict(os.environ)
-    os.environ.update(e2e_environ)
-    api._api = None  # build the process-wide API from these settings
+    # The process-wide API, built from these settings without touching os.environ: subprocesses that
+    # tests start (make run, the CLI) must see a person's environment, not this one.
+    api._api = api.build_api(Settings.from_environ(e2e_environ))
     server = make_server(function_app.app, "127.0.0.1", 0, ROOT / "host.json")
     serve_in_thread(server)
     try:
@@ -56,8 +55,6 @@ def base_url(e2e_environ: dict[str, str], seeded_tenants: None) -> Iterator[str]
         server.shutdown()
         server.server_close()
         api._api = None
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")

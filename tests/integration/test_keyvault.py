@@ -119,7 +119,7 @@ def test_vault_outage_is_503_for_the_caller_never_401(
     vault.fail_always = (status, {"Retry-After": "4"} if status == 429 else {}, "Throttled")
     directory = type("D", (), {"lookup": lambda self, t: Tenant(t, t, datetime.now(UTC), True, None)})()
     auth = TenantAuthenticator(directory, KeyVaultSecretSource(client(fake_vault)))  # type: ignore[arg-type]
-    api = ScimApi(Settings(), UserService(None), auth)  # type: ignore[arg-type]
+    api = ScimApi(Settings(), UserService(None), auth, None)  # type: ignore[arg-type]
     request = Request.build(
         "GET", "https://h/scim/v2/acme/Users", route_params={"tenant": "acme"}, headers={"Authorization": "Bearer tok"}
     )

@@ -108,7 +108,7 @@ def test_delete_needs_yes_and_removes_everything(
     refused = cli("tenant", "delete", tenant)
     assert refused.exit_code == 2 and "--yes" in refused.output
     deleted = as_json(cli("tenant", "delete", tenant, "--yes", "--json"))
-    assert deleted["deletedRows"]["Users"] == 120  # a resource row and two index rows per user
+    assert deleted["deletedRows"]["Users"] == 121  # a resource row and two index rows per user, the counter
     assert list(storage.resources("Users").scan(tenant)) == []
     assert accepted(cli_env, tenant) == ()
     assert cli("tenant", "show", tenant).exit_code == 1
