@@ -15,7 +15,7 @@ help:
 	@echo "make test   - install what is needed, start Azurite in memory, run unit, integration and e2e tests"
 	@echo "make lint   - ruff and mypy --strict on scim/"
 	@echo "make bench  - storage round trips and latency ratios per SCIM operation"
-	@echo "make check-infra - parse every Bicep file (pycep-parser) and run checkov's Bicep checks, offline"
+	@echo "make check-infra - parse every Bicep file (pycep-parser), run our Flex/role/Key Vault rules and checkov, offline"
 
 $(PY_STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,7 +54,7 @@ $(INFRA_PYCEP):
 	@touch $@
 
 check-infra: $(INFRA_CHECKOV) $(INFRA_PYCEP)
-	$(PYTHON) infra/check_infra.py .venv-pycep/bin/python .venv-checkov/bin/checkov
+	$(PYTHON) -m infra.check_infra .venv-pycep/bin/python .venv-checkov/bin/checkov
 
 bench: install
 	$(PY) -m bench.round_trips

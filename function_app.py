@@ -45,6 +45,11 @@ def scim_user(req: func.HttpRequest) -> func.HttpResponse:
     return _to_response(api.handle("user", _to_request(req)))
 
 
+@app.route(route="scim/v2/{tenant}/.search", methods=ALL_METHODS)
+def scim_search(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle("search", _to_request(req)))
+
+
 @app.route(route="scim/v2/{tenant}/Groups", methods=ALL_METHODS)
 def scim_groups(req: func.HttpRequest) -> func.HttpResponse:
     return _to_response(api.handle("groups", _to_request(req)))
@@ -65,6 +70,27 @@ def scim_service_provider_config(req: func.HttpRequest) -> func.HttpResponse:
     return _to_response(api.handle("service_provider_config", _to_request(req)))
 
 
+@app.route(route="scim/v2/{tenant}/Schemas", methods=ALL_METHODS)
+def scim_schemas(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle("schemas", _to_request(req)))
+
+
+@app.route(route="scim/v2/{tenant}/Schemas/{id}", methods=ALL_METHODS)
+def scim_schema(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle("schema", _to_request(req)))
+
+
+@app.route(route="scim/v2/{tenant}/ResourceTypes", methods=ALL_METHODS)
+def scim_resource_types(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle("resource_types", _to_request(req)))
+
+
+@app.route(route="scim/v2/{tenant}/ResourceTypes/{id}", methods=ALL_METHODS)
+def scim_resource_type(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle("resource_type", _to_request(req)))
+
+
+# The catch-all stays last: anything no route above matches gets a SCIM 404.
 @app.route(route="scim/{*path}", methods=ALL_METHODS)
 def scim_unknown(req: func.HttpRequest) -> func.HttpResponse:
     return _to_response(api.handle("unknown", _to_request(req)))

@@ -7,8 +7,44 @@ targetScope = 'subscription'
 @description('Name of the environment; used to name the resource group and to derive a unique token.')
 param environmentName string
 
+// Regions that offer Flex Consumption, as listed by Azure-Samples/functions-quickstart-python-http-azd
+// (less eastus2euap, a canary region ordinary subscriptions cannot use). A region Microsoft adds later
+// shows in `az functionapp list-flexconsumption-locations -o table`; add it here.
 @minLength(1)
 @description('Region for every resource; it must offer Flex Consumption.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({
   azd: {
     type: 'location'
@@ -32,7 +68,25 @@ param requireEmail bool = true
 @minValue(0)
 param alwaysReadyInstances int = 0
 
-@description('Prefix of the SCIM table names (SCIM_TABLE_PREFIX).')
+@description('Most on-demand instances the HTTP functions scale out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Purge protection on the Key Vault (README: "Take it down and bring it back"). Off only for throwaway environments.')
+param keyVaultPurgeProtection bool = true
+
+@description('Recover this environment\'s soft-deleted Key Vault, with its tokens, instead of creating one. Only for the first `azd up` after `azd down`.')
+param keyVaultRecover bool = false
+
+// SCIM_TABLE_PREFIX in scim/settings.py must be a letter, then letters or digits, 1 to 50 in all. The
+// decorators hold the length. The characters are held by Storage itself: a table name must start with a
+// letter and hold only letters and digits, so `<prefix>Users` is a valid name exactly when the prefix
+// keeps the rule, and the data storage module fails before the app exists otherwise. (Bicep's fail()
+// could say it sooner, but checkov's parser, pycep 0.5.1, cannot read fail() and would stop scanning.)
+@description('Prefix of the SCIM table names (SCIM_TABLE_PREFIX): a letter, then letters or digits.')
+@minLength(1)
+@maxLength(50)
 param tablePrefix string = 'scim'
 
 param resourceGroupName string = ''
@@ -60,17 +114,30 @@ module identity 'modules/identity.bicep' = {
   }
 }
 
-module storage 'modules/storage.bicep' = {
-  name: 'storage'
+// Two storage accounts. The host's (AzureWebJobsStorage, deployment package) needs table access on the
+// whole account for the host's diagnostic events; the SCIM data's account grants access table by table.
+module hostStorage 'modules/storage.bicep' = {
+  name: 'host-storage'
   scope: rg
   params: {
-    name: '${abbrs.storageStorageAccounts}${resourceToken}'
+    name: '${abbrs.storageStorageAccounts}host${resourceToken}'
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+  }
+}
+
+module dataStorage 'modules/storage.bicep' = {
+  name: 'data-storage'
+  scope: rg
+  params: {
+    name: '${abbrs.storageStorageAccounts}data${resourceToken}'
+    location: location
+    tags: tags
     tableNames: tableNames
   }
 }
+
 
 module keyVault 'modules/keyvault.bicep' = {
   name: 'keyvault'
@@ -79,6 +146,8 @@ module keyVault 'modules/keyvault.bicep' = {
     name: '${abbrs.keyVaultVaults}${resourceToken}'
     location: location
     tags: tags
+    purgeProtection: keyVaultPurgeProtection
+    recover: keyVaultRecover
   }
 }
 
@@ -97,7 +166,8 @@ module rbac 'modules/rbac.bicep' = {
   name: 'rbac'
   scope: rg
   params: {
-    storageAccountName: storage.outputs.name
+    hostStorageAccountName: hostStorage.outputs.name
+    dataStorageAccountName: dataStorage.outputs.name
     tableNames: tableNames
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
@@ -118,15 +188,16 @@ module functionApp 'modules/functionapp.bicep' = {
     tags: tags
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
-    storageAccountName: storage.outputs.name
-    storageBlobEndpoint: storage.outputs.blobEndpoint
-    storageTableEndpoint: storage.outputs.tableEndpoint
+    hostStorageAccountName: hostStorage.outputs.name
+    hostStorageBlobEndpoint: hostStorage.outputs.blobEndpoint
+    dataStorageTableEndpoint: dataStorage.outputs.tableEndpoint
     deploymentContainerName: deploymentContainerName
     keyVaultUri: keyVault.outputs.uri
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     tablePrefix: tablePrefix
     requireEmail: requireEmail
     alwaysReadyInstances: alwaysReadyInstances
+    maximumInstanceCount: maximumInstanceCount
   }
   // The app must not start before its identity can reach storage and the vault.
   dependsOn: [rbac]
@@ -139,5 +210,6 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output SERVICE_API_NAME string = functionApp.outputs.name
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
-output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_STORAGE_ACCOUNT_NAME string = dataStorage.outputs.name
+output AZURE_FUNCTIONS_STORAGE_ACCOUNT_NAME string = hostStorage.outputs.name
 output SCIM_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/scim/v2'

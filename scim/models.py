@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field
 from scim2_models import (
     AnyExtension,
-    AuthenticationScheme,
-    Bulk,
-    ChangePassword,
     Email,
     EnterpriseUser,
-    ETag,
-    Filter,
     Group,
     Manager,
-    Meta,
-    Pagination,
-    Patch,
     Reference,
     Required,
     ScimPolicy,
-    ServiceProviderConfig,
-    Sort,
     User,
 )
 
@@ -77,27 +67,3 @@ ENTRA_POLICY = ScimPolicy(
     unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
 )
 """How far we depart from RFC 7644 to accept what Entra really sends (shared/entra-behaviour.md §2-3)."""
-
-
-def service_provider_config(location: str, max_results: int) -> dict[str, Any]:
-    """RFC 7643 §5: what this service supports, as Entra and conformance tools read it."""
-    config = ServiceProviderConfig(
-        documentation_uri=None,
-        patch=Patch(supported=True),
-        bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
-        filter=Filter(supported=True, max_results=max_results),
-        change_password=ChangePassword(supported=False),
-        sort=Sort(supported=True),
-        etag=ETag(supported=True),
-        authentication_schemes=[
-            AuthenticationScheme(
-                type=AuthenticationScheme.Type.oauthbearertoken,
-                name="Bearer token",
-                description="Send the tenant's Secret Token as 'Authorization: Bearer <token>'",
-                primary=True,
-            )
-        ],
-        pagination=Pagination(cursor=False, index=True, default_page_size=None, max_page_size=max_results),
-        meta=Meta(resource_type="ServiceProviderConfig", location=location),
-    )
-    return config.model_dump()

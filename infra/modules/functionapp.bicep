@@ -1,25 +1,36 @@
 // The SCIM endpoint: a Python 3.11 Function App on Flex Consumption (FC1), running as the user-assigned
 // identity. Storage, Key Vault and Application Insights are reached with that identity; no secret is
 // kept in app settings.
+//
+// Flex Consumption rejects or ignores many site properties and app settings that other plans use
+// (ftpsState, alwaysOn, linuxFxVersion, FUNCTIONS_WORKER_RUNTIME, WEBSITE_RUN_FROM_PACKAGE, ...): the
+// runtime, scale and deployment live in functionAppConfig instead. `make check-infra` fails on any of
+// them; the list and its source are in infra/azure_reference.py.
 param name string
 param planName string
 param location string
 param tags object
 param identityId string
 param identityClientId string
-param storageAccountName string
-param storageBlobEndpoint string
-param storageTableEndpoint string
+@description('Account behind AzureWebJobsStorage and the deployment container.')
+param hostStorageAccountName string
+param hostStorageBlobEndpoint string
+@description('Table endpoint of the account holding the SCIM tables.')
+param dataStorageTableEndpoint string
 param deploymentContainerName string
 param keyVaultUri string
 param applicationInsightsConnectionString string
 param tablePrefix string
 param requireEmail bool
+// Always-ready instances are not capped by maximumInstanceCount: that limit applies to on-demand
+// instances only, and always-ready ones do not count toward it (Microsoft Learn, "Event-driven
+// scaling in Azure Functions", Flex Consumption: limit scale-out).
 @minValue(0)
 param alwaysReadyInstances int
-@minValue(40)
+// Flex Consumption accepts 1 to 1000 (same source); 40 was the lowest value in early releases.
+@minValue(1)
 @maxValue(1000)
-param maximumInstanceCount int = 40
+param maximumInstanceCount int
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: zone redundancy on Flex Consumption is offered only in some regions; turn it on where the region has it
@@ -41,6 +52,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: Entra's provisioning service authenticates with a bearer token and cannot present a client certificate
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales out on demand; failover capacity is maximumInstanceCount, and alwaysReadyInstances keeps warm instances
   // checkov:skip=CKV_AZURE_213: Flex Consumption has no App Service health check; the platform replaces unhealthy instances itself
+  // checkov:skip=CKV_AZURE_78: Flex Consumption has no FTP(S) endpoint and rejects siteConfig.ftpsState (error 51021); basic publishing credentials are off below
   name: name
   location: location
   tags: union(tags, { 'azd-service-name': 'api' })
@@ -55,21 +67,19 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     serverFarmId: plan.id
     httpsOnly: true
     publicNetworkAccess: 'Enabled'
-    keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       // Names match scim/settings.py and local.settings.sample.json.
       appSettings: [
-        { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
+        { name: 'AzureWebJobsStorage__accountName', value: hostStorageAccountName }
         { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
         { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
         { name: 'AZURE_CLIENT_ID', value: identityClientId }
-        { name: 'SCIM_STORAGE_TABLE_ENDPOINT', value: storageTableEndpoint }
+        { name: 'SCIM_STORAGE_TABLE_ENDPOINT', value: dataStorageTableEndpoint }
         { name: 'SCIM_TABLE_PREFIX', value: tablePrefix }
         { name: 'SCIM_SECRET_SOURCE', value: 'keyvault' }
         { name: 'SCIM_KEY_VAULT_URL', value: keyVaultUri }
@@ -81,7 +91,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       deployment: {
         storage: {
           type: 'blobContainer'
-          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          value: '${hostStorageBlobEndpoint}${deploymentContainerName}'
           authentication: {
             type: 'UserAssignedIdentity'
             userAssignedIdentityResourceId: identityId
@@ -91,7 +101,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         instanceMemoryMB: 2048
         maximumInstanceCount: maximumInstanceCount
-        alwaysReady: alwaysReadyInstances > 0 ? [{ name: 'http', instanceCount: alwaysReadyInstances }] : []
+        alwaysReady: (alwaysReadyInstances > 0) ? [{ name: 'http', instanceCount: alwaysReadyInstances }] : []
       }
       runtime: {
         name: 'python'

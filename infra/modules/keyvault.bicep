@@ -1,12 +1,22 @@
-// Key Vault holding one secret per SCIM tenant (scim-token-<tenant>). RBAC authorization only, soft
-// delete and purge protection on, so a deleted tenant token can be recovered and never silently purged.
+// Key Vault holding one secret per SCIM tenant (scim-token-<tenant>). RBAC authorization only.
+//
+// Lifecycle (README, "Take it down and bring it back"): the name is fixed per environment, so after
+// `azd down` the vault waits soft-deleted under that name. With purge protection on (the default) it
+// can only be recovered, tokens and all: `recover` switches createMode for that one `azd up`. With
+// purge protection off (dev environments) `azd down --purge` frees the name for a fresh, empty vault.
 param name string
 param location string
 param tags object
+@description('Purge protection: a deleted vault and its tokens cannot be purged before retention ends. It can be switched on later, never off.')
+param purgeProtection bool
+@description('Recover the soft-deleted vault of this name instead of creating one; only for the first deployment after `azd down`.')
+param recover bool
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: a Flex Consumption app without VNet integration is not a trusted service, so a deny-by-default firewall would lock it out; access is RBAC-only
   // checkov:skip=CKV_AZURE_189: same as CKV_AZURE_109: the app reaches the vault over its public endpoint; the operator creates tokens from outside too
+  // checkov:skip=CKV_AZURE_110: purge protection is on unless keyVaultPurgeProtection is false, which the README reserves for throwaway environments; checkov cannot evaluate the parameter
+  // checkov:skip=CKV_AZURE_42: same as CKV_AZURE_110: soft delete is always on, purge protection by default
   name: name
   location: location
   tags: tags
@@ -16,10 +26,14 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
       family: 'A'
       name: 'standard'
     }
+    // 'recover' fails when no soft-deleted vault has this name: it is for one deployment, never left on.
+    createMode: recover ? 'recover' : 'default'
     enableRbacAuthorization: true
     enableSoftDelete: true
-    softDeleteRetentionInDays: 90
-    enablePurgeProtection: true
+    // Fixed at creation. A dev vault that was not purged frees its name after a week instead of 90 days.
+    softDeleteRetentionInDays: purgeProtection ? 90 : 7
+    // ARM accepts true or no value here, never false: purge protection cannot be switched off.
+    enablePurgeProtection: purgeProtection ? true : null
     enabledForDeployment: false
     enabledForDiskEncryption: false
     enabledForTemplateDeployment: false

@@ -1,5 +1,11 @@
-// Role assignments, least privilege, named by GUID so re-deploying is idempotent.
-param storageAccountName string
+// Role assignments, least privilege, named by GUID so re-deploying is idempotent. Every role is a
+// built-in role named by its GUID in `roles`; `make check-infra` fails on a GUID it does not know.
+//
+// Two storage accounts keep the host's needs and the SCIM data apart (see main.bicep): the Functions
+// host needs table access on its whole account (it creates a diagnostic-events table each month), and
+// the SCIM tables stay reachable only table by table.
+param hostStorageAccountName string
+param dataStorageAccountName string
 param tableNames array
 param keyVaultName string
 param applicationInsightsName string
@@ -18,18 +24,22 @@ var roles = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
-  name: storageAccountName
+resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: hostStorageAccountName
 }
 
-resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
-  parent: storage
+resource dataStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: dataStorageAccountName
+}
+
+resource dataTableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
+  parent: dataStorage
   name: 'default'
 }
 
 resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = [
   for tableName in tableNames: {
-    parent: tableService
+    parent: dataTableService
     name: tableName
   }
 ]
@@ -42,10 +52,11 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
-// The Functions host keeps its state (AzureWebJobsStorage) and Flex keeps the deployment package in blobs.
-resource appBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, appPrincipalId, roles.storageBlobDataOwner)
-  scope: storage
+// Host account, blobs: the host keeps its locks and keys there, and Flex keeps the deployment package
+// there. "No extension (host only)" in Microsoft's permissions table for AzureWebJobsStorage.
+resource hostBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(hostStorage.id, appPrincipalId, roles.storageBlobDataOwner)
+  scope: hostStorage
   properties: {
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
@@ -53,8 +64,22 @@ resource appBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// SCIM data: read and write entities of the SCIM tables only, not the rest of the account.
-resource appTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+// Host account, tables: the host writes diagnostic events to a table it creates each month
+// (AzureFunctionsDiagnosticEvents<yyyyMM>), and warns in the logs when it cannot. Microsoft's table
+// lists this role for "host only, with support for diagnostic events". A table that does not exist yet
+// cannot be a role scope, so the scope is the account: which is why the SCIM tables live elsewhere.
+resource hostTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(hostStorage.id, appPrincipalId, roles.storageTableDataContributor)
+  scope: hostStorage
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+  }
+}
+
+// SCIM data: read and write entities of the SCIM tables only; no role on the data account itself.
+resource dataTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for (tableName, i) in tableNames: {
     name: guid(tables[i].id, appPrincipalId, roles.storageTableDataContributor)
     scope: tables[i]

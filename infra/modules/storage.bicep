@@ -1,11 +1,13 @@
-// Storage for the Function App (host state, Flex deployment package) and the SCIM data (tables).
-// Shared-key access is off: every client authenticates with Entra ID.
+// A storage account, used twice by main.bicep: once for the Functions host (AzureWebJobsStorage and
+// the Flex deployment package) and once for the SCIM data (tables). Shared-key access is off: every
+// client authenticates with Entra ID.
 param name string
 param location string
 param tags object
-param deploymentContainerName string
-@description('Tables the SCIM endpoint uses: <prefix>Users, <prefix>Groups, <prefix>Tenants.')
-param tableNames array
+@description('Blob container for the Flex deployment package; empty for none.')
+param deploymentContainerName string = ''
+@description('Tables to create (SCIM data: <prefix>Users, <prefix>Groups, <prefix>Tenants); empty for none.')
+param tableNames array = []
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: Flex Consumption reaches storage over the public endpoint unless VNet-integrated with private endpoints; access is Entra-only (shared keys off)
@@ -58,7 +60,7 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   }
 }
 
-resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = if (!empty(deploymentContainerName)) {
   parent: blobService
   name: deploymentContainerName
   properties: {

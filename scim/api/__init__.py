@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from scim.api import discovery
 from scim.api.scim import ScimApi
 from scim.auth import TenantAuthenticator
 from scim.errors import InternalServerException, error_response
@@ -73,7 +74,12 @@ ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
     "groups": ScimApi.groups_collection,
     "groups_search": ScimApi.groups_search,
     "group": ScimApi.group_item,
-    "service_provider_config": ScimApi.service_provider_config,
+    "search": ScimApi.root_search,
+    "service_provider_config": discovery.service_provider_config,
+    "schemas": discovery.schemas,
+    "schema": discovery.schema,
+    "resource_types": discovery.resource_types,
+    "resource_type": discovery.resource_type,
     "unknown": ScimApi.unknown_route,
 }
 

@@ -12,8 +12,8 @@ from scim2_models import (
     UnauthorizedException,
 )
 
-from scim.api.common import base_url
 from scim.api.groups import GroupRoutes
+from scim.api.root_search import root_search
 from scim.api.users import UserRoutes
 from scim.auth import REQUEST_TENANT, TenantAuthenticator
 from scim.errors import (
@@ -23,7 +23,6 @@ from scim.errors import (
     error_response,
 )
 from scim.http import Request, Response
-from scim.models import service_provider_config
 from scim.platform.tenants import is_tenant_id
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
@@ -73,8 +72,11 @@ class ScimApi:
         handlers = {"GET": routes.get, "PUT": routes.replace, "PATCH": routes.patch, "DELETE": routes.delete}
         return self._dispatch(request, "group", handlers)
 
-    def service_provider_config(self, request: Request) -> Response:
-        return self._dispatch(request, "serviceProviderConfig", {"GET": self._get_service_provider_config})
+    def root_search(self, request: Request) -> Response:
+        def handler(request: Request, tenant: str) -> Response:
+            return root_search(self.settings, self.user_routes, self.group_routes, request, tenant)
+
+        return self._dispatch(request, "search", {"POST": handler})
 
     def unknown_route(self, request: Request) -> Response:
         """Anything under the host that no SCIM route matches: a SCIM 404, never the host's HTML."""
@@ -123,9 +125,3 @@ class ScimApi:
             status,
             (time.perf_counter() - started) * 1000,
         )
-
-    # -- discovery ----------------------------------------------------------------------------
-
-    def _get_service_provider_config(self, request: Request, tenant: str) -> Response:
-        location = base_url(request, 0)
-        return Response.scim_json(200, service_provider_config(location, self.settings.max_page_size))

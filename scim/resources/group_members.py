@@ -34,6 +34,7 @@ class MemberChange:
 
     action: Action
     user_ids: list[str] = field(default_factory=list)
+    displays: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,11 +55,16 @@ def _is_members(path: object) -> bool:
 
 def member_ids(value: Any, tenant: str, *, allow_empty: bool = False) -> list[str]:
     """The user ids of a members value (a list of ``{"value": id, "$ref": …}``), checked for shape and tenant."""
+    return [uid for uid, _display in members_of(value, tenant, allow_empty=allow_empty)]
+
+
+def members_of(value: Any, tenant: str, *, allow_empty: bool = False) -> list[tuple[str, str | None]]:
+    """(id, display) of each entry of a members value, checked for shape and tenant."""
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, list) or (not value and not allow_empty):
         raise InvalidValueException(detail='\'members\' takes a non-empty list of {"value": "<user id>"} objects')
-    ids: list[str] = []
+    ids: list[tuple[str, str | None]] = []
     for entry in value:
         lowered = {str(k).lower(): v for k, v in entry.items()} if isinstance(entry, dict) else {}
         member = lowered.get("value")
@@ -67,7 +73,8 @@ def member_ids(value: Any, tenant: str, *, allow_empty: bool = False) -> list[st
         ref = lowered.get("$ref")
         if isinstance(ref, str) and ref and f"/{tenant}/Users/{member}" not in ref:
             raise InvalidValueException(detail=f"Member {member!r} has a $ref outside this tenant's /Users: {ref!r}")
-        ids.append(member)
+        display = lowered.get("display")
+        ids.append((member, display if isinstance(display, str) else None))
     return ids
 
 
@@ -113,10 +120,10 @@ def split_group_patch(payload: dict[str, Any], tenant: str) -> GroupPatch:
 
 
 def _change(kind: str, path: str, value: Any, tenant: str, *, has_value: bool = True) -> MemberChange:
-    if kind == "add":
-        return MemberChange("add", member_ids(value, tenant))
-    if kind == "replace":
-        return MemberChange("replace", member_ids(value, tenant, allow_empty=True))
+    if kind in ("add", "replace"):
+        members = members_of(value, tenant, allow_empty=kind == "replace")
+        shown = {uid: display for uid, display in members if display}
+        return MemberChange("add" if kind == "add" else "replace", [uid for uid, _ in members], shown)
     if kind == "remove":
         if not has_value or value is None:
             return MemberChange("remove_all")

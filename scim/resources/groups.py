@@ -24,7 +24,7 @@ from scim.models import ENTRA_POLICY, GROUP_SCHEMA, GroupResource
 from scim.protocol.patch import PatchPlan
 from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error, search
 from scim.resources.base import ResourceService, plausible_id, require_object, scim_error_from_validation
-from scim.resources.group_members import MemberChange, check_ids, member_ids, split_group_patch
+from scim.resources.group_members import MemberChange, check_ids, members_of, split_group_patch
 from scim.store import CountChange, IndexEntry, ResourceTable, StorageUnavailableError, StoredResource
 from scim.store.membership import GroupGoneError, Memberships
 
@@ -87,13 +87,13 @@ class GroupService(ResourceService[GroupResource]):
         if len(name) > MAX_DISPLAY_NAME:
             raise InvalidValueException(detail=f"displayName may have at most {MAX_DISPLAY_NAME} characters")
 
-    def _parse(self, payload: Any, tenant: str, ctx: Context) -> tuple[GroupResource, list[str]]:
+    def _parse(self, payload: Any, tenant: str, ctx: Context) -> tuple[GroupResource, MemberChange]:
         body = require_object(payload)
-        members = member_ids(body.get("members") or [], tenant, allow_empty=True)
+        members = members_of(body.get("members") or [], tenant, allow_empty=True)
         group = self.parse({k: v for k, v in body.items() if k.lower() != "members"}, ctx, GROUP_SCHEMA)
         self._check_rules(group)
-        self._check_users(tenant, set(members))
-        return group, members
+        self._check_users(tenant, {uid for uid, _ in members})
+        return group, MemberChange("add", [uid for uid, _ in members], {u: d for u, d in members if d})
 
     def _check_users(self, tenant: str, user_ids: set[str]) -> None:
         if user_ids:
@@ -102,9 +102,8 @@ class GroupService(ResourceService[GroupResource]):
 
     def with_members(self, tenant: str, group: GroupResource) -> GroupResource:
         """The group with its member list, paged from the membership rows."""
-        group.members = [
-            GroupMember(value=uid, type="User", ref=None) for uid in self.memberships.members(tenant, str(group.id))
-        ]
+        shown = self.memberships.members_shown(tenant, str(group.id))
+        group.members = [GroupMember(value=uid, type="User", ref=None, display=name) for uid, name in shown]
         return group
 
     def _apply_member_changes(self, tenant: str, group_id: str, changes: Sequence[MemberChange]) -> None:
@@ -116,7 +115,7 @@ class GroupService(ResourceService[GroupResource]):
                 if change.action in ("remove_all", "replace"):
                     rows.remove_all(tenant, group_id, now)
                 if change.action in ("add", "replace") and change.user_ids:
-                    rows.add(tenant, group_id, change.user_ids, now)
+                    rows.add(tenant, group_id, change.user_ids, now, change.displays)
                 if change.action == "remove":
                     rows.remove(tenant, group_id, change.user_ids, now)
         except GroupGoneError as exc:
@@ -132,8 +131,8 @@ class GroupService(ResourceService[GroupResource]):
         group_id = uuid.uuid4().hex
         doc, indexes, now = self.document(group), self.indexes(group), self._clock()
         self.write(self._table.create, tenant, group_id, doc, indexes, now, change=CountChange(total=1))
-        if members:
-            self._apply_member_changes(tenant, group_id, [MemberChange("add", members)])
+        if members.user_ids:
+            self._apply_member_changes(tenant, group_id, [members])
         return self.with_members(tenant, self.model(self.read(tenant, group_id)))
 
     def get(self, tenant: str, group_id: str, *, members: bool) -> GroupResource:
@@ -146,12 +145,8 @@ class GroupService(ResourceService[GroupResource]):
         group, members = self._parse(payload, tenant, Context.RESOURCE_REPLACEMENT_REQUEST)
         self._modify(tenant, group_id, if_match, lambda _current: group)
         current = set(self.memberships.members(tenant, group_id))
-        wanted = set(members)
-        self._apply_member_changes(
-            tenant,
-            group_id,
-            [MemberChange("remove", sorted(current - wanted)), MemberChange("add", sorted(wanted - current))],
-        )
+        gone = MemberChange("remove", sorted(current - set(members.user_ids)))
+        self._apply_member_changes(tenant, group_id, [gone, members])
         return self.with_members(tenant, self.model(self.read(tenant, group_id)))
 
     def patch(self, tenant: str, group_id: str, payload: Any, if_match: str | None = None) -> GroupResource:

@@ -13,7 +13,7 @@ our own uuid hex before they reach a key.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,8 @@ from scim.store.tables import ResourceTable, _Operation
 _PAIRS_PER_TRANSACTION = 49
 """Two rows a pair plus the group row: 99 operations, under the 100 a transaction allows."""
 _RACE_RETRIES = 5
+_DISPLAY_CHARS = 1024
+"""A member's display name is kept with the row, cut to a length no real name reaches."""
 _KEYS_PER_QUERY = 14
 """A filter may hold 15 comparisons: the partition key and 14 row keys."""
 
@@ -61,8 +63,12 @@ class Memberships:
         row = {"PartitionKey": tenant, "RowKey": RESOURCE_PREFIX + group_id, "LastModified": now}
         return (TransactionOperation.UPDATE, row, {"mode": UpdateMode.MERGE})
 
-    def _pair_ops(self, kind: TransactionOperation, tenant: str, group_id: str, user_id: str) -> list[_Operation]:
+    def _pair_ops(
+        self, kind: TransactionOperation, tenant: str, group_id: str, user_id: str, display: str | None = None
+    ) -> list[_Operation]:
         member = {"PartitionKey": tenant, "RowKey": _member_key(group_id, user_id), "UserId": user_id}
+        if display:
+            member["Display"] = display[:_DISPLAY_CHARS]
         reverse = {"PartitionKey": tenant, "RowKey": _reverse_key(user_id, group_id), "GroupId": group_id}
         if kind == TransactionOperation.UPSERT:
             return [(kind, member, {"mode": UpdateMode.REPLACE}), (kind, reverse, {"mode": UpdateMode.REPLACE})]
@@ -83,10 +89,22 @@ class Memberships:
         except AzureError as exc:
             raise self._groups._guard(exc) from exc
 
-    def add(self, tenant: str, group_id: str, user_ids: Sequence[str], now: datetime) -> None:
+    def add(
+        self,
+        tenant: str,
+        group_id: str,
+        user_ids: Sequence[str],
+        now: datetime,
+        displays: Mapping[str, str] | None = None,
+    ) -> None:
         """Add members (re-adding one is a no-op): one transaction per 49 members."""
+        shown = displays or {}
         for chunk in _chunks(sorted(set(user_ids)), _PAIRS_PER_TRANSACTION):
-            ops = [op for uid in chunk for op in self._pair_ops(TransactionOperation.UPSERT, tenant, group_id, uid)]
+            ops = [
+                op
+                for uid in chunk
+                for op in self._pair_ops(TransactionOperation.UPSERT, tenant, group_id, uid, shown.get(uid))
+            ]
             self._submit_batch(tenant, group_id, ops, now)
 
     def remove(self, tenant: str, group_id: str, user_ids: Sequence[str], now: datetime | None) -> None:
@@ -133,6 +151,15 @@ class Memberships:
     def members(self, tenant: str, group_id: str) -> Iterator[str]:
         """The group's member ids in id order, read 1,000 keys a round trip."""
         yield from self._range(tenant, f"m|{group_id}|", "UserId")
+
+    def members_shown(self, tenant: str, group_id: str) -> Iterator[tuple[str, str | None]]:
+        """The group's members as (id, display) in id order, read 1,000 rows a round trip."""
+        query = "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi"
+        prefix = f"m|{group_id}|"
+        params = {"pk": tenant, "lo": prefix, "hi": prefix[:-1] + "}"}
+        for row in self._query(query, params, ["UserId", "Display"]):
+            display = row.get("Display")
+            yield str(row["UserId"]), str(display) if display else None
 
     def groups_of(self, tenant: str, user_id: str) -> list[str]:
         """Ids of the groups that hold the user: one range query over the reverse rows."""

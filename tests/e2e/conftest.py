@@ -72,3 +72,12 @@ def client(base_url: str) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/scim+json"}
     with httpx.Client(base_url=f"{base_url}/scim/v2/acme", headers=headers, timeout=10) as http:
         yield http
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Show the scim2-tester counts (recorded by test_conformance.py) even when output is captured."""
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for name, value in getattr(report, "user_properties", ()):
+                if name == "scim2-tester" and getattr(report, "when", None) == "call":
+                    terminalreporter.write_line(f"scim2-tester: {value}")

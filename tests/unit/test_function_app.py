@@ -6,6 +6,7 @@ from pathlib import Path
 
 import function_app
 from devhost.server import app_functions
+from scim import api
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,11 +24,36 @@ def test_routes_are_the_scim_routes() -> None:
         "scim/v2/{tenant}/Users",
         "scim/v2/{tenant}/Users/.search",
         "scim/v2/{tenant}/Users/{id}",
+        "scim/v2/{tenant}/.search",
         "scim/v2/{tenant}/Groups",
         "scim/v2/{tenant}/Groups/.search",
         "scim/v2/{tenant}/Groups/{id}",
         "scim/v2/{tenant}/ServiceProviderConfig",
+        "scim/v2/{tenant}/Schemas",
+        "scim/v2/{tenant}/Schemas/{id}",
+        "scim/v2/{tenant}/ResourceTypes",
+        "scim/v2/{tenant}/ResourceTypes/{id}",
         "scim/{*path}",
+    }
+
+
+def test_every_route_has_a_handler_and_the_catch_all_is_last() -> None:
+    routes = [function.get_trigger().get_dict_repr()["route"] for function in app_functions(function_app.app)]
+    assert routes[-1] == "scim/{*path}"
+    assert set(api.ROUTES) == {
+        "users",
+        "users_search",
+        "user",
+        "groups",
+        "groups_search",
+        "group",
+        "search",
+        "service_provider_config",
+        "schemas",
+        "schema",
+        "resource_types",
+        "resource_type",
+        "unknown",
     }
 
 

@@ -1,0 +1,312 @@
+"""The project's own offline checks of infra/ and of the deployment package, run beside checkov's.
+
+Each Bicep rule reads the templates as pycep-parser parses them (one dict per file, keyed by the file's
+path from the repository root) and returns one message per mistake found. Together they keep the
+mistakes of issue #14 from coming back: a site property or app setting that Flex Consumption rejects,
+a region without Flex Consumption, a role that is not a known built-in role, a Key Vault with no way
+back after `azd down`. Plain Python with no dependencies, so `make test` runs them without pycep.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from infra.azure_reference import BUILT_IN_ROLES, FLEX_UNSUPPORTED_APP_SETTINGS, FLEX_UNSUPPORTED_SITE_PROPERTIES
+
+Template = Mapping[str, Any]
+Templates = Mapping[str, Template]
+
+ENTRY_TEMPLATE = "infra/main.bicep"
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_REGION = re.compile(r"^[a-z][a-z0-9]*$")
+_TRAILING_INTERPOLATION = re.compile(r"\$\{(\w+)(?:\.(\w+))?\}\s*$")
+_RESOURCE_ID_FUNCTIONS = {"subscription_resource_id", "resource_id", "tenant_resource_id", "extension_resource_id"}
+_CREATE_MODES = {"default", "recover"}
+
+
+# --- reading pycep's output -------------------------------------------------------------------------
+
+
+def _declarations(template: Template) -> Iterator[tuple[str, Any]]:
+    """Every value a template declares, with a label: resource and module bodies, variables, defaults, outputs."""
+    for name, resource in template.get("resources", {}).items():
+        yield f"resource {name}", resource.get("config")
+    for name, module in template.get("modules", {}).items():
+        yield f"module {name}", module.get("config")
+    for name, variable in template.get("variables", {}).items():
+        yield f"var {name}", variable.get("value")
+    for name, parameter in template.get("parameters", {}).items():
+        yield f"param {name}", parameter.get("default")
+    for name, output in template.get("outputs", {}).items():
+        yield f"output {name}", output.get("value")
+
+
+def _keys(node: Any, path: str) -> Iterator[tuple[str, str, Any]]:
+    """(path, key, value) for every key of every object under node, inside arrays and expressions too."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield path, key, value
+            yield from _keys(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _keys(item, f"{path}[{index}]")
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+
+
+def _bare(key: str) -> str:
+    """An object key as Bicep means it: pycep keeps the quotes of a quoted key."""
+    return key.strip("'")
+
+
+def _resources(template: Template, resource_type: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Name and body of each resource of a type that the template deploys (not `existing` ones)."""
+    for name, resource in template.get("resources", {}).items():
+        if resource.get("type", "").lower() != resource_type.lower() or resource.get("existing"):
+            continue
+        body = resource.get("config") or {}
+        # A loop or a condition wraps the body: {"loop_type": ..., "condition": ..., "config": {...}}.
+        while isinstance(body, dict) and "config" in body and ("loop_type" in body or "condition" in body):
+            body = body["config"] or {}
+        yield name, body
+
+
+def _is_expression(node: Any) -> bool:
+    return isinstance(node, dict) and ("function" in node or "operator" in node)
+
+
+def _resolve(node: Any, template: Template, seen: frozenset[str] = frozenset()) -> Any:
+    """The literal a node stands for, following variables and `object.key`; None if it depends on inputs.
+
+    pycep writes an identifier and a string literal alike, so a string naming a variable is taken for it.
+    """
+    variables = template.get("variables", {})
+    if isinstance(node, str):
+        if node in variables and node not in seen:
+            return _resolve(variables[node].get("value"), template, seen | {node})
+        return node
+    if _is_expression(node):
+        operator = node.get("operator", {})
+        if operator.get("type") == "property_accessor":
+            operands = operator["operands"]
+            owner = _resolve(operands["operand_1"], template, seen)
+            member = operands["operand_2"]
+            if isinstance(owner, dict) and not _is_expression(owner) and isinstance(member, str):
+                return owner.get(member)
+        return None
+    return node
+
+
+def _accessor_key(node: Any) -> str | None:
+    """`key` of an `object.key` expression, else None."""
+    if _is_expression(node) and node.get("operator", {}).get("type") == "property_accessor":
+        member = node["operator"]["operands"]["operand_2"]
+        return member if isinstance(member, str) else None
+    return None
+
+
+def _role_definition(node: Any, template: Template) -> tuple[str | None, str | None]:
+    """The role GUID a roleDefinitionId expression names, and the variable key it was read from."""
+    if _is_expression(node) and node.get("function", {}).get("type") in _RESOURCE_ID_FUNCTIONS:
+        parameters = node["function"].get("parameters", {})
+        names = [value for key, value in parameters.items() if key.startswith("resource_name") and value is not None]
+        if not names:
+            return None, None
+        node = names[-1]
+    if _is_expression(node) and _accessor_key(node) == "id":
+        # `someRoleDefinition.id`, where someRoleDefinition is an `existing` roleDefinitions resource.
+        owner = node["operator"]["operands"]["operand_1"]
+        resource = template.get("resources", {}).get(owner) if isinstance(owner, str) else None
+        if resource and resource.get("type", "").lower() == "microsoft.authorization/roledefinitions":
+            node = (resource.get("config") or {}).get("name")
+    key = _accessor_key(node)
+    value = _resolve(node, template)
+    if not isinstance(value, str):
+        return None, key
+    found = _GUID.search(value)
+    if found:
+        return found.group(0).lower(), key
+    interpolated = _TRAILING_INTERPOLATION.search(value)
+    if interpolated:
+        name, member = interpolated.groups()
+        inner: Any = name
+        if member:
+            inner = {"operator": {"type": "property_accessor", "operands": {"operand_1": name, "operand_2": member}}}
+        return _role_definition(inner, template)
+    return None, key
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+# --- rules ------------------------------------------------------------------------------------------
+
+
+def flex_site_properties(templates: Templates) -> list[str]:
+    """No site property that Flex Consumption rejects or ignores, anywhere in any template.
+
+    Scans every key, not only sites' siteConfig, so a property passed through a module parameter or a
+    variable is caught too. This repository deploys only Flex Consumption apps; a site on another plan
+    would need this rule scoped to Flex sites.
+    """
+    banned = {name.lower(): (name, why) for name, why in FLEX_UNSUPPORTED_SITE_PROPERTIES.items()}
+    found = []
+    for file, template in templates.items():
+        for label, root in _declarations(template):
+            for path, key, _ in _keys(root, label):
+                hit = banned.get(_bare(key).lower())
+                if hit:
+                    found.append(f"{file}: {path}.{_bare(key)}: Flex Consumption does not take {hit[0]} ({hit[1]})")
+    return found
+
+
+def flex_app_settings(templates: Templates) -> list[str]:
+    """No app setting that Flex Consumption sets itself, ignores or replaced, anywhere in any template.
+
+    Finds a setting both as `{ name: 'SETTING', value: ... }` (siteConfig.appSettings) and as an object
+    key (a `config` resource named appsettings, or settings passed to a module).
+    """
+    banned = {name.upper(): (name, why) for name, why in FLEX_UNSUPPORTED_APP_SETTINGS.items()}
+    found = []
+    for file, template in templates.items():
+        for label, root in _declarations(template):
+            for path, key, value in _keys(root, label):
+                setting = _bare(key)
+                if key == "name" and isinstance(value, str):
+                    setting = value
+                hit = banned.get(setting.upper())
+                if hit:
+                    found.append(f"{file}: {path}: Flex Consumption does not take app setting {hit[0]} ({hit[1]})")
+    return found
+
+
+def allowed_locations(templates: Templates) -> list[str]:
+    """The entry template's `location` is restricted with @allowed to region names."""
+    template = templates.get(ENTRY_TEMPLATE)
+    if template is None:
+        return [f"{ENTRY_TEMPLATE}: not among the parsed templates, so its location cannot be checked"]
+    parameter = template.get("parameters", {}).get("location")
+    if parameter is None:
+        return [f"{ENTRY_TEMPLATE}: has no `location` parameter"]
+    allowed = next((d.get("argument") for d in parameter.get("decorators", []) if d.get("type") == "allowed"), None)
+    if not allowed:
+        return [
+            f"{ENTRY_TEMPLATE}: param location accepts any region; restrict it with @allowed([...]) to the regions "
+            "that offer Flex Consumption (az functionapp list-flexconsumption-locations)"
+        ]
+    return [
+        f"{ENTRY_TEMPLATE}: param location allows {region!r}, which is not a region name of an ordinary subscription"
+        for region in allowed
+        if not isinstance(region, str) or not _REGION.match(region) or region.endswith("euap")
+    ]
+
+
+def built_in_roles(templates: Templates) -> list[str]:
+    """Every role assignment grants a built-in role known by GUID, and a named GUID carries its role's name.
+
+    The GUID may be literal or read from a variable (`roles.storageBlobDataOwner`); when it is read from
+    an object key, the key must be the role's name in camel case, so that two swapped GUIDs show.
+    """
+    found = []
+    for file, template in templates.items():
+        for name, body in _resources(template, "Microsoft.Authorization/roleAssignments"):
+            expression = (body.get("properties") or {}).get("roleDefinitionId")
+            guid, key = _role_definition(expression, template)
+            where = f"{file}: resource {name}"
+            if guid is None:
+                found.append(
+                    f"{where}: cannot tell which role it grants; give the role's GUID as a literal or in a variable"
+                )
+            elif guid not in BUILT_IN_ROLES:
+                found.append(
+                    f"{where}: grants role {guid}, which is not a built-in role listed in infra/azure_reference.py"
+                )
+            elif key is not None and _squash(key) != _squash(BUILT_IN_ROLES[guid]):
+                found.append(
+                    f"{where}: key {key!r} holds the GUID of {BUILT_IN_ROLES[guid]!r}; name keys after their role"
+                )
+    return found
+
+
+def key_vault_lifecycle(templates: Templates) -> list[str]:
+    """A Key Vault can come back after `azd down`, and never asks ARM to switch purge protection off.
+
+    Soft delete keeps a deleted vault's name for its retention days, so a vault named the same on every
+    deployment needs a `createMode` that can be switched to 'recover'; a fixed createMode leaves the
+    second `azd up` failing with "A vault with the same name already exists in deleted state".
+    """
+    found = []
+    for file, template in templates.items():
+        for name, body in _resources(template, "Microsoft.KeyVault/vaults"):
+            properties = body.get("properties") or {}
+            where = f"{file}: resource {name}"
+            if properties.get("enablePurgeProtection") is False:
+                found.append(
+                    f"{where}: enablePurgeProtection false is rejected by ARM; leave it out (null) to keep it off"
+                )
+            mode = properties.get("createMode")
+            if mode is None or (isinstance(mode, str) and mode.lower() in _CREATE_MODES):
+                found.append(
+                    f"{where}: createMode is {'absent' if mode is None else repr(mode)}; make it switchable to "
+                    "'recover' so the vault soft-deleted by `azd down` can be brought back"
+                )
+    return found
+
+
+def key_vault_references(templates: Templates) -> list[str]:
+    """A site names a keyVaultReferenceIdentity only when some value in its template is a Key Vault reference."""
+    found = []
+    for file, template in templates.items():
+        for name, body in _resources(template, "Microsoft.Web/sites"):
+            if "keyVaultReferenceIdentity" not in (body.get("properties") or {}):
+                continue
+            if not any("@Microsoft.KeyVault(" in text for text in _strings(template)):
+                found.append(
+                    f"{file}: resource {name}: keyVaultReferenceIdentity is set but no setting is a Key Vault reference"
+                )
+    return found
+
+
+BICEP_RULES: tuple[Callable[[Templates], list[str]], ...] = (
+    flex_site_properties,
+    flex_app_settings,
+    allowed_locations,
+    built_in_roles,
+    key_vault_lifecycle,
+    key_vault_references,
+)
+
+
+def check_templates(templates: Templates) -> dict[str, list[str]]:
+    """Every Bicep rule's findings, by rule name."""
+    return {rule.__name__: rule(templates) for rule in BICEP_RULES}
+
+
+def funcignore_gaps(gitignore: str, funcignore: str) -> list[str]:
+    """Patterns .gitignore has and .funcignore lacks.
+
+    azd packages the project with .funcignore alone once it exists (its own Python defaults, which skip
+    __pycache__ and virtual environments, then no longer apply), so whatever git ignores as local state
+    or build leftovers must be listed there too, or it ships.
+    """
+
+    def patterns(text: str) -> set[str]:
+        return {line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")}
+
+    return [
+        f".funcignore: does not leave out {pattern!r}, which .gitignore ignores, so azd would package it"
+        for pattern in sorted(patterns(gitignore) - patterns(funcignore))
+    ]

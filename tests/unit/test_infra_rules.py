@@ -1,0 +1,436 @@
+"""infra/rules.py finds each mistake of issue #14 when it is planted, and nothing in what we deploy.
+
+Two layers. The first runs everywhere: small templates in the shape pycep-parser gives, each with one
+mistake. The second plants each mistake into a copy of the real Bicep and parses it with pycep; it
+needs `.venv-pycep` (built by `make check-infra`, which CI runs before `make test`) and skips without.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import check_infra, rules
+
+ROOT = Path(__file__).resolve().parents[2]
+PYCEP_PYTHON = ROOT / ".venv-pycep" / "bin" / "python"
+
+OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"  # built-in Owner: real, and deliberately not allowed
+BLOB_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+TABLE_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
+
+
+# --- templates in pycep's shape ----------------------------------------------------------------------
+
+
+def accessor(owner: Any, member: str) -> dict[str, Any]:
+    return {"operator": {"type": "property_accessor", "operands": {"operand_1": owner, "operand_2": member}}}
+
+
+def conditional(condition: Any, true_value: Any, false_value: Any) -> dict[str, Any]:
+    operands = {"condition": condition, "true_value": true_value, "false_value": false_value}
+    return {"operator": {"type": "conditional", "operands": operands}}
+
+
+def role_definition_id(name: Any) -> dict[str, Any]:
+    parameters = {
+        "resource_type": "Microsoft.Authorization/roleDefinitions",
+        "resource_name_1": name,
+        "resource_name_2": None,
+        "subscription_id": None,
+    }
+    return {"function": {"type": "subscription_resource_id", "parameters": parameters}}
+
+
+def resource(kind: str, config: dict[str, Any], existing: bool = False) -> dict[str, Any]:
+    return {"decorators": [], "type": kind, "api_version": "2024-04-01", "existing": existing, "config": config}
+
+
+def assignment(role: Any) -> dict[str, Any]:
+    body = {"scope": "storage", "properties": {"principalId": "appPrincipalId", "roleDefinitionId": role}}
+    return resource("Microsoft.Authorization/roleAssignments", body)
+
+
+def good_templates() -> dict[str, dict[str, Any]]:
+    """A small deployment that keeps every rule, shaped as pycep parses ours."""
+    location = {
+        "decorators": [
+            {"type": "allowed", "argument": ["eastus", "westeurope"]},
+            {"type": "min_length", "argument": 1},
+        ],
+        "type": "string",
+        "default": None,
+    }
+    site = resource(
+        "Microsoft.Web/sites",
+        {
+            "name": "name",
+            "properties": {
+                "httpsOnly": True,
+                "siteConfig": {
+                    "minTlsVersion": "1.2",
+                    "appSettings": [
+                        {"name": "AzureWebJobsStorage__accountName", "value": "hostStorageAccountName"},
+                        {"name": "SCIM_TABLE_PREFIX", "value": "tablePrefix"},
+                    ],
+                },
+                "functionAppConfig": {"runtime": {"name": "python", "version": "3.11"}},
+            },
+        },
+    )
+    vault = resource(
+        "Microsoft.KeyVault/vaults",
+        {
+            "name": "name",
+            "properties": {
+                "createMode": conditional("recover", "recover", "default"),
+                "enableSoftDelete": True,
+                "enablePurgeProtection": conditional("purgeProtection", True, None),
+            },
+        },
+    )
+    looped_assignment = {
+        "decorators": [],
+        "type": "Microsoft.Authorization/roleAssignments",
+        "api_version": "2022-04-01",
+        "existing": False,
+        "config": {
+            "loop_type": {"type": "array", "detail": {"item_name": "t", "array_name": "tableNames"}},
+            "condition": None,
+            "config": {
+                "properties": {"roleDefinitionId": role_definition_id(accessor("roles", "storageTableDataContributor"))}
+            },
+        },
+    }
+    roles = {"storageBlobDataOwner": BLOB_OWNER, "storageTableDataContributor": TABLE_CONTRIBUTOR}
+    return {
+        "infra/main.bicep": {"parameters": {"location": location}, "variables": {}, "resources": {}, "modules": {}},
+        "infra/modules/functionapp.bicep": {"resources": {"site": site}},
+        "infra/modules/keyvault.bicep": {"resources": {"vault": vault}},
+        "infra/modules/rbac.bicep": {
+            "variables": {"roles": {"decorators": [], "value": roles}},
+            "resources": {
+                "storage": resource("Microsoft.Storage/storageAccounts", {"name": "n"}, existing=True),
+                "blobOwner": assignment(role_definition_id(accessor("roles", "storageBlobDataOwner"))),
+                "tables": looped_assignment,
+            },
+        },
+    }
+
+
+def findings(templates: rules.Templates) -> dict[str, list[str]]:
+    return {rule: found for rule, found in rules.check_templates(templates).items() if found}
+
+
+def only(templates: rules.Templates, rule: str, *fragments: str) -> None:
+    """Exactly `rule` finds something, and its messages mention every fragment."""
+    found = findings(templates)
+    assert set(found) == {rule}, found
+    text = "\n".join(found[rule])
+    for fragment in fragments:
+        assert fragment in text, text
+
+
+def site_properties(templates: dict[str, Any]) -> dict[str, Any]:
+    site = templates["infra/modules/functionapp.bicep"]["resources"]["site"]
+    properties: dict[str, Any] = site["config"]["properties"]
+    return properties
+
+
+def test_the_good_templates_keep_every_rule() -> None:
+    assert findings(good_templates()) == {}
+
+
+@pytest.mark.parametrize("prop", ["ftpsState", "alwaysOn", "linuxFxVersion", "use32BitWorkerProcess", "javaVersion"])
+def test_a_site_config_property_flex_rejects_is_found(prop: str) -> None:
+    templates = good_templates()
+    site_properties(templates)["siteConfig"][prop] = "x"
+    only(templates, "flex_site_properties", f"siteConfig.{prop}")
+
+
+def test_a_site_property_is_found_in_any_case_and_outside_site_config() -> None:
+    templates = good_templates()
+    site_properties(templates)["IsXenon"] = False
+    templates["infra/main.bicep"]["modules"]["app"] = {"config": {"params": {"siteConfig": {"LinuxFxVersion": "x"}}}}
+    only(templates, "flex_site_properties", "IsXenon", "module app.params.siteConfig.LinuxFxVersion")
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "WEBSITE_RUN_FROM_PACKAGE", "WEBSITE_CONTENTSHARE"],
+)
+def test_an_app_setting_flex_rejects_is_found_in_site_config(setting: str) -> None:
+    templates = good_templates()
+    site_properties(templates)["siteConfig"]["appSettings"].append({"name": setting, "value": "x"})
+    only(templates, "flex_app_settings", setting)
+
+
+def test_an_app_setting_is_found_as_a_key_of_an_appsettings_resource() -> None:
+    templates = good_templates()
+    config = resource(
+        "Microsoft.Web/sites/config", {"name": "appsettings", "properties": {"ENABLE_ORYX_BUILD": "true"}}
+    )
+    templates["infra/modules/functionapp.bicep"]["resources"]["settings"] = config
+    only(templates, "flex_app_settings", "ENABLE_ORYX_BUILD")
+
+
+def test_location_without_allowed_regions_is_found() -> None:
+    templates = good_templates()
+    templates["infra/main.bicep"]["parameters"]["location"]["decorators"] = []
+    only(templates, "allowed_locations", "accepts any region")
+
+
+@pytest.mark.parametrize("region", ["East US", "eastus2euap"])
+def test_location_allowing_something_not_an_ordinary_region_is_found(region: str) -> None:
+    templates = good_templates()
+    templates["infra/main.bicep"]["parameters"]["location"]["decorators"][0]["argument"].append(region)
+    only(templates, "allowed_locations", repr(region))
+
+
+def test_a_role_outside_the_built_in_list_is_found() -> None:
+    templates = good_templates()
+    templates["infra/modules/rbac.bicep"]["variables"]["roles"]["value"]["storageBlobDataOwner"] = OWNER_ROLE
+    only(templates, "built_in_roles", "blobOwner", OWNER_ROLE)
+
+
+def test_swapped_role_guids_are_found_by_their_keys() -> None:
+    templates = good_templates()
+    roles = templates["infra/modules/rbac.bicep"]["variables"]["roles"]["value"]
+    roles["storageBlobDataOwner"], roles["storageTableDataContributor"] = TABLE_CONTRIBUTOR, BLOB_OWNER
+    only(templates, "built_in_roles", "'storageBlobDataOwner' holds the GUID of 'Storage Table Data Contributor'")
+
+
+def test_a_role_that_cannot_be_resolved_is_found() -> None:
+    templates = good_templates()
+    rbac = templates["infra/modules/rbac.bicep"]["resources"]
+    rbac["blobOwner"] = assignment(role_definition_id("roleFromAParameter"))
+    only(templates, "built_in_roles", "blobOwner", "cannot tell which role")
+
+
+@pytest.mark.parametrize("form", ["literal", "path", "interpolated", "interpolated key", "existing definition"])
+def test_every_way_of_naming_a_role_is_read(form: str) -> None:
+    for guid, expected in ((BLOB_OWNER, set()), (OWNER_ROLE, {"built_in_roles"})):
+        templates = good_templates()
+        rbac = templates["infra/modules/rbac.bicep"]
+        rbac["variables"]["picked"] = {"decorators": [], "value": guid}
+        rbac["variables"]["roles"]["value"]["storageBlobDataOwner"] = guid
+        definition = resource("Microsoft.Authorization/roleDefinitions", {"name": "picked"}, existing=True)
+        rbac["resources"]["pickedDefinition"] = definition
+        path = "${subscription().id}/providers/Microsoft.Authorization/roleDefinitions/"
+        role = {
+            "literal": role_definition_id(guid),
+            "path": f"/providers/Microsoft.Authorization/roleDefinitions/{guid}",
+            "interpolated": path + "${picked}",
+            "interpolated key": path + "${roles.storageBlobDataOwner}",
+            "existing definition": accessor("pickedDefinition", "id"),
+        }[form]
+        rbac["resources"]["blobOwner"] = assignment(role)
+        assert set(findings(templates)) == expected, (guid, findings(templates))
+
+
+def test_a_vault_without_a_switchable_create_mode_is_found() -> None:
+    templates = good_templates()
+    vault = templates["infra/modules/keyvault.bicep"]["resources"]["vault"]["config"]["properties"]
+    del vault["createMode"]
+    only(templates, "key_vault_lifecycle", "createMode is absent")
+    vault["createMode"] = "default"
+    only(templates, "key_vault_lifecycle", "createMode is 'default'")
+    vault["createMode"] = "vaultCreateMode"  # a parameter: switchable
+    assert findings(templates) == {}
+
+
+def test_a_vault_asking_arm_to_turn_purge_protection_off_is_found() -> None:
+    templates = good_templates()
+    templates["infra/modules/keyvault.bicep"]["resources"]["vault"]["config"]["properties"]["enablePurgeProtection"] = (
+        False
+    )
+    only(templates, "key_vault_lifecycle", "enablePurgeProtection false")
+
+
+def test_a_key_vault_reference_identity_without_a_reference_is_found() -> None:
+    templates = good_templates()
+    site_properties(templates)["keyVaultReferenceIdentity"] = "identityId"
+    only(templates, "key_vault_references", "keyVaultReferenceIdentity")
+    site_properties(templates)["siteConfig"]["appSettings"].append(
+        {"name": "SCIM_SOMETHING", "value": "@Microsoft.KeyVault(SecretUri=${uri})"}
+    )
+    assert findings(templates) == {}
+
+
+def test_funcignore_must_leave_out_what_gitignore_ignores() -> None:
+    gaps = rules.funcignore_gaps("# comment\n.venv/\n__pycache__/\n*.egg-info/\n", ".venv/\n# __pycache__/\n")
+    assert gaps == [
+        ".funcignore: does not leave out '*.egg-info/', which .gitignore ignores, so azd would package it",
+        ".funcignore: does not leave out '__pycache__/', which .gitignore ignores, so azd would package it",
+    ]
+
+
+def test_our_funcignore_leaves_out_what_our_gitignore_ignores() -> None:
+    assert rules.funcignore_gaps((ROOT / ".gitignore").read_text(), (ROOT / ".funcignore").read_text()) == []
+
+
+# --- the real Bicep, with each mistake planted, parsed by pycep --------------------------------------
+
+Plant = Callable[[str], str]
+
+
+def insert_after(anchor: str, text: str) -> Plant:
+    def plant(source: str) -> str:
+        assert anchor in source, f"anchor {anchor!r} is gone: update this test's plant"
+        return source.replace(anchor, anchor + text, 1)
+
+    return plant
+
+
+def append(text: str) -> Plant:
+    def plant(source: str) -> str:
+        return source + "\n" + text
+
+    return plant
+
+
+def substitute(pattern: str, replacement: str) -> Plant:
+    def plant(source: str) -> str:
+        planted, count = re.subn(pattern, replacement, source, count=1, flags=re.MULTILINE | re.DOTALL)
+        assert count == 1, f"pattern {pattern!r} is gone: update this test's plant"
+        return planted
+
+    return plant
+
+
+FUNCTION_APP = "infra/modules/functionapp.bicep"
+PLANTED: dict[str, tuple[str, Plant, str, str]] = {
+    # name: (file, plant, rule that must fire, fragment of its message)
+    "ftpsState": (
+        FUNCTION_APP,
+        insert_after("siteConfig: {\n", "      ftpsState: 'Disabled'\n"),
+        "flex_site_properties",
+        "ftpsState",
+    ),
+    "alwaysOn": (
+        FUNCTION_APP,
+        insert_after("siteConfig: {\n", "      alwaysOn: false\n"),
+        "flex_site_properties",
+        "alwaysOn",
+    ),
+    "linuxFxVersion": (
+        FUNCTION_APP,
+        insert_after("siteConfig: {\n", "      linuxFxVersion: 'Python|3.11'\n"),
+        "flex_site_properties",
+        "linuxFxVersion",
+    ),
+    "FUNCTIONS_WORKER_RUNTIME": (
+        FUNCTION_APP,
+        insert_after("appSettings: [\n", "        { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'python' }\n"),
+        "flex_app_settings",
+        "FUNCTIONS_WORKER_RUNTIME",
+    ),
+    "WEBSITE_RUN_FROM_PACKAGE": (
+        FUNCTION_APP,
+        insert_after("appSettings: [\n", "        { name: 'WEBSITE_RUN_FROM_PACKAGE', value: '1' }\n"),
+        "flex_app_settings",
+        "WEBSITE_RUN_FROM_PACKAGE",
+    ),
+    "appsettings resource": (
+        FUNCTION_APP,
+        append(
+            "resource extraSettings 'Microsoft.Web/sites/config@2024-04-01' = {\n  parent: site\n"
+            "  name: 'appsettings'\n  properties: {\n    WEBSITE_CONTENTSHARE: 'share'\n  }\n}\n"
+        ),
+        "flex_app_settings",
+        "WEBSITE_CONTENTSHARE",
+    ),
+    "any location": (
+        "infra/main.bicep",
+        substitute(r"@allowed\(\[\n  'australiaeast'.*?\]\)\n", ""),
+        "allowed_locations",
+        "any region",
+    ),
+    "unknown role": (
+        "infra/modules/rbac.bicep",
+        substitute(r"storageBlobDataOwner: '[0-9a-f-]{36}'", f"storageBlobDataOwner: '{OWNER_ROLE}'"),
+        "built_in_roles",
+        OWNER_ROLE,
+    ),
+    "swapped roles": (
+        "infra/modules/rbac.bicep",
+        substitute(
+            r"keyVaultSecretsUser: '[0-9a-f-]{36}'", "keyVaultSecretsUser: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'"
+        ),
+        "built_in_roles",
+        "'keyVaultSecretsUser' holds the GUID of 'Key Vault Secrets Officer'",
+    ),
+    "role from a parameter": (
+        "infra/modules/rbac.bicep",
+        substitute(
+            r"(resource appSecretsUser .*?roleDefinitionId: )[^\n]*\n",
+            r"\1subscriptionResourceId('Microsoft.Authorization/roleDefinitions', deployerPrincipalType)\n",
+        ),
+        "built_in_roles",
+        "appSecretsUser: cannot tell",
+    ),
+    "fixed createMode": (
+        "infra/modules/keyvault.bicep",
+        substitute(r"^\s*createMode:[^\n]*\n", ""),
+        "key_vault_lifecycle",
+        "createMode is absent",
+    ),
+    "purge protection false": (
+        "infra/modules/keyvault.bicep",
+        substitute(r"enablePurgeProtection:[^\n]*", "enablePurgeProtection: false"),
+        "key_vault_lifecycle",
+        "enablePurgeProtection false",
+    ),
+    "keyVaultReferenceIdentity": (
+        FUNCTION_APP,
+        insert_after("httpsOnly: true\n", "    keyVaultReferenceIdentity: identityId\n"),
+        "key_vault_references",
+        "keyVaultReferenceIdentity",
+    ),
+}
+
+needs_pycep = pytest.mark.skipif(not PYCEP_PYTHON.exists(), reason="needs .venv-pycep (make check-infra builds it)")
+
+
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """The real templates, and each planted file, all parsed in one pycep process: {variant: templates}."""
+    base = tmp_path_factory.mktemp("infra")
+    shutil.copytree(ROOT / "infra", base / "infra", ignore=shutil.ignore_patterns("__pycache__"))
+    originals = sorted((base / "infra").rglob("*.bicep"))
+    planted_paths: dict[str, Path] = {}
+    for index, (name, (file, plant, _, _)) in enumerate(PLANTED.items()):
+        path = base / f"planted{index}" / file
+        path.parent.mkdir(parents=True)
+        path.write_text(plant((ROOT / file).read_text()))
+        planted_paths[name] = path
+    outcome = check_infra.parse_bicep(str(PYCEP_PYTHON), [*originals, *planted_paths.values()])
+    errors = {path: result["error"] for path, result in outcome.items() if "error" in result}
+    assert not errors, errors
+    real = {path.relative_to(base).as_posix(): outcome[str(path)]["template"] for path in originals}
+    variants = {"real": real}
+    for name, path in planted_paths.items():
+        variants[name] = {**real, PLANTED[name][0]: outcome[str(path)]["template"]}
+    return variants
+
+
+@needs_pycep
+def test_the_real_templates_keep_every_rule(parsed: dict[str, dict[str, Any]]) -> None:
+    templates = parsed["real"]
+    assert findings(templates) == {}
+    role_assignments = [
+        n for t in templates.values() for n, _ in rules._resources(t, "Microsoft.Authorization/roleAssignments")
+    ]
+    assert len(role_assignments) >= 6, role_assignments  # every assignment was read, loops and conditions too
+
+
+@needs_pycep
+@pytest.mark.parametrize("mistake", list(PLANTED))
+def test_each_planted_mistake_fails_its_rule(parsed: dict[str, dict[str, Any]], mistake: str) -> None:
+    _, _, rule, fragment = PLANTED[mistake]
+    only(parsed[mistake], rule, fragment)
