@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install run test lint bench check-infra clean
+.PHONY: help install run test lint bench bench-abuse check-infra clean
 
 help:
 	@echo "make run    - start Azurite and the SCIM endpoint on 127.0.0.1:\$${PORT:-7071}; prints Tenant URL and token"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint   - ruff and mypy --strict on scim/"
 	@echo "make bench  - storage round trips and latency ratios per SCIM operation"
 	@echo "make check-infra - parse every Bicep file (pycep-parser), run our Flex/role/Key Vault rules and checkov, offline"
+	@echo "make bench-abuse - worst-case CPU seconds and peak memory of abusive requests (issue #15; minutes)"
 
 $(PY_STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +60,10 @@ check-infra: $(INFRA_CHECKOV) $(INFRA_PYCEP)
 bench: install
 	$(PY) -m bench.round_trips
 	$(PY) -m bench.lists
+
+# Not part of `make test`: each case may run up to CAP seconds (default 60) before it is killed.
+bench-abuse: install
+	$(PY) -m bench.abuse --cap $${CAP:-60}
 
 clean:
 	rm -rf $(VENV) .venv-checkov .venv-pycep node_modules .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,7 +26,22 @@ import azure.functions as func
 log = logging.getLogger("devhost")
 
 MAX_REQUEST_BYTES = 100 * 1024 * 1024
-"""The Functions host refuses request bodies over 100 MB; so does this one."""
+"""The Functions host's default body limit (104,857,600 bytes); FUNCTIONS_REQUEST_BODY_SIZE_LIMIT changes it."""
+
+SOCKET_TIMEOUT_SECONDS = 30.0
+"""A connection that sends nothing for this long is closed: an idle or slow client cannot hold a thread."""
+
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,20}")
+
+
+def request_body_limit(environ: Mapping[str, str]) -> int:
+    """FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (bytes), as the Functions host reads it; 100 MB when unset."""
+    raw = (environ.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT") or "").strip()
+    if not raw:
+        return MAX_REQUEST_BYTES
+    if not _CONTENT_LENGTH.fullmatch(raw) or int(raw) <= 0:
+        raise ValueError(f"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be a positive number of bytes, not {raw!r}")
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -131,9 +147,24 @@ class FunctionsHost:
         return 404, {"Content-Type": "text/plain"}, b"Not Found"
 
 
-def make_server(app: func.FunctionApp, host: str, port: int, host_json: Path) -> ThreadingHTTPServer:
-    """An HTTP server (not yet serving) for the app; port 0 picks a free port."""
+def make_server(
+    app: func.FunctionApp,
+    host: str,
+    port: int,
+    host_json: Path,
+    *,
+    max_body_bytes: int | None = None,
+    timeout: float = SOCKET_TIMEOUT_SECONDS,
+) -> ThreadingHTTPServer:
+    """An HTTP server (not yet serving) for the app; port 0 picks a free port.
+
+    Request URLs handed to the app start with the bound address, never the client's Host header, so a
+    forged Host cannot reach a Location header (the app rebases URLs on SCIM_PUBLIC_BASE_URL when set).
+    Bodies need a Content-Length: a chunked body gets 411, another transfer coding 501, and a length
+    that is malformed gets 400 or over the limit 413, before any of the body is read.
+    """
     functions = FunctionsHost(app, read_route_prefix(host_json))
+    body_limit = max_body_bytes if max_body_bytes is not None else request_body_limit(os.environ)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -143,16 +174,44 @@ def make_server(app: func.FunctionApp, host: str, port: int, host_json: Path) ->
         disable_nagle_algorithm = True
 
         def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_REQUEST_BYTES:
-                self._send(413, {"Content-Type": "text/plain", "Connection": "close"}, b"Request Entity Too Large")
-                self.close_connection = True
+            length = self._content_length()
+            if length is None:
                 return
             body = self.rfile.read(length) if length else b""
+            if len(body) < length:  # the client closed early
+                self.close_connection = True
+                return
             headers = {k: v for k, v in self.headers.items()}
-            base = f"http://{self.headers.get('Host') or f'{host}:{self.server.server_address[1]}'}"
+            bound_host, bound_port = self.server.server_address[:2]
+            base = f"http://{bound_host}:{bound_port}"
             status, out_headers, out_body = functions.dispatch(self.command, self.path, headers, body, base)
             self._send(status, out_headers, out_body)
+
+        def _content_length(self) -> int | None:
+            """The body's length, or None after answering a request whose body cannot be framed or is too large."""
+            if self.headers.get_all("Transfer-Encoding"):
+                chunked = "chunked" in ",".join(self.headers.get_all("Transfer-Encoding") or []).lower()
+                if chunked:
+                    self._refuse(411, b"Length Required: send the body with a Content-Length, not chunked")
+                else:
+                    self._refuse(501, b"Not Implemented: unsupported Transfer-Encoding")
+                return None
+            values = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+            if not values:
+                return 0
+            if len(values) > 1 or not _CONTENT_LENGTH.fullmatch(next(iter(values))):
+                self._refuse(400, b"Bad Request: malformed Content-Length")
+                return None
+            length = int(next(iter(values)))
+            if length > body_limit:
+                self._refuse(413, b"Request Entity Too Large")
+                return None
+            return length
+
+        def _refuse(self, status: int, message: bytes) -> None:
+            # The body was not read, so the connection cannot carry another request.
+            self._send(status, {"Content-Type": "text/plain", "Connection": "close"}, message)
+            self.close_connection = True
 
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
@@ -167,9 +226,10 @@ def make_server(app: func.FunctionApp, host: str, port: int, host_json: Path) ->
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
         def log_message(self, format: str, *args: Any) -> None:
-            # The access line holds the query string (filters carry user names): log the path only.
-            log.debug("%s %s", self.command, urlsplit(self.path).path)
+            # The access line holds the query string (filters carry user names): log the path only, escaped.
+            log.debug("%s %r", getattr(self, "command", "-"), urlsplit(getattr(self, "path", "") or "").path)
 
+    Handler.timeout = timeout
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     return server

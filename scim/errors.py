@@ -27,6 +27,13 @@ class ServiceUnavailableException(SCIMException):
     _default_detail = "The service is temporarily unavailable; retry later"
 
 
+class UnsupportedMediaTypeException(SCIMException):
+    """The request body is not JSON (RFC 7231 §6.5.13); RFC 7644 defines no scimType for it."""
+
+    status = 415
+    _default_detail = "Send the body as application/scim+json"
+
+
 class InternalServerException(SCIMException):
     """An unexpected failure; the detail never carries internals."""
 

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 SecretSourceKind = Literal["local", "keyvault"]
 
 _TABLE_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,49}$")
-_BASE_URL_RE = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The checkout's root: make run keeps its state in PROJECT_ROOT/.local (git-ignored)."""
@@ -63,14 +63,17 @@ def _state_dir(environ: Mapping[str, str]) -> Path:
 
 
 def _public_base_url(environ: Mapping[str, str]) -> str | None:
+    """SCIM_PUBLIC_BASE_URL as origin plus any proxy path prefix, without a trailing '/scim/v2' or '/'."""
     raw = (environ.get("SCIM_PUBLIC_BASE_URL") or "").strip()
     if not raw:
         return None
-    if not _BASE_URL_RE.fullmatch(raw):
-        raise SettingsError(
-            f"SCIM_PUBLIC_BASE_URL must be an http(s) URL such as https://<app>.azurewebsites.net, not {raw!r}"
-        )
-    return raw.rstrip("/")
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(f"SCIM_PUBLIC_BASE_URL must be an http(s) URL like https://scim.example.com, not {raw!r}")
+    path = parts.path.rstrip("/")
+    if path.lower().endswith("/scim/v2"):
+        path = path[: -len("/scim/v2")]
+    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class Settings:
     default_page_size: int = 100
     max_page_size: int = 1000
     public_base_url: str | None = None
+    """Origin (and proxy path prefix) of Location and meta.location; None: the request URL's."""
     token_cache_seconds: int = 300
     token_grace_seconds: int = 900
     tenant_cache_seconds: int = 30

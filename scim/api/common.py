@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from scim2_models import InvalidSyntaxException, PayloadTooLargeException, ResponseParameters
+from scim2_models import ResponseParameters
 
 from scim.http import Request
+from scim.protocol.json_body import parse_body
 
 RESPONSE_PARAMETERS = ("attributes", "excludedAttributes")
 
@@ -23,14 +23,8 @@ def base_url(request: Request, trailing_segments: int) -> str:
 
 
 def parse_json(request: Request, max_bytes: int) -> Any:
-    if len(request.body) > max_bytes:
-        raise PayloadTooLargeException(detail=f"The request body is larger than {max_bytes} bytes")
-    if not request.body.strip():
-        raise InvalidSyntaxException(detail="The request body is empty; send a SCIM JSON object")
-    try:
-        return json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidSyntaxException(detail=f"The request body is not valid JSON: {exc}") from exc
+    """The body as JSON, strictly (scim.protocol.json_body): size, media type, UTF-8, depth, duplicates."""
+    return parse_body(request.body, request.header("content-type"), max_bytes)
 
 
 def asks_for(params: ResponseParameters[Any] | None, attribute: str) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
+from urllib.parse import urlsplit
 
 from scim2_models import (
     NotFoundException,
@@ -23,7 +25,8 @@ from scim.errors import (
     error_response,
 )
 from scim.http import Request, Response
-from scim.platform.tenants import is_tenant_id
+from scim.protocol.text import check_url_text, log_safe
+from scim.resources.base import plausible_id
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.secrets import SecretSourceUnavailableError
@@ -33,6 +36,14 @@ from scim.store import StorageUnavailableError
 log = logging.getLogger("scim")
 
 Handler = Callable[[Request, str], Response]
+
+
+def _public(request: Request, public_base_url: str | None) -> Request:
+    """The request with its URL on the configured public base, so no Host header reaches a Location."""
+    if not public_base_url:
+        return request
+    parts = urlsplit(request.url)
+    return replace(request, url=public_base_url + parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 class ScimApi:
@@ -90,9 +101,11 @@ class ScimApi:
     def _dispatch(self, request: Request, operation: str, handlers: Mapping[str, Handler]) -> Response:
         started = time.perf_counter()
         tenant = request.route_params.get("tenant", "")
+        request = _public(request, self.settings.public_base_url)
         try:
             # The tenant record is read once per request, here; handlers get its limit from REQUEST_TENANT.
             REQUEST_TENANT.set(self.auth.authenticate(request.header("authorization"), tenant))
+            check_url_text(request.route_params, request.query)
             handler = handlers.get(request.method)
             if handler is None:
                 raise MethodNotAllowedException(allowed=tuple(handlers))
@@ -101,27 +114,31 @@ class ScimApi:
             response = error_response(exc, {"WWW-Authenticate": 'Bearer realm="scim"'})
         except (SecretSourceUnavailableError, StorageUnavailableError, TimeoutError) as exc:
             # Never a 401 here: Entra would report bad credentials and quarantine the job.
-            log.warning("scim dependency unavailable: tenant=%s error=%s", tenant, type(exc).__name__)
+            log.warning("scim dependency unavailable: tenant=%s error=%s", log_safe(tenant), type(exc).__name__)
             response = error_response(ServiceUnavailableException())
         except SCIMException as exc:
             response = error_response(exc)
         except Exception:
-            log.exception("scim request failed: tenant=%s operation=%s", tenant, operation)
+            log.exception("scim request failed: tenant=%s operation=%s", log_safe(tenant), operation)
             response = error_response(InternalServerException())
         REQUEST_TENANT.set(None)
-        # A tenant id from the URL is logged only if well-formed: no control characters in our logs.
-        self._log(request, operation, tenant if is_tenant_id(tenant) else "-", response.status, started)
+        self._log(request, operation, tenant, response.status, started)
         return response
 
     @staticmethod
     def _log(request: Request, operation: str, tenant: str, status: int, started: float) -> None:
-        # Ids only: never tokens, bodies, filters or user names.
+        # Ids only: never tokens, bodies, filters or user names. Tenant and id come from the URL and may be
+        # forged ("%0A…") even without a token: the tenant is escaped onto this one line, and an id that
+        # cannot be one of ours (perhaps a user name) is logged as its length only.
+        resource_id = request.route_params.get("id", "-")
+        if resource_id != "-" and not plausible_id(resource_id):
+            resource_id = f"malformed({len(resource_id)}-chars)"
         log.info(
             "scim %s %s tenant=%s id=%s status=%d ms=%.1f",
-            request.method,
+            log_safe(request.method),
             operation,
-            tenant,
-            request.route_params.get("id", "-"),
+            log_safe(tenant),
+            resource_id,
             status,
             (time.perf_counter() - started) * 1000,
         )

@@ -31,7 +31,6 @@ def e2e_environ(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> d
         **E2E_ENV,
         "SCIM_STORAGE_CONNECTION_STRING": azurite.connection_string,
         "SCIM_LOCAL_SECRETS_FILE": str(Path(state) / "secrets.json"),
-        "SCIM_PUBLIC_BASE_URL": "http://127.0.0.1:7071",
         "SCIM_TENANT_CACHE_SECONDS": "1",
     }
 
@@ -39,7 +38,7 @@ def e2e_environ(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> d
 @pytest.fixture(scope="session")
 def tenants(e2e_environ: dict[str, str]) -> TenantService:
     """The operator's tenant use cases against the e2e storage and secret store."""
-    return build_tenant_service(Settings.from_environ(e2e_environ))
+    return build_tenant_service(Settings.from_environ({**e2e_environ, "SCIM_PUBLIC_BASE_URL": "http://127.0.0.1:7071"}))
 
 
 @pytest.fixture(scope="session")
