@@ -68,6 +68,8 @@ from scim.store.rows import (
 
 _TRANSACTION_LIMIT = 100
 _COUNTER_RETRIES = 40
+SCAN_PAGE_SIZE = 100
+"""Rows a scan holds at once: 100 documents of at most MAX_DOCUMENT_CHARS stay under ~80 MB (issue 15)."""
 _ONE_MORE = CountChange(total=1)
 _ONE_LESS = CountChange(total=-1)
 _NO_CHANGE = CountChange()
@@ -261,7 +263,9 @@ class ResourceTable:
                 raise self._guard(exc) from exc
         return found
 
-    def scan(self, tenant: str, *, after: str | None = None, page_size: int = 1000) -> Iterator[StoredResource]:
+    def scan(
+        self, tenant: str, *, after: str | None = None, page_size: int = SCAN_PAGE_SIZE
+    ) -> Iterator[StoredResource]:
         """The tenant's resources in id order, read a page at a time (memory bounded by one page)."""
         try:
             rows = self._table().query_entities(
