@@ -64,6 +64,9 @@ param grantDeployerSecretsOfficer bool = false
 @description('Refuse users without an e-mail address (SCIM_REQUIRE_EMAIL).')
 param requireEmail bool = true
 
+@description('Accept HTTPS only from Entra\'s provisioning service (the AzureActiveDirectory service tag); operators then cannot reach the endpoint directly.')
+param restrictInboundToEntra bool = false
+
 @description('Always-ready instances for HTTP, against cold starts during Test Connection or a cycle start.')
 @minValue(0)
 param alwaysReadyInstances int = 0
@@ -96,7 +99,7 @@ var resourceToken = toLower(uniqueString(subscription().id, environmentName, loc
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = '${abbrs.webSitesFunctions}scim-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
-var tableNames = ['${tablePrefix}Users', '${tablePrefix}Groups']
+var tableNames = ['${tablePrefix}Users', '${tablePrefix}Groups', '${tablePrefix}Tenants']
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -196,6 +199,7 @@ module functionApp 'modules/functionapp.bicep' = {
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     tablePrefix: tablePrefix
     requireEmail: requireEmail
+    restrictInboundToEntra: restrictInboundToEntra
     alwaysReadyInstances: alwaysReadyInstances
     maximumInstanceCount: maximumInstanceCount
   }

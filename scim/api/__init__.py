@@ -5,23 +5,22 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import timedelta
 
 from scim.api import discovery
 from scim.api.scim import ScimApi
+from scim.auth import TenantAuthenticator
 from scim.errors import InternalServerException, error_response
 from scim.http import Request, Response
-from scim.platform.changes import STREAMS, ChangeLog
-from scim.platform.delivery import Delivery, SweepReport
+from scim.platform.delivery import SweepReport
+from scim.platform.tenants import TenantDirectory
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
-from scim.secrets import SecretSource, azure_credential, build_secret_source
+from scim.secrets import SecretSource, build_secret_source
 from scim.settings import Settings, SettingsError
-from scim.store import TableStorage
-from scim.store.changes import ChangeRows
-from scim.store.queue import ChangeQueue
+from scim.store import TableStorage, TenantTable
+from scim.wiring import build_delivery, build_storage
 
-__all__ = ["ROUTES", "ScimApi", "build_api", "build_delivery", "get_api", "handle", "sweep_changes"]
+__all__ = ["ROUTES", "ScimApi", "build_api", "get_api", "handle", "sweep_changes"]
 
 log = logging.getLogger("scim")
 
@@ -31,54 +30,30 @@ def build_api(
 ) -> ScimApi:
     """Wire settings to storage, secrets and services; creates clients but sends no request.
 
-    Tests and benchmarks may pass the storage (to count its round trips) and the secret source.
+    Tests and benchmarks may pass the storage (to count its round trips) and the secret source; their
+    tenants must still be registered in the tenants table.
     """
-    # The SDK's HTTP logging prints request URLs at INFO, and our row keys are hashes of user names.
-    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
-    if storage is not None:
-        pass
-    elif settings.storage_connection_string:
-        storage = TableStorage(connection_string=settings.storage_connection_string, table_prefix=settings.table_prefix)
-    else:
-        storage = TableStorage(
-            endpoint=settings.storage_table_endpoint,
-            credential=azure_credential(settings),
-            table_prefix=settings.table_prefix,
-        )
+    storage = storage or build_storage(settings)
     groups = GroupService(storage.resources("Groups"), storage.resources("Users"))
     users = UserService(
         storage.resources("Users"), memberships=groups.memberships, require_email=settings.require_email
     )
-    api = ScimApi(settings, users, secrets or build_secret_source(settings), groups)
+    api = ScimApi(settings, users, build_authenticator(settings, storage, secrets), groups)
     api.delivery = build_delivery(settings, storage)
     return api
 
 
-def build_delivery(settings: Settings, storage: TableStorage, queue: ChangeQueue | None = None) -> Delivery:
-    """The change log of both tables and its delivery to the queue, told of every commit; sends no request."""
-    if queue is None and settings.publishes_changes:
-        if settings.storage_connection_string:
-            queue = ChangeQueue(settings.changes_queue, connection_string=settings.storage_connection_string)
-        else:
-            queue = ChangeQueue(
-                settings.changes_queue,
-                endpoint=settings.storage_queue_endpoint,
-                credential=azure_credential(settings),
-            )
-    delivery = Delivery(
-        {kind: ChangeRows(storage.resources(kind)) for kind in STREAMS},
-        queue,
-        retention=timedelta(days=settings.change_retention_days),
+def build_authenticator(
+    settings: Settings, storage: TableStorage, secrets: SecretSource | None = None
+) -> TenantAuthenticator:
+    """Tenant records from the tenants table, tokens from the secret source, both cached per worker."""
+    source = secrets or build_secret_source(settings)
+    return TenantAuthenticator(
+        TenantDirectory(TenantTable(storage), ttl_seconds=settings.tenant_cache_seconds),
+        source,
+        ttl_seconds=settings.token_cache_seconds,
+        min_refresh_seconds=float(getattr(source, "min_refresh_seconds", 30.0)),
     )
-    for kind in STREAMS:
-        delivery.attach(storage.resources(kind))
-    return delivery
-
-
-def change_log(api: ScimApi) -> ChangeLog:
-    """The read API over the change records (CLI, activity view)."""
-    assert api.delivery is not None
-    return ChangeLog(api.delivery.streams)
 
 
 _api: ScimApi | None = None

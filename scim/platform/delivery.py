@@ -188,6 +188,9 @@ class Delivery:
     def _sweep_partition(self, stream: str, rows: ChangeRows, mark: Watermark, report: SweepReport) -> Watermark:
         if self._send is None:
             return mark
+        if mark.published > rows.last_seq(mark.tenant):
+            # The partition was purged (the tenant deleted) and numbers again from 1: start over.
+            mark = rows.reset(mark) or mark
         while True:
             records = rows.read(mark.tenant, after=mark.published, limit=SWEEP_PAGE)
             if not records:

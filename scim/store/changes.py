@@ -249,6 +249,21 @@ class ChangeRows:
                 raise self._table._guard(exc) from exc
         return None
 
+    def reset(self, known: Watermark) -> Watermark | None:
+        """Nothing delivered: for a partition purged since (its numbers start again from 1)."""
+        try:
+            written = self._table._table().update_entity(
+                {**registry_row(known.tenant), "Published": 0, "Sent": "[]"},
+                mode=UpdateMode.MERGE,
+                etag=known.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except ResourceModifiedError:
+            return None
+        except AzureError as exc:
+            raise self._table._guard(exc) from exc
+        return Watermark(known.tenant, 0, str(written["etag"]))
+
     def trim(self, tenant: str, before: datetime, up_to: int) -> int:
         """Delete the oldest records made before ``before`` and already delivered (seq <= up_to); how many.
 
