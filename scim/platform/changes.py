@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,12 +77,19 @@ class ChangeLog:
 
     def read(self, tenant: str, after: int = 0, limit: int = 100, stream: str | None = None) -> list[Change]:
         """Changes after sequence number ``after`` in one stream, or in each stream merged by time."""
+        return [Change.of(record) for record in self.read_records(tenant, after, limit, stream)]
+
+    def messages(self, tenant: str, after: int = 0, limit: int = 100, stream: str | None = None) -> list[str]:
+        """The same changes as the queue messages they were sent as (for replay into the platform)."""
+        return [message(record) for record in self.read_records(tenant, after, limit, stream)]
+
+    def read_records(self, tenant: str, after: int, limit: int, stream: str | None) -> list[ChangeRecord]:
         names = [stream] if stream else list(self.streams)
         unknown = [name for name in names if name not in self.streams]
         if unknown:
             raise ValueError(f"unknown stream {unknown[0]!r}: use one of {', '.join(self.streams)}")
-        lists = [[Change.of(r) for r in self.streams[name].read(tenant, after=after, limit=limit)] for name in names]
-        merged = heapq.merge(*lists, key=lambda change: (change.time, change.stream, change.seq))
+        lists = [self.streams[name].read(tenant, after=after, limit=limit) for name in names]
+        merged = heapq.merge(*lists, key=lambda record: (record.time, record.stream, record.seq))
         return list(merged)[:limit]
 
     def records(self, tenant: str, stream: str, after: int, limit: int) -> list[ChangeRecord]:
@@ -130,12 +137,3 @@ def message(record: ChangeRecord) -> str:
 
 def _dump(body: dict[str, Any]) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
-
-def contiguous(seqs: Sequence[int], after: int) -> int:
-    """The highest n such that every number after ``after`` up to n is in ``seqs`` (``after`` if none)."""
-    present = set(seqs)
-    last = after
-    while last + 1 in present:
-        last += 1
-    return last
