@@ -192,7 +192,7 @@ def test_changes_lists_the_change_log_for_replay(cli: Any, azurite: Azurite, ten
         for n in range(3)
     ]
     text = cli("tenant", "changes", tenant).output
-    assert [line.split()[:2] + line.split()[3:6] for line in text.splitlines()] == [
+    assert [line.split()[:2] + line.split()[3:7] for line in text.splitlines()] == [
         ["Users", str(n + 1), "created", "User", uid, f"u{n}@contoso.com"] for n, uid in enumerate(ids)
     ]
     replay = as_json(cli("tenant", "changes", tenant, "--after", "1", "--limit", "1", "--stream", "users", "--json"))
