@@ -32,6 +32,8 @@ PENDING_LIMIT = 10_000
 PAUSE_SECONDS = 5.0
 """After a failed send the thread sends nothing for this long: an outage costs no timeouts per write."""
 SWEEP_PAGE = 500
+MARK_SECONDS = 1.0
+"""Sent records are marked in the registry at most this often: one merge for a burst of writes, not one each."""
 
 
 @dataclass
@@ -68,6 +70,8 @@ class Delivery:
         self._thread: threading.Thread | None = None
         self._paused_until = 0.0
         self._marks: dict[tuple[str, str], Watermark] = {}
+        self._unmarked: dict[tuple[str, str], list[int]] = {}
+        self._marked_at = 0.0
         self.dropped = 0
 
     def attach(self, table: ResourceTable) -> None:
@@ -94,9 +98,11 @@ class Delivery:
         while True:
             with self._lock:
                 while not self._pending:
-                    self._busy = False
+                    if self._unmarked and time.monotonic() - self._marked_at >= MARK_SECONDS:
+                        break
+                    self._busy = bool(self._unmarked)
                     self._lock.notify_all()
-                    if not self._lock.wait(timeout=60):
+                    if not self._lock.wait(timeout=MARK_SECONDS if self._unmarked else 60) and not self._unmarked:
                         self._thread = None
                         return
                 batch = list(self._pending)
@@ -104,12 +110,13 @@ class Delivery:
                 self._busy = True
             try:
                 self._publish(batch)
+                if time.monotonic() - self._marked_at >= MARK_SECONDS:
+                    self._mark_all()
             except Exception:
                 log.exception("change delivery failed; the sweep will deliver")
 
     def _publish(self, batch: list[tuple[str, ChangeRecord]]) -> None:
         batch.sort(key=lambda item: (item[1].stream, item[0], item[1].seq))
-        sent: dict[tuple[str, str], list[int]] = {}
         for tenant, record in batch:
             if time.monotonic() < self._paused_until:
                 break  # the queue failed a moment ago: leave the rest to the sweep
@@ -125,8 +132,12 @@ class Delivery:
                     "change not delivered: stream=%s seq=%d; the sweep will deliver", record.stream, record.seq
                 )
                 continue
-            sent.setdefault((record.stream, tenant), []).append(record.seq)
-        for (stream, tenant), seqs in sent.items():
+            self._unmarked.setdefault((record.stream, tenant), []).append(record.seq)
+
+    def _mark_all(self) -> None:
+        unmarked, self._unmarked = self._unmarked, {}
+        self._marked_at = time.monotonic()
+        for (stream, tenant), seqs in unmarked.items():
             self._mark_sent(stream, tenant, seqs)
 
     def _deliver(self, record: ChangeRecord) -> None:
