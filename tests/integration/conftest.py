@@ -43,6 +43,7 @@ class Platform:
         return delivery
 
     def close(self) -> None:
+        self.delivery.flush()  # the background thread marks what it sent before the clients close
         self.storage.close()
         if self.queue is not None:
             self.queue.close()
