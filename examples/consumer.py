@@ -42,10 +42,20 @@ class PlatformStore:
     """(tenant, stream, resource id) -> seq of the last change applied to it; kept after a delete (tombstone)."""
     pairs: dict[tuple[str, str, str], int] = field(default_factory=dict)
     """(tenant, group id, user id) -> seq of the last membership change applied to the pair."""
+    versions: dict[tuple[str, str, str], tuple[int, str]] = field(default_factory=dict)
+    """(tenant, stream, id) -> (seq, meta.version) of the newest change seen: a membership change moves a
+    group's version too, without touching its attributes."""
+
+    def version(self, tenant: str, stream: str, resource_id: str) -> str | None:
+        found = self.versions.get((tenant, stream, resource_id))
+        return found[1] if found else None
 
     def apply(self, message: dict[str, Any], fetch: Fetch | None = None) -> bool:
         """Apply one message; False if it was a duplicate or older than what is already applied."""
         tenant, stream, seq = message["tenant"], message["stream"], int(message["seq"])
+        key = (tenant, stream, message["id"])
+        if seq > self.versions.get(key, (0, ""))[0]:
+            self.versions[key] = (seq, message["version"])
         if message["operation"] in MEMBER_OPERATIONS:
             changed = False
             for user_id in message["members"]:
@@ -59,7 +69,6 @@ class PlatformStore:
                     self.members.discard(pair)
                 changed = True
             return changed
-        key = (tenant, stream, message["id"])
         if seq <= self.applied.get(key, 0):
             return False
         resources = self.users if message["resourceType"] == "User" else self.groups
