@@ -96,6 +96,10 @@ class Settings:
     token_cache_seconds: int = 300
     token_grace_seconds: int = 900
     tenant_cache_seconds: int = 30
+    oauth_token_seconds: int = 3600
+    """Lifetime of an access token from /oauth2/token (the `expires_in` Entra is told)."""
+    oauth_leeway_seconds: int = 30
+    """Clock skew allowed when checking an access token's `exp` and `iat` (workers' clocks differ)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -125,7 +129,13 @@ class Settings:
             token_cache_seconds=_positive_int(env, "SCIM_TOKEN_CACHE_SECONDS", 300),
             token_grace_seconds=_positive_int(env, "SCIM_TOKEN_GRACE_SECONDS", 900),
             tenant_cache_seconds=_positive_int(env, "SCIM_TENANT_CACHE_SECONDS", 30),
+            oauth_token_seconds=_positive_int(env, "SCIM_OAUTH_TOKEN_SECONDS", 3600),
+            oauth_leeway_seconds=_positive_int(env, "SCIM_OAUTH_LEEWAY_SECONDS", 30),
         )
+        if settings.oauth_token_seconds > 86_400:
+            raise SettingsError(
+                "SCIM_OAUTH_TOKEN_SECONDS is at most 86400 (a day): access tokens are meant to be short-lived"
+            )
         if env.get("SCIM_LOCAL_TOKENS"):
             raise SettingsError(
                 "SCIM_LOCAL_TOKENS is no longer read: tenants and their tokens are created with "

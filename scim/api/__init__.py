@@ -7,10 +7,13 @@ import threading
 from collections.abc import Callable
 
 from scim.api import discovery
+from scim.api.oauth import TokenEndpoint
 from scim.api.scim import ScimApi
 from scim.auth import TenantAuthenticator
 from scim.errors import InternalServerException, error_response
 from scim.http import Request, Response
+from scim.oauth.keys import SigningKeys
+from scim.oauth.tokens import AccessTokens
 from scim.platform.tenants import TenantDirectory
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
@@ -37,19 +40,28 @@ def build_api(
     users = UserService(
         storage.resources("Users"), memberships=groups.memberships, require_email=settings.require_email
     )
-    return ScimApi(settings, users, build_authenticator(settings, storage, secrets), groups)
+    auth = build_authenticator(settings, storage, secrets)
+    assert auth.access_tokens is not None
+    endpoint = TokenEndpoint(auth, auth.access_tokens, public_base_url=settings.public_base_url)
+    return ScimApi(settings, users, auth, groups, endpoint)
 
 
 def build_authenticator(
     settings: Settings, storage: TableStorage, secrets: SecretSource | None = None
 ) -> TenantAuthenticator:
-    """Tenant records from the tenants table, tokens from the secret source, both cached per worker."""
+    """Tenant records from the tenants table, tokens and signing keys from the secret source, cached per worker."""
     source = secrets or build_secret_source(settings)
+    access_tokens = AccessTokens(
+        SigningKeys(source),
+        lifetime_seconds=settings.oauth_token_seconds,
+        leeway_seconds=settings.oauth_leeway_seconds,
+    )
     return TenantAuthenticator(
         TenantDirectory(TenantTable(storage), ttl_seconds=settings.tenant_cache_seconds),
         source,
         ttl_seconds=settings.token_cache_seconds,
         min_refresh_seconds=float(getattr(source, "min_refresh_seconds", 30.0)),
+        access_tokens=access_tokens,
     )
 
 
@@ -80,6 +92,7 @@ ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
     "schema": discovery.schema,
     "resource_types": discovery.resource_types,
     "resource_type": discovery.resource_type,
+    "oauth_token": ScimApi.oauth_token,
     "unknown": ScimApi.unknown_route,
 }
 

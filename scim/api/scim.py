@@ -15,6 +15,7 @@ from scim2_models import (
 )
 
 from scim.api.groups import GroupRoutes
+from scim.api.oauth import TokenEndpoint, scim_audience
 from scim.api.root_search import root_search
 from scim.api.users import UserRoutes
 from scim.auth import REQUEST_TENANT, TenantAuthenticator
@@ -49,8 +50,16 @@ def _public(request: Request, public_base_url: str | None) -> Request:
 class ScimApi:
     """The SCIM routes of one deployment; every tenant is served by the same instance."""
 
-    def __init__(self, settings: Settings, users: UserService, auth: TenantAuthenticator, groups: GroupService) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        users: UserService,
+        auth: TenantAuthenticator,
+        groups: GroupService,
+        token_endpoint: TokenEndpoint | None = None,
+    ) -> None:
         self.settings = settings
+        self.token_endpoint = token_endpoint
         self.users = users
         self.groups = groups
         self.auth = auth
@@ -89,6 +98,12 @@ class ScimApi:
 
         return self._dispatch(request, "search", {"POST": handler})
 
+    def oauth_token(self, request: Request) -> Response:
+        """POST /oauth2/token (scim.api.oauth); a deployment built without it answers 404."""
+        if self.token_endpoint is None:
+            return self.unknown_route(request)
+        return self.token_endpoint.handle(request)
+
     def unknown_route(self, request: Request) -> Response:
         """Anything under the host that no SCIM route matches: a SCIM 404, never the host's HTML."""
         started = time.perf_counter()
@@ -104,7 +119,8 @@ class ScimApi:
         request = _public(request, self.settings.public_base_url)
         try:
             # The tenant record is read once per request, here; handlers get its limit from REQUEST_TENANT.
-            REQUEST_TENANT.set(self.auth.authenticate(request.header("authorization"), tenant))
+            audience = scim_audience(request.url, self.settings.public_base_url)
+            REQUEST_TENANT.set(self.auth.authenticate(request.header("authorization"), tenant, audience=audience))
             check_url_text(request.route_params, request.query)
             handler = handlers.get(request.method)
             if handler is None:

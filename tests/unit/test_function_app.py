@@ -33,6 +33,7 @@ def test_routes_are_the_scim_routes() -> None:
         "scim/v2/{tenant}/Schemas/{id}",
         "scim/v2/{tenant}/ResourceTypes",
         "scim/v2/{tenant}/ResourceTypes/{id}",
+        "oauth2/token",
         "scim/{*path}",
     }
 
@@ -53,6 +54,7 @@ def test_every_route_has_a_handler_and_the_catch_all_is_last() -> None:
         "schema",
         "resource_types",
         "resource_type",
+        "oauth_token",
         "unknown",
     }
 
