@@ -14,7 +14,7 @@ help:
 	@echo "make run    - start Azurite and the SCIM endpoint on 127.0.0.1:\$${PORT:-7071}; prints Tenant URL and token"
 	@echo "make test   - install what is needed, start Azurite in memory, run unit, integration and e2e tests"
 	@echo "make lint   - ruff and mypy --strict on scim/"
-	@echo "make bench  - storage round trips and latency ratios per SCIM operation"
+	@echo "make bench  - storage round trips and latency ratios per SCIM operation; access-token cost in us"
 	@echo "make check-infra - parse every Bicep file (pycep-parser), run our Flex/role/Key Vault rules and checkov, offline"
 	@echo "make bench-abuse - worst-case CPU seconds and peak memory of abusive requests (issue #15; minutes)"
 
@@ -61,6 +61,7 @@ bench: install
 	$(PY) -m bench.round_trips
 	$(PY) -m bench.lists
 	$(PY) -m bench.groups
+	$(PY) -m bench.oauth
 
 # Not part of `make test`: each case may run up to CAP seconds (default 60) before it is killed.
 bench-abuse: install
