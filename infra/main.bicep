@@ -73,6 +73,11 @@ param alwaysReadyInstances int = 0
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
+@description('Lifetime in seconds of the OAuth2 access tokens /oauth2/token issues (SCIM_OAUTH_TOKEN_SECONDS).')
+@minValue(60)
+@maxValue(86400)
+param oauthTokenSeconds int = 3600
+
 @description('Purge protection on the Key Vault (README: "Take it down and bring it back"). Off only for throwaway environments.')
 param keyVaultPurgeProtection bool = true
 
@@ -196,6 +201,7 @@ module functionApp 'modules/functionapp.bicep' = {
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     tablePrefix: tablePrefix
     requireEmail: requireEmail
+    oauthTokenSeconds: oauthTokenSeconds
     alwaysReadyInstances: alwaysReadyInstances
     maximumInstanceCount: maximumInstanceCount
   }
@@ -213,3 +219,4 @@ output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
 output AZURE_STORAGE_ACCOUNT_NAME string = dataStorage.outputs.name
 output AZURE_FUNCTIONS_STORAGE_ACCOUNT_NAME string = hostStorage.outputs.name
 output SCIM_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/scim/v2'
+output SCIM_OAUTH_TOKEN_ENDPOINT string = 'https://${functionApp.outputs.defaultHostName}/oauth2/token'

@@ -22,6 +22,10 @@ param keyVaultUri string
 param applicationInsightsConnectionString string
 param tablePrefix string
 param requireEmail bool
+@description('Lifetime of OAuth2 access tokens in seconds; the app refuses more than a day.')
+@minValue(60)
+@maxValue(86400)
+param oauthTokenSeconds int
 // Always-ready instances are not capped by maximumInstanceCount: that limit applies to on-demand
 // instances only, and always-ready ones do not count toward it (Microsoft Learn, "Event-driven
 // scaling in Azure Functions", Flex Consumption: limit scale-out).
@@ -85,6 +89,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SCIM_KEY_VAULT_URL', value: keyVaultUri }
         { name: 'SCIM_PUBLIC_BASE_URL', value: 'https://${name}.azurewebsites.net' }
         { name: 'SCIM_REQUIRE_EMAIL', value: requireEmail ? 'true' : 'false' }
+        // OAuth2 client credentials: signing keys and client secrets are Key Vault secrets, never settings.
+        { name: 'SCIM_OAUTH_TOKEN_SECONDS', value: string(oauthTokenSeconds) }
+        { name: 'SCIM_OAUTH_LEEWAY_SECONDS', value: '30' }
       ]
     }
     functionAppConfig: {
