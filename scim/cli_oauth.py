@@ -75,6 +75,22 @@ def remove_client(op: Operator, tenant_id: str, as_json: bool) -> None:
     emit(as_json, {"id": tenant_id, "retired": removed}, f"Retired {removed} client secret(s) of {tenant_id}.")
 
 
+@tenant.command("remove-token")
+@click.argument("tenant_id")
+@json_option
+@pass_operator
+@operator_errors
+def remove_token(op: Operator, tenant_id: str, as_json: bool) -> None:
+    """End a migration to OAuth2: invalidate every Secret Token of a tenant that has a client."""
+    if not op.clients.client_secret_versions(tenant_id):
+        raise click.ClickException(
+            f"tenant {tenant_id} has no OAuth2 client: removing its Secret Token would lock Entra out "
+            f"(run `tenant add-client {tenant_id}` first)"
+        )
+    removed = op.tenants.remove_tokens(tenant_id)
+    emit(as_json, {"id": tenant_id, "retired": removed}, f"Retired {removed} Secret Token(s) of {tenant_id}.")
+
+
 @main.group()
 def oauth() -> None:
     """The deployment's access-token signing keys (one set for every tenant)."""

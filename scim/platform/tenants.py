@@ -221,6 +221,14 @@ class TenantService:
         self._disable(name, usable[1:])
         return len(usable) - 1
 
+    def remove_tokens(self, tenant_id: str) -> int:
+        """Disable every Secret Token (a tenant that has moved to OAuth2 client credentials); the number disabled."""
+        self.get(tenant_id)
+        name = secret_name(tenant_id)
+        usable = self._usable(self._secrets.versions(name))
+        self._disable(name, usable)
+        return len(usable)
+
     def set_limit(self, tenant_id: str, max_active_users: int | None) -> TenantRow:
         self._check_limit(max_active_users)
         return self._table.update(replace(self.get(tenant_id), max_active_users=max_active_users))

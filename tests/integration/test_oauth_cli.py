@@ -105,3 +105,16 @@ def test_signing_keys_rotate_then_retire(cli: Cli, tenant: str) -> None:
     assert refused.exit_code == 1 and "retire-signing-key" in refused.output
     assert ok_json(cli("oauth", "retire-signing-key", "--json"))["retired"] == 1
     assert len(ok_json(cli("oauth", "show", "--json"))["signingKeys"]) == 1
+
+
+def test_remove_token_ends_a_migration_only_once_a_client_exists(
+    cli: Cli, cli_env: dict[str, str], tenant: str
+) -> None:
+    assert cli("tenant", "create", tenant).exit_code == 0
+    refused = cli("tenant", "remove-token", tenant)
+    assert refused.exit_code == 1 and "add-client" in refused.output
+    assert worker_view(cli_env, secret_name(tenant)) != ()
+    assert cli("tenant", "add-client", tenant).exit_code == 0
+    assert ok_json(cli("tenant", "remove-token", tenant, "--json"))["retired"] == 1
+    assert worker_view(cli_env, secret_name(tenant)) == ()
+    assert worker_view(cli_env, client_secret_name(tenant)) != ()
