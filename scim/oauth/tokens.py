@@ -26,6 +26,8 @@ from scim.oauth.keys import ALGORITHM, SigningKeys
 MAX_TOKEN_CHARS = 2048
 """Ours are about 740 characters; anything much longer is refused before any parsing."""
 
+TOKEN_TYPE = "at+jwt"  # noqa: S105 - a JWT media type (RFC 9068), not a password
+
 TENANT_CLAIM = "tenant"
 """The claim naming the tenant a token was issued to (the JWTClaimsRegistry below checks it by this name)."""
 
@@ -71,7 +73,9 @@ class AccessTokens:
             "exp": now + self.lifetime_seconds,
             "jti": uuid.uuid4().hex,
         }
-        token = jwt.encode({"alg": ALGORITHM, "typ": "at+jwt", "kid": key.kid}, claims, key.key, algorithms=[ALGORITHM])
+        token = jwt.encode(
+            {"alg": ALGORITHM, "typ": TOKEN_TYPE, "kid": key.kid}, claims, key.key, algorithms=[ALGORITHM]
+        )
         return IssuedToken(token, self.lifetime_seconds)
 
     def verify(self, token: str, tenant: str, audience: str) -> bool:
@@ -80,7 +84,8 @@ class AccessTokens:
             return False
         header = _header(token)
         kid = header.get("kid") if header else None
-        if not header or header.get("alg") != ALGORITHM or not isinstance(kid, str):
+        # typ at+jwt (RFC 9068 §2.1): only our access tokens, never another JWT signed with the same key.
+        if not header or header.get("alg") != ALGORITHM or header.get("typ") != TOKEN_TYPE or not isinstance(kid, str):
             return False
         key = self._keys.find(kid)
         if key is None:

@@ -300,7 +300,7 @@ def test_repeated_failures_slow_a_client_id_down_whether_or_not_it_exists(
 
 
 def signed(claims: dict[str, Any], key: RSAKey, header: dict[str, Any] | None = None) -> str:
-    return jwt.encode({"alg": "RS256", "kid": key.thumbprint(), **(header or {})}, claims, key)
+    return jwt.encode({"alg": "RS256", "typ": "at+jwt", "kid": key.thumbprint(), **(header or {})}, claims, key)
 
 
 def deployment_key(e2e_environ: dict[str, str]) -> RSAKey:

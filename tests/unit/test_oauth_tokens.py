@@ -106,7 +106,7 @@ def test_forged_tokens_are_refused() -> None:
     assert ours and stranger
     public = ours.key.as_dict(private=False)
     forged = {
-        "other key, our kid": forge(claims, stranger.key, {"alg": "RS256", "kid": ours.kid}),
+        "other key, our kid": forge(claims, stranger.key, {"alg": "RS256", "kid": ours.kid, "typ": "at+jwt"}),
         "alg none": f"{b64({'alg': 'none', 'kid': ours.kid})}.{b64(claims)}.",
         # HS256 keyed with our public key's text: the classic algorithm confusion.
         "hs256 with the public key": forge(
@@ -115,9 +115,16 @@ def test_forged_tokens_are_refused() -> None:
         "signature of another token": ".".join(
             [*good.split(".")[:2], issuer.issue("x", AUD).access_token.split(".")[2]]
         ),
-        "no kid": forge(claims, ours.key, {"alg": "RS256"}),
-        "no jti": forge({k: v for k, v in claims.items() if k != "jti"}, ours.key, {"alg": "RS256", "kid": ours.kid}),
-        "aud list without ours": forge({**claims, "aud": ["x"]}, ours.key, {"alg": "RS256", "kid": ours.kid}),
+        "no kid": forge(claims, ours.key, {"alg": "RS256", "typ": "at+jwt"}),
+        "typ JWT, not an access token": forge(claims, ours.key, {"alg": "RS256", "kid": ours.kid, "typ": "JWT"}),
+        "no jti": forge(
+            {k: v for k, v in claims.items() if k != "jti"},
+            ours.key,
+            {"alg": "RS256", "kid": ours.kid, "typ": "at+jwt"},
+        ),
+        "aud list without ours": forge(
+            {**claims, "aud": ["x"]}, ours.key, {"alg": "RS256", "kid": ours.kid, "typ": "at+jwt"}
+        ),
         "two dots of garbage": "e30.e30.",
         "not base64 header": "%%%.e30.sig",
         "header not an object": f"{b64([])}.e30.sig",  # type: ignore[arg-type]
@@ -125,7 +132,7 @@ def test_forged_tokens_are_refused() -> None:
     }
     for name, token in forged.items():
         assert not issuer.verify(token, "acme", AUD), name
-    assert issuer.verify(forge(claims, ours.key, {"alg": "RS256", "kid": ours.kid}), "acme", AUD)
+    assert issuer.verify(forge(claims, ours.key, {"alg": "RS256", "kid": ours.kid, "typ": "at+jwt"}), "acme", AUD)
 
 
 def test_an_unknown_kid_rereads_the_keys_once_then_refuses() -> None:
@@ -134,7 +141,9 @@ def test_an_unknown_kid_rereads_the_keys_once_then_refuses() -> None:
     stranger = parse_signing_key(OTHER_KEY)
     assert stranger
     token = forge(
-        claims_of(issuer.issue("acme", AUD).access_token), stranger.key, {"alg": "RS256", "kid": stranger.kid}
+        claims_of(issuer.issue("acme", AUD).access_token),
+        stranger.key,
+        {"alg": "RS256", "kid": stranger.kid, "typ": "at+jwt"},
     )
     assert not issuer.verify(token, "acme", AUD)
     assert source.refreshes == 1
