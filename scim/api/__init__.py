@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
 from scim.api import discovery
 from scim.api.scim import ScimApi
 from scim.errors import InternalServerException, error_response
 from scim.http import Request, Response
+from scim.platform.activity import ActivityRecorder
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.secrets import SecretSource, azure_credential, build_secret_source
@@ -44,7 +46,17 @@ def build_api(
     users = UserService(
         storage.resources("Users"), memberships=groups.memberships, require_email=settings.require_email
     )
-    return ScimApi(settings, users, secrets or build_secret_source(settings), groups)
+    secrets = secrets or build_secret_source(settings)
+    api = ScimApi(settings, users, secrets, groups)
+    api.activity = build_recorder(settings, storage, lambda tenant: bool(secrets.tenant_tokens(tenant)))
+    return api
+
+
+def build_recorder(settings: Settings, storage: TableStorage, is_registered: Callable[[str], bool]) -> ActivityRecorder:
+    """Request outcomes into the activity table, off the request path (scim.platform.activity)."""
+    return ActivityRecorder(
+        storage.activity(), is_registered=is_registered, retention=timedelta(days=settings.activity_retention_days)
+    )
 
 
 _api: ScimApi | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -12,6 +13,10 @@ from scim.http import Request
 from scim.protocol.json_body import parse_body
 
 RESPONSE_PARAMETERS = ("attributes", "excludedAttributes")
+
+REQUEST_PAYLOAD: ContextVar[Any] = ContextVar("scim_request_payload", default=None)
+"""The body of the request being handled, as parse_json returned it: the activity log's record of what
+was sent (a failed create's userName) without parsing it twice. Set and reset by ScimApi._dispatch."""
 
 
 def base_url(request: Request, trailing_segments: int) -> str:
@@ -24,7 +29,9 @@ def base_url(request: Request, trailing_segments: int) -> str:
 
 def parse_json(request: Request, max_bytes: int) -> Any:
     """The body as JSON, strictly (scim.protocol.json_body): size, media type, UTF-8, depth, duplicates."""
-    return parse_body(request.body, request.header("content-type"), max_bytes)
+    payload = parse_body(request.body, request.header("content-type"), max_bytes)
+    REQUEST_PAYLOAD.set(payload)
+    return payload
 
 
 def asks_for(params: ResponseParameters[Any] | None, attribute: str) -> bool:

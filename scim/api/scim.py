@@ -14,6 +14,7 @@ from scim2_models import (
     UnauthorizedException,
 )
 
+from scim.api.common import REQUEST_PAYLOAD
 from scim.api.groups import GroupRoutes
 from scim.api.root_search import root_search
 from scim.api.users import UserRoutes
@@ -25,6 +26,7 @@ from scim.errors import (
     error_response,
 )
 from scim.http import Request, Response
+from scim.platform.activity import ActivityRecorder, Outcome
 from scim.protocol.text import check_url_text, log_safe
 from scim.resources.base import plausible_id
 from scim.resources.groups import GroupService
@@ -55,6 +57,8 @@ class ScimApi:
         self.secrets = secrets
         self.user_routes = UserRoutes(settings, users)
         self.group_routes = GroupRoutes(settings, groups)
+        self.activity: ActivityRecorder | None = None
+        """Where request outcomes go (scim.platform.activity); set by build_api."""
 
     # -- the routes function_app.py registers ---------------------------------------------------
 
@@ -101,9 +105,13 @@ class ScimApi:
         started = time.perf_counter()
         tenant = request.route_params.get("tenant", "")
         request = _public(request, self.settings.public_base_url)
+        payload_token = REQUEST_PAYLOAD.set(None)
+        named = authenticated = False
         try:
             check_tenant(tenant)
+            named = True
             authenticate(request.header("authorization"), tenant, self.secrets)
+            authenticated = True
             check_url_text(request.route_params, request.query)
             handler = handlers.get(request.method)
             if handler is None:
@@ -120,7 +128,50 @@ class ScimApi:
             log.exception("scim request failed: tenant=%s operation=%s", log_safe(tenant), operation)
             response = error_response(InternalServerException())
         self._log(request, operation, tenant, response.status, started)
+        if named and self.activity is not None:
+            try:
+                self._record(
+                    self.activity,
+                    request,
+                    operation,
+                    tenant=tenant,
+                    response=response,
+                    started=started,
+                    authenticated=authenticated,
+                )
+            except Exception:  # recording never fails the request it describes
+                log.warning("activity outcome dropped: tenant=%s", log_safe(tenant))
+        REQUEST_PAYLOAD.reset(payload_token)
         return response
+
+    @staticmethod
+    def _record(
+        recorder: ActivityRecorder,
+        request: Request,
+        operation: str,
+        *,
+        tenant: str,
+        response: Response,
+        started: float,
+        authenticated: bool,
+    ) -> None:
+        """Hand the outcome to the activity recorder: a queue put, after the answer is complete."""
+        resource_id = request.route_params.get("id", "")
+        keep_body = response.status >= 400 or request.method in ("POST", "PUT", "PATCH")
+        recorder.submit(
+            Outcome(
+                tenant=tenant,
+                time=recorder.clock(),
+                route=operation,
+                method=request.method,
+                status=response.status,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                authenticated=authenticated,
+                resource_id=resource_id if plausible_id(resource_id) else "",
+                request_payload=REQUEST_PAYLOAD.get() if authenticated else None,
+                response_body=response.body if keep_body else b"",
+            )
+        )
 
     @staticmethod
     def _log(request: Request, operation: str, tenant: str, status: int, started: float) -> None:

@@ -1,5 +1,6 @@
 """Table Storage for SCIM resources; the only package that imports azure.data.tables."""
 
+from scim.store.activity import ActivityPage, ActivityRecord, ActivityTable, TrafficBucket
 from scim.store.counters import ActiveLimitReachedError, CountChange, Counts
 from scim.store.rows import (
     MAX_DOCUMENT_CHARS,
@@ -16,6 +17,9 @@ from scim.store.tables import ResourceTable, TableStorage
 __all__ = [
     "MAX_DOCUMENT_CHARS",
     "ActiveLimitReachedError",
+    "ActivityPage",
+    "ActivityRecord",
+    "ActivityTable",
     "CountChange",
     "Counts",
     "DocumentTooLargeError",
@@ -25,6 +29,7 @@ __all__ = [
     "StorageUnavailableError",
     "StoredResource",
     "TableStorage",
+    "TrafficBucket",
     "UniqueValueTakenError",
     "VersionMismatchError",
 ]

@@ -1,0 +1,1 @@
+"""The platform's own records: tenants (and, later, their activity and change feed)."""
