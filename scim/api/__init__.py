@@ -8,17 +8,20 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from scim.api import discovery
+from scim.api.admin import AdminApi, OperatorCredential
+from scim.api.operator_wiring import LocalTenantCatalog, is_tenant_id, operator_values
 from scim.api.scim import ScimApi
 from scim.errors import InternalServerException, error_response
 from scim.http import Request, Response
 from scim.platform.activity import ActivityRecorder
+from scim.platform.activity_report import ActivityReport
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.secrets import SecretSource, azure_credential, build_secret_source
 from scim.settings import Settings, SettingsError
 from scim.store import TableStorage
 
-__all__ = ["ROUTES", "ScimApi", "build_api", "get_api", "handle"]
+__all__ = ["ROUTES", "ScimApi", "build_api", "get_api", "handle", "handle_operator"]
 
 log = logging.getLogger("scim")
 
@@ -49,7 +52,14 @@ def build_api(
     secrets = secrets or build_secret_source(settings)
     api = ScimApi(settings, users, secrets, groups)
     api.activity = build_recorder(settings, storage, lambda tenant: bool(secrets.tenant_tokens(tenant)))
+    api.operator = build_operator_pages(settings, storage, secrets)
     return api
+
+
+def build_operator_pages(settings: Settings, storage: TableStorage, secrets: SecretSource) -> AdminApi:
+    """The operator pages: the activity report, the tenants, and the operator credential from `secrets`."""
+    report = ActivityReport(storage.activity(), storage.resources("Users"), storage.resources("Groups"))
+    return AdminApi(report, LocalTenantCatalog(settings), OperatorCredential(operator_values(settings)), is_tenant_id)
 
 
 def build_recorder(settings: Settings, storage: TableStorage, is_registered: Callable[[str], bool]) -> ActivityRecorder:
@@ -88,6 +98,18 @@ ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
     "resource_type": discovery.resource_type,
     "unknown": ScimApi.unknown_route,
 }
+
+
+def handle_operator(request: Request) -> Response:
+    """Entry point for the operator pages (HTML); a misconfigured deployment answers a plain 500."""
+    try:
+        api = get_api()
+    except SettingsError as exc:
+        log.error("scim configuration error: %s", exc)
+        return Response(500, b"The service is misconfigured; see its logs", {"Content-Type": "text/plain"})
+    if api.operator is None:
+        return Response(404, b"Not Found", {"Content-Type": "text/plain"})
+    return api.operator.handle(request)
 
 
 def handle(route: str, request: Request) -> Response:

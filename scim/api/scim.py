@@ -14,6 +14,7 @@ from scim2_models import (
     UnauthorizedException,
 )
 
+from scim.api.admin import AdminApi
 from scim.api.common import REQUEST_PAYLOAD
 from scim.api.groups import GroupRoutes
 from scim.api.root_search import root_search
@@ -59,6 +60,8 @@ class ScimApi:
         self.group_routes = GroupRoutes(settings, groups)
         self.activity: ActivityRecorder | None = None
         """Where request outcomes go (scim.platform.activity); set by build_api."""
+        self.operator: AdminApi | None = None
+        """The operator pages under /operator/ (scim.api.admin); set by build_api."""
 
     # -- the routes function_app.py registers ---------------------------------------------------
 
