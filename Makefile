@@ -69,6 +69,7 @@ check-infra: $(INFRA_CHECKOV) $(INFRA_PYCEP)
 bench: install
 	$(PY) -m bench.round_trips
 	$(PY) -m bench.lists
+	$(PY) -m bench.groups
 
 # Not part of `make test`: each case may run up to CAP seconds (default 60) before it is killed.
 bench-abuse: install

@@ -12,14 +12,15 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from devhost.azurite import Azurite
 from scim.api import ScimApi, build_api
 from scim.http import Request, Response
-from scim.secrets import LocalSecretSource
+from scim.secrets import StaticSecretSource
 from scim.settings import Settings
-from scim.store import TableStorage
+from scim.store import TableStorage, TenantRow, TenantTable
 
 TOKEN = "bench-token"
 REPEAT = 30
@@ -117,7 +118,9 @@ def run_size(bench: Bench, size: int) -> list[Row]:
 def main() -> None:
     with Azurite() as azurite:
         storage = TableStorage(connection_string=azurite.connection_string, table_prefix="bench")
-        secrets = LocalSecretSource({f"bench{size}": TOKEN for size in SIZES})
+        secrets = StaticSecretSource({f"bench{size}": TOKEN for size in SIZES})
+        for size in SIZES:  # tenants are registered before they are served
+            TenantTable(storage).create(TenantRow(f"bench{size}", "bench", datetime.now(UTC), True, None))
         api = build_api(Settings(storage_connection_string=azurite.connection_string), storage=storage, secrets=secrets)
         rows: list[Row] = []
         for size in SIZES:

@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 from devhost.azurite import ROOT, Azurite
 from devhost.server import make_server
-from scim.auth import TENANT_RE
+from scim.platform.tenants import InvalidTenantIdError, TenantExistsError, check_tenant_id
+from scim.secrets import LocalSecretStore, secret_name
+from scim.settings import Settings
+from scim.wiring import build_tenant_service
 
 STATE = Path(os.environ.get("SCIM_STATE_DIR") or ROOT / ".local")
-"""Git-ignored local state: the generated token and Azurite's data (SCIM_STATE_DIR moves it, for tests)."""
+"""Git-ignored local state: Azurite's data and the local secret store (SCIM_STATE_DIR moves it, for tests)."""
 
 
 def load_local_settings(path: Path) -> None:
@@ -28,18 +31,26 @@ def load_local_settings(path: Path) -> None:
         os.environ.setdefault(str(key), str(value))
 
 
-def local_token() -> str:
-    """SCIM_TOKEN, or a strong random token generated once and kept in .local/ (git-ignored)."""
-    if os.environ.get("SCIM_TOKEN"):
-        return os.environ["SCIM_TOKEN"]
-    path = STATE / "token"
-    if path.exists() and path.read_text(encoding="utf-8").strip():
-        return path.read_text(encoding="utf-8").strip()
-    STATE.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    path.touch(mode=0o600)
-    path.write_text(token + "\n", encoding="utf-8")
-    return token
+def demo_tenant(tenant_id: str) -> tuple[str, str]:
+    """The demo tenant's Tenant URL and Secret Token, created through the operator's code on first run."""
+    settings = Settings.from_environ()
+    service = build_tenant_service(settings)
+    url = service.tenant_url(tenant_id)
+    try:
+        _, token = service.create(tenant_id, display_name="make run demo")
+    except TenantExistsError:
+        # Locally the secret store is a file of ours: show the newest valid token again on every start.
+        now = datetime.now(UTC)
+        valid = [v for v in service.token_versions(tenant_id) if v.usable_at(now)]
+        token = (
+            LocalSecretStore(settings.local_secrets_path).value(secret_name(tenant_id), valid[0].version)
+            if valid
+            else None
+        )
+        if token is None:
+            token = service.rotate_token(tenant_id)
+    assert token is not None
+    return url, token
 
 
 def main() -> int:
@@ -47,10 +58,11 @@ def main() -> int:
     load_local_settings(ROOT / "local.settings.json")
     port = int(os.environ.get("PORT", "7071"))
     tenant = os.environ.get("SCIM_TENANT", "demo")
-    if not TENANT_RE.match(tenant):
-        print(f"SCIM_TENANT must be letters, digits and '-', not {tenant!r}", file=sys.stderr)
+    try:
+        check_tenant_id(tenant)
+    except InvalidTenantIdError as exc:
+        print(f"SCIM_TENANT: {exc}", file=sys.stderr)
         return 2
-    token = local_token()
     azurite = Azurite(
         port=int(os.environ.get("AZURITE_TABLE_PORT", "10002")),
         location=STATE / "azurite",
@@ -58,7 +70,13 @@ def main() -> int:
     azurite.start(log_path=STATE / "azurite.log")
     os.environ["SCIM_STORAGE_CONNECTION_STRING"] = azurite.connection_string
     os.environ["SCIM_SECRET_SOURCE"] = "local"
-    os.environ["SCIM_LOCAL_TOKENS"] = json.dumps({tenant: token})
+    os.environ["SCIM_STATE_DIR"] = str(STATE)
+    os.environ.setdefault("SCIM_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    try:
+        tenant_url, token = demo_tenant(tenant)
+    except Exception:
+        azurite.stop()
+        raise
 
     import function_app
 
@@ -70,10 +88,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     print(
         f"\nSCIM endpoint is up (Azurite table storage on 127.0.0.1:{azurite.port}, data in {STATE / 'azurite'})\n"
-        f"  Tenant URL:   http://127.0.0.1:{port}/scim/v2/{tenant}\n"
+        f"  Tenant URL:   {tenant_url}\n"
         f"  Secret Token: {token}\n"
         "Entra's provisioning service reaches only public HTTPS URLs: to connect a real Entra tenant,\n"
-        "expose this port through an HTTPS tunnel or deploy (README: Deploy to Azure). Ctrl-C stops.\n",
+        "expose this port through an HTTPS tunnel or deploy (README: Deploy to Azure). Ctrl-C stops.\n"
+        "More tenants, from another terminal: .venv/bin/scim-admin tenant create <id>\n",
         flush=True,
     )
     try:

@@ -1,32 +1,60 @@
-"""Tenant names and bearer-token checks: constant-time, per tenant, rotation-aware."""
+"""Who is calling: the tenant in the URL and its Secret Token, checked so that tenants cannot be enumerated.
+
+An unknown tenant, a disabled tenant, a malformed tenant id and a wrong token all get the same 401
+with the same body. The secret store is asked only about registered, enabled tenants; for every other
+name the same cached code path runs with a stand-in read that takes as long as a real one typically
+does, so the time to refuse does not tell whether a tenant exists either.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
+import time
 from collections.abc import Sequence
+from contextvars import ContextVar
 
-from scim2_models import NotFoundException, UnauthorizedException
+from scim2_models import UnauthorizedException
 
+from scim.cache import ReadThroughCache
+from scim.platform.tenants import Tenant, TenantDirectory, is_tenant_id
 from scim.secrets import SecretSource
 
-TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
-"""Tenant names double as Table Storage partition keys and Key Vault secret-name suffixes."""
+REFUSED_DETAIL = (
+    "The Secret Token is not valid for this Tenant URL: check both in the Entra provisioning settings "
+    "(after a token rotation, paste the new Secret Token)"
+)
+
+_B64TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+"""RFC 6750 §2.1 b64token: a comma, a space or a second credential make the header invalid."""
+
+REQUEST_TENANT: ContextVar[Tenant | None] = ContextVar("scim_request_tenant", default=None)
+"""The tenant record authentication returned for the request being handled (set by the API's dispatch)."""
 
 
-def check_tenant(tenant: str) -> str:
-    """A tenant name from the URL, or 404: anything else cannot name a tenant."""
-    if not TENANT_RE.match(tenant):
-        raise NotFoundException(detail="No SCIM tenant is served at this URL; check the Tenant URL")
-    return tenant
+def request_active_limit() -> int | None:
+    """The authenticated tenant's maximum active users (the license cap), read once per request."""
+    tenant = REQUEST_TENANT.get()
+    return tenant.max_active_users if tenant is not None else None
 
 
-def _bearer_token(authorization: str | None) -> str | None:
+_DECOY = b"\x00" * 43
+"""Compared against when there is nothing to compare: the same work as a real token check."""
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The credentials of `Authorization: Bearer <token>`, or None if the header is anything else.
+
+    The scheme is case-insensitive (RFC 9110 §11.1), so `bearer` is accepted. Whitespace around the
+    value is not part of it (HTTP strips it), so a token pasted with a trailing space still works. Two
+    Authorization headers, which proxies join with a comma, are refused.
+    """
     if not authorization:
         return None
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    if scheme.lower() != "bearer" or not _B64TOKEN_RE.fullmatch(token):
         return None
     return token
 
@@ -37,17 +65,50 @@ def _matches(presented: str, accepted: Sequence[str]) -> bool:
     for token in accepted:
         # Compare against every accepted token, without stopping early.
         found |= hmac.compare_digest(given, token.encode("utf-8"))
+    if not accepted:
+        hmac.compare_digest(given, _DECOY)
     return found
 
 
-def authenticate(authorization: str | None, tenant: str, secrets: SecretSource) -> None:
-    """Accept the request only if it carries this tenant's bearer token; raise 401 otherwise."""
-    presented = _bearer_token(authorization)
-    if presented is None:
-        raise UnauthorizedException(detail="Missing bearer token: send 'Authorization: Bearer <Secret Token>'")
-    if _matches(presented, secrets.tenant_tokens(tenant)):
-        return
-    # The token may have been rotated since it was cached: read it again once before refusing.
-    if _matches(presented, secrets.tenant_tokens(tenant, refresh=True)):
-        return
-    raise UnauthorizedException(detail="The bearer token is not valid for this tenant; check the Secret Token in Entra")
+class TenantAuthenticator:
+    """Checks `Authorization` for a tenant; returns the tenant's record, read at most once per request."""
+
+    def __init__(
+        self,
+        directory: TenantDirectory,
+        secrets: SecretSource,
+        *,
+        ttl_seconds: float = 300.0,
+        min_refresh_seconds: float = 30.0,
+        max_entries: int = 10_000,
+    ) -> None:
+        self._directory = directory
+        self._secrets = secrets
+        # Names that are not enabled tenants go through a cache shaped like the secret source's, so a
+        # first, a repeated and a forced read cost what they would for a real tenant. Keys are digests:
+        # a name from a URL can be long.
+        self._stand_in: ReadThroughCache[bytes, tuple[str, ...]] = ReadThroughCache(
+            self._stand_in_read, ttl=ttl_seconds, max_entries=max_entries, min_reload=min_refresh_seconds
+        )
+
+    def authenticate(self, authorization: str | None, tenant_id: str) -> Tenant:
+        """The enabled tenant whose Secret Token this request carries; UnauthorizedException otherwise."""
+        presented = bearer_token(authorization)
+        if presented is None:
+            raise UnauthorizedException(detail=REFUSED_DETAIL)
+        tenant = self._directory.lookup(tenant_id) if is_tenant_id(tenant_id) else None
+        if tenant is not None and tenant.enabled:
+            if _matches(presented, self._secrets.tenant_tokens(tenant.id)):
+                return tenant
+            # The token may have been rotated since it was cached: read again (rate-limited) before refusing.
+            if _matches(presented, self._secrets.tenant_tokens(tenant.id, refresh=True)):
+                return tenant
+        else:
+            key = hashlib.sha256(tenant_id.encode("utf-8", "surrogatepass")).digest()
+            _matches(presented, self._stand_in.get(key))
+            _matches(presented, self._stand_in.get(key, reload=True))
+        raise UnauthorizedException(detail=REFUSED_DETAIL)
+
+    def _stand_in_read(self, key: bytes) -> tuple[str, ...]:
+        time.sleep(min(self._secrets.typical_read_seconds(), 0.5))
+        return ()

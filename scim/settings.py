@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -14,6 +14,20 @@ SecretSourceKind = Literal["local", "keyvault"]
 
 _TABLE_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,49}$")
 _SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,127}$")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The checkout's root: make run keeps its state in PROJECT_ROOT/.local (git-ignored)."""
+
+# Azurite's documented, public development account; it is not a secret.
+_AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def azurite_connection_string(port: int, host: str = "127.0.0.1") -> str:
+    """Table Storage in a local Azurite, as make run starts it."""
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={_AZURITE_KEY};"
+        f"TableEndpoint=http://{host}:{port}/devstoreaccount1;"
+    )
 
 
 class SettingsError(ValueError):
@@ -45,19 +59,8 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _local_tokens(environ: Mapping[str, str]) -> dict[str, str]:
-    raw = environ.get("SCIM_LOCAL_TOKENS", "").strip()
-    if not raw:
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise SettingsError('SCIM_LOCAL_TOKENS must be a JSON object {"tenant": "token"}') from exc
-    if not isinstance(parsed, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and v for k, v in parsed.items()
-    ):
-        raise SettingsError("SCIM_LOCAL_TOKENS must map tenant names to non-empty token strings")
-    return dict(parsed)
+def _state_dir(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("SCIM_STATE_DIR") or PROJECT_ROOT / ".local")
 
 
 def _public_base_url(environ: Mapping[str, str]) -> str | None:
@@ -89,7 +92,7 @@ class Settings:
     storage_table_endpoint: str | None = None
     table_prefix: str = "scim"
     secret_source: SecretSourceKind = "local"
-    local_tokens: Mapping[str, str] = field(default_factory=dict)
+    local_secrets_path: Path = PROJECT_ROOT / ".local" / "secrets.json"
     key_vault_url: str | None = None
     managed_identity_client_id: str | None = None
     require_email: bool = True
@@ -102,6 +105,9 @@ class Settings:
     """Activity records older than this are deleted (scim.platform.activity)."""
     operator_secret_name: str = "scim-operator-key"
     """The secret (same store as the tenants' tokens) whose value opens the operator pages under /admin/."""
+    token_cache_seconds: int = 300
+    token_grace_seconds: int = 900
+    tenant_cache_seconds: int = 30
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -120,7 +126,7 @@ class Settings:
             storage_table_endpoint=env.get("SCIM_STORAGE_TABLE_ENDPOINT") or None,
             table_prefix=table_prefix,
             secret_source="keyvault" if secret_source == "keyvault" else "local",
-            local_tokens=_local_tokens(env),
+            local_secrets_path=Path(env.get("SCIM_LOCAL_SECRETS_FILE") or _state_dir(env) / "secrets.json"),
             key_vault_url=env.get("SCIM_KEY_VAULT_URL") or None,
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
             require_email=_flag(env, "SCIM_REQUIRE_EMAIL", True),
@@ -130,7 +136,15 @@ class Settings:
             public_base_url=_public_base_url(env),
             activity_retention_days=_positive_int(env, "SCIM_ACTIVITY_RETENTION_DAYS", 30),
             operator_secret_name=_secret_name(env, "SCIM_OPERATOR_SECRET_NAME", "scim-operator-key"),
+            token_cache_seconds=_positive_int(env, "SCIM_TOKEN_CACHE_SECONDS", 300),
+            token_grace_seconds=_positive_int(env, "SCIM_TOKEN_GRACE_SECONDS", 900),
+            tenant_cache_seconds=_positive_int(env, "SCIM_TENANT_CACHE_SECONDS", 30),
         )
+        if env.get("SCIM_LOCAL_TOKENS"):
+            raise SettingsError(
+                "SCIM_LOCAL_TOKENS is no longer read: tenants and their tokens are created with "
+                "`scim-admin tenant create <id>` (see the README); remove the setting"
+            )
         if not settings.storage_connection_string and not settings.storage_table_endpoint:
             raise SettingsError(
                 "Set SCIM_STORAGE_TABLE_ENDPOINT (Azure, managed identity) or SCIM_STORAGE_CONNECTION_STRING (Azurite)"

@@ -83,6 +83,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SCIM_TABLE_PREFIX', value: tablePrefix }
         { name: 'SCIM_SECRET_SOURCE', value: 'keyvault' }
         { name: 'SCIM_KEY_VAULT_URL', value: keyVaultUri }
+        { name: 'SCIM_PUBLIC_BASE_URL', value: 'https://${name}.azurewebsites.net' }
         { name: 'SCIM_REQUIRE_EMAIL', value: requireEmail ? 'true' : 'false' }
       ]
     }

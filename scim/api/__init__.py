@@ -8,18 +8,20 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from scim.api import discovery
-from scim.api.admin import AdminApi, OperatorCredential
-from scim.api.operator_wiring import LocalTenantCatalog, is_tenant_id, operator_values
+from scim.api.admin import AdminApi, OperatorCredential, TableTenantCatalog
 from scim.api.scim import ScimApi
+from scim.auth import TenantAuthenticator
 from scim.errors import InternalServerException, error_response
 from scim.http import Request, Response
 from scim.platform.activity import ActivityRecorder
-from scim.platform.activity_report import ActivityReport
+from scim.platform.activity_report import build_activity_report
+from scim.platform.tenants import TenantDirectory, is_tenant_id
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
-from scim.secrets import SecretSource, azure_credential, build_secret_source
+from scim.secrets import SecretSource, build_secret_source
 from scim.settings import Settings, SettingsError
-from scim.store import TableStorage
+from scim.store import TableStorage, TenantTable
+from scim.wiring import build_storage
 
 __all__ = ["ROUTES", "ScimApi", "build_api", "get_api", "handle", "handle_operator"]
 
@@ -31,41 +33,50 @@ def build_api(
 ) -> ScimApi:
     """Wire settings to storage, secrets and services; creates clients but sends no request.
 
-    Tests and benchmarks may pass the storage (to count its round trips) and the secret source.
+    Tests and benchmarks may pass the storage (to count its round trips) and the secret source; their
+    tenants must still be registered in the tenants table.
     """
-    # The SDK's HTTP logging prints request URLs at INFO, and our row keys are hashes of user names.
-    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
-    if storage is not None:
-        pass
-    elif settings.storage_connection_string:
-        storage = TableStorage(connection_string=settings.storage_connection_string, table_prefix=settings.table_prefix)
-    else:
-        storage = TableStorage(
-            endpoint=settings.storage_table_endpoint,
-            credential=azure_credential(settings),
-            table_prefix=settings.table_prefix,
-        )
+    storage = storage or build_storage(settings)
     groups = GroupService(storage.resources("Groups"), storage.resources("Users"))
     users = UserService(
         storage.resources("Users"), memberships=groups.memberships, require_email=settings.require_email
     )
-    secrets = secrets or build_secret_source(settings)
-    api = ScimApi(settings, users, secrets, groups)
-    api.activity = build_recorder(settings, storage, lambda tenant: bool(secrets.tenant_tokens(tenant)))
-    api.operator = build_operator_pages(settings, storage, secrets)
+    source = secrets or build_secret_source(settings)
+    api = ScimApi(settings, users, build_authenticator(settings, storage, source), groups)
+    directory = TenantDirectory(TenantTable(storage), ttl_seconds=settings.tenant_cache_seconds)
+    api.activity = build_recorder(settings, storage, lambda tenant: directory.lookup(tenant) is not None)
+    api.operator = build_operator_pages(settings, storage, source, directory)
     return api
-
-
-def build_operator_pages(settings: Settings, storage: TableStorage, secrets: SecretSource) -> AdminApi:
-    """The operator pages: the activity report, the tenants, and the operator credential from `secrets`."""
-    report = ActivityReport(storage.activity(), storage.resources("Users"), storage.resources("Groups"))
-    return AdminApi(report, LocalTenantCatalog(settings), OperatorCredential(operator_values(settings)), is_tenant_id)
 
 
 def build_recorder(settings: Settings, storage: TableStorage, is_registered: Callable[[str], bool]) -> ActivityRecorder:
     """Request outcomes into the activity table, off the request path (scim.platform.activity)."""
     return ActivityRecorder(
         storage.activity(), is_registered=is_registered, retention=timedelta(days=settings.activity_retention_days)
+    )
+
+
+def build_operator_pages(
+    settings: Settings, storage: TableStorage, secrets: SecretSource, directory: TenantDirectory
+) -> AdminApi:
+    """The operator pages: the activity report, the tenants, and the operator credential read through `secrets`."""
+    catalog = TableTenantCatalog(TenantTable(storage), directory)
+    report = build_activity_report(storage, catalog.active_limit)
+    name = settings.operator_secret_name
+    credential = OperatorCredential(lambda refresh: secrets.secret_values(name, refresh=refresh))
+    return AdminApi(report, catalog, credential, is_tenant_id)
+
+
+def build_authenticator(
+    settings: Settings, storage: TableStorage, secrets: SecretSource | None = None
+) -> TenantAuthenticator:
+    """Tenant records from the tenants table, tokens from the secret source, both cached per worker."""
+    source = secrets or build_secret_source(settings)
+    return TenantAuthenticator(
+        TenantDirectory(TenantTable(storage), ttl_seconds=settings.tenant_cache_seconds),
+        source,
+        ttl_seconds=settings.token_cache_seconds,
+        min_refresh_seconds=float(getattr(source, "min_refresh_seconds", 30.0)),
     )
 
 

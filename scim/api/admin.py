@@ -27,8 +27,9 @@ from scim.api.admin_chart import chart
 from scim.http import Request, Response
 from scim.platform.activity_report import ActivityReport, parse_since
 from scim.platform.hints import hint
+from scim.platform.tenants import TenantDirectory
 from scim.protocol.text import log_safe
-from scim.store import StorageUnavailableError
+from scim.store import StorageUnavailableError, TenantTable
 from scim.store.activity import MAX_PAGE
 
 log = logging.getLogger("scim.admin")
@@ -52,11 +53,29 @@ _HEADERS = {
 
 
 class TenantCatalog(Protocol):
-    """Which tenants exist and their licence limits; the tenants table once it is on main."""
+    """Which tenants exist and their licence limits."""
 
     def tenant_ids(self) -> list[str]: ...
     def exists(self, tenant: str) -> bool: ...
     def active_limit(self, tenant: str) -> int | None: ...
+
+
+class TableTenantCatalog:
+    """Tenants from the tenants table: the list read when the tenants page is, the rest through the cache."""
+
+    def __init__(self, table: TenantTable, directory: TenantDirectory) -> None:
+        self._table = table
+        self._directory = directory
+
+    def tenant_ids(self) -> list[str]:
+        return [row.id for row in self._table.all()]
+
+    def exists(self, tenant: str) -> bool:
+        return self._directory.lookup(tenant) is not None
+
+    def active_limit(self, tenant: str) -> int | None:
+        row = self._directory.lookup(tenant)
+        return row.max_active_users if row is not None else None
 
 
 class OperatorCredential:

@@ -79,10 +79,12 @@ class GroupRoutes:
     def patch(self, request: Request, tenant: str) -> Response:
         """204 with no body (Entra's preference); 200 and the resource when attributes are asked for."""
         payload = parse_json(request, self.settings.max_body_bytes)
-        group = self.groups.patch(tenant, request.route_params["id"], payload, request.header("if-match"))
-        if not has_response_parameters(request.query):
-            headers = {"ETag": group.meta.version} if group.meta is not None and group.meta.version else {}
-            return Response.empty(204, headers)
+        answer = has_response_parameters(request.query)
+        group = self.groups.patch(
+            tenant, request.route_params["id"], payload, request.header("if-match"), answer=answer
+        )
+        if group is None:
+            return Response.empty(204)
         params = response_parameters(GroupResource, request.query)
         if asks_for(params, "members"):
             self.groups.with_members(tenant, group)

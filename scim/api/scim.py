@@ -19,7 +19,7 @@ from scim.api.common import REQUEST_PAYLOAD
 from scim.api.groups import GroupRoutes
 from scim.api.root_search import root_search
 from scim.api.users import UserRoutes
-from scim.auth import authenticate, check_tenant
+from scim.auth import REQUEST_TENANT, TenantAuthenticator
 from scim.errors import (
     InternalServerException,
     MethodNotAllowedException,
@@ -28,12 +28,14 @@ from scim.errors import (
 )
 from scim.http import Request, Response
 from scim.platform.activity import ActivityRecorder, Outcome
+from scim.platform.tenants import is_tenant_id
 from scim.protocol.text import check_url_text, log_safe
 from scim.resources.base import plausible_id
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
-from scim.secrets import SecretSource, SecretSourceUnavailableError
+from scim.secrets import SecretSourceUnavailableError
 from scim.settings import Settings
+from scim.store import StorageUnavailableError
 
 log = logging.getLogger("scim")
 
@@ -51,11 +53,11 @@ def _public(request: Request, public_base_url: str | None) -> Request:
 class ScimApi:
     """The SCIM routes of one deployment; every tenant is served by the same instance."""
 
-    def __init__(self, settings: Settings, users: UserService, secrets: SecretSource, groups: GroupService) -> None:
+    def __init__(self, settings: Settings, users: UserService, auth: TenantAuthenticator, groups: GroupService) -> None:
         self.settings = settings
         self.users = users
         self.groups = groups
-        self.secrets = secrets
+        self.auth = auth
         self.user_routes = UserRoutes(settings, users)
         self.group_routes = GroupRoutes(settings, groups)
         self.activity: ActivityRecorder | None = None
@@ -111,9 +113,9 @@ class ScimApi:
         payload_token = REQUEST_PAYLOAD.set(None)
         named = authenticated = False
         try:
-            check_tenant(tenant)
-            named = True
-            authenticate(request.header("authorization"), tenant, self.secrets)
+            named = is_tenant_id(tenant)
+            # The tenant record is read once per request, here; handlers get its limit from REQUEST_TENANT.
+            REQUEST_TENANT.set(self.auth.authenticate(request.header("authorization"), tenant))
             authenticated = True
             check_url_text(request.route_params, request.query)
             handler = handlers.get(request.method)
@@ -122,14 +124,16 @@ class ScimApi:
             response = handler(request, tenant)
         except UnauthorizedException as exc:
             response = error_response(exc, {"WWW-Authenticate": 'Bearer realm="scim"'})
-        except SecretSourceUnavailableError:
-            log.warning("scim token store unavailable: tenant=%s", log_safe(tenant))
-            response = error_response(ServiceUnavailableException(detail="Token store unavailable; retry later"))
+        except (SecretSourceUnavailableError, StorageUnavailableError, TimeoutError) as exc:
+            # Never a 401 here: Entra would report bad credentials and quarantine the job.
+            log.warning("scim dependency unavailable: tenant=%s error=%s", log_safe(tenant), type(exc).__name__)
+            response = error_response(ServiceUnavailableException())
         except SCIMException as exc:
             response = error_response(exc)
         except Exception:
             log.exception("scim request failed: tenant=%s operation=%s", log_safe(tenant), operation)
             response = error_response(InternalServerException())
+        REQUEST_TENANT.set(None)
         self._log(request, operation, tenant, response.status, started)
         if named and self.activity is not None:
             try:

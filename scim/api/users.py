@@ -8,6 +8,7 @@ from scim2_models import Context, InvalidSyntaxException, ResponseParameters, Se
 
 from scim.api.common import asks_for, base_url, parse_json
 from scim.api.query import entity_tags, list_body, list_query, response_parameters, search_request
+from scim.auth import request_active_limit
 from scim.http import Request, Response
 from scim.models import ENTRA_POLICY, UserResource
 from scim.resources.base import require_schema
@@ -63,7 +64,8 @@ class UserRoutes:
         return Response.scim_json(200, list_body(page.total, start, resources))
 
     def create(self, request: Request, tenant: str) -> Response:
-        user = self.users.create(tenant, parse_json(request, self.settings.max_body_bytes))
+        payload = parse_json(request, self.settings.max_body_bytes)
+        user = self.users.create(tenant, payload, active_limit=request_active_limit())
         return self._response(201, user, base_url(request, 1))
 
     def get(self, request: Request, tenant: str) -> Response:
@@ -77,13 +79,17 @@ class UserRoutes:
 
     def replace(self, request: Request, tenant: str) -> Response:
         payload = parse_json(request, self.settings.max_body_bytes)
-        user = self.users.replace(tenant, request.route_params["id"], payload, request.header("if-match"))
+        user = self.users.replace(
+            tenant, request.route_params["id"], payload, request.header("if-match"), active_limit=request_active_limit()
+        )
         return self._response(200, user, base_url(request, 2))
 
     def patch(self, request: Request, tenant: str) -> Response:
         params = response_parameters(UserResource, request.query)
         payload = parse_json(request, self.settings.max_body_bytes)
-        user = self.users.patch(tenant, request.route_params["id"], payload, request.header("if-match"))
+        user = self.users.patch(
+            tenant, request.route_params["id"], payload, request.header("if-match"), active_limit=request_active_limit()
+        )
         return self._response(200, user, base_url(request, 2), params)
 
     def delete(self, request: Request, tenant: str) -> Response:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from scim.store import ActivityPage, ActivityTable, ResourceTable, TrafficBucket
+from scim.store import ActivityPage, ActivityTable, ResourceTable, TableStorage, TrafficBucket
 from scim.store.activity import MAX_PAGE
 
 CYCLE = timedelta(minutes=40)
@@ -153,3 +153,12 @@ class ActivityReport:
     def search(self, tenant: str, prefix: str, *, after: str | None = None, limit: int = 50) -> ActivityPage:
         """Records whose userName/displayName starts with `prefix` (any case), grouped by name."""
         return self.table.by_name(tenant, prefix, prefix=True, after=after, limit=min(limit, MAX_PAGE))
+
+
+def build_activity_report(
+    storage: TableStorage, limit_of: Callable[[str], int | None] = lambda tenant: None
+) -> ActivityReport:
+    """The report over a storage account's activity, users and groups tables."""
+    return ActivityReport(
+        storage.activity(), storage.resources("Users"), storage.resources("Groups"), limit_of=limit_of
+    )

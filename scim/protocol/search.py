@@ -24,6 +24,7 @@ from scim2_models.path import (
     LogicalExpr,
     LogicalOperator,
     Not,
+    Present,
     ValuePath,
 )
 from scim2_models.path.resolution import coerce_value
@@ -155,13 +156,23 @@ def _matching(
             yield resource
 
 
+MAX_FILTER_TERMS = 50
+"""Comparisons and presence tests one filter may hold: Entra sends one or two; each costs work per candidate."""
+
+
 def check_values(scim_filter: ScimFilter[Any]) -> None:
-    """400 invalidFilter for a comparison value its attribute cannot hold (``active eq "maybe"``), up front.
+    """400 invalidFilter for a comparison value its attribute cannot hold (``active eq "maybe"``), up front,
+    and for a filter with more than MAX_FILTER_TERMS terms, whose matching would cost minutes on a scan.
 
     scim2-models converts values only while matching, so an empty tenant would answer 200 and a full one 400.
     """
+    terms = [0]
 
     def visit(node: FilterNode, outer: AttrPath | None) -> None:
+        if isinstance(node, (Comparison, Present)):
+            terms[0] += 1
+            if terms[0] > MAX_FILTER_TERMS:
+                raise InvalidFilterException(detail=f"A filter may hold at most {MAX_FILTER_TERMS} comparisons")
         if isinstance(node, Comparison):
             path = node.attr_path
             if outer is not None:

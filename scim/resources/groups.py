@@ -14,6 +14,7 @@ from scim2_models import (
     InvalidValueException,
     NotFoundException,
     Path,
+    PayloadTooLargeException,
     SearchRequest,
     default_comparison_key,
 )
@@ -23,7 +24,13 @@ from scim.errors import ServiceUnavailableException
 from scim.models import ENTRA_POLICY, GROUP_SCHEMA, GroupResource
 from scim.protocol.patch import PatchPlan
 from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error, search
-from scim.resources.base import ResourceService, plausible_id, require_object, scim_error_from_validation
+from scim.resources.base import (
+    ResourceService,
+    plausible_id,
+    require_object,
+    require_schema,
+    scim_error_from_validation,
+)
 from scim.resources.group_members import MemberChange, check_ids, members_of, split_group_patch
 from scim.store import CountChange, IndexEntry, ResourceTable, StorageUnavailableError, StoredResource
 from scim.store.membership import GroupGoneError, Memberships
@@ -31,6 +38,7 @@ from scim.store.membership import GroupGoneError, Memberships
 MAX_DISPLAY_NAME = 256
 """Entra's own limit for a group's displayName."""
 MAX_PATCH_OPERATIONS = 1000
+PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 _DISPLAY_NAME = Path[GroupResource]("displayName").resolve()
 _EXTERNAL_ID = Path[GroupResource]("externalId").resolve()
@@ -149,21 +157,43 @@ class GroupService(ResourceService[GroupResource]):
         self._apply_member_changes(tenant, group_id, [gone, members])
         return self.with_members(tenant, self.model(self.read(tenant, group_id)))
 
-    def patch(self, tenant: str, group_id: str, payload: Any, if_match: str | None = None) -> GroupResource:
-        """PATCH /Groups/{id}: attribute operations in one conditional write, then membership changes."""
+    def patch(
+        self, tenant: str, group_id: str, payload: Any, if_match: str | None = None, *, answer: bool = True
+    ) -> GroupResource | None:
+        """PATCH /Groups/{id}: attribute operations in one conditional write, then membership changes.
+
+        Everything is checked before anything is written. A membership-only PATCH (Entra's usual one) reads
+        no group row: its transactions fail if the group is gone (404). With ``answer`` false nothing is read
+        back, so adding one member costs two round trips: the member check and the transaction.
+        """
         body = require_object(payload)
+        require_schema(body, PATCH_OP_SCHEMA)
+        operations = body.get("Operations")
+        if not isinstance(operations, list) or not operations:
+            raise InvalidValueException(detail="'Operations' must be a non-empty list of PATCH operations")
+        if len(operations) > MAX_PATCH_OPERATIONS:
+            raise PayloadTooLargeException(
+                detail=f"A PATCH may carry at most {MAX_PATCH_OPERATIONS} operations; this one has {len(operations)}"
+            )
         split = split_group_patch(body, tenant)
-        self._check_users(tenant, split.member_ids)
-        stored = self.read(tenant, group_id)
-        self.check_version(stored, if_match)
-        if split.attribute_operations:
-            plan = PatchPlan(
+        plan = (
+            PatchPlan(
                 GroupResource,
                 {**body, "Operations": split.attribute_operations},
                 policy=ENTRA_POLICY,
                 max_operations=MAX_PATCH_OPERATIONS,
                 rewrite=lambda b: b,
             )
+            if split.attribute_operations
+            else None
+        )
+        self._check_users(tenant, split.member_ids)
+        # An add's transaction proves the group exists (its merge of the group row fails otherwise); a
+        # removal of members the group does not hold writes nothing, so it reads the group to answer 404.
+        adds = any(change.action in ("add", "replace") for change in split.member_changes)
+        if plan is not None or if_match is not None or not adds:
+            self.check_version(self.read(tenant, group_id), if_match)
+        if plan is not None:
 
             def apply(current: GroupResource) -> GroupResource | None:
                 if not plan.apply(current):
@@ -178,10 +208,8 @@ class GroupService(ResourceService[GroupResource]):
                 return patched
 
             self._modify(tenant, group_id, if_match, apply)
-        elif not split.member_changes:
-            return self.model(stored)
         self._apply_member_changes(tenant, group_id, split.member_changes)
-        return self.model(self.read(tenant, group_id))
+        return self.model(self.read(tenant, group_id)) if answer else None
 
     def _modify(
         self,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from scim2_models import (
     Context,
+    ForbiddenException,
     GroupMembership,
     InvalidFilterException,
     InvalidValueException,
@@ -31,8 +32,10 @@ from scim.resources.base import (
     require_object,
     scim_error_from_validation,
 )
-from scim.store import CountChange, IndexEntry, StorageUnavailableError, StoredResource
+from scim.store import ActiveLimitReachedError, CountChange, IndexEntry, StorageUnavailableError, StoredResource
 from scim.store.membership import Memberships
+
+T = TypeVar("T")
 
 EMAIL_REQUIRED_DETAIL = (
     "The platform requires an e-mail address for every user. In the Entra enterprise application, "
@@ -94,12 +97,20 @@ class UserService(ResourceService[UserResource]):
         self._check_rules(user)
         return user
 
+    def write(self, action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A storage write; the license cap becomes a 403 the Entra admin can act on."""
+        try:
+            return super().write(action, *args, **kwargs)
+        except ActiveLimitReachedError as exc:
+            raise license_limit_error(exc) from exc
+
     # -- use cases ----------------------------------------------------------------------------
 
-    def create(self, tenant: str, payload: Any) -> UserResource:
-        """POST /Users: one storage round trip; 409 uniqueness if the userName is taken in any case."""
+    def create(self, tenant: str, payload: Any, *, active_limit: int | None = None) -> UserResource:
+        """POST /Users: one storage round trip; 409 uniqueness if the userName is taken in any case;
+        403 if an active user would take the tenant past its active_limit (the license cap)."""
         user = self._parse_user(payload, Context.RESOURCE_CREATION_REQUEST)
-        change = CountChange(total=1, active=int(is_active(user)))
+        change = CountChange(total=1, active=int(is_active(user)), active_limit=active_limit)
         stored = self.write(
             self._table.create,
             tenant,
@@ -122,12 +133,16 @@ class UserService(ResourceService[UserResource]):
             user.groups = [GroupMembership(value=gid, type="direct", ref=None) for gid in group_ids] or None
         return user
 
-    def replace(self, tenant: str, user_id: str, payload: Any, if_match: str | None = None) -> UserResource:
+    def replace(
+        self, tenant: str, user_id: str, payload: Any, if_match: str | None = None, *, active_limit: int | None = None
+    ) -> UserResource:
         """PUT /Users/{id}: the body replaces every attribute; id, created and meta stay ours."""
         user = self._parse_user(payload, Context.RESOURCE_REPLACEMENT_REQUEST)
-        return self._modify(tenant, user_id, if_match, lambda _current: user)
+        return self._modify(tenant, user_id, if_match, lambda _current: user, active_limit)
 
-    def patch(self, tenant: str, user_id: str, payload: Any, if_match: str | None = None) -> UserResource:
+    def patch(
+        self, tenant: str, user_id: str, payload: Any, if_match: str | None = None, *, active_limit: int | None = None
+    ) -> UserResource:
         """PATCH /Users/{id}: all operations apply or none do; read + one conditional write."""
         plan = PatchPlan(UserResource, payload, policy=ENTRA_POLICY, max_operations=MAX_PATCH_OPERATIONS)
 
@@ -145,7 +160,7 @@ class UserService(ResourceService[UserResource]):
             self._check_rules(patched)
             return patched
 
-        return self._modify(tenant, user_id, if_match, apply)
+        return self._modify(tenant, user_id, if_match, apply, active_limit)
 
     def _modify(
         self,
@@ -153,6 +168,7 @@ class UserService(ResourceService[UserResource]):
         user_id: str,
         if_match: str | None,
         change: Callable[[UserResource], UserResource | None],
+        active_limit: int | None = None,
     ) -> UserResource:
         """Apply a change to the stored user; no write at all when the change changes nothing."""
         result: list[UserResource] = []
@@ -164,7 +180,7 @@ class UserService(ResourceService[UserResource]):
             if updated is None:  # nothing changed: no write, and the model read is the answer
                 result[:] = [current]
                 return stored
-            counted = CountChange(active=int(is_active(updated)) - int(was_active))
+            counted = CountChange(active=int(is_active(updated)) - int(was_active), active_limit=active_limit)
             written = self._table.replace(
                 tenant, stored, self.document(updated), self.indexes(updated), self._clock(), change=counted
             )
@@ -245,3 +261,22 @@ def plan_search(node: FilterNode) -> IndexEntry | str | None:
             if is_work and email is not None:
                 return IndexEntry("workEmail", default_comparison_key(_EMAIL_VALUE, email), False)
     return None
+
+
+def license_limit_error(exc: ActiveLimitReachedError) -> ForbiddenException:
+    """The license cap, in words the Entra admin can act on from the provisioning log.
+
+    403, not 409, 429 or 401: the request is valid and the credentials are right, but the platform does not
+    permit it (RFC 7644 §3.12: "operation is not permitted"). 409 would read as a duplicate user, 429 would
+    make Entra retry at once to the same effect, and 401 would make Entra quarantine the whole job as if the
+    Secret Token were wrong. A 403 fails this one user and Entra retries it in later cycles, so it arrives by
+    itself once the limit is raised or another user is disabled.
+    """
+    return ForbiddenException(
+        detail=(
+            f"License limit reached: this tenant may have at most {exc.limit} active users on the platform and "
+            f"{exc.active} are active, so this user was not activated (nothing was stored). Ask the platform "
+            "operator to raise the limit, or in Entra scope provisioning to assigned users only (Provisioning > "
+            "Settings > Scope: 'Sync only assigned users and groups') and assign only the users who need access."
+        )
+    )

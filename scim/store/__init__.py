@@ -13,6 +13,7 @@ from scim.store.rows import (
     VersionMismatchError,
 )
 from scim.store.tables import ResourceTable, TableStorage
+from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
 
 __all__ = [
     "MAX_DOCUMENT_CHARS",
@@ -29,6 +30,9 @@ __all__ = [
     "StorageUnavailableError",
     "StoredResource",
     "TableStorage",
+    "TenantExistsError",
+    "TenantRow",
+    "TenantTable",
     "TrafficBucket",
     "UniqueValueTakenError",
     "VersionMismatchError",

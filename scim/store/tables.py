@@ -44,6 +44,7 @@ from azure.data.tables import (
 from scim.store.activity import ActivityTable
 from scim.store.counters import (
     COUNTER_ROW_KEY,
+    ActiveLimitReachedError,
     CountChange,
     CounterCache,
     CounterConflictError,
@@ -68,6 +69,8 @@ from scim.store.rows import (
 
 _TRANSACTION_LIMIT = 100
 _COUNTER_RETRIES = 40
+SCAN_PAGE_SIZE = 100
+"""Rows a scan holds at once: 100 documents of at most MAX_DOCUMENT_CHARS stay under ~80 MB (issue 15)."""
 _ONE_MORE = CountChange(total=1)
 _ONE_LESS = CountChange(total=-1)
 _NO_CHANGE = CountChange()
@@ -144,8 +147,16 @@ class ResourceTable:
         if change.is_empty:
             return self._submit(operations, index_attributes)
         for attempt in range(_COUNTER_RETRIES):
-            row = self._counters.get(tenant) or self._read_counter(tenant)
-            counts = apply_change(row, change)
+            cached = self._counters.get(tenant)
+            row = cached or self._read_counter(tenant)
+            try:
+                counts = apply_change(row, change)
+            except ActiveLimitReachedError:
+                if cached is None:
+                    raise
+                # Another worker may have disabled or deleted users since: refuse on fresh counts only.
+                row = self._read_counter(tenant)
+                counts = apply_change(row, change)
             counter_row = {
                 "PartitionKey": tenant,
                 "RowKey": COUNTER_ROW_KEY,
@@ -253,7 +264,9 @@ class ResourceTable:
                 raise self._guard(exc) from exc
         return found
 
-    def scan(self, tenant: str, *, after: str | None = None, page_size: int = 1000) -> Iterator[StoredResource]:
+    def scan(
+        self, tenant: str, *, after: str | None = None, page_size: int = SCAN_PAGE_SIZE
+    ) -> Iterator[StoredResource]:
         """The tenant's resources in id order, read a page at a time (memory bounded by one page)."""
         try:
             rows = self._table().query_entities(

@@ -23,12 +23,11 @@ import function_app
 from devhost.azurite import ROOT, Azurite
 from devhost.server import make_server, serve_in_thread
 from scim import api
-from scim.api.admin import AdminApi, OperatorCredential
-from scim.api.operator_wiring import LocalTenantCatalog, is_tenant_id
-from scim.platform.activity_report import ActivityReport
-from scim.secrets import LocalSecretSource
+from scim.platform.tenants import TenantService
+from scim.secrets import LocalSecretStore
 from scim.settings import Settings
 from scim.store import TableStorage
+from scim.wiring import build_tenant_service
 
 CHROMIUM = os.environ.get("SCIM_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -44,7 +43,7 @@ CHROMIUM_FLAGS = [
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
 OPERATOR_KEY = "operator-key-5d0c1e"
 TENANT = "contoso"
-TOKEN = "browser-token-31f7"
+OTHER_TENANT = "fabrikam"
 NOW = datetime(2026, 3, 2, 15, 20, tzinfo=UTC)
 
 
@@ -65,6 +64,7 @@ class Site:
     clock: Clock
     scim: httpx.Client
     api: Any
+    tenants: TenantService
 
     def settle(self) -> None:
         assert self.api.activity.flush(20)
@@ -100,31 +100,37 @@ def operator(browser: Any, site: Site) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def site(azurite: Azurite) -> Iterator[Site]:
-    """function_app.app over HTTP, built on its own settings, a clock of its own and the operator key."""
-    settings = Settings(
-        storage_connection_string=azurite.connection_string,
-        table_prefix="browser",
-        local_tokens={TENANT: TOKEN, "fabrikam": "fabrikam-token-0a9"},
-    )
+def site(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """function_app.app over HTTP on settings of its own: tenants made by the operator's TenantService (contoso
+    with a licence limit of 2), the operator key a secret in the same local store, and a clock of its own."""
+    secrets_file = Path(tmp_path_factory.mktemp("browser-state")) / "secrets.json"
+    environ = {
+        "SCIM_STORAGE_CONNECTION_STRING": azurite.connection_string,
+        "SCIM_TABLE_PREFIX": "browser",
+        "SCIM_SECRET_SOURCE": "local",
+        "SCIM_LOCAL_SECRETS_FILE": str(secrets_file),
+        "SCIM_PUBLIC_BASE_URL": "http://127.0.0.1:7071",
+    }
+    settings = Settings.from_environ(environ)
+    service = build_tenant_service(settings)
+    _, token = service.create(TENANT, max_active_users=2)
+    service.create(OTHER_TENANT)
+    LocalSecretStore(secrets_file).add_version(settings.operator_secret_name, OPERATOR_KEY)
     storage = TableStorage(connection_string=azurite.connection_string, table_prefix="browser")
-    built = api.build_api(settings, storage=storage, secrets=LocalSecretSource(settings.local_tokens))
+    built = api.build_api(settings, storage=storage)
     clock = Clock(NOW)
-    assert built.activity is not None
+    assert built.activity is not None and built.operator is not None
     built.activity.clock = clock
-    report = ActivityReport(storage.activity(), storage.resources("Users"), storage.resources("Groups"), clock=clock)
-    built.operator = AdminApi(
-        report, LocalTenantCatalog(settings), OperatorCredential(lambda refresh: (OPERATOR_KEY,)), is_tenant_id
-    )
+    built.operator.report.clock = clock
     saved, api._api = api._api, built
     server = make_server(function_app.app, "127.0.0.1", 0, ROOT / "host.json")
     serve_in_thread(server)
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/scim+json"}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
     OUTPUT.mkdir(exist_ok=True)
     try:
         with httpx.Client(base_url=f"{url}/scim/v2/{TENANT}", headers=headers, timeout=10) as scim:
-            yield Site(url, clock, scim, built)
+            yield Site(url, clock, scim, built, service)
     finally:
         server.shutdown()
         server.server_close()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scim.platform.hints import DISPLAYNAME_TAKEN, MISSING_MAIL, USERNAME_TAKEN
+from scim.platform.hints import DISPLAYNAME_TAKEN, LICENSE_CAP, MISSING_MAIL, USERNAME_TAKEN
 from tests.browser.conftest import NOW, OPERATOR_KEY, OUTPUT, TENANT, Site, at, user_body
 
 UNKNOWN_ID = "0" * 32
@@ -20,7 +20,8 @@ def basic(user: str, password: str) -> str:
 
 @pytest.fixture(scope="module")
 def cycle(site: Site) -> Site:
-    """Three Entra cycles: 10:20, 12:20 and 15:10 UTC (now is 15:20), with failures in each."""
+    """Three Entra cycles: 10:20, 12:20 and 15:10 UTC (now is 15:20), with failures in each: a missing mail,
+    a userName taken, the licence limit, a displayName taken, an unknown id."""
     scim = site.scim
     at(site, NOW - timedelta(hours=5))
     assert scim.get("/Users", params={"filter": 'userName eq "nobody@contoso.com"'}).status_code == 200
@@ -30,6 +31,7 @@ def cycle(site: Site) -> Site:
     assert scim.post("/Users", content=user_body("ADA@contoso.com")).status_code == 409
     carol = scim.post("/Users", content=user_body("carol@contoso.com"))
     assert carol.status_code == 201
+    assert scim.post("/Users", content=user_body("erin@contoso.com")).status_code == 403  # licence limit 2
 
     at(site, NOW - timedelta(hours=3))
     disable = {
@@ -64,11 +66,11 @@ def test_tenant_page_shows_figures_chart_and_hints(cycle: Site, operator: Any) -
     assert response.status == 200
     assert figure(operator, "#last-request b") == f"{NOW - timedelta(minutes=10):%Y-%m-%d %H:%M}:00 UTC"
     assert figure(operator, "#cycle .requests") == "5" and figure(operator, "#cycle .errors") == "2"
-    assert figure(operator, "#day .requests") == "13" and figure(operator, "#day .errors") == "5"
+    assert figure(operator, "#day .requests") == "14" and figure(operator, "#day .errors") == "6"
     assert figure(operator, "#day .writes") == "6"
     assert figure(operator, "#users .active") == "1" and figure(operator, "#users .disabled") == "1"
     assert figure(operator, "#groups b") == "1"
-    assert figure(operator, "#license b") == "1 (no limit)"
+    assert figure(operator, "#license b") == "1 of 2 (50%)"
 
     bars = operator.locator("#chart g.hour")
     assert bars.count() == 24
@@ -82,19 +84,19 @@ def test_tenant_page_shows_figures_chart_and_hints(cycle: Site, operator: Any) -
         for n in range(24)
     }
     assert {hour: counts[:2] for hour, counts in drawn.items() if counts[0]} == {
-        "10:00": (5, 2),
+        "10:00": (6, 3),
         "12:00": (3, 1),
         "15:00": (5, 2),
     }
-    assert drawn["10:00"][2] == drawn["15:00"][2] > drawn["12:00"][2] > 0  # bar height follows requests
+    assert drawn["10:00"][2] > drawn["15:00"][2] > drawn["12:00"][2] > 0  # bar height follows requests
     assert drawn["14:00"][2] == 0 and drawn["10:00"][3] > 0
     assert list(drawn)[-1] == "15:00"  # the current hour is last
 
     rows = operator.locator("#recent-errors tr.record")
-    assert rows.count() == 5
+    assert rows.count() == 6
     hints = [str(t) for t in operator.locator("#recent-errors .hint").all_inner_texts()]
     assert hints.count(MISSING_MAIL) == 2
-    assert USERNAME_TAKEN in hints and DISPLAYNAME_TAKEN in hints
+    assert USERNAME_TAKEN in hints and DISPLAYNAME_TAKEN in hints and LICENSE_CAP in hints
     assert 'map mail to emails[type eq "work"].value' in MISSING_MAIL
     shot(operator, "tenant")
 
@@ -104,7 +106,7 @@ def test_tenants_list_shows_status_and_license_use(cycle: Site, operator: Any) -
     row = operator.locator(f'#tenants tr[data-tenant="{TENANT}"]')
     cells = [str(t).strip() for t in row.locator("td").all_inner_texts()]
     assert cells[0] == TENANT
-    assert cells[2:6] == ["13", "5", "2", "1 (no limit)"]
+    assert cells[2:6] == ["14", "6", "2", "1 of 2 (50%)"]
     assert operator.locator('#tenants tr[data-tenant="fabrikam"]').count() == 1
     operator.click(f"text={TENANT}")
     assert operator.url.endswith(f"/operator/tenants/{TENANT}")
@@ -145,7 +147,7 @@ def test_activity_pages_follow_the_older_link(cycle: Site, operator: Any) -> Non
         if operator.locator("#older").count() == 0:
             break
         operator.click("#older")
-    assert len(seen) == 13 - 2  # every write and error; the two successful reads are not records
+    assert len(seen) == 14 - 2  # every write and error; the two successful reads are not records
     assert seen == sorted(seen, reverse=True)
     operator.goto(f"{cycle.url}/operator/tenants/{TENANT}/activity?errors=1&since=1h")
     assert operator.locator("#activity tr.record").count() == 2

@@ -30,7 +30,7 @@ SUMMARY_PROPERTY = "scim2-tester"  # tests/e2e/conftest.py prints it in the term
 def scim_client(base_url: str) -> Iterator[SyncSCIMClient]:
     # No models of our own: the client learns the service from what our discovery endpoints publish.
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    with httpx2.Client(base_url=f"{base_url}/scim/v2/acme", headers=headers, timeout=10) as http:
+    with httpx2.Client(base_url=f"{base_url}/scim/v2/acme", headers=headers, timeout=60) as http:
         yield SyncSCIMClient(http)
 
 

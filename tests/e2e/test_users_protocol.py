@@ -291,7 +291,14 @@ def test_case_exactness_is_per_attribute(other: httpx.Client, people: dict[str, 
 
 @pytest.mark.parametrize(
     "expression",
-    ["externalId eq jyoung", 'favouriteColour eq "red"', "userName eq", '(userName eq "a"', 'active eq "maybe"'],
+    [
+        "externalId eq jyoung",
+        'favouriteColour eq "red"',
+        "userName eq",
+        '(userName eq "a"',
+        'active eq "maybe"',
+        " or ".join(f'userName eq "u{n}"' for n in range(51)),  # more comparisons than MAX_FILTER_TERMS
+    ],
 )
 def test_bad_filters_are_invalid_filter(other: httpx.Client, expression: str) -> None:
     assert_scim_error(other.get("/Users", params={"filter": expression}), 400, "invalidFilter")

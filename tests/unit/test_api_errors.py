@@ -2,18 +2,30 @@
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
 
 from scim import api
 from scim.api.scim import ScimApi
+from scim.auth import TenantAuthenticator
 from scim.http import Request
+from scim.platform.tenants import Tenant, TenantDirectory
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.secrets import SecretSourceUnavailableError
 from scim.settings import Settings
 from scim.store import ResourceTable
+
+
+class Directory:
+    def lookup(self, tenant_id: str) -> Tenant:
+        return Tenant(tenant_id, tenant_id, datetime(2026, 1, 1, tzinfo=UTC), True, None)
+
+
+def auth(source: Any) -> TenantAuthenticator:
+    return TenantAuthenticator(cast(TenantDirectory, Directory()), source)
 
 
 class DownSource:
@@ -33,7 +45,7 @@ class Tokens:
 
 def broken_api(source: Any) -> ScimApi:
     table = cast(ResourceTable, BrokenTable())
-    return ScimApi(Settings(), UserService(table), source, GroupService(table, table))
+    return ScimApi(Settings(), UserService(table), auth(source), GroupService(table, table))
 
 
 def get_users(scim: ScimApi) -> tuple[int, dict[str, Any]]:

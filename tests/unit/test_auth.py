@@ -1,70 +1,175 @@
-from collections.abc import Sequence
+"""Who may call: one 401 for every way of being wrong, no vault call for unknown tenants, equal timing."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
 
 import pytest
-from scim2_models import NotFoundException, UnauthorizedException
+from scim2_models import UnauthorizedException
 
-from scim.auth import authenticate, check_tenant
-
-
-class RotatingSource:
-    """A secret source whose cached copy is stale until refreshed, like a cache after a rotation."""
-
-    def __init__(self, cached: Sequence[str], fresh: Sequence[str]) -> None:
-        self.cached, self.fresh, self.refreshes = tuple(cached), tuple(fresh), 0
-
-    def tenant_tokens(self, tenant: str, *, refresh: bool = False) -> Sequence[str]:
-        if refresh:
-            self.refreshes += 1
-            return self.fresh
-        return self.cached
+from scim.auth import REFUSED_DETAIL, TenantAuthenticator, bearer_token
+from scim.platform.tenants import InvalidTenantIdError, Tenant, check_tenant_id, is_tenant_id
+from scim.secrets import CachedSecretSource, SecretVersion, secret_name
 
 
-def test_matching_bearer_token_is_accepted_without_refresh() -> None:
-    source = RotatingSource(["good"], ["good"])
-    authenticate("Bearer good", "acme", source)
-    assert source.refreshes == 0
+class Directory:
+    """A tenants table that counts reads."""
+
+    def __init__(self, *tenants: Tenant) -> None:
+        self.tenants = {t.id: t for t in tenants}
+        self.reads = 0
+
+    def lookup(self, tenant_id: str) -> Tenant | None:
+        self.reads += 1
+        return self.tenants.get(tenant_id)
 
 
-@pytest.mark.parametrize("header", ["bearer good", "BEARER good", "Bearer   good  "])
-def test_scheme_is_case_insensitive_and_whitespace_tolerant(header: str) -> None:
-    authenticate(header, "acme", RotatingSource(["good"], []))
+class Source:
+    """A secret source that counts reads and takes `delay` seconds per uncached read."""
+
+    def __init__(self, tokens: dict[str, tuple[str, ...]], fresh: dict[str, tuple[str, ...]] | None = None) -> None:
+        self.tokens, self.fresh = tokens, fresh or tokens
+        self.reads: list[tuple[str, bool]] = []
+
+    def tenant_tokens(self, tenant: str, *, refresh: bool = False) -> tuple[str, ...]:
+        self.reads.append((tenant, refresh))
+        return (self.fresh if refresh else self.tokens).get(tenant, ())
+
+    def secret_values(self, name: str, *, refresh: bool = False) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def typical_read_seconds(self) -> float:
+        return 0.0
 
 
-@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer ", "Basic Z29vZA==", "good"])
-def test_missing_or_malformed_header_is_401(header: str | None) -> None:
-    with pytest.raises(UnauthorizedException):
-        authenticate(header, "acme", RotatingSource(["good"], ["good"]))
+def tenant(tenant_id: str = "acme", *, enabled: bool = True, limit: int | None = None) -> Tenant:
+    return Tenant(tenant_id, tenant_id, datetime(2026, 1, 1, tzinfo=UTC), enabled, limit)
 
 
-def test_wrong_token_is_401_after_one_refresh() -> None:
-    source = RotatingSource(["good"], ["good"])
-    with pytest.raises(UnauthorizedException):
-        authenticate("Bearer bad", "acme", source)
-    assert source.refreshes == 1
+def authenticator(directory: Directory, source: Source) -> TenantAuthenticator:
+    return TenantAuthenticator(directory, source)  # type: ignore[arg-type]
 
 
-def test_rotated_token_is_accepted_after_refresh() -> None:
-    source = RotatingSource(["old"], ["new", "old"])
-    authenticate("Bearer new", "acme", source)
-    assert source.refreshes == 1
+def refused(auth: TenantAuthenticator, header: str | None, tenant_id: str) -> str:
+    with pytest.raises(UnauthorizedException) as caught:
+        auth.authenticate(header, tenant_id)
+    return str(caught.value.detail)
 
 
-def test_tenant_without_token_refuses_everything() -> None:
-    with pytest.raises(UnauthorizedException):
-        authenticate("Bearer anything", "ghost", RotatingSource([], []))
+def test_right_token_returns_the_tenant_record_without_refresh() -> None:
+    source = Source({"acme": ("good",)})
+    record = authenticator(Directory(tenant(limit=5)), source).authenticate("Bearer good", "acme")
+    assert record.id == "acme" and record.max_active_users == 5
+    assert source.reads == [("acme", False)]
 
 
-def test_token_prefix_is_not_enough() -> None:
-    with pytest.raises(UnauthorizedException):
-        authenticate("Bearer goo", "acme", RotatingSource(["good"], ["good"]))
+def test_rotated_token_is_accepted_after_one_refresh() -> None:
+    source = Source({"acme": ("old",)}, {"acme": ("new", "old")})
+    authenticator(Directory(tenant()), source).authenticate("Bearer new", "acme")
+    assert source.reads == [("acme", False), ("acme", True)]
 
 
-@pytest.mark.parametrize("tenant", ["demo", "Contoso-1", "a" * 63])
-def test_valid_tenant_names(tenant: str) -> None:
-    assert check_tenant(tenant) == tenant
+def test_unknown_disabled_malformed_and_wrong_all_look_the_same() -> None:
+    source = Source({"acme": ("good",), "off": ("good",)})
+    auth = authenticator(Directory(tenant(), tenant("off", enabled=False)), source)
+    details = {
+        refused(auth, "Bearer bad", "acme"),  # wrong token
+        refused(auth, "Bearer good", "ghost"),  # unknown tenant
+        refused(auth, "Bearer good", "off"),  # disabled tenant
+        refused(auth, "Bearer good", "Acme"),  # upper case: not a tenant id
+        refused(auth, "Bearer good", "ta\n"),  # a trailing newline: not a tenant id (fullmatch)
+        refused(auth, None, "acme"),  # no header
+    }
+    assert details == {REFUSED_DETAIL}
 
 
-@pytest.mark.parametrize("tenant", ["", "-lead", "a" * 64, "a/b", "a#b", "a b", "ü"])
-def test_invalid_tenant_names_are_404(tenant: str) -> None:
-    with pytest.raises(NotFoundException):
-        check_tenant(tenant)
+def test_unknown_or_disabled_tenants_never_reach_the_secret_store() -> None:
+    source = Source({"off": ("good",)})
+    auth = authenticator(Directory(tenant("off", enabled=False)), source)
+    for name in [f"random-{n}" for n in range(200)] + ["off", "../etc", "a/b", "ü", "x" * 200]:
+        refused(auth, "Bearer guess", name)
+    assert source.reads == []
+
+
+def test_malformed_header_is_refused_before_any_lookup() -> None:
+    directory = Directory(tenant())
+    auth = authenticator(directory, Source({"acme": ("good",)}))
+    for header in ["", "Bearer", "Bearer ", "Basic Z29vZA==", "good", "Bearer good, Bearer good", "Bearer a b"]:
+        refused(auth, header, "acme")
+    assert directory.reads == 0
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        ("Bearer abc", "abc"),
+        ("bearer abc", "abc"),  # the scheme is case-insensitive (RFC 9110 §11.1)
+        ("BEARER abc", "abc"),
+        ("Bearer abc   ", "abc"),  # whitespace around a header value is not part of it
+        ("Bearer   abc", "abc"),
+        ("Bearer a-b_c.d~e+f/g==", "a-b_c.d~e+f/g=="),
+        ("Bearer abc,Bearer abc", None),  # two Authorization headers, joined by a proxy
+        ("Bearer abc, Bearer abc", None),
+        ("Bearer ab c", None),
+        ("Bearer ", None),
+        ("Bearer\tabc", None),
+        ("Token abc", None),
+    ],
+)
+def test_bearer_header_decisions(header: str, token: str | None) -> None:
+    assert bearer_token(header) == token
+
+
+@pytest.mark.parametrize("tenant_id", ["demo", "a", "contoso-1", "a" * 63, "0-9"])
+def test_tenant_ids(tenant_id: str) -> None:
+    assert is_tenant_id(tenant_id)
+
+
+@pytest.mark.parametrize(
+    "tenant_id", ["", "-lead", "trail-", "a" * 64, "x" * 200, "a/b", "a#b", "a?b", "..", "a.b", "ü", "Acme", "ta\n"]
+)
+def test_not_tenant_ids(tenant_id: str) -> None:
+    assert not is_tenant_id(tenant_id)
+    with pytest.raises(InvalidTenantIdError):
+        check_tenant_id(tenant_id)
+
+
+def test_upper_case_id_is_refused_with_the_lower_case_suggestion() -> None:
+    with pytest.raises(InvalidTenantIdError, match="'contoso'"):
+        check_tenant_id("Contoso")
+
+
+class SlowStore:
+    """A secret store whose listing takes 40 ms, like a vault read; counts listings."""
+
+    def __init__(self, tokens: dict[str, str]) -> None:
+        self.tokens = tokens
+        self.listings = 0
+
+    def versions(self, name: str) -> list[SecretVersion]:
+        self.listings += 1
+        time.sleep(0.04)
+        return [SecretVersion(name, "v1", True, datetime(2026, 1, 1, tzinfo=UTC))] if name in self.tokens else []
+
+    def value(self, name: str, version: str) -> str | None:
+        return self.tokens.get(name)
+
+
+def test_time_to_refuse_does_not_tell_whether_the_tenant_exists() -> None:
+    """Issue #15: 91 ms for an existing tenant against 31 ms for a missing one told them apart."""
+    store = SlowStore({secret_name("real"): "good"})
+    source = CachedSecretSource(store, typical_read_seconds=0.04)  # type: ignore[arg-type]
+    auth = authenticator(Directory(tenant("real")), source)  # type: ignore[arg-type]
+
+    def refusal_ms(name: str) -> float:
+        began = time.perf_counter()
+        refused(auth, "Bearer wrong", name)
+        return (time.perf_counter() - began) * 1000
+
+    real_first, ghost_first = refusal_ms("real"), refusal_ms("ghost")
+    real_again, ghost_again = refusal_ms("real"), refusal_ms("ghost")
+    assert store.listings == 1  # the real tenant's one read; none for the ghost
+    assert real_first >= 35 and ghost_first >= 35
+    assert abs(real_first - ghost_first) < 25
+    assert real_again < 10 and ghost_again < 10  # both cached now

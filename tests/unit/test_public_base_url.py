@@ -2,15 +2,19 @@
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
 
 from scim.api import discovery
 from scim.api.scim import ScimApi
+from scim.auth import TenantAuthenticator
 from scim.http import Request
+from scim.platform.tenants import Tenant, TenantDirectory
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
+from scim.secrets import SecretSource
 from scim.settings import Settings, SettingsError
 from scim.store import ResourceTable
 
@@ -20,6 +24,18 @@ BASE = {"SCIM_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"}
 class Tokens:
     def tenant_tokens(self, tenant: str, *, refresh: bool = False) -> Sequence[str]:
         return ("tok",)
+
+    def typical_read_seconds(self) -> float:
+        return 0.0
+
+
+class Directory:
+    def lookup(self, tenant_id: str) -> Tenant:
+        return Tenant(tenant_id, tenant_id, datetime(2026, 1, 1, tzinfo=UTC), True, None)
+
+
+def auth() -> TenantAuthenticator:
+    return TenantAuthenticator(cast(TenantDirectory, Directory()), cast(SecretSource, Tokens()))
 
 
 @pytest.mark.parametrize(
@@ -44,7 +60,7 @@ def test_a_malformed_setting_is_named(raw: str) -> None:
 
 def service_provider_config(settings: Settings) -> dict[str, Any]:
     table = cast(ResourceTable, object())
-    api = ScimApi(settings, UserService(table), Tokens(), GroupService(table, table))
+    api = ScimApi(settings, UserService(table), auth(), GroupService(table, table))
     request = Request.build(
         "GET",
         "http://evil.example/scim/v2/acme/ServiceProviderConfig",

@@ -1,125 +1,180 @@
-from dataclasses import dataclass
+"""The cached secret source over any store, and the local (file) store that make run and tests use."""
+
+from __future__ import annotations
+
+import stat
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
 
 import pytest
-from azure.core.exceptions import ResourceNotFoundError, ServiceRequestError
 
-from scim.secrets import KeyVaultSecretSource, LocalSecretSource, SecretSourceUnavailableError
+from scim.secrets import (
+    CachedSecretSource,
+    LocalSecretStore,
+    SecretSourceUnavailableError,
+    SecretStoreOutageError,
+    SecretStoreRefusedError,
+    SecretVersion,
+    new_token,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@dataclass
-class Version:
-    version: str
-    enabled: bool
-    created_on: datetime
-    value: str
+class MemoryStore:
+    """A SecretStore in memory that counts calls and can fail."""
 
-
-class FakeVault:
-    """Implements the two SecretClient calls KeyVaultSecretSource makes, counting them."""
-
-    def __init__(self, secrets: dict[str, list[Version]]) -> None:
-        self.secrets = secrets
-        self.calls = 0
-
-    def list_properties_of_secret_versions(self, name: str, **kwargs: Any) -> list[Version]:
-        self.calls += 1
-        if name not in self.secrets:
-            raise ResourceNotFoundError("SecretNotFound")
-        return list(self.secrets[name])
-
-    def get_secret(self, name: str, version: str | None = None, **kwargs: Any) -> Version:
-        self.calls += 1
-        return next(v for v in self.secrets[name] if v.version == version)
-
-
-class Clock:
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.secrets: dict[str, list[tuple[SecretVersion, str]]] = {}
+        self.calls = 0
+        self.fail: Exception | None = None
 
-    def __call__(self) -> float:
-        return self.now
+    def put(self, name: str, version: str, value: str, created: datetime, **attrs: object) -> None:
+        props = SecretVersion(name, version, bool(attrs.pop("enabled", True)), created, **attrs)  # type: ignore[arg-type]
+        self.secrets.setdefault(name, []).append((props, value))
+
+    def versions(self, name: str) -> list[SecretVersion]:
+        self.calls += 1
+        if self.fail is not None:
+            raise self.fail
+        return [props for props, _ in self.secrets.get(name, [])]
+
+    def value(self, name: str, version: str) -> str | None:
+        self.calls += 1
+        if self.fail is not None:
+            raise self.fail
+        return next((v for p, v in self.secrets.get(name, []) if p.version == version and p.enabled), None)
 
 
-def vault_with_rotation() -> FakeVault:
-    return FakeVault(
-        {
-            "scim-token-acme": [
-                Version("v1", True, T0, "oldest"),
-                Version("v3", True, T0 + timedelta(days=2), "newest"),
-                Version("v2", True, T0 + timedelta(days=1), "previous"),
-                Version("v4", False, T0 + timedelta(days=3), "disabled"),
-            ]
-        }
+class Clocks:
+    def __init__(self) -> None:
+        self.mono = 1000.0
+        self.wall = T0 + timedelta(days=10)
+
+    def advance(self, seconds: float) -> None:
+        self.mono += seconds
+        self.wall += timedelta(seconds=seconds)
+
+
+def source(store: MemoryStore, clocks: Clocks, **options: float) -> CachedSecretSource:
+    return CachedSecretSource(
+        store,  # type: ignore[arg-type]
+        clock=lambda: clocks.mono,
+        wall_clock=lambda: clocks.wall,
+        **options,  # type: ignore[arg-type]
     )
 
 
+def rotated() -> MemoryStore:
+    store = MemoryStore()
+    store.put("scim-token-acme", "v1", "oldest", T0)
+    store.put("scim-token-acme", "v3", "newest", T0 + timedelta(days=2))
+    store.put("scim-token-acme", "v2", "previous", T0 + timedelta(days=1))
+    store.put("scim-token-acme", "v4", "disabled", T0 + timedelta(days=3), enabled=False)
+    return store
+
+
 def test_two_newest_enabled_versions_are_accepted() -> None:
-    source = KeyVaultSecretSource(vault_with_rotation(), clock=Clock())
-    assert list(source.tenant_tokens("acme")) == ["newest", "previous"]
+    assert source(rotated(), Clocks()).tenant_tokens("acme") == ("newest", "previous")
 
 
-def test_tokens_are_cached_for_the_ttl() -> None:
-    vault, clock = vault_with_rotation(), Clock()
-    source = KeyVaultSecretSource(vault, ttl_seconds=300, clock=clock)
-    source.tenant_tokens("acme")
-    calls = vault.calls
-    clock.now += 299
-    source.tenant_tokens("acme")
-    assert vault.calls == calls
-    clock.now += 2
-    source.tenant_tokens("acme")
-    assert vault.calls == 2 * calls
+def test_a_refresh_costs_one_listing_once_values_are_known() -> None:
+    store, clocks = rotated(), Clocks()
+    tokens = source(store, clocks, ttl_seconds=300)
+    tokens.tenant_tokens("acme")
+    assert store.calls == 3  # list, then the two values
+    clocks.advance(301)
+    tokens.tenant_tokens("acme")
+    assert store.calls == 4
 
 
-def test_forced_refresh_is_rate_limited_per_tenant() -> None:
-    vault, clock = vault_with_rotation(), Clock()
-    source = KeyVaultSecretSource(vault, min_refresh_seconds=30, clock=clock)
-    source.tenant_tokens("acme")
-    calls = vault.calls
-    for _ in range(50):
-        source.tenant_tokens("acme", refresh=True)
-    assert vault.calls == calls
-    clock.now += 31
-    source.tenant_tokens("acme", refresh=True)
-    assert vault.calls == 2 * calls
+def test_expired_and_not_yet_valid_versions_are_refused_even_while_cached() -> None:
+    store, clocks = MemoryStore(), Clocks()
+    store.put("scim-token-acme", "v1", "expiring", T0, expires_on=clocks.wall + timedelta(seconds=60))
+    store.put(
+        "scim-token-acme", "v2", "future", T0 + timedelta(days=1), not_before=clocks.wall + timedelta(seconds=120)
+    )
+    store.put("scim-token-acme", "v0", "expired", T0 - timedelta(days=1), expires_on=clocks.wall - timedelta(days=1))
+    tokens = source(store, clocks, ttl_seconds=300)
+    assert tokens.tenant_tokens("acme") == ("expiring",)
+    clocks.advance(61)
+    assert tokens.tenant_tokens("acme") == ()
+    clocks.advance(60)
+    assert tokens.tenant_tokens("acme") == ("future",)
 
 
-def test_unknown_tenant_has_no_tokens() -> None:
-    assert list(KeyVaultSecretSource(FakeVault({}), clock=Clock()).tenant_tokens("ghost")) == []
-
-
-def test_local_source() -> None:
-    source = LocalSecretSource({"acme": "t"})
-    assert list(source.tenant_tokens("acme")) == ["t"]
-    assert list(source.tenant_tokens("other")) == []
-
-
-class FailingVault(FakeVault):
-    def __init__(self, secrets: dict[str, list[Version]]) -> None:
-        super().__init__(secrets)
-        self.down = False
-
-    def list_properties_of_secret_versions(self, name: str, **kwargs: Any) -> list[Version]:
-        if self.down:
-            raise ServiceRequestError("vault unreachable")
-        return super().list_properties_of_secret_versions(name)
-
-
-def test_vault_outage_keeps_serving_the_last_tokens() -> None:
-    vault, clock = FailingVault(vault_with_rotation().secrets), Clock()
-    source = KeyVaultSecretSource(vault, ttl_seconds=300, clock=clock)
-    assert list(source.tenant_tokens("acme")) == ["newest", "previous"]
-    vault.down = True
-    clock.now += 301
-    assert list(source.tenant_tokens("acme")) == ["newest", "previous"]
-
-
-def test_vault_outage_without_cache_is_reported_as_unavailable() -> None:
-    vault = FailingVault({})
-    vault.down = True
+def test_outage_serves_cached_tokens_for_the_grace_period_then_503() -> None:
+    store, clocks = rotated(), Clocks()
+    tokens = source(store, clocks, ttl_seconds=300, grace_seconds=900)
+    tokens.tenant_tokens("acme")
+    store.fail = SecretStoreOutageError("429")
+    clocks.advance(301)
+    assert tokens.tenant_tokens("acme") == ("newest", "previous")
+    clocks.advance(900)
     with pytest.raises(SecretSourceUnavailableError):
-        KeyVaultSecretSource(vault, clock=Clock()).tenant_tokens("acme")
+        tokens.tenant_tokens("acme")
+
+
+def test_revoked_vault_access_takes_effect_within_the_cache_lifetime() -> None:
+    store, clocks = rotated(), Clocks()
+    tokens = source(store, clocks, ttl_seconds=300, grace_seconds=900)
+    tokens.tenant_tokens("acme")
+    store.fail = SecretStoreRefusedError("403")
+    clocks.advance(301)
+    with pytest.raises(SecretSourceUnavailableError):
+        tokens.tenant_tokens("acme")
+
+
+def test_vault_down_and_nothing_cached_costs_one_call_per_refresh_interval() -> None:
+    """Issue #15: with the vault down each request for an uncached tenant went back to the vault."""
+    store, clocks = rotated(), Clocks()
+    store.fail = SecretStoreOutageError("down")
+    tokens = source(store, clocks, min_refresh_seconds=30)
+    for _ in range(100):
+        with pytest.raises(SecretSourceUnavailableError):
+            tokens.tenant_tokens("acme")
+    assert store.calls == 1
+
+
+def test_cache_is_bounded() -> None:
+    """Issue #15: 5,000 names gave 5,000 cache entries, never evicted."""
+    store, clocks = MemoryStore(), Clocks()
+    tokens = source(store, clocks, max_entries=100)
+    for n in range(5000):
+        tokens.secret_values(f"scim-token-t{n}")
+    assert len(tokens._cache) == 100
+
+
+def test_any_named_secret_is_read_the_same_way() -> None:
+    store, clocks = MemoryStore(), Clocks()
+    store.put("oauth-signing-key", "k1", "key-material", T0)
+    assert source(store, clocks).secret_values("oauth-signing-key") == ("key-material",)
+
+
+def test_generated_tokens_are_long_url_safe_and_unique() -> None:
+    tokens = {new_token() for _ in range(100)}
+    assert len(tokens) == 100
+    for token in tokens:
+        assert len(token) >= 43  # 256 bits in URL-safe base64
+        assert token.replace("-", "").replace("_", "").isalnum()
+
+
+def test_local_store_keeps_versions_like_a_vault(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "secrets.json"
+    store = LocalSecretStore(path)
+    assert store.versions("scim-token-acme") == []
+    first = store.add_version("scim-token-acme", "one")
+    second = store.add_version("scim-token-acme", "two")
+    store.set_enabled("scim-token-acme", first.version, False)
+    versions = {v.version: v for v in LocalSecretStore(path).versions("scim-token-acme")}
+    assert not versions[first.version].enabled and versions[second.version].enabled
+    assert store.value("scim-token-acme", second.version) == "two"
+    assert store.value("scim-token-acme", first.version) is None  # disabled
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_local_store_that_is_not_json_is_refused_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.json"
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(SecretStoreRefusedError):
+        LocalSecretStore(path).versions("scim-token-acme")

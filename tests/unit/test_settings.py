@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from scim.settings import Settings, SettingsError
@@ -13,17 +15,23 @@ def test_defaults() -> None:
     assert settings.max_body_bytes == 1_048_576
 
 
-def test_local_tokens_are_read_from_json() -> None:
-    settings = Settings.from_environ({**BASE, "SCIM_LOCAL_TOKENS": '{"acme": "s3cret"}'})
-    assert dict(settings.local_tokens) == {"acme": "s3cret"}
+def test_local_secret_store_lives_in_the_state_dir() -> None:
+    assert Settings.from_environ({**BASE, "SCIM_STATE_DIR": "/tmp/x"}).local_secrets_path == Path("/tmp/x/secrets.json")
+    assert Settings.from_environ(BASE).local_secrets_path.parts[-2:] == (".local", "secrets.json")
+
+
+def test_public_base_url_loses_its_trailing_slash() -> None:
+    settings = Settings.from_environ({**BASE, "SCIM_PUBLIC_BASE_URL": "https://func-scim.azurewebsites.net/"})
+    assert settings.public_base_url == "https://func-scim.azurewebsites.net"
 
 
 @pytest.mark.parametrize(
     ("env", "named"),
     [
         ({}, "SCIM_STORAGE_TABLE_ENDPOINT"),
-        ({**BASE, "SCIM_LOCAL_TOKENS": "not json"}, "SCIM_LOCAL_TOKENS"),
-        ({**BASE, "SCIM_LOCAL_TOKENS": '{"acme": ""}'}, "SCIM_LOCAL_TOKENS"),
+        ({**BASE, "SCIM_LOCAL_TOKENS": '{"acme": "s3cret"}'}, "scim-admin tenant create"),
+        ({**BASE, "SCIM_PUBLIC_BASE_URL": "func-scim.azurewebsites.net"}, "SCIM_PUBLIC_BASE_URL"),
+        ({**BASE, "SCIM_TOKEN_GRACE_SECONDS": "0"}, "SCIM_TOKEN_GRACE_SECONDS"),
         ({**BASE, "SCIM_REQUIRE_EMAIL": "maybe"}, "SCIM_REQUIRE_EMAIL"),
         ({**BASE, "SCIM_MAX_BODY_BYTES": "-1"}, "SCIM_MAX_BODY_BYTES"),
         ({**BASE, "SCIM_TABLE_PREFIX": "bad-prefix"}, "SCIM_TABLE_PREFIX"),

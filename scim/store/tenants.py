@@ -1,0 +1,182 @@
+"""The platform's tenants table (`<prefix>Tenants`): one row per customer tenant, and purging a tenant's data.
+
+Row layout: PartitionKey = tenant id, RowKey = ``tenant``; properties DisplayName, Created, Enabled and
+MaxActiveUsers (absent: no limit). One partition per tenant keeps each lookup a point read on its own
+partition. Counters of users and groups are not kept here: they live beside the resources they count,
+written in the same transaction (scim.store.tables).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.data.tables import TableClient, TableEntity, UpdateMode
+
+from scim.store.rows import StorageUnavailableError, VersionMismatchError
+from scim.store.tables import TableStorage
+
+_ROW_KEY = "tenant"
+_BATCH = 100
+T = TypeVar("T")
+
+
+class TenantExistsError(Exception):
+    """A tenant with this id is already registered."""
+
+
+@dataclass(frozen=True)
+class TenantRow:
+    """One tenant as stored; etag makes updates conditional."""
+
+    id: str
+    display_name: str
+    created: datetime
+    enabled: bool
+    max_active_users: int | None
+    etag: str = ""
+
+
+def _unavailable(exc: AzureError) -> Exception:
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        return StorageUnavailableError(type(exc).__name__)
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, HttpResponseError) and status in (408, 429, 500, 502, 503, 504):
+        return StorageUnavailableError(f"Table Storage answered {status}")
+    return exc
+
+
+def _guarded(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError):
+        raise
+    except AzureError as exc:
+        raise _unavailable(exc) from exc
+
+
+class TenantTable:
+    """CRUD on tenant rows; the table is created on first use where the identity may do so."""
+
+    def __init__(self, storage: TableStorage) -> None:
+        # Same package as TableStorage: its service client and prefix are ours to use.
+        self._storage = storage
+        self._client: TableClient = storage._service.get_table_client(f"{storage._prefix}Tenants")
+        self._ready = False
+
+    def _table(self) -> TableClient:
+        if not self._ready:
+            try:
+                _guarded(self._client.create_table)
+            except ResourceExistsError:
+                pass
+            except HttpResponseError as exc:
+                if exc.status_code != 403:  # in Azure the infrastructure creates the table
+                    raise
+            self._ready = True
+        return self._client
+
+    @staticmethod
+    def _row(entity: TableEntity) -> TenantRow:
+        limit = entity.get("MaxActiveUsers")
+        return TenantRow(
+            id=str(entity["PartitionKey"]),
+            display_name=str(entity.get("DisplayName") or ""),
+            created=entity["Created"],
+            enabled=bool(entity.get("Enabled", False)),
+            max_active_users=int(limit) if limit is not None else None,
+            etag=str(entity.metadata["etag"]),
+        )
+
+    @staticmethod
+    def _entity(row: TenantRow) -> dict[str, Any]:
+        entity: dict[str, Any] = {
+            "PartitionKey": row.id,
+            "RowKey": _ROW_KEY,
+            "DisplayName": row.display_name,
+            "Created": row.created,
+            "Enabled": row.enabled,
+        }
+        if row.max_active_users is not None:
+            entity["MaxActiveUsers"] = row.max_active_users
+        return entity
+
+    def get(self, tenant_id: str) -> TenantRow | None:
+        """One point read; None if no such tenant."""
+        try:
+            return self._row(_guarded(lambda: self._table().get_entity(tenant_id, _ROW_KEY)))
+        except ResourceNotFoundError:
+            return None
+
+    def all(self) -> list[TenantRow]:
+        """Every tenant, by id."""
+        rows = _guarded(lambda: list(self._table().query_entities("RowKey eq @rk", parameters={"rk": _ROW_KEY})))
+        return sorted((self._row(entity) for entity in rows), key=lambda row: row.id)
+
+    def create(self, row: TenantRow) -> TenantRow:
+        """Insert a new tenant; TenantExistsError if the id is taken."""
+        try:
+            result = _guarded(lambda: self._table().create_entity(self._entity(row)))
+        except ResourceExistsError as exc:
+            raise TenantExistsError(row.id) from exc
+        return TenantRow(**{**row.__dict__, "etag": str(result.get("etag", ""))})
+
+    def update(self, row: TenantRow) -> TenantRow:
+        """Replace the row if unchanged since it was read (row.etag); VersionMismatchError otherwise."""
+        try:
+            result = _guarded(
+                lambda: self._table().update_entity(
+                    self._entity(row),
+                    mode=UpdateMode.REPLACE,
+                    etag=row.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            )
+        except (ResourceModifiedError, ResourceNotFoundError) as exc:
+            raise VersionMismatchError() from exc
+        return TenantRow(**{**row.__dict__, "etag": str(result.get("etag", ""))})
+
+    def delete(self, tenant_id: str) -> None:
+        _guarded(lambda: self._table().delete_entity(tenant_id, _ROW_KEY))
+
+    def purge_partition(self, kind: str, tenant_id: str) -> int:
+        """Delete every row of the tenant in the resource table of `kind`, 100 per transaction; rows deleted."""
+        client = self._storage._service.get_table_client(f"{self._storage._prefix}{kind}")
+        deleted = 0
+        while True:
+            try:
+                keys = _guarded(
+                    lambda: [
+                        str(entity["RowKey"])
+                        for _, entity in zip(
+                            range(_BATCH),
+                            client.query_entities(
+                                "PartitionKey eq @pk", parameters={"pk": tenant_id}, select=["RowKey"]
+                            ),
+                            strict=False,
+                        )
+                    ]
+                )
+            except ResourceNotFoundError:
+                return deleted  # the table does not exist: nothing to delete
+            if not keys:
+                return deleted
+            batch = _deletes(tenant_id, keys)
+            _guarded(lambda: client.submit_transaction(batch))  # noqa: B023 - called at once, inside the loop
+            deleted += len(keys)
+
+
+def _deletes(tenant_id: str, keys: Iterable[str]) -> list[Any]:
+    return [("delete", {"PartitionKey": tenant_id, "RowKey": key}) for key in keys]

@@ -1,0 +1,34 @@
+"""Long-lived clients built from settings, shared by every front door (the HTTP app and the operator CLI)."""
+
+from __future__ import annotations
+
+import logging
+
+from scim.platform.tenants import TenantService
+from scim.secrets import azure_credential, build_secret_store
+from scim.settings import Settings
+from scim.store import TableStorage
+
+
+def build_storage(settings: Settings) -> TableStorage:
+    """Table Storage by connection string (Azurite) or by endpoint and the app's identity (Azure)."""
+    # The SDK's HTTP logging prints request URLs at INFO, and our row keys are hashes of user names.
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+    if settings.storage_connection_string:
+        return TableStorage(connection_string=settings.storage_connection_string, table_prefix=settings.table_prefix)
+    return TableStorage(
+        endpoint=settings.storage_table_endpoint,
+        credential=azure_credential(settings),
+        table_prefix=settings.table_prefix,
+    )
+
+
+def build_tenant_service(settings: Settings, storage: TableStorage | None = None) -> TenantService:
+    """The operator's tenant use cases; the Tenant URL's base is SCIM_PUBLIC_BASE_URL."""
+    if not settings.public_base_url:
+        raise ValueError("SCIM_PUBLIC_BASE_URL is needed to print Tenant URLs")
+    return TenantService(
+        storage or build_storage(settings),
+        build_secret_store(settings, operator=True),
+        public_base_url=settings.public_base_url,
+    )
