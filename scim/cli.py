@@ -1,0 +1,315 @@
+"""The operator CLI: `python -m scim …` or `scim-admin …`. A thin door onto scim.platform's services.
+
+With no storage setting in the environment it works against `make run`'s state (its Azurite on
+127.0.0.1:${AZURITE_TABLE_PORT:-10002} and the local secret store under .local/); with the app's settings
+(SCIM_STORAGE_TABLE_ENDPOINT, SCIM_SECRET_SOURCE=keyvault, SCIM_KEY_VAULT_URL, …) it works against Azure
+through DefaultAzureCredential. Other command groups join `main` the same way `tenant` does.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+import click
+
+from scim.platform.tenants import (
+    InvalidTenantIdError,
+    Tenant,
+    TenantExistsError,
+    TenantNotFoundError,
+    TenantService,
+    TenantTokenStateError,
+)
+from scim.secrets import SecretSourceUnavailableError
+from scim.settings import Settings, SettingsError, azurite_connection_string
+from scim.store import StorageUnavailableError, VersionMismatchError
+from scim.wiring import build_tenant_service
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def operator_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment with make run's defaults filled in where no storage or base URL is configured."""
+    env = dict(environ)
+    if not env.get("SCIM_STORAGE_CONNECTION_STRING") and not env.get("SCIM_STORAGE_TABLE_ENDPOINT"):
+        env["SCIM_STORAGE_CONNECTION_STRING"] = azurite_connection_string(int(env.get("AZURITE_TABLE_PORT") or 10002))
+    if not env.get("SCIM_PUBLIC_BASE_URL"):
+        env["SCIM_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{env.get('PORT') or 7071}"
+    return env
+
+
+@dataclass
+class Operator:
+    """What every command needs: the tenant service, built on first use from the environment."""
+
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    _service: TenantService | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.from_environ(operator_environ(self.environ))
+
+    @property
+    def tenants(self) -> TenantService:
+        if self._service is None:
+            self._service = build_tenant_service(self.settings)
+        return self._service
+
+
+pass_operator = click.make_pass_decorator(Operator, ensure=True)
+
+
+def operator_errors(command: F) -> F:
+    """Known failures become one clear line on stderr and exit status 1, never a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TenantNotFoundError as exc:
+            raise click.ClickException(f"no tenant {exc.args[0]!r}; `scim-admin tenant list` shows them") from exc
+        except TenantExistsError as exc:
+            raise click.ClickException(f"tenant {exc.args[0]!r} already exists") from exc
+        except (InvalidTenantIdError, TenantTokenStateError, SettingsError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        except VersionMismatchError as exc:
+            raise click.ClickException("the tenant changed while this command ran; run it again") from exc
+        except StorageUnavailableError as exc:
+            raise click.ClickException(
+                f"cannot reach Table Storage ({exc}): is `make run` running, or are the storage settings right?"
+            ) from exc
+        except SecretSourceUnavailableError as exc:
+            raise click.ClickException(f"cannot use the secret store: {exc}") from exc
+
+    return cast(F, run)
+
+
+def json_option(command: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")(command)
+
+
+def emit(as_json: bool, data: Any, text: str) -> None:
+    click.echo(json.dumps(data, indent=2, default=str) if as_json else text)
+
+
+def tenant_data(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "id": tenant.id,
+        "displayName": tenant.display_name,
+        "created": tenant.created.isoformat(),
+        "enabled": tenant.enabled,
+        "maxActiveUsers": tenant.max_active_users,
+    }
+
+
+def limit_text(limit: int | None) -> str:
+    return "none" if limit is None else str(limit)
+
+
+class LimitType(click.ParamType[int | None]):
+    """A maximum number of active users: a whole number >= 0, or `none` for no limit."""
+
+    name = "N|none"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        if text in ("none", "unlimited"):
+            return None
+        if text.isdigit():
+            return int(text)
+        self.fail(f"{value!r} is not a whole number >= 0 or 'none'", param, ctx)
+
+
+LIMIT = LimitType()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Operate the SCIM platform: tenants and their Secret Tokens.
+
+    Without storage settings this works against `make run` (its Azurite and .local/secrets.json).
+    With SCIM_STORAGE_TABLE_ENDPOINT, SCIM_SECRET_SOURCE=keyvault and SCIM_KEY_VAULT_URL it works
+    against Azure as you (DefaultAzureCredential: `az login`).
+    """
+
+
+@main.group()
+def tenant() -> None:
+    """Create, list, show, limit, disable, enable, rotate tokens of, and delete tenants."""
+
+
+@tenant.command("create")
+@click.argument("tenant_id")
+@click.option("--name", help="Display name (default: the id).")
+@click.option("--max-users", type=LIMIT, default=None, help="Maximum active users (default: none, no limit).")
+@click.option(
+    "--keep-existing-token",
+    is_flag=True,
+    help="Register a tenant whose token already exists in the secret store (deployments from before tenants).",
+)
+@json_option
+@pass_operator
+@operator_errors
+def create(  # noqa: PLR0917 - click passes every option as an argument
+    op: Operator, tenant_id: str, name: str | None, max_users: int | None, keep_existing_token: bool, as_json: bool
+) -> None:
+    """Register TENANT_ID and print what the Entra admin pastes: the Tenant URL and the Secret Token.
+
+    Tenant ids are lower case: 1-63 characters of a-z, 0-9 and '-'.
+    """
+    created, token = op.tenants.create(
+        tenant_id, display_name=name, max_active_users=max_users, keep_existing_token=keep_existing_token
+    )
+    url = op.tenants.tenant_url(created.id)
+    lines = [f"Tenant {created.id} created.", f"  Tenant URL:   {url}"]
+    lines.append(f"  Secret Token: {token}" if token else "  Secret Token: (unchanged: the existing one)")
+    lines.append("Paste both into Entra (Provisioning > Admin Credentials), then Test Connection.")
+    emit(as_json, {**tenant_data(created), "tenantUrl": url, "secretToken": token}, "\n".join(lines))
+
+
+@tenant.command("list")
+@json_option
+@pass_operator
+@operator_errors
+def list_tenants(op: Operator, as_json: bool) -> None:
+    """List every tenant."""
+    tenants = op.tenants.all()
+    rows = [f"{'ID':<24} {'ENABLED':<8} {'MAX USERS':<10} NAME"]
+    rows += [
+        f"{t.id:<24} {'yes' if t.enabled else 'no':<8} {limit_text(t.max_active_users):<10} {t.display_name}"
+        for t in tenants
+    ]
+    emit(as_json, [tenant_data(t) for t in tenants], "\n".join(rows) if tenants else "No tenants yet.")
+
+
+@tenant.command("show")
+@click.argument("tenant_id")
+@json_option
+@pass_operator
+@operator_errors
+def show(op: Operator, tenant_id: str, as_json: bool) -> None:
+    """Show a tenant: its Tenant URL, users, active users, groups, limit, tokens and whether it is enabled."""
+    found = op.tenants.get(tenant_id)
+    usage = op.tenants.usage(tenant_id)
+    versions = op.tenants.token_versions(tenant_id)
+    valid = [v for v in versions if v.enabled]
+    data = {
+        **tenant_data(found),
+        "tenantUrl": op.tenants.tenant_url(found.id),
+        "users": usage.users,
+        "activeUsers": usage.active_users,
+        "groups": usage.groups,
+        "tokens": [
+            {"version": v.version, "created": v.created_on.isoformat() if v.created_on else None, "enabled": v.enabled}
+            for v in versions
+        ],
+    }
+    text = "\n".join(
+        [
+            f"Tenant {found.id} ({found.display_name})",
+            f"  Tenant URL:    {data['tenantUrl']}",
+            f"  Enabled:       {'yes' if found.enabled else 'no'}",
+            f"  Users:         {usage.users} ({usage.active_users} active)",
+            f"  Limit:         {limit_text(found.max_active_users)} active users",
+            f"  Groups:        {usage.groups}",
+            f"  Valid tokens:  {len(valid)}"
+            + (" (rotation under way: retire-token when Entra has the new one)" if len(valid) > 1 else ""),
+            f"  Created:       {found.created.isoformat()}",
+        ]
+    )
+    emit(as_json, data, text)
+
+
+@tenant.command("rotate-token")
+@click.argument("tenant_id")
+@json_option
+@pass_operator
+@operator_errors
+def rotate_token(op: Operator, tenant_id: str, as_json: bool) -> None:
+    """Print a new Secret Token; the previous one stays valid until `retire-token`."""
+    token = op.tenants.rotate_token(tenant_id)
+    url = op.tenants.tenant_url(tenant_id)
+    text = (
+        f"New Secret Token for {tenant_id}: {token}\n"
+        f"  Tenant URL: {url}\n"
+        "Paste it into Entra and Test Connection; the previous token keeps working until you run\n"
+        f"  scim-admin tenant retire-token {tenant_id}"
+    )
+    emit(as_json, {"id": tenant_id, "tenantUrl": url, "secretToken": token}, text)
+
+
+@tenant.command("retire-token")
+@click.argument("tenant_id")
+@json_option
+@pass_operator
+@operator_errors
+def retire_token(op: Operator, tenant_id: str, as_json: bool) -> None:
+    """Invalidate every token of the tenant except the newest."""
+    retired = op.tenants.retire_token(tenant_id)
+    emit(as_json, {"id": tenant_id, "retired": retired}, f"Retired {retired} old token(s) of {tenant_id}.")
+
+
+@tenant.command("set-limit")
+@click.argument("tenant_id")
+@click.argument("max_users", type=LIMIT)
+@json_option
+@pass_operator
+@operator_errors
+def set_limit(op: Operator, tenant_id: str, max_users: int | None, as_json: bool) -> None:
+    """Set the maximum number of active users (N), or remove the limit (none)."""
+    updated = op.tenants.set_limit(tenant_id, max_users)
+    emit(as_json, tenant_data(updated), f"Tenant {tenant_id}: at most {limit_text(max_users)} active users.")
+
+
+@tenant.command("disable")
+@click.argument("tenant_id")
+@json_option
+@pass_operator
+@operator_errors
+def disable(op: Operator, tenant_id: str, as_json: bool) -> None:
+    """Refuse every request for the tenant (401, as for an unknown tenant); its data is kept."""
+    updated = op.tenants.set_enabled(tenant_id, False)
+    emit(as_json, tenant_data(updated), f"Tenant {tenant_id} disabled (takes effect within the tenant cache time).")
+
+
+@tenant.command("enable")
+@click.argument("tenant_id")
+@json_option
+@pass_operator
+@operator_errors
+def enable(op: Operator, tenant_id: str, as_json: bool) -> None:
+    """Serve the tenant again."""
+    updated = op.tenants.set_enabled(tenant_id, True)
+    emit(as_json, tenant_data(updated), f"Tenant {tenant_id} enabled.")
+
+
+@tenant.command("delete")
+@click.argument("tenant_id")
+@click.option("--yes", is_flag=True, help="Really delete: users, groups, memberships, tokens and the tenant.")
+@json_option
+@pass_operator
+@operator_errors
+def delete(op: Operator, tenant_id: str, yes: bool, as_json: bool) -> None:
+    """Delete the tenant's users, groups and memberships in batches, its tokens, then the tenant."""
+    if not yes:
+        raise click.UsageError(f"this deletes every user and group of {tenant_id}: add --yes to confirm")
+    deleted = op.tenants.delete(tenant_id)
+    rows = ", ".join(f"{count} {kind.lower()} rows" for kind, count in deleted.items())
+    emit(as_json, {"id": tenant_id, "deletedRows": deleted}, f"Tenant {tenant_id} deleted ({rows}).")
+
+
+def run() -> None:
+    """Console-script entry point (`scim-admin`)."""
+    sys.exit(main.main(prog_name="scim-admin"))
+
+
+# The activity, status and operator-key commands join the groups above (scim.cli_activity imports them).
+from scim import cli_activity  # noqa: E402, F401

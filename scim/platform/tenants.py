@@ -1,0 +1,267 @@
+"""Tenants as platform data: their ids, their records, their Secret Tokens, and the operator's use cases.
+
+A tenant id is what follows /scim/v2/ in the Tenant URL. It is also a Table Storage partition key
+(case-sensitive) and part of a Key Vault secret name (case-insensitive, [0-9a-zA-Z-], 127 characters at
+most). So that no two tenants can share a secret or a partition, ids are lower case only: 1-63
+characters of a-z, 0-9 and '-', starting and ending with a letter or digit (a DNS label). An id in any
+other form is refused everywhere: the CLI will not create it, and a Tenant URL holding it gets the same
+401 as an unknown tenant.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from scim.cache import ReadThroughCache
+from scim.secrets import SecretStore, SecretVersion, new_token, secret_name
+from scim.store import StorageUnavailableError, TableStorage, TenantExistsError, TenantRow, TenantTable
+
+__all__ = [
+    "RESOURCE_KINDS",
+    "TENANT_ID_RE",
+    "InvalidTenantIdError",
+    "Tenant",
+    "TenantDirectory",
+    "TenantExistsError",
+    "TenantNotFoundError",
+    "TenantService",
+    "TenantTokenStateError",
+    "TenantUsage",
+    "check_tenant_id",
+    "is_tenant_id",
+]
+
+TENANT_ID_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+MAX_TENANT_ID = 63
+
+RESOURCE_KINDS = ("Users", "Groups", "Activity")
+"""Tables whose tenant partitions `tenant delete` empties (memberships live in these partitions; the activity
+log holds userNames, so it goes with the users)."""
+
+Tenant = TenantRow
+"""A tenant's record: id, display name, created, enabled, maximum active users (None: no limit)."""
+
+
+class InvalidTenantIdError(ValueError):
+    """Not a tenant id; the message says what a valid one looks like."""
+
+
+class TenantNotFoundError(LookupError):
+    """No tenant with this id is registered."""
+
+
+class TenantTokenStateError(RuntimeError):
+    """The tenant's tokens are not in a state that allows this operation; the message says what to do."""
+
+
+def is_tenant_id(value: str) -> bool:
+    """True for a canonical tenant id (fullmatch: no trailing newline slips through)."""
+    return len(value) <= MAX_TENANT_ID and TENANT_ID_RE.fullmatch(value) is not None
+
+
+def check_tenant_id(value: str) -> str:
+    """The id if canonical, else InvalidTenantIdError with a message an operator can act on."""
+    if is_tenant_id(value):
+        return value
+    if value.lower() != value and is_tenant_id(value.lower()):
+        raise InvalidTenantIdError(
+            f"tenant ids are lower case (Key Vault secret names ignore case, Table Storage keys do not): "
+            f"use {value.lower()!r}"
+        )
+    raise InvalidTenantIdError(
+        "a tenant id is 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit"
+    )
+
+
+@dataclass(frozen=True)
+class TenantUsage:
+    """What a tenant holds now."""
+
+    users: int
+    active_users: int
+    groups: int
+
+
+class TenantDirectory:
+    """Tenant records for the request path: one point read per tenant per `ttl_seconds`, bounded in size.
+
+    Unknown ids are cached too (as None), so a flood of made-up names costs one read each, and at most
+    `max_entries` of them are held. A change made by the operator (disable, limit) takes effect within
+    `ttl_seconds` on every worker.
+    """
+
+    def __init__(self, table: TenantTable, *, ttl_seconds: float = 30.0, max_entries: int = 10_000) -> None:
+        self._cache: ReadThroughCache[str, TenantRow | None] = ReadThroughCache(
+            table.get,
+            ttl=ttl_seconds,
+            max_entries=max_entries,
+            min_reload=min(5.0, ttl_seconds),
+            grace=ttl_seconds,
+            transient=(StorageUnavailableError,),
+        )
+
+    def lookup(self, tenant_id: str) -> TenantRow | None:
+        """The tenant's record, or None if the id is not canonical or not registered."""
+        if not is_tenant_id(tenant_id):
+            return None
+        return self._cache.get(tenant_id)
+
+
+class TenantService:
+    """The operator's use cases on tenants; the CLI (and later the admin pages) are thin doors onto these."""
+
+    def __init__(self, storage: TableStorage, secrets: SecretStore, *, public_base_url: str) -> None:
+        self._storage = storage
+        self._table = TenantTable(storage)
+        self._secrets = secrets
+        self._base_url = public_base_url.rstrip("/")
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def tenant_url(self, tenant_id: str) -> str:
+        """What the Entra admin pastes as the Tenant URL."""
+        return f"{self._base_url}/scim/v2/{tenant_id}"
+
+    def get(self, tenant_id: str) -> TenantRow:
+        check_tenant_id(tenant_id)
+        row = self._table.get(tenant_id)
+        if row is None:
+            raise TenantNotFoundError(tenant_id)
+        return row
+
+    def all(self) -> list[TenantRow]:
+        return self._table.all()
+
+    def usage(self, tenant_id: str) -> TenantUsage:
+        """Users, active users and groups of the tenant: the counter rows, no scan."""
+        self.get(tenant_id)
+        users = self._storage.resources("Users").counts(tenant_id)
+        groups = self._storage.resources("Groups").counts(tenant_id)
+        return TenantUsage(users=users.total, active_users=users.active, groups=groups.total)
+
+    def token_versions(self, tenant_id: str) -> list[SecretVersion]:
+        """The tenant's token versions (never their values), newest first."""
+        self.get(tenant_id)
+        return self._sorted(self._secrets.versions(secret_name(tenant_id)))
+
+    # -- changing -------------------------------------------------------------------------------
+
+    def create(
+        self,
+        tenant_id: str,
+        *,
+        display_name: str | None = None,
+        max_active_users: int | None = None,
+        keep_existing_token: bool = False,
+    ) -> tuple[TenantRow, str | None]:
+        """Register a tenant and give it a fresh Secret Token (returned once, never stored elsewhere).
+
+        keep_existing_token registers a tenant whose token already exists in the store (a deployment
+        from before the tenants table) and returns None for the token: it is not read.
+        """
+        check_tenant_id(tenant_id)
+        self._check_limit(max_active_users)
+        if self._table.get(tenant_id) is not None:
+            raise TenantExistsError(tenant_id)
+        name = secret_name(tenant_id)
+        token: str | None = None
+        added: SecretVersion | None = None
+        if keep_existing_token:
+            if not self._usable(self._secrets.versions(name)):
+                raise TenantTokenStateError(f"there is no valid token {name} to keep; create the tenant without it")
+        else:
+            # Left-over versions (a tenant deleted earlier) must not stay valid beside the new token.
+            self._disable(name, self._usable(self._secrets.versions(name)))
+            token = new_token()
+            added = self._secrets.add_version(name, token)
+        row = TenantRow(
+            id=tenant_id,
+            display_name=display_name or tenant_id,
+            created=datetime.now(UTC),
+            enabled=True,
+            max_active_users=max_active_users,
+        )
+        try:
+            return self._table.create(row), token
+        except TenantExistsError:
+            if added is not None:  # another operator created it meanwhile: our token must not work
+                self._secrets.set_enabled(name, added.version, False)
+            raise
+
+    def rotate_token(self, tenant_id: str) -> str:
+        """A new Secret Token; the previous one stays valid until retire_token."""
+        self.get(tenant_id)
+        name = secret_name(tenant_id)
+        if len(self._usable(self._secrets.versions(name))) >= 2:
+            raise TenantTokenStateError(
+                f"tenant {tenant_id} already has two valid tokens: once Entra uses the newest, run "
+                f"`tenant retire-token {tenant_id}`, then rotate again"
+            )
+        self._after_newest(self._secrets.versions(name))
+        token = new_token()
+        self._secrets.add_version(name, token)
+        return token
+
+    def retire_token(self, tenant_id: str) -> int:
+        """Disable every valid token but the newest; the number disabled."""
+        self.get(tenant_id)
+        name = secret_name(tenant_id)
+        usable = self._usable(self._secrets.versions(name))
+        if not usable:
+            raise TenantTokenStateError(f"tenant {tenant_id} has no valid token; run `tenant rotate-token {tenant_id}`")
+        self._disable(name, usable[1:])
+        return len(usable) - 1
+
+    def set_limit(self, tenant_id: str, max_active_users: int | None) -> TenantRow:
+        self._check_limit(max_active_users)
+        return self._table.update(replace(self.get(tenant_id), max_active_users=max_active_users))
+
+    def set_enabled(self, tenant_id: str, enabled: bool) -> TenantRow:
+        return self._table.update(replace(self.get(tenant_id), enabled=enabled))
+
+    def delete(self, tenant_id: str) -> dict[str, int]:
+        """Disable the tenant, delete its users, groups and memberships in batches, its tokens, then its record.
+
+        Safe to run again after an interruption: the record goes last.
+        """
+        row = self.get(tenant_id)
+        if row.enabled:
+            self._table.update(replace(row, enabled=False))
+        deleted = {kind: self._table.purge_partition(kind, tenant_id) for kind in RESOURCE_KINDS}
+        name = secret_name(tenant_id)
+        self._disable(name, [v for v in self._secrets.versions(name) if v.enabled])
+        self._table.delete(tenant_id)
+        return deleted
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_limit(max_active_users: int | None) -> None:
+        if max_active_users is not None and max_active_users < 0:
+            raise ValueError("the maximum number of active users is a whole number, 0 or more, or none")
+
+    @staticmethod
+    def _sorted(versions: Sequence[SecretVersion]) -> list[SecretVersion]:
+        return sorted(versions, key=lambda v: v.created_on or datetime.min.replace(tzinfo=UTC), reverse=True)
+
+    def _usable(self, versions: Sequence[SecretVersion]) -> list[SecretVersion]:
+        now = datetime.now(UTC)
+        return [v for v in self._sorted(versions) if v.usable_at(now)]
+
+    @staticmethod
+    def _after_newest(versions: Sequence[SecretVersion]) -> None:
+        """Key Vault keeps creation times in whole seconds: wait out the newest version's second, so that
+        "newest" stays unambiguous for retire-token and for the endpoint."""
+        created = [v.created_on for v in versions if v.created_on is not None]
+        if created and max(created).microsecond == 0:
+            wait = max(created).timestamp() + 1.0 - datetime.now(UTC).timestamp()
+            if 0 < wait <= 1.0:
+                time.sleep(wait)
+
+    def _disable(self, name: str, versions: Sequence[SecretVersion]) -> None:
+        for version in versions:
+            self._secrets.set_enabled(name, version.version, False)
