@@ -104,7 +104,7 @@ class Settings:
     activity_retention_days: int = 30
     """Activity records older than this are deleted (scim.platform.activity)."""
     operator_secret_name: str = "scim-operator-key"
-    """The secret (same store as the tenants' tokens) whose value opens the operator pages under /admin/."""
+    """The secret (same store as the tenants' tokens) whose value opens the operator pages under /operator/."""
     token_cache_seconds: int = 300
     token_grace_seconds: int = 900
     tenant_cache_seconds: int = 30

@@ -65,6 +65,7 @@ class Site:
     scim: httpx.Client
     api: Any
     tenants: TenantService
+    other_token: str
 
     def settle(self) -> None:
         assert self.api.activity.flush(20)
@@ -99,7 +100,7 @@ def operator(browser: Any, site: Site) -> Iterator[Any]:
     context.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def site(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """function_app.app over HTTP on settings of its own: tenants made by the operator's TenantService (contoso
     with a licence limit of 2), the operator key a secret in the same local store, and a clock of its own."""
@@ -114,7 +115,7 @@ def site(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     settings = Settings.from_environ(environ)
     service = build_tenant_service(settings)
     _, token = service.create(TENANT, max_active_users=2)
-    service.create(OTHER_TENANT)
+    _, other_token = service.create(OTHER_TENANT)
     LocalSecretStore(secrets_file).add_version(settings.operator_secret_name, OPERATOR_KEY)
     storage = TableStorage(connection_string=azurite.connection_string, table_prefix="browser")
     built = api.build_api(settings, storage=storage)
@@ -130,7 +131,7 @@ def site(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     OUTPUT.mkdir(exist_ok=True)
     try:
         with httpx.Client(base_url=f"{url}/scim/v2/{TENANT}", headers=headers, timeout=10) as scim:
-            yield Site(url, clock, scim, built, service)
+            yield Site(url, clock, scim, built, service, str(other_token))
     finally:
         server.shutdown()
         server.server_close()
