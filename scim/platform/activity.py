@@ -221,8 +221,10 @@ class ActivityRecorder:
                     break
             try:
                 self._store(taken)
-            except Exception:
-                log.exception("activity recorder failed; %d outcomes lost", len(taken))
+            except Exception as exc:  # the type only: SDK messages may carry row keys, which hold names
+                with self._lock:
+                    self.lost += len(taken)
+                log.warning("activity recorder failed: outcomes=%d error=%s", len(taken), type(exc).__name__)
             finally:
                 for _ in taken:
                     self._queue.task_done()
