@@ -64,6 +64,9 @@ param grantDeployerSecretsOfficer bool = false
 @description('Refuse users without an e-mail address (SCIM_REQUIRE_EMAIL).')
 param requireEmail bool = true
 
+@description('Accept HTTPS only from Entra\'s provisioning service (the AzureActiveDirectory service tag); operators then cannot reach the endpoint directly.')
+param restrictInboundToEntra bool = false
+
 @description('Always-ready instances for HTTP, against cold starts during Test Connection or a cycle start.')
 @minValue(0)
 param alwaysReadyInstances int = 0
@@ -196,6 +199,7 @@ module functionApp 'modules/functionapp.bicep' = {
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     tablePrefix: tablePrefix
     requireEmail: requireEmail
+    restrictInboundToEntra: restrictInboundToEntra
     alwaysReadyInstances: alwaysReadyInstances
     maximumInstanceCount: maximumInstanceCount
   }

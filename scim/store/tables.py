@@ -176,7 +176,7 @@ class ResourceTable:
                 results = self._submit([*operations, counter_op], index_attributes, counter_index=len(operations))
             except CounterConflictError:
                 self._counters.forget(tenant)
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter, not security
+                time.sleep(random.uniform(0, min(0.2, 0.002 * 2 ** min(attempt, 7))))  # noqa: S311 - jitter, not security
                 continue
             self._counters.put(tenant, CounterRow(counts, str(results[-1]["etag"])))
             return results[:-1]
