@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install run test lint bench bench-abuse check-infra clean
+.PHONY: help install browser run test lint bench bench-abuse check-infra clean
 
 help:
 	@echo "make run    - start Azurite and the SCIM endpoint on 127.0.0.1:\$${PORT:-7071}; prints Tenant URL and token"
@@ -29,10 +29,19 @@ $(NODE_STAMP): package.json package-lock.json
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
+# Debian's chromium for the operator-page tests (tests/browser), driven by Playwright; never `playwright
+# install`. Quick when it is there; without root or apt-get the browser tests skip and say why.
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	      || echo "chromium could not be installed: the browser tests will skip"; \
+	  else echo "chromium is not installed (needs root and apt-get): the browser tests will skip"; fi; }
+
 run: install
 	$(PY) -m devhost.run
 
-test: install
+test: install browser
 	$(PY) -m pytest
 
 lint: $(PY_STAMP)

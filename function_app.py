@@ -97,6 +97,18 @@ def oauth_token(req: func.HttpRequest) -> func.HttpResponse:
     return _to_response(api.handle("oauth_token", _to_request(req)))
 
 
+# The operator pages (HTML, operator credential checked in scim.api.admin). Not /admin/: the Functions
+# host reserves it for its own API and refuses function routes that start with it.
+@app.route(route="operator", methods=ALL_METHODS)
+def operator_home(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle_operator(_to_request(req)))
+
+
+@app.route(route="operator/{*path}", methods=ALL_METHODS)
+def operator_pages(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle_operator(_to_request(req)))
+
+
 # The catch-all stays last: anything no route above matches gets a SCIM 404.
 @app.route(route="scim/{*path}", methods=ALL_METHODS)
 def scim_unknown(req: func.HttpRequest) -> func.HttpResponse:

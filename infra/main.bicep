@@ -104,7 +104,7 @@ var resourceToken = toLower(uniqueString(subscription().id, environmentName, loc
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = '${abbrs.webSitesFunctions}scim-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
-var tableNames = ['${tablePrefix}Users', '${tablePrefix}Groups', '${tablePrefix}Tenants']
+var tableNames = ['${tablePrefix}Users', '${tablePrefix}Groups', '${tablePrefix}Tenants', '${tablePrefix}Activity']
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'

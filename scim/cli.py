@@ -371,3 +371,7 @@ __all__ = ["cli_oauth", "main", "run"]
 def run() -> None:
     """Console-script entry point (`scim-admin`)."""
     sys.exit(main.main(prog_name="scim-admin"))
+
+
+# The activity, status and operator-key commands join the groups above (scim.cli_activity imports them).
+from scim import cli_activity  # noqa: E402, F401

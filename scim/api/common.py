@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,6 +19,10 @@ from scim.settings import Settings
 RESPONSE_PARAMETERS = ("attributes", "excludedAttributes")
 R = TypeVar("R", bound=Resource[Any])
 
+REQUEST_PAYLOAD: ContextVar[Any] = ContextVar("scim_request_payload", default=None)
+"""The body of the request being handled, as parse_json returned it: the activity log's record of what
+was sent (a failed create's userName) without parsing it twice. Set and reset by ScimApi._dispatch."""
+
 
 def base_url(request: Request, trailing_segments: int) -> str:
     """The tenant's SCIM base URL (what Entra calls the Tenant URL), from the request URL."""
@@ -29,7 +34,9 @@ def base_url(request: Request, trailing_segments: int) -> str:
 
 def parse_json(request: Request, max_bytes: int) -> Any:
     """The body as JSON, strictly (scim.protocol.json_body): size, media type, UTF-8, depth, duplicates."""
-    return parse_body(request.body, request.header("content-type"), max_bytes)
+    payload = parse_body(request.body, request.header("content-type"), max_bytes)
+    REQUEST_PAYLOAD.set(payload)
+    return payload
 
 
 def asks_for(params: ResponseParameters[Any] | None, attribute: str) -> bool:

@@ -38,8 +38,9 @@ __all__ = [
 TENANT_ID_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 MAX_TENANT_ID = 63
 
-RESOURCE_KINDS = ("Users", "Groups")
-"""Resource tables whose tenant partitions `tenant delete` empties (memberships live in these partitions)."""
+RESOURCE_KINDS = ("Users", "Groups", "Activity")
+"""Tables whose tenant partitions `tenant delete` empties (memberships live in these partitions; the activity
+log holds userNames, so it goes with the users)."""
 
 Tenant = TenantRow
 """A tenant's record: id, display name, created, enabled, maximum active users (None: no limit)."""
