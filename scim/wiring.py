@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 from scim.platform.changes import STREAMS, ChangeLog
+from scim.platform.clients import ClientService
 from scim.platform.delivery import Delivery
 from scim.platform.tenants import TenantService
 from scim.secrets import azure_credential, build_secret_store
@@ -65,3 +66,10 @@ def build_delivery(settings: Settings, storage: TableStorage, queue: ChangeQueue
     for kind in STREAMS:
         delivery.attach(storage.resources(kind))
     return delivery
+
+
+def build_client_service(settings: Settings, tenants: TenantService) -> ClientService:
+    """The operator's OAuth2 client use cases; the token endpoint's base is SCIM_PUBLIC_BASE_URL."""
+    if not settings.public_base_url:
+        raise ValueError("SCIM_PUBLIC_BASE_URL is needed to print the OAuth token endpoint")
+    return ClientService(tenants, build_secret_store(settings, operator=True), public_base_url=settings.public_base_url)

@@ -25,6 +25,10 @@ param keyVaultUri string
 param applicationInsightsConnectionString string
 param tablePrefix string
 param requireEmail bool
+@description('Lifetime of OAuth2 access tokens in seconds; the app refuses more than a day.')
+@minValue(60)
+@maxValue(86400)
+param oauthTokenSeconds int
 @description('Allow inbound HTTPS only from the AzureActiveDirectory service tag (Entra\'s provisioning service).')
 param restrictInboundToEntra bool = false
 // Always-ready instances are not capped by maximumInstanceCount: that limit applies to on-demand
@@ -106,6 +110,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SCIM_KEY_VAULT_URL', value: keyVaultUri }
         { name: 'SCIM_PUBLIC_BASE_URL', value: 'https://${name}.azurewebsites.net' }
         { name: 'SCIM_REQUIRE_EMAIL', value: requireEmail ? 'true' : 'false' }
+        // OAuth2 client credentials: signing keys and client secrets are Key Vault secrets, never settings.
+        { name: 'SCIM_OAUTH_TOKEN_SECONDS', value: string(oauthTokenSeconds) }
+        { name: 'SCIM_OAUTH_LEEWAY_SECONDS', value: '30' }
         // The host's own body limit (default 100 MB): a little above SCIM_MAX_BODY_BYTES (1 MiB), so larger
         // bodies are refused before they are read into memory, and those in between get the SCIM 413.
         { name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', value: '2097152' }

@@ -45,6 +45,7 @@ from azure.data.tables import (
     UpdateMode,
 )
 
+from scim.store.activity import ActivityTable
 from scim.store.changes import ChangeDraft, ChangeRecord, record_row, registry_row
 from scim.store.counters import (
     COUNTER_ROW_KEY,
@@ -515,6 +516,7 @@ class TableStorage:
             raise ValueError("TableStorage needs a connection string or an endpoint")
         self._prefix = table_prefix
         self._tables: dict[str, ResourceTable] = {}
+        self._activity: ActivityTable | None = None
         self._lock = threading.Lock()
 
     def resources(self, kind: str) -> ResourceTable:
@@ -525,6 +527,13 @@ class TableStorage:
                 table = ResourceTable(self._service.get_table_client(f"{self._prefix}{kind}"), kind)
                 self._tables[kind] = table
             return table
+
+    def activity(self) -> ActivityTable:
+        """The activity table '<prefix>Activity' (scim.store.activity)."""
+        with self._lock:
+            if self._activity is None:
+                self._activity = ActivityTable(self._service.get_table_client(f"{self._prefix}Activity"))
+            return self._activity
 
     def close(self) -> None:
         self._service.close()
