@@ -92,6 +92,25 @@ class ChangeLog:
         merged = heapq.merge(*lists, key=lambda record: (record.time, record.stream, record.seq))
         return list(merged)[:limit]
 
+    def before(self, tenant: str, stream: str, before: int | None, limit: int) -> list[Change]:
+        """Up to ``limit`` changes of one stream numbered below ``before`` (None: the newest), newest first.
+
+        Records are numbered without gaps and trimmed from the oldest, so the ``limit`` records below a number
+        are one key range: a point read of the counter row (only when ``before`` is None) and one range query.
+        """
+        rows = self.streams[stream]
+        top = rows.last_seq(tenant) + 1 if before is None else before
+        if top <= 1 or limit <= 0:
+            return []
+        records = rows.read(tenant, after=max(top - 1 - limit, 0), limit=limit, brief=True)
+        return [Change.of(record) for record in reversed(records) if record.seq < top]
+
+    def latest(self, tenant: str, limit: int) -> list[Change]:
+        """The newest ``limit`` changes of the tenant in both streams, newest first (bounded round trips)."""
+        lists = [self.before(tenant, stream, None, limit) for stream in self.streams]
+        merged = heapq.merge(*lists, key=lambda change: (change.time, change.stream, change.seq), reverse=True)
+        return list(merged)[:limit]
+
     def records(self, tenant: str, stream: str, after: int, limit: int) -> list[ChangeRecord]:
         """The records themselves (documents included), e.g. to fetch a resource a message refers to."""
         return self.streams[stream].read(tenant, after=after, limit=limit)
