@@ -1,15 +1,15 @@
 """Recording what Entra did to a tenant: request outcomes, written after the answer, off the request path.
 
 `ActivityRecorder.submit` is all a request pays: it puts a small `Outcome` on a bounded in-process queue
-and returns. A daemon thread (started on first use, never at import) turns outcomes into records (writes
-of any status, and every 4xx/5xx), adds every request to this worker's 5-minute traffic buckets, and
+and returns. A daemon thread (started on first use, never at import) turns outcomes into records (every
+4xx/5xx: successful writes are the change log's), adds every request to this worker's 5-minute traffic buckets, and
 stores both per tenant in one transaction (scim.store.activity). A full queue or a storage failure loses
 records, never the request: losses are counted (`lost`), logged as counts with tenant ids only, and
 written into the tenant's log as a `lost` record when storage answers again, so the gap shows.
 
-The change log (issue #13) holds the transactional facts of each write; this log holds what each request
-was answered. A successful write's record carries the change's sequence number when the service reports
-one (`Outcome.change_seq`), so the two can be joined.
+The change log (issue #13) holds the transactional facts of each successful write; this log holds the
+answers that are not (refusals, failed writes, errors) and the traffic counts. The operator's views merge
+the two (scim.platform.activity_report): one mechanism for the facts of writes, not two.
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ class Outcome:
 
     @property
     def is_recorded(self) -> bool:
-        return self.status >= 400 or (self.is_write and self.authenticated)
+        """Only answers that are not writes committed: a successful write's facts are its change record."""
+        return self.status >= 400
 
 
 def _name_attribute(resource_type: str) -> str:

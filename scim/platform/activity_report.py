@@ -3,6 +3,14 @@
 Every figure is a bounded read: the traffic buckets of the last 24 hours (one key range), the counter
 rows of users and groups (point reads), and pages of at most `MAX_PAGE` records by key range with a
 RowKey cursor. Nothing here scans the activity, however many records a tenant has.
+
+One mechanism for the facts of writes: a successful write is a change record (scim.platform.changes),
+never an activity record; the activity table holds the answers that are not (refusals and errors) and the
+traffic counts. A page merges both, newest first. Its cursor is the last activity key shown, and after a
+``#`` the lowest change number shown of each stream (``<key>#<Users seq>.<Groups seq>``): each page reads
+at most one page of activity and `limit` changes per stream (two point reads on the first page, one range
+query per stream). A userName search reads the newest `NAME_WINDOW` changes of each stream (one range
+query each) and orders their names among the activity table's name keys.
 """
 
 from __future__ import annotations
@@ -11,12 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from scim.store import ActivityPage, ActivityTable, ResourceTable, TableStorage, TrafficBucket
-from scim.store.activity import MAX_PAGE
+from scim.platform.changes import STREAMS, Change, ChangeLog
+from scim.store import ActivityPage, ActivityRecord, ActivityTable, ResourceTable, TableStorage, TrafficBucket
+from scim.store.activity import MAX_PAGE, inverted, name_key
+from scim.store.changes import ChangeRows
 
 CYCLE = timedelta(minutes=40)
 """Entra's provisioning interval for non-gallery apps."""
 DAY = timedelta(hours=24)
+NAME_WINDOW = 1000
+"""How many of the newest changes of each stream a userName search reads (one range query per stream)."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +94,10 @@ class ActivityReport:
         *,
         limit_of: Callable[[str], int | None] = lambda tenant: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        changes: ChangeLog | None = None,
     ) -> None:
         self.table = table
+        self.changes = changes or ChangeLog({"Users": ChangeRows(users), "Groups": ChangeRows(groups)})
         self._users = users
         self._groups = groups
         self._limit_of = limit_of
@@ -135,12 +149,16 @@ class ActivityReport:
         after: str | None = None,
         limit: int = 50,
     ) -> ActivityPage:
-        """One page of records, newest first: all, errors only, or about one userName (exact, any case)."""
+        """One page, newest first: all (writes from the change log, answers from the activity), errors only,
+        or about one userName (exact, any case)."""
         limit = max(1, min(limit, MAX_PAGE))
         earliest = self.clock() - since if since is not None else None
+        if errors_only and not user:
+            key = (after or "").partition("#")[0] or None
+            return self.table.page(tenant, since=earliest, errors_only=True, after=key, limit=limit)
         if not user:
-            return self.table.page(tenant, since=earliest, errors_only=errors_only, after=after, limit=limit)
-        page = self.table.by_name(tenant, user, after=after, limit=limit)
+            return self._all(tenant, earliest, after, limit)
+        page = self._named(tenant, user, prefix=False, after=after, limit=limit, writes=not errors_only)
         records = [
             r
             for r in page.records
@@ -152,7 +170,58 @@ class ActivityReport:
 
     def search(self, tenant: str, prefix: str, *, after: str | None = None, limit: int = 50) -> ActivityPage:
         """Records whose userName/displayName starts with `prefix` (any case), grouped by name."""
-        return self.table.by_name(tenant, prefix, prefix=True, after=after, limit=min(limit, MAX_PAGE))
+        return self._named(tenant, prefix, prefix=True, after=after, limit=max(1, min(limit, MAX_PAGE)))
+
+    def _all(self, tenant: str, earliest: datetime | None, after: str | None, limit: int) -> ActivityPage:
+        key, bounds = _parse_cursor(after)
+        page = self.table.page(tenant, since=earliest, after=key or None, limit=limit)
+        candidates: list[ActivityRecord] = list(page.records)
+        read: dict[str, list[Change]] = {}
+        more: dict[str, bool] = {}
+        for stream in STREAMS:
+            found = self.changes.before(tenant, stream, bounds.get(stream), limit)
+            kept = [c for c in found if earliest is None or c.time >= earliest]
+            read[stream] = kept
+            more[stream] = len(found) == limit and len(kept) == len(found) and found[-1].seq > 1
+            candidates.extend(_record_of(c, f"a|{inverted(c.time)}|~{c.stream}{c.seq:012d}") for c in kept)
+        candidates.sort(key=lambda r: r.key)
+        shown = candidates[:limit]
+        left = candidates[limit:]
+        activity_shown = [r for r in shown if not _is_change(r)]
+        next_key = activity_shown[-1].key if activity_shown else key
+        has_more = bool(left) or (len(activity_shown) == len(page.records) and page.next_key is not None)
+        new_bounds: dict[str, int] = {}
+        for stream in STREAMS:
+            seqs = [r.change_seq or 0 for r in shown if _is_change(r) and r.key.endswith(_suffix(stream, r))]
+            kept = read[stream]
+            new_bounds[stream] = min(seqs) if seqs else (kept[0].seq + 1 if kept else 1)
+            has_more = has_more or more[stream]
+        cursor = f"{next_key}#{new_bounds['Users']}.{new_bounds['Groups']}" if has_more else None
+        return ActivityPage(shown, cursor)
+
+    def _named(
+        self, tenant: str, name: str, *, prefix: bool, after: str | None, limit: int, writes: bool = True
+    ) -> ActivityPage:
+        """Activity rows about a name (key order: name, then newest first) merged with the matching changes
+        among the newest `NAME_WINDOW` of each stream, ordered by the same key."""
+        key = (after or "").partition("#")[0] or None
+        page = self.table.by_name(tenant, name, prefix=prefix, after=key, limit=limit)
+        if not writes:
+            return page
+        wanted = name_key(name)
+        candidates: list[ActivityRecord] = list(page.records)
+        for stream in STREAMS:
+            for change in self.changes.before(tenant, stream, None, NAME_WINDOW):
+                encoded = name_key(change.name or "")
+                if not change.name or not (encoded.startswith(wanted) if prefix else encoded == wanted):
+                    continue
+                record = _record_of(change, f"n|{encoded}|{inverted(change.time)}|~{change.stream}{change.seq:012d}")
+                if key is None or record.key > key:
+                    candidates.append(record)
+        candidates.sort(key=lambda r: r.key)
+        shown = candidates[:limit]
+        has_more = len(candidates) > limit or (page.next_key is not None and all(r in shown for r in page.records))
+        return ActivityPage(shown, shown[-1].key if has_more and shown else None)
 
 
 def build_activity_report(
@@ -162,3 +231,35 @@ def build_activity_report(
     return ActivityReport(
         storage.activity(), storage.resources("Users"), storage.resources("Groups"), limit_of=limit_of
     )
+
+
+def _is_change(record: ActivityRecord) -> bool:
+    """Activity keys end in a hex suffix; a change's key in ``~<stream><seq>``."""
+    return "~" in record.key.rpartition("|")[2]
+
+
+def _suffix(stream: str, record: ActivityRecord) -> str:
+    return f"~{stream}{record.change_seq or 0:012d}"
+
+
+def _record_of(change: Change, key: str) -> ActivityRecord:
+    """A change as a row of the operator's views: the write that committed (no status: the answer is not kept)."""
+    return ActivityRecord(
+        time=change.time,
+        operation=change.operation,
+        resource_type=change.resource_type,
+        resource_id=change.resource_id,
+        name=change.name or "",
+        status=0,
+        change_seq=change.seq,
+        key=key,
+    )
+
+
+def _parse_cursor(after: str | None) -> tuple[str, dict[str, int]]:
+    """'<activity key>#<Users seq>.<Groups seq>' -> the key and each stream's bound (missing: from the newest)."""
+    key, _, seqs = (after or "").partition("#")
+    parts = seqs.split(".")
+    if len(parts) != len(STREAMS) or not all(p.isdigit() and len(p) < 13 for p in parts):
+        return key, {}
+    return key, {stream: int(p) for stream, p in zip(STREAMS, parts, strict=True)}

@@ -123,6 +123,8 @@ def site(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     assert built.activity is not None and built.operator is not None
     built.activity.clock = clock
     built.operator.report.clock = clock
+    built.users._clock = clock  # the change records (the facts of writes) are timed by the same clock
+    built.groups._clock = clock
     saved, api._api = api._api, built
     server = make_server(function_app.app, "127.0.0.1", 0, ROOT / "host.json")
     serve_in_thread(server)

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from scim.platform.activity import ActivityRecorder, Outcome
+from scim.platform.activity_report import build_activity_report
+from scim.resources.users import UserService
 from scim.store import ActivityRecord, TableStorage
 from scim.store.activity import name_key
 
@@ -113,11 +115,8 @@ def test_recorder_stores_outcomes_off_the_request_path(storage: TableStorage, te
     recorder.submit(Outcome(tenant, T0, "user", "DELETE", 204, 9.0, True, "0123456789abcdef0123456789abcdef"))
     assert recorder.flush()
     records = storage.activity().page(tenant).records
-    assert sorted((r.operation, r.status, r.name) for r in records) == [
-        ("create", 201, "ada@contoso.com"),
-        ("create", 400, "bob"),
-        ("delete", 204, "ada@contoso.com"),  # named from the id's earlier record
-    ]
+    # Successful writes are the change log's facts: only the answer that was not one is recorded.
+    assert [(r.operation, r.status, r.name) for r in records] == [("create", 400, "bob")]
     failed = next(r for r in records if r.status == 400)
     assert (failed.scim_type, failed.detail) == ("invalidValue", "map mail")
     buckets = storage.activity().buckets(tenant, T0 - timedelta(hours=1))
@@ -178,3 +177,51 @@ def test_activity_never_counts_in_the_scim_round_trips(storage: TableStorage, te
     storage.activity().append(tenant, [(record(0), "x")])
     storage.activity().page(tenant)
     assert storage.round_trips.count == before
+
+
+def _user(name: str) -> dict[str, object]:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": name,
+        "emails": [{"type": "work", "value": name}],
+    }
+
+
+def test_the_view_merges_writes_from_the_change_log_with_the_answers(storage: TableStorage, tenant: str) -> None:
+    """One mechanism for the facts of writes: the change records, shown among the refusals, newest first."""
+    users = UserService(storage.resources("Users"))
+    recorder = ActivityRecorder(storage.activity())
+    report = build_activity_report(storage)
+    ada = str(users.create(tenant, _user("Ada@contoso.com")).id)
+    taken = _user("ada@contoso.com")
+    recorder.submit(Outcome(tenant, datetime.now(UTC), "users", "POST", 409, 3.0, True, request_payload=taken))
+    assert recorder.flush()
+    users.delete(tenant, ada)
+    bob = str(users.create(tenant, _user("bob@contoso.com")).id)
+
+    page = report.activity(tenant)
+    assert [(r.operation, r.status, r.name) for r in page.records] == [
+        ("created", 0, "bob@contoso.com"),
+        ("deleted", 0, "Ada@contoso.com"),
+        ("create", 409, "ada@contoso.com"),
+        ("created", 0, "Ada@contoso.com"),
+    ]
+    assert [r.change_seq for r in page.records] == [3, 2, None, 1]
+    assert page.next_key is None
+    assert [r.resource_id for r in page.records if r.status == 0] == [bob, ada, ada]
+
+    # Pages of two continue where the last one stopped, through both sources.
+    first = report.activity(tenant, limit=2)
+    second = report.activity(tenant, limit=2, after=first.next_key)
+    assert [r.name for r in first.records + second.records] == [r.name for r in page.records]
+    assert second.next_key is None
+
+    # "Did Entra send ada?": the writes and the refusal about her, any letter case; errors only leaves writes out.
+    about = report.activity(tenant, user="ADA@contoso.com")
+    assert [(r.operation, r.status) for r in about.records] == [("deleted", 0), ("create", 409), ("created", 0)]
+    assert [r.status for r in report.activity(tenant, user="ada@contoso.com", errors_only=True).records] == [409]
+    assert [r.name for r in report.search(tenant, "b").records] == ["bob@contoso.com"]
+    named = report.search(tenant, "", limit=2)
+    rest = report.search(tenant, "", after=named.next_key, limit=2)
+    assert [r.name.lower() for r in named.records + rest.records] == ["ada@contoso.com"] * 3 + ["bob@contoso.com"]
+    assert report.activity(tenant, since=timedelta(seconds=0)).records == []
