@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from scim.api.admin import AdminApi, OperatorCredential
 from scim.http import Request
 from scim.platform.activity_report import build_activity_report
+from scim.resources.users import UserService
 from scim.store import ActivityRecord, TableStorage
 
 
@@ -43,6 +44,16 @@ def seed(storage: TableStorage, tenant: str, count: int) -> None:
         for n in range(count)
     ]
     storage.activity().append(tenant, records)
+    users = UserService(storage.resources("Users"))
+    for n in range(min(count, 60)):  # writes are change records (60 > a page of 50), shown among the answers
+        users.create(
+            tenant,
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": f"user{n}@x.com",
+                "emails": [{"type": "work", "value": f"user{n}@x.com"}],
+            },
+        )
 
 
 def cost(storage: TableStorage, pages: AdminApi, path: str, query: dict[str, str] | None = None) -> int:
