@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from scim.platform.activity import WRITE_OPERATIONS
 from scim.platform.changes import STREAMS, Change, ChangeLog
 from scim.store import ActivityPage, ActivityRecord, ActivityTable, ResourceTable, TableStorage, TrafficBucket
 from scim.store.activity import MAX_PAGE, inverted, name_key
@@ -197,7 +198,7 @@ class ActivityReport:
             new_bounds[stream] = min(seqs) if seqs else (kept[0].seq + 1 if kept else 1)
             has_more = has_more or more[stream]
         cursor = f"{next_key}#{new_bounds['Users']}.{new_bounds['Groups']}" if has_more else None
-        return ActivityPage(shown, cursor)
+        return ActivityPage(_without_legacy(shown), cursor)
 
     def _named(
         self, tenant: str, name: str, *, prefix: bool, after: str | None, limit: int, writes: bool = True
@@ -221,7 +222,7 @@ class ActivityReport:
         candidates.sort(key=lambda r: r.key)
         shown = candidates[:limit]
         has_more = len(candidates) > limit or (page.next_key is not None and all(r in shown for r in page.records))
-        return ActivityPage(shown, shown[-1].key if has_more and shown else None)
+        return ActivityPage(_without_legacy(shown), shown[-1].key if has_more and shown else None)
 
 
 def build_activity_report(
@@ -231,6 +232,12 @@ def build_activity_report(
     return ActivityReport(
         storage.activity(), storage.resources("Users"), storage.resources("Groups"), limit_of=limit_of
     )
+
+
+def _without_legacy(records: list[ActivityRecord]) -> list[ActivityRecord]:
+    """Leave out activity records of successful writes stored before the change log was their one home (they
+    age out with the activity retention): the change record of the same write is shown instead."""
+    return [r for r in records if _is_change(r) or not (200 <= r.status < 300 and r.operation in WRITE_OPERATIONS)]
 
 
 def _is_change(record: ActivityRecord) -> bool:
