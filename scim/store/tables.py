@@ -65,6 +65,7 @@ from scim.store.rows import (
     join_document,
     split_document,
 )
+from scim.store.transport import BoundedTransport, RetryBudget, count_call
 
 _TRANSACTION_LIMIT = 100
 _COUNTER_RETRIES = 40
@@ -411,9 +412,16 @@ class TableStorage:
         endpoint: str | None = None,
         credential: Any = None,
         table_prefix: str = "scim",
+        retry: RetryBudget | None = None,
+        transport: BoundedTransport | None = None,
     ) -> None:
         self.round_trips = RoundTripCounter()
-        options: dict[str, Any] = {"raw_request_hook": self.round_trips}
+        self.retry = retry or (transport.budget if transport is not None else RetryBudget())
+        options: dict[str, Any] = {
+            "raw_request_hook": self._sent,
+            "transport": transport or BoundedTransport(self.retry),
+            **self.retry.client_options(),
+        }
         if connection_string:
             self._service = TableServiceClient.from_connection_string(connection_string, **options)
         elif endpoint:
@@ -423,6 +431,11 @@ class TableStorage:
         self._prefix = table_prefix
         self._tables: dict[str, ResourceTable] = {}
         self._lock = threading.Lock()
+
+    def _sent(self, request: Any) -> None:
+        """The SDK's raw_request_hook: once per request actually sent (each retry too)."""
+        self.round_trips(request)
+        count_call()
 
     def resources(self, kind: str) -> ResourceTable:
         """The table for one resource kind, e.g. 'Users' -> table '<prefix>Users'."""
