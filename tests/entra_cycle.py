@@ -228,3 +228,39 @@ def final_state(client: Client) -> dict[str, Any]:
         assert status == 200, full
         groups[g["displayName"]] = sorted(by_id[m["value"]]["userName"] for m in full.get("members") or [])
     return {"users": users, "groups": groups}
+
+
+def stored_state(storage: TableStorage, tenant: str) -> dict[str, Any]:
+    """final_state read straight from the partition (two queries): cheap enough to run after every fault."""
+    from scim.store.audit import partition_rows
+    from scim.store.rows import join_document
+
+    users: dict[str, dict[str, Any]] = {}
+    names: dict[str, str] = {}
+    managers: dict[str, str | None] = {}
+    for row in partition_rows(storage, "Users", tenant):
+        if str(row["RowKey"]).startswith("r|"):
+            doc = join_document(row)  # type: ignore[arg-type]
+            name = str(doc["userName"])
+            assert name not in users, f"duplicate user {name}"
+            names[str(row["RowKey"])[2:]] = name
+            users[name] = {"active": doc.get("active") is not False}
+            managers[name] = ((doc.get(ENTERPRISE) or {}).get("manager") or {}).get("value")
+    for name, manager in managers.items():
+        users[name]["manager"] = names.get(manager) if manager else None
+    groups: dict[str, list[str]] = {}
+    group_names: dict[str, str] = {}
+    members: list[tuple[str, str]] = []
+    for row in partition_rows(storage, "Groups", tenant):
+        key = str(row["RowKey"])
+        if key.startswith("r|"):
+            doc = join_document(row)  # type: ignore[arg-type]
+            assert doc["displayName"] not in groups, f"duplicate group {doc['displayName']}"
+            group_names[key[2:]] = str(doc["displayName"])
+            groups[str(doc["displayName"])] = []
+        elif key.startswith("m|"):
+            _, gid, uid = key.split("|")
+            members.append((gid, uid))
+    for gid, uid in members:
+        groups[group_names[gid]].append(names[uid])
+    return {"users": users, "groups": {g: sorted(m) for g, m in groups.items()}}

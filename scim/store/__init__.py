@@ -13,6 +13,7 @@ from scim.store.rows import (
 )
 from scim.store.tables import ResourceTable, TableStorage
 from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
+from scim.store.transport import RetryBudget, counted_calls, start_counting
 
 __all__ = [
     "MAX_DOCUMENT_CHARS",
@@ -22,6 +23,7 @@ __all__ = [
     "DocumentTooLargeError",
     "IndexEntry",
     "ResourceTable",
+    "RetryBudget",
     "RoundTripCounter",
     "StorageUnavailableError",
     "StoredResource",
@@ -31,4 +33,6 @@ __all__ = [
     "TenantTable",
     "UniqueValueTakenError",
     "VersionMismatchError",
+    "counted_calls",
+    "start_counting",
 ]
