@@ -8,6 +8,7 @@ the SDK's own retries are off in most runs (every fault reaches our code: the ha
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -24,9 +25,12 @@ from tests.faults import FAST_RETRY, FAULT_KINDS, NO_RETRY, FaultTransport
 PLAN = Plan()
 EXPECTED = PLAN.expected()
 WORKERS = 4
-RANDOM_RUNS = 48
-FAULTY_CYCLES = 4
+RANDOM_RUNS = 24
+FAULTY_CYCLES = 5
 FAULT_RATE = 0.4
+FULL_SWEEP = os.environ.get("SCIM_FULL_FAULT_SWEEP") == "1"
+"""CI fails each request k of a cycle once, the kind rotating with k; SCIM_FULL_FAULT_SWEEP=1 fails every
+request k with every kind (4x the runs)."""
 
 
 class Run:
@@ -104,7 +108,11 @@ def calls_per_cycle(azurite: Azurite) -> int:
 def test_a_fault_at_every_storage_call_of_a_cycle_leaves_consistent_state(
     azurite: Azurite, calls_per_cycle: int, record_property: Any
 ) -> None:
-    cases = [(k, kind) for kind in FAULT_KINDS for k in range(1, calls_per_cycle + 1)]
+    ks = range(1, calls_per_cycle + 1)
+    if FULL_SWEEP:
+        cases = [(k, kind) for kind in FAULT_KINDS for k in ks]
+    else:
+        cases = [(k, FAULT_KINDS[k % len(FAULT_KINDS)]) for k in ks]
     started = time.perf_counter()
     with ThreadPoolExecutor(WORKERS) as pool:
         injected = sum(pool.map(lambda case: kth_fault(azurite, *case), cases))
@@ -121,5 +129,4 @@ def test_random_faults_over_repeated_cycles_converge(azurite: Azurite, record_pr
     print(f"random faults {injected} in {time.perf_counter() - started:.1f}s")
     record_property("random_faults", injected)
     record_property("random_seconds", round(time.perf_counter() - started, 1))
-    # With the k-th sweep (4 kinds x every call of a cycle) this makes well over 1,000 injected faults.
-    assert injected >= 800
+    assert injected >= 1000
