@@ -19,10 +19,11 @@ from typing import Any
 
 import requests
 from azure.core.exceptions import ServiceRequestError, ServiceResponseTimeoutError
+from azure.core.pipeline.transport import RequestsTransport
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPResponse
 
-from scim.store.transport import BoundedTransport, RetryBudget
+from scim.store.transport import RetryBudget
 
 FAULT_KINDS = ("timeout", "reset", "500", "503")
 NO_RETRY = RetryBudget(retries=0, backoff_seconds=0.0, max_sleep_seconds=0.0, call_timeout=10.0)
@@ -45,11 +46,12 @@ def _status_response(request: Any, status: int) -> Any:
     return HTTPAdapter().build_response(prepared, raw)
 
 
-class FaultTransport(BoundedTransport):
+class FaultTransport(RequestsTransport):  # type: ignore[misc]
     """Fails the requests ``should_fail(n)`` picks (n counts every request sent, from 1) with ``kind``."""
 
     def __init__(self, budget: RetryBudget = NO_RETRY, **kwargs: Any) -> None:
-        super().__init__(budget, **kwargs)
+        super().__init__(connection_timeout=budget.connection_timeout, read_timeout=budget.read_timeout, **kwargs)
+        self.budget = budget
         self._lock = threading.Lock()
         self.sent = 0
         self.injected = 0
@@ -77,10 +79,6 @@ class FaultTransport(BoundedTransport):
         with self._lock:
             self.sent = 0
             self.injected = 0
-
-    def sleep(self, duration: float) -> None:
-        if self.budget.max_sleep_seconds > 0:
-            super().sleep(duration)
 
     def send(self, request: Any, **kwargs: Any) -> Any:
         with self._lock:

@@ -65,7 +65,7 @@ from scim.store.rows import (
     join_document,
     split_document,
 )
-from scim.store.transport import BoundedTransport, RetryBudget, count_call
+from scim.store.transport import RetryBudget, bounded_transport, count_call, install_retry_policy
 
 _TRANSACTION_LIMIT = 100
 _COUNTER_RETRIES = 40
@@ -413,13 +413,13 @@ class TableStorage:
         credential: Any = None,
         table_prefix: str = "scim",
         retry: RetryBudget | None = None,
-        transport: BoundedTransport | None = None,
+        transport: Any = None,
     ) -> None:
         self.round_trips = RoundTripCounter()
-        self.retry = retry or (transport.budget if transport is not None else RetryBudget())
+        self.retry = retry or getattr(transport, "budget", None) or RetryBudget()
         options: dict[str, Any] = {
             "raw_request_hook": self._sent,
-            "transport": transport or BoundedTransport(self.retry),
+            "transport": transport or bounded_transport(self.retry),
             **self.retry.client_options(),
         }
         if connection_string:
@@ -428,6 +428,7 @@ class TableStorage:
             self._service = TableServiceClient(endpoint=endpoint, credential=credential, **options)
         else:
             raise ValueError("TableStorage needs a connection string or an endpoint")
+        install_retry_policy(self._service, self.retry)
         self._prefix = table_prefix
         self._tables: dict[str, ResourceTable] = {}
         self._lock = threading.Lock()
