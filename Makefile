@@ -8,13 +8,13 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install run test lint bench bench-abuse soak check-infra clean
+.PHONY: help install browser run test lint bench bench-abuse soak check-infra clean
 
 help:
 	@echo "make run    - start Azurite and the SCIM endpoint on 127.0.0.1:\$${PORT:-7071}; prints Tenant URL and token"
 	@echo "make test   - install what is needed, start Azurite in memory, run unit, integration and e2e tests"
 	@echo "make lint   - ruff and mypy --strict on scim/"
-	@echo "make bench  - storage round trips and latency ratios per SCIM operation"
+	@echo "make bench  - storage round trips and latency ratios per SCIM operation; access-token cost in us"
 	@echo "make check-infra - parse every Bicep file (pycep-parser), run our Flex/role/Key Vault rules and checkov, offline"
 	@echo "make bench-abuse - worst-case CPU seconds and peak memory of abusive requests (issue #15; minutes)"
 	@echo "make soak   - Entra cycle of SOAK_USERS (10000) users, 8 clients, random storage faults; invariants at the end"
@@ -30,10 +30,19 @@ $(NODE_STAMP): package.json package-lock.json
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
+# Debian's chromium for the operator-page tests (tests/browser), driven by Playwright; never `playwright
+# install`. Quick when it is there; without root or apt-get the browser tests skip and say why.
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	      || echo "chromium could not be installed: the browser tests will skip"; \
+	  else echo "chromium is not installed (needs root and apt-get): the browser tests will skip"; fi; }
+
 run: install
 	$(PY) -m devhost.run
 
-test: install
+test: install browser
 	$(PY) -m pytest
 
 lint: $(PY_STAMP)
@@ -62,6 +71,7 @@ bench: install
 	$(PY) -m bench.round_trips
 	$(PY) -m bench.lists
 	$(PY) -m bench.groups
+	$(PY) -m bench.oauth
 
 # Not part of `make test`: each case may run up to CAP seconds (default 60) before it is killed.
 bench-abuse: install

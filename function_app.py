@@ -1,8 +1,9 @@
 """Azure Functions entry point (Python v2 model): one HTTP trigger per SCIM route, no logic.
 
-Every route is ANONYMOUS at the host: Entra sends only `Authorization: Bearer <Secret Token>`, which
-scim.api checks per tenant. Every method is registered on every route so that scim.api, not the host,
-answers a wrong method with a SCIM 405. Nothing here touches the network at import time.
+Every route is ANONYMOUS at the host: Entra sends only `Authorization: Bearer <Secret Token or access
+token>`, which scim.api checks per tenant; /oauth2/token checks the client secret itself. Every method
+is registered on every route so that scim.api, not the host, answers a wrong method with a SCIM 405.
+Nothing here touches the network at import time.
 """
 
 import azure.functions as func
@@ -88,6 +89,24 @@ def scim_resource_types(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="scim/v2/{tenant}/ResourceTypes/{id}", methods=ALL_METHODS)
 def scim_resource_type(req: func.HttpRequest) -> func.HttpResponse:
     return _to_response(api.handle("resource_type", _to_request(req)))
+
+
+# Outside the SCIM tree: Entra's "OAuth2 client credentials grant" fetches access tokens here.
+@app.route(route="oauth2/token", methods=ALL_METHODS)
+def oauth_token(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle("oauth_token", _to_request(req)))
+
+
+# The operator pages (HTML, operator credential checked in scim.api.admin). Not /admin/: the Functions
+# host reserves it for its own API and refuses function routes that start with it.
+@app.route(route="operator", methods=ALL_METHODS)
+def operator_home(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle_operator(_to_request(req)))
+
+
+@app.route(route="operator/{*path}", methods=ALL_METHODS)
+def operator_pages(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle_operator(_to_request(req)))
 
 
 # The catch-all stays last: anything no route above matches gets a SCIM 404.

@@ -21,6 +21,7 @@ Cases:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -52,16 +53,23 @@ def patch_adds(count: int) -> dict[str, Any]:
 
 
 def build(connection_string: str) -> Any:
+    from datetime import UTC, datetime
+
     from scim.api import build_api
+    from scim.secrets import StaticSecretSource
     from scim.settings import Settings
+    from scim.store import TableStorage
+    from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
 
     settings = Settings(
-        storage_connection_string=connection_string,
-        table_prefix="abuse",
-        local_tokens={BIG_TENANT: TOKEN, SMALL_TENANT: TOKEN},
-        max_body_bytes=MAX_BODY_BYTES,
+        storage_connection_string=connection_string, table_prefix="abuse", max_body_bytes=MAX_BODY_BYTES
     )
-    return build_api(settings)
+    storage = TableStorage(connection_string=connection_string, table_prefix="abuse")
+    for tenant in (BIG_TENANT, SMALL_TENANT):  # tenants are registered before they are served (once)
+        with contextlib.suppress(TenantExistsError):
+            TenantTable(storage).create(TenantRow(tenant, tenant, datetime.now(UTC), True, None))
+    secrets = StaticSecretSource({BIG_TENANT: TOKEN, SMALL_TENANT: TOKEN})
+    return build_api(settings, storage=storage, secrets=secrets)
 
 
 def call(api: Any, method: str, tenant: str, path: str, body: bytes = b"", query: dict[str, str] | None = None) -> int:

@@ -11,21 +11,13 @@ from __future__ import annotations
 import json
 import statistics
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
-from scim2_models import Context
-
-from bench.round_trips import TOKEN, user_body
+from bench.round_trips import TOKEN, bench_api, seed_users
 from devhost.azurite import Azurite
-from scim.api import ScimApi, build_api
+from scim.api import ScimApi
 from scim.http import Request, Response
-from scim.models import USER_SCHEMA
-from scim.secrets import LocalSecretSource
-from scim.settings import Settings
-from scim.store import CountChange, TableStorage
+from scim.store import TableStorage
 
 SIZES = (10, 1_000, 20_000)
 ENTRA_BATCH = 100
@@ -55,22 +47,6 @@ def call(
     )
 
 
-def seed_users(api: ScimApi, tenant: str, count: int) -> list[str]:
-    """Users written straight through the store, four writers at a time."""
-    users = api.users
-    now = datetime.now(UTC)
-
-    def one(n: int) -> str:
-        user = users.parse(user_body(f"m{n}@contoso.com"), Context.RESOURCE_CREATION_REQUEST, USER_SCHEMA)
-        user_id = uuid.uuid4().hex
-        change = CountChange(total=1, active=1)
-        users._table.create(tenant, user_id, users.document(user), users.indexes(user), now, change=change)
-        return user_id
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(one, range(count)))
-
-
 def members_patch(op: str, user_ids: list[str]) -> dict[str, Any]:
     return {
         "schemas": [PATCH],
@@ -94,13 +70,9 @@ def main() -> None:
     with Azurite() as azurite:
         storage = TableStorage(connection_string=azurite.connection_string, table_prefix="benchgroups")
         tenant = "groups"
-        api = build_api(
-            Settings(storage_connection_string=azurite.connection_string),
-            storage=storage,
-            secrets=LocalSecretSource({tenant: TOKEN}),
-        )
+        api = bench_api(azurite, storage, [tenant])
         started = time.perf_counter()
-        users = seed_users(api, tenant, max(SIZES) + 1)
+        users = seed_users(api, tenant, max(SIZES) + 1, prefix="m")
         print(f"(seeded {len(users)} users in {time.perf_counter() - started:.0f} s)")
         extra = users[-1]
         rows: dict[tuple[str, int], tuple[int, float]] = {}

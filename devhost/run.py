@@ -92,7 +92,8 @@ def main() -> int:
         f"  Secret Token: {token}\n"
         "Entra's provisioning service reaches only public HTTPS URLs: to connect a real Entra tenant,\n"
         "expose this port through an HTTPS tunnel or deploy (README: Deploy to Azure). Ctrl-C stops.\n"
-        "More tenants, from another terminal: .venv/bin/scim-admin tenant create <id>\n",
+        "More tenants, from another terminal: .venv/bin/scim-admin tenant create <id>\n"
+        "OAuth2 client credentials instead of a Secret Token: .venv/bin/scim-admin tenant add-client <id>\n",
         flush=True,
     )
     try:

@@ -64,6 +64,9 @@ param grantDeployerSecretsOfficer bool = false
 @description('Refuse users without an e-mail address (SCIM_REQUIRE_EMAIL).')
 param requireEmail bool = true
 
+@description('Accept HTTPS only from Entra\'s provisioning service (the AzureActiveDirectory service tag); operators then cannot reach the endpoint directly.')
+param restrictInboundToEntra bool = false
+
 @description('Always-ready instances for HTTP, against cold starts during Test Connection or a cycle start.')
 @minValue(0)
 param alwaysReadyInstances int = 0
@@ -72,6 +75,11 @@ param alwaysReadyInstances int = 0
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
+
+@description('Lifetime in seconds of the OAuth2 access tokens /oauth2/token issues (SCIM_OAUTH_TOKEN_SECONDS).')
+@minValue(60)
+@maxValue(86400)
+param oauthTokenSeconds int = 3600
 
 @description('Purge protection on the Key Vault (README: "Take it down and bring it back"). Off only for throwaway environments.')
 param keyVaultPurgeProtection bool = true
@@ -96,7 +104,7 @@ var resourceToken = toLower(uniqueString(subscription().id, environmentName, loc
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = '${abbrs.webSitesFunctions}scim-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
-var tableNames = ['${tablePrefix}Users', '${tablePrefix}Groups', '${tablePrefix}Tenants']
+var tableNames = ['${tablePrefix}Users', '${tablePrefix}Groups', '${tablePrefix}Tenants', '${tablePrefix}Activity']
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -196,6 +204,8 @@ module functionApp 'modules/functionapp.bicep' = {
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     tablePrefix: tablePrefix
     requireEmail: requireEmail
+    oauthTokenSeconds: oauthTokenSeconds
+    restrictInboundToEntra: restrictInboundToEntra
     alwaysReadyInstances: alwaysReadyInstances
     maximumInstanceCount: maximumInstanceCount
   }
@@ -213,3 +223,4 @@ output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
 output AZURE_STORAGE_ACCOUNT_NAME string = dataStorage.outputs.name
 output AZURE_FUNCTIONS_STORAGE_ACCOUNT_NAME string = hostStorage.outputs.name
 output SCIM_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/scim/v2'
+output SCIM_OAUTH_TOKEN_ENDPOINT string = 'https://${functionApp.outputs.defaultHostName}/oauth2/token'

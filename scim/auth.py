@@ -1,4 +1,5 @@
-"""Who is calling: the tenant in the URL and its Secret Token, checked so that tenants cannot be enumerated.
+"""Who is calling: the tenant in the URL and its Secret Token or access token, checked so that tenants
+cannot be enumerated; and, for the OAuth2 token endpoint, a tenant's client id and client secret.
 
 An unknown tenant, a disabled tenant, a malformed tenant id and a wrong token all get the same 401
 with the same body. The secret store is asked only about registered, enabled tenants; for every other
@@ -12,18 +13,24 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 
 from scim2_models import UnauthorizedException
 
 from scim.cache import ReadThroughCache
+from scim.oauth.tokens import AccessTokens, looks_like_jwt
 from scim.platform.tenants import Tenant, TenantDirectory, is_tenant_id
-from scim.secrets import SecretSource
+from scim.secrets import SecretSource, client_secret_name
 
 REFUSED_DETAIL = (
     "The Secret Token is not valid for this Tenant URL: check both in the Entra provisioning settings "
     "(after a token rotation, paste the new Secret Token)"
+)
+
+ACCESS_REFUSED_DETAIL = (
+    "The access token is not valid for this Tenant URL (expired, for another tenant, or not ours): "
+    "Entra fetches a new one from the OAuth token endpoint"
 )
 
 _B64TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -81,9 +88,11 @@ class TenantAuthenticator:
         ttl_seconds: float = 300.0,
         min_refresh_seconds: float = 30.0,
         max_entries: int = 10_000,
+        access_tokens: AccessTokens | None = None,
     ) -> None:
         self._directory = directory
         self._secrets = secrets
+        self.access_tokens = access_tokens
         # Names that are not enabled tenants go through a cache shaped like the secret source's, so a
         # first, a repeated and a forced read cost what they would for a real tenant. Keys are digests:
         # a name from a URL can be long.
@@ -91,23 +100,47 @@ class TenantAuthenticator:
             self._stand_in_read, ttl=ttl_seconds, max_entries=max_entries, min_reload=min_refresh_seconds
         )
 
-    def authenticate(self, authorization: str | None, tenant_id: str) -> Tenant:
-        """The enabled tenant whose Secret Token this request carries; UnauthorizedException otherwise."""
+    def authenticate(self, authorization: str | None, tenant_id: str, *, audience: str | None = None) -> Tenant:
+        """The enabled tenant whose Secret Token (or, given the audience, access token) this request carries.
+
+        UnauthorizedException otherwise. An access token is checked without any store call: its signature,
+        expiry, audience and tenant; only then is the (cached) tenant record read.
+        """
         presented = bearer_token(authorization)
         if presented is None:
             raise UnauthorizedException(detail=REFUSED_DETAIL)
+        if self.access_tokens is not None and audience is not None and looks_like_jwt(presented):
+            if self.access_tokens.verify(presented, tenant_id, audience):
+                tenant = self._directory.lookup(tenant_id)
+                if tenant is not None and tenant.enabled:
+                    return tenant
+            raise UnauthorizedException(detail=ACCESS_REFUSED_DETAIL)
+        return self._check_secret(tenant_id, presented, self._secrets.tenant_tokens, REFUSED_DETAIL)
+
+    def authenticate_client(self, client_id: str, client_secret: str) -> Tenant:
+        """The enabled tenant whose OAuth2 client this is (the client id is the tenant id), checked like a
+        Secret Token: the same work and the same refusal whether or not the client id exists."""
+
+        def client_secrets(tenant: str, *, refresh: bool = False) -> Sequence[str]:
+            return self._secrets.secret_values(client_secret_name(tenant), refresh=refresh)
+
+        return self._check_secret(client_id, client_secret, client_secrets, "invalid client")
+
+    def _check_secret(
+        self, tenant_id: str, presented: str, accepted: Callable[..., Sequence[str]], refused: str
+    ) -> Tenant:
         tenant = self._directory.lookup(tenant_id) if is_tenant_id(tenant_id) else None
         if tenant is not None and tenant.enabled:
-            if _matches(presented, self._secrets.tenant_tokens(tenant.id)):
+            if _matches(presented, accepted(tenant.id)):
                 return tenant
-            # The token may have been rotated since it was cached: read again (rate-limited) before refusing.
-            if _matches(presented, self._secrets.tenant_tokens(tenant.id, refresh=True)):
+            # The secret may have been rotated since it was cached: read again (rate-limited) before refusing.
+            if _matches(presented, accepted(tenant.id, refresh=True)):
                 return tenant
         else:
             key = hashlib.sha256(tenant_id.encode("utf-8", "surrogatepass")).digest()
             _matches(presented, self._stand_in.get(key))
             _matches(presented, self._stand_in.get(key, reload=True))
-        raise UnauthorizedException(detail=REFUSED_DETAIL)
+        raise UnauthorizedException(detail=refused)
 
     def _stand_in_read(self, key: bytes) -> tuple[str, ...]:
         time.sleep(min(self._secrets.typical_read_seconds(), 0.5))

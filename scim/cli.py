@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from scim.platform.clients import ClientCredentials, ClientService
 from scim.platform.tenants import (
     InvalidTenantIdError,
     Tenant,
@@ -29,7 +30,7 @@ from scim.platform.tenants import (
 from scim.secrets import SecretSourceUnavailableError
 from scim.settings import Settings, SettingsError, azurite_connection_string
 from scim.store import StorageUnavailableError, VersionMismatchError
-from scim.wiring import build_tenant_service
+from scim.wiring import build_client_service, build_tenant_service
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +51,7 @@ class Operator:
 
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     _service: TenantService | None = None
+    _clients: ClientService | None = None
 
     @property
     def settings(self) -> Settings:
@@ -60,6 +62,12 @@ class Operator:
         if self._service is None:
             self._service = build_tenant_service(self.settings)
         return self._service
+
+    @property
+    def clients(self) -> ClientService:
+        if self._clients is None:
+            self._clients = build_client_service(self.settings, self.tenants)
+        return self._clients
 
 
 pass_operator = click.make_pass_decorator(Operator, ensure=True)
@@ -155,24 +163,73 @@ def tenant() -> None:
     is_flag=True,
     help="Register a tenant whose token already exists in the secret store (deployments from before tenants).",
 )
+@click.option(
+    "--auth",
+    type=click.Choice(["token", "oauth", "both"]),
+    default="token",
+    show_default=True,
+    help="How Entra connects: a Secret Token, OAuth2 client credentials, or both (during a migration).",
+)
 @json_option
 @pass_operator
 @operator_errors
 def create(  # noqa: PLR0917 - click passes every option as an argument
-    op: Operator, tenant_id: str, name: str | None, max_users: int | None, keep_existing_token: bool, as_json: bool
+    op: Operator,
+    tenant_id: str,
+    name: str | None,
+    max_users: int | None,
+    keep_existing_token: bool,
+    auth: str,
+    as_json: bool,
 ) -> None:
-    """Register TENANT_ID and print what the Entra admin pastes: the Tenant URL and the Secret Token.
+    """Register TENANT_ID and print what the Entra admin pastes: the Tenant URL and the Secret Token
+    (--auth token), or the four OAuth2 client credentials values (--auth oauth), or both.
 
     Tenant ids are lower case: 1-63 characters of a-z, 0-9 and '-'.
     """
     created, token = op.tenants.create(
-        tenant_id, display_name=name, max_active_users=max_users, keep_existing_token=keep_existing_token
+        tenant_id,
+        display_name=name,
+        max_active_users=max_users,
+        keep_existing_token=keep_existing_token,
+        with_token=auth != "oauth",
     )
     url = op.tenants.tenant_url(created.id)
-    lines = [f"Tenant {created.id} created.", f"  Tenant URL:   {url}"]
-    lines.append(f"  Secret Token: {token}" if token else "  Secret Token: (unchanged: the existing one)")
-    lines.append("Paste both into Entra (Provisioning > Admin Credentials), then Test Connection.")
-    emit(as_json, {**tenant_data(created), "tenantUrl": url, "secretToken": token}, "\n".join(lines))
+    data: dict[str, Any] = {**tenant_data(created), "tenantUrl": url}
+    lines = [f"Tenant {created.id} created."]
+    if auth != "oauth":
+        lines.append(f"  Tenant URL:   {url}")
+        lines.append(f"  Secret Token: {token}" if token else "  Secret Token: (unchanged: the existing one)")
+        lines.append("Paste both into Entra (Provisioning > Admin Credentials), then Test Connection.")
+        data["secretToken"] = token
+    if auth != "token":
+        credentials = op.clients.add_client(created.id)
+        lines.append(client_credentials_text(credentials))
+        data.update(client_credentials_data(credentials))
+    emit(as_json, data, "\n".join(lines))
+
+
+def client_credentials_data(credentials: ClientCredentials) -> dict[str, str]:
+    return {
+        "tenantUrl": credentials.tenant_url,
+        "tokenEndpoint": credentials.token_endpoint,
+        "clientId": credentials.client_id,
+        "clientSecret": credentials.client_secret,
+    }
+
+
+def client_credentials_text(credentials: ClientCredentials) -> str:
+    """The four Entra fields of Authentication Method "OAuth2 client credentials grant", in Entra's order."""
+    return "\n".join(
+        [
+            "Entra: Provisioning > Admin Credentials > Authentication Method: OAuth2 client credentials grant",
+            f"  Tenant URL:           {credentials.tenant_url}",
+            f"  OAuth token endpoint: {credentials.token_endpoint}",
+            f"  Client identifier:    {credentials.client_id}",
+            f"  Client secret:        {credentials.client_secret}",
+            "Enter the four values, then Test Connection. The client secret is shown only now.",
+        ]
+    )
 
 
 @tenant.command("list")
@@ -325,6 +382,15 @@ def check(op: Operator, tenant_id: str, as_json: bool) -> None:
         sys.exit(1)
 
 
+from scim import cli_oauth  # noqa: E402 - registers the OAuth2 commands on `tenant` and `main`
+
+__all__ = ["cli_oauth", "main", "run"]
+
+
 def run() -> None:
     """Console-script entry point (`scim-admin`)."""
     sys.exit(main.main(prog_name="scim-admin"))
+
+
+# The activity, status and operator-key commands join the groups above (scim.cli_activity imports them).
+from scim import cli_activity  # noqa: E402, F401

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 SecretSourceKind = Literal["local", "keyvault"]
 
 _TABLE_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,49}$")
+_SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,127}$")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The checkout's root: make run keeps its state in PROJECT_ROOT/.local (git-ignored)."""
@@ -76,6 +77,13 @@ def _public_base_url(environ: Mapping[str, str]) -> str | None:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
+def _secret_name(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = (environ.get(name) or "").strip() or default
+    if not _SECRET_NAME_RE.match(value):
+        raise SettingsError(f"{name} must be a Key Vault secret name (letters, digits and '-'), not {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting the SCIM endpoint reads; local.settings.sample.json documents each key."""
@@ -93,9 +101,17 @@ class Settings:
     max_page_size: int = 1000
     public_base_url: str | None = None
     """Origin (and proxy path prefix) of Location and meta.location; None: the request URL's."""
+    activity_retention_days: int = 30
+    """Activity records older than this are deleted (scim.platform.activity)."""
+    operator_secret_name: str = "scim-operator-key"
+    """The secret (same store as the tenants' tokens) whose value opens the operator pages under /operator/."""
     token_cache_seconds: int = 300
     token_grace_seconds: int = 900
     tenant_cache_seconds: int = 30
+    oauth_token_seconds: int = 3600
+    """Lifetime of an access token from /oauth2/token (the `expires_in` Entra is told)."""
+    oauth_leeway_seconds: int = 30
+    """Clock skew allowed when checking an access token's `exp` and `iat` (workers' clocks differ)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -122,10 +138,18 @@ class Settings:
             default_page_size=default_page,
             max_page_size=max_page,
             public_base_url=_public_base_url(env),
+            activity_retention_days=_positive_int(env, "SCIM_ACTIVITY_RETENTION_DAYS", 30),
+            operator_secret_name=_secret_name(env, "SCIM_OPERATOR_SECRET_NAME", "scim-operator-key"),
             token_cache_seconds=_positive_int(env, "SCIM_TOKEN_CACHE_SECONDS", 300),
             token_grace_seconds=_positive_int(env, "SCIM_TOKEN_GRACE_SECONDS", 900),
             tenant_cache_seconds=_positive_int(env, "SCIM_TENANT_CACHE_SECONDS", 30),
+            oauth_token_seconds=_positive_int(env, "SCIM_OAUTH_TOKEN_SECONDS", 3600),
+            oauth_leeway_seconds=_positive_int(env, "SCIM_OAUTH_LEEWAY_SECONDS", 30),
         )
+        if settings.oauth_token_seconds > 86_400:
+            raise SettingsError(
+                "SCIM_OAUTH_TOKEN_SECONDS is at most 86400 (a day): access tokens are meant to be short-lived"
+            )
         if env.get("SCIM_LOCAL_TOKENS"):
             raise SettingsError(
                 "SCIM_LOCAL_TOKENS is no longer read: tenants and their tokens are created with "

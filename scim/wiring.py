@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from scim.platform.clients import ClientService
 from scim.platform.tenants import TenantService
 from scim.secrets import azure_credential, build_secret_store
 from scim.settings import Settings
@@ -32,3 +33,10 @@ def build_tenant_service(settings: Settings, storage: TableStorage | None = None
         build_secret_store(settings, operator=True),
         public_base_url=settings.public_base_url,
     )
+
+
+def build_client_service(settings: Settings, tenants: TenantService) -> ClientService:
+    """The operator's OAuth2 client use cases; the token endpoint's base is SCIM_PUBLIC_BASE_URL."""
+    if not settings.public_base_url:
+        raise ValueError("SCIM_PUBLIC_BASE_URL is needed to print the OAuth token endpoint")
+    return ClientService(tenants, build_secret_store(settings, operator=True), public_base_url=settings.public_base_url)

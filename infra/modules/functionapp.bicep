@@ -22,6 +22,12 @@ param keyVaultUri string
 param applicationInsightsConnectionString string
 param tablePrefix string
 param requireEmail bool
+@description('Lifetime of OAuth2 access tokens in seconds; the app refuses more than a day.')
+@minValue(60)
+@maxValue(86400)
+param oauthTokenSeconds int
+@description('Allow inbound HTTPS only from the AzureActiveDirectory service tag (Entra\'s provisioning service).')
+param restrictInboundToEntra bool = false
 // Always-ready instances are not capped by maximumInstanceCount: that limit applies to on-demand
 // instances only, and always-ready ones do not count toward it (Microsoft Learn, "Event-driven
 // scaling in Azure Functions", Flex Consumption: limit scale-out).
@@ -31,6 +37,16 @@ param alwaysReadyInstances int
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int
+
+var entraOnly = [
+  {
+    name: 'entra-provisioning'
+    action: 'Allow'
+    tag: 'ServiceTag'
+    ipAddress: 'AzureActiveDirectory'
+    priority: 100
+  }
+]
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: zone redundancy on Flex Consumption is offered only in some regions; turn it on where the region has it
@@ -71,6 +87,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
       http20Enabled: true
+      // Off by default: the admin's own curl, make-run-style checks and the operator pages need the endpoint
+      // too. On, only Entra's provisioning service (its service tag) reaches the app.
+      ipSecurityRestrictionsDefaultAction: restrictInboundToEntra ? 'Deny' : 'Allow'
+      ipSecurityRestrictions: restrictInboundToEntra ? entraOnly : []
       // Names match scim/settings.py and local.settings.sample.json.
       appSettings: [
         { name: 'AzureWebJobsStorage__accountName', value: hostStorageAccountName }
@@ -85,6 +105,12 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SCIM_KEY_VAULT_URL', value: keyVaultUri }
         { name: 'SCIM_PUBLIC_BASE_URL', value: 'https://${name}.azurewebsites.net' }
         { name: 'SCIM_REQUIRE_EMAIL', value: requireEmail ? 'true' : 'false' }
+        // OAuth2 client credentials: signing keys and client secrets are Key Vault secrets, never settings.
+        { name: 'SCIM_OAUTH_TOKEN_SECONDS', value: string(oauthTokenSeconds) }
+        { name: 'SCIM_OAUTH_LEEWAY_SECONDS', value: '30' }
+        // The host's own body limit (default 100 MB): a little above SCIM_MAX_BODY_BYTES (1 MiB), so larger
+        // bodies are refused before they are read into memory, and those in between get the SCIM 413.
+        { name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', value: '2097152' }
       ]
     }
     functionAppConfig: {

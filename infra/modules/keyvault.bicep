@@ -1,4 +1,8 @@
-// Key Vault holding one secret per SCIM tenant (scim-token-<tenant>). RBAC authorization only.
+// Key Vault holding the SCIM secrets, each with versions: a tenant's Secret Token (scim-token-<tenant>),
+// its OAuth2 client secret (scim-client-secret-<tenant>) and the deployment's access-token signing keys
+// (scim-oauth-signing-key, RSA private JWKs). RBAC authorization only. The template creates none of
+// them: Bicep cannot generate an RSA key, and a value written here would stay in the deployment history.
+// `scim-admin tenant create` / `add-client` create them (the first add-client creates the signing key).
 //
 // Lifecycle (README, "Take it down and bring it back"): the name is fixed per environment, so after
 // `azd down` the vault waits soft-deleted under that name. With purge protection on (the default) it

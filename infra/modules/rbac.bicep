@@ -91,7 +91,8 @@ resource dataTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
   }
 ]
 
-// Tenant tokens: read secret values, nothing else.
+// Tenant tokens, OAuth2 client secrets and signing keys: read secret values, nothing else (the app signs
+// access tokens with the key it reads; it never writes a secret).
 resource appSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(vault.id, appPrincipalId, roles.keyVaultSecretsUser)
   scope: vault

@@ -6,7 +6,7 @@ param location string
 param tags object
 @description('Blob container for the Flex deployment package; empty for none.')
 param deploymentContainerName string = ''
-@description('Tables to create (SCIM data: <prefix>Users, <prefix>Groups, <prefix>Tenants); empty for none.')
+@description('Tables to create (SCIM data: <prefix>Users, <prefix>Groups, <prefix>Tenants, <prefix>Activity); empty for none.')
 param tableNames array = []
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {

@@ -5,13 +5,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
 from scim.api import discovery
+from scim.api.admin import AdminApi, OperatorCredential, TableTenantCatalog
+from scim.api.oauth import TokenEndpoint
 from scim.api.scim import ScimApi
 from scim.auth import TenantAuthenticator
 from scim.errors import InternalServerException, error_response
 from scim.http import Request, Response
-from scim.platform.tenants import TenantDirectory
+from scim.oauth.keys import SigningKeys
+from scim.oauth.tokens import AccessTokens
+from scim.platform.activity import ActivityRecorder
+from scim.platform.activity_report import build_activity_report
+from scim.platform.tenants import TenantDirectory, is_tenant_id
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.secrets import SecretSource, build_secret_source
@@ -19,7 +26,7 @@ from scim.settings import Settings, SettingsError
 from scim.store import TableStorage, TenantTable
 from scim.wiring import build_storage
 
-__all__ = ["ROUTES", "ScimApi", "build_api", "get_api", "handle"]
+__all__ = ["ROUTES", "ScimApi", "build_api", "get_api", "handle", "handle_operator"]
 
 log = logging.getLogger("scim")
 
@@ -37,19 +44,51 @@ def build_api(
     users = UserService(
         storage.resources("Users"), memberships=groups.memberships, require_email=settings.require_email
     )
-    return ScimApi(settings, users, build_authenticator(settings, storage, secrets), groups)
+    source = secrets or build_secret_source(settings)
+    auth = build_authenticator(settings, storage, source)
+    assert auth.access_tokens is not None
+    endpoint = TokenEndpoint(auth, auth.access_tokens, public_base_url=settings.public_base_url)
+    api = ScimApi(settings, users, auth, groups, endpoint)
+    directory = TenantDirectory(TenantTable(storage), ttl_seconds=settings.tenant_cache_seconds)
+    api.activity = build_recorder(settings, storage, lambda tenant: directory.lookup(tenant) is not None)
+    api.operator = build_operator_pages(settings, storage, source, directory)
+    return api
+
+
+def build_recorder(settings: Settings, storage: TableStorage, is_registered: Callable[[str], bool]) -> ActivityRecorder:
+    """Request outcomes into the activity table, off the request path (scim.platform.activity)."""
+    return ActivityRecorder(
+        storage.activity(), is_registered=is_registered, retention=timedelta(days=settings.activity_retention_days)
+    )
+
+
+def build_operator_pages(
+    settings: Settings, storage: TableStorage, secrets: SecretSource, directory: TenantDirectory
+) -> AdminApi:
+    """The operator pages: the activity report, the tenants, and the operator credential read through `secrets`."""
+    catalog = TableTenantCatalog(TenantTable(storage), directory)
+    report = build_activity_report(storage, catalog.active_limit)
+    name = settings.operator_secret_name
+    credential = OperatorCredential(lambda refresh: secrets.secret_values(name, refresh=refresh))
+    return AdminApi(report, catalog, credential, is_tenant_id)
 
 
 def build_authenticator(
     settings: Settings, storage: TableStorage, secrets: SecretSource | None = None
 ) -> TenantAuthenticator:
-    """Tenant records from the tenants table, tokens from the secret source, both cached per worker."""
+    """Tenant records from the tenants table, tokens and signing keys from the secret source, cached per worker."""
     source = secrets or build_secret_source(settings)
+    access_tokens = AccessTokens(
+        SigningKeys(source),
+        lifetime_seconds=settings.oauth_token_seconds,
+        leeway_seconds=settings.oauth_leeway_seconds,
+    )
     return TenantAuthenticator(
         TenantDirectory(TenantTable(storage), ttl_seconds=settings.tenant_cache_seconds),
         source,
         ttl_seconds=settings.token_cache_seconds,
         min_refresh_seconds=float(getattr(source, "min_refresh_seconds", 30.0)),
+        access_tokens=access_tokens,
     )
 
 
@@ -80,8 +119,21 @@ ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
     "schema": discovery.schema,
     "resource_types": discovery.resource_types,
     "resource_type": discovery.resource_type,
+    "oauth_token": ScimApi.oauth_token,
     "unknown": ScimApi.unknown_route,
 }
+
+
+def handle_operator(request: Request) -> Response:
+    """Entry point for the operator pages (HTML); a misconfigured deployment answers a plain 500."""
+    try:
+        api = get_api()
+    except SettingsError as exc:
+        log.error("scim configuration error: %s", exc)
+        return Response(500, b"The service is misconfigured; see its logs", {"Content-Type": "text/plain"})
+    if api.operator is None:
+        return Response(404, b"Not Found", {"Content-Type": "text/plain"})
+    return api.operator.handle(request)
 
 
 def handle(route: str, request: Request) -> Response:

@@ -10,10 +10,10 @@ from typing import Any
 
 from scim2_models import InvalidSyntaxException, SCIMException, SearchRequest
 
-from scim.api.common import base_url, parse_json
+from scim.api.common import base_url, page_bounds, parse_json
 from scim.api.groups import GroupRoutes
 from scim.api.query import list_body, search_request
-from scim.api.users import UserRoutes, page_bounds
+from scim.api.users import UserRoutes
 from scim.http import Request, Response
 from scim.models import GroupResource, UserResource
 from scim.resources.base import require_schema
@@ -44,13 +44,13 @@ def root_search(settings: Settings, users: UserRoutes, groups: GroupRoutes, requ
     total = 0
     if (user_query := queries["users"]) is not None:
         page = users.users.search(tenant, user_query, start, count)
-        resources += [users._json(user, base, user_query) for user in page.resources]
+        resources += [users.render(user, base, user_query) for user in page.resources]
         total += page.total
     if (group_query := queries["groups"]) is not None:
         group_start = max(1, start - total)
         wanted = count - len(resources)
         members = False  # a root search never pages through members
         page_g = groups.groups.search(tenant, group_query, group_start, wanted, members=members)
-        resources += [groups._json(group, base, group_query) for group in page_g.resources]
+        resources += [groups.render(group, base, group_query) for group in page_g.resources]
         total += page_g.total
     return Response.scim_json(200, list_body(total, start, resources))

@@ -15,7 +15,10 @@ from scim2_models import (
     UnauthorizedException,
 )
 
+from scim.api.admin import AdminApi
+from scim.api.common import REQUEST_PAYLOAD
 from scim.api.groups import GroupRoutes
+from scim.api.oauth import TokenEndpoint, scim_audience
 from scim.api.root_search import root_search
 from scim.api.users import UserRoutes
 from scim.auth import REQUEST_TENANT, TenantAuthenticator
@@ -26,6 +29,8 @@ from scim.errors import (
     error_response,
 )
 from scim.http import Request, Response
+from scim.platform.activity import ActivityRecorder, Outcome
+from scim.platform.tenants import is_tenant_id
 from scim.protocol.text import check_url_text, log_safe
 from scim.resources.base import plausible_id
 from scim.resources.groups import GroupService
@@ -50,13 +55,25 @@ def _public(request: Request, public_base_url: str | None) -> Request:
 class ScimApi:
     """The SCIM routes of one deployment; every tenant is served by the same instance."""
 
-    def __init__(self, settings: Settings, users: UserService, auth: TenantAuthenticator, groups: GroupService) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        users: UserService,
+        auth: TenantAuthenticator,
+        groups: GroupService,
+        token_endpoint: TokenEndpoint | None = None,
+    ) -> None:
         self.settings = settings
+        self.token_endpoint = token_endpoint
         self.users = users
         self.groups = groups
         self.auth = auth
         self.user_routes = UserRoutes(settings, users)
         self.group_routes = GroupRoutes(settings, groups)
+        self.activity: ActivityRecorder | None = None
+        """Where request outcomes go (scim.platform.activity); set by build_api."""
+        self.operator: AdminApi | None = None
+        """The operator pages under /operator/ (scim.api.admin); set by build_api."""
 
     # -- the routes function_app.py registers ---------------------------------------------------
 
@@ -90,6 +107,12 @@ class ScimApi:
 
         return self._dispatch(request, "search", {"POST": handler})
 
+    def oauth_token(self, request: Request) -> Response:
+        """POST /oauth2/token (scim.api.oauth); a deployment built without it answers 404."""
+        if self.token_endpoint is None:
+            return self.unknown_route(request)
+        return self.token_endpoint.handle(request)
+
     def unknown_route(self, request: Request) -> Response:
         """Anything under the host that no SCIM route matches: a SCIM 404, never the host's HTML."""
         started = time.perf_counter()
@@ -106,9 +129,14 @@ class ScimApi:
         error: str | None = None
         tenant = request.route_params.get("tenant", "")
         request = _public(request, self.settings.public_base_url)
+        payload_token = REQUEST_PAYLOAD.set(None)
+        named = authenticated = False
         try:
+            named = is_tenant_id(tenant)
             # The tenant record is read once per request, here; handlers get its limit from REQUEST_TENANT.
-            REQUEST_TENANT.set(self.auth.authenticate(request.header("authorization"), tenant))
+            audience = scim_audience(request.url, self.settings.public_base_url)
+            REQUEST_TENANT.set(self.auth.authenticate(request.header("authorization"), tenant, audience=audience))
+            authenticated = True
             check_url_text(request.route_params, request.query)
             handler = handlers.get(request.method)
             if handler is None:
@@ -127,7 +155,50 @@ class ScimApi:
             response = error_response(InternalServerException())
         REQUEST_TENANT.set(None)
         self._log(request, operation, tenant, response.status, started, error=error)
+        if named and self.activity is not None:
+            try:
+                self._record(
+                    self.activity,
+                    request,
+                    operation,
+                    tenant=tenant,
+                    response=response,
+                    started=started,
+                    authenticated=authenticated,
+                )
+            except Exception:  # recording never fails the request it describes
+                log.warning("activity outcome dropped: tenant=%s", log_safe(tenant))
+        REQUEST_PAYLOAD.reset(payload_token)
         return response
+
+    @staticmethod
+    def _record(
+        recorder: ActivityRecorder,
+        request: Request,
+        operation: str,
+        *,
+        tenant: str,
+        response: Response,
+        started: float,
+        authenticated: bool,
+    ) -> None:
+        """Hand the outcome to the activity recorder: a queue put, after the answer is complete."""
+        resource_id = request.route_params.get("id", "")
+        keep_body = response.status >= 400 or request.method in ("POST", "PUT", "PATCH")
+        recorder.submit(
+            Outcome(
+                tenant=tenant,
+                time=recorder.clock(),
+                route=operation,
+                method=request.method,
+                status=response.status,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                authenticated=authenticated,
+                resource_id=resource_id if plausible_id(resource_id) else "",
+                request_payload=REQUEST_PAYLOAD.get() if authenticated else None,
+                response_body=response.body if keep_body else b"",
+            )
+        )
 
     @staticmethod
     def _log(

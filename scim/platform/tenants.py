@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from scim.cache import ReadThroughCache
 from scim.platform.invariants import CheckReport, check_tenant
-from scim.secrets import SecretStore, SecretVersion, new_token, secret_name
+from scim.secrets import SecretStore, SecretVersion, client_secret_name, new_token, secret_name
 from scim.store import StorageUnavailableError, TableStorage, TenantExistsError, TenantRow, TenantTable
 
 __all__ = [
@@ -39,8 +39,9 @@ __all__ = [
 TENANT_ID_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 MAX_TENANT_ID = 63
 
-RESOURCE_KINDS = ("Users", "Groups")
-"""Resource tables whose tenant partitions `tenant delete` empties (memberships live in these partitions)."""
+RESOURCE_KINDS = ("Users", "Groups", "Activity")
+"""Tables whose tenant partitions `tenant delete` empties (memberships live in these partitions; the activity
+log holds userNames, so it goes with the users)."""
 
 Tenant = TenantRow
 """A tenant's record: id, display name, created, enabled, maximum active users (None: no limit)."""
@@ -162,11 +163,13 @@ class TenantService:
         display_name: str | None = None,
         max_active_users: int | None = None,
         keep_existing_token: bool = False,
+        with_token: bool = True,
     ) -> tuple[TenantRow, str | None]:
         """Register a tenant and give it a fresh Secret Token (returned once, never stored elsewhere).
 
         keep_existing_token registers a tenant whose token already exists in the store (a deployment
-        from before the tenants table) and returns None for the token: it is not read.
+        from before the tenants table) and returns None for the token: it is not read. with_token=False
+        creates none (a tenant that connects with OAuth2 client credentials only; see scim.platform.clients).
         """
         check_tenant_id(tenant_id)
         self._check_limit(max_active_users)
@@ -181,8 +184,12 @@ class TenantService:
         else:
             # Left-over versions (a tenant deleted earlier) must not stay valid beside the new token.
             self._disable(name, self._usable(self._secrets.versions(name)))
-            token = new_token()
-            added = self._secrets.add_version(name, token)
+            if with_token:
+                token = new_token()
+                added = self._secrets.add_version(name, token)
+        # Nor may a left-over OAuth2 client secret: the new tenant gets its own with add-client.
+        client = client_secret_name(tenant_id)
+        self._disable(client, self._usable(self._secrets.versions(client)))
         row = TenantRow(
             id=tenant_id,
             display_name=display_name or tenant_id,
@@ -221,6 +228,14 @@ class TenantService:
         self._disable(name, usable[1:])
         return len(usable) - 1
 
+    def remove_tokens(self, tenant_id: str) -> int:
+        """Disable every Secret Token (a tenant that has moved to OAuth2 client credentials); the number disabled."""
+        self.get(tenant_id)
+        name = secret_name(tenant_id)
+        usable = self._usable(self._secrets.versions(name))
+        self._disable(name, usable)
+        return len(usable)
+
     def set_limit(self, tenant_id: str, max_active_users: int | None) -> TenantRow:
         self._check_limit(max_active_users)
         return self._table.update(replace(self.get(tenant_id), max_active_users=max_active_users))
@@ -237,8 +252,8 @@ class TenantService:
         if row.enabled:
             self._table.update(replace(row, enabled=False))
         deleted = {kind: self._table.purge_partition(kind, tenant_id) for kind in RESOURCE_KINDS}
-        name = secret_name(tenant_id)
-        self._disable(name, [v for v in self._secrets.versions(name) if v.enabled])
+        for name in (secret_name(tenant_id), client_secret_name(tenant_id)):
+            self._disable(name, [v for v in self._secrets.versions(name) if v.enabled])
         self._table.delete(tenant_id)
         return deleted
 

@@ -13,12 +13,14 @@ from typing import Any
 from scim.secrets.local import LocalSecretStore
 from scim.secrets.source import ACCEPTED_VERSIONS, CachedSecretSource, SecretSource, StaticSecretSource
 from scim.secrets.store import (
+    CLIENT_SECRET_PREFIX,
     TOKEN_SECRET_PREFIX,
     SecretSourceUnavailableError,
     SecretStore,
     SecretStoreOutageError,
     SecretStoreRefusedError,
     SecretVersion,
+    client_secret_name,
     new_token,
     secret_name,
 )
@@ -26,6 +28,7 @@ from scim.settings import Settings
 
 __all__ = [
     "ACCEPTED_VERSIONS",
+    "CLIENT_SECRET_PREFIX",
     "TOKEN_SECRET_PREFIX",
     "CachedSecretSource",
     "KeyVaultSecretSource",
@@ -40,6 +43,7 @@ __all__ = [
     "azure_credential",
     "build_secret_source",
     "build_secret_store",
+    "client_secret_name",
     "new_token",
     "secret_name",
 ]

@@ -10,6 +10,9 @@ from typing import Protocol
 TOKEN_SECRET_PREFIX = "scim-token-"
 """Tenant T's Secret Token is the secret scim-token-T (Key Vault names allow [0-9a-zA-Z-], 127 at most)."""
 
+CLIENT_SECRET_PREFIX = "scim-client-secret-"
+"""Tenant T's OAuth2 client secret is the secret scim-client-secret-T (client id T; 82 characters at most)."""
+
 TOKEN_BYTES = 32
 """256 bits of randomness per Secret Token; URL-safe base64 makes it 43 characters."""
 
@@ -17,6 +20,11 @@ TOKEN_BYTES = 32
 def secret_name(tenant: str) -> str:
     """The name of tenant's Secret Token in the secret store."""
     return f"{TOKEN_SECRET_PREFIX}{tenant}"
+
+
+def client_secret_name(tenant: str) -> str:
+    """The name of tenant's OAuth2 client secret in the secret store."""
+    return f"{CLIENT_SECRET_PREFIX}{tenant}"
 
 
 def new_token() -> str:

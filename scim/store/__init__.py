@@ -1,5 +1,6 @@
 """Table Storage for SCIM resources; the only package that imports azure.data.tables."""
 
+from scim.store.activity import ActivityPage, ActivityRecord, ActivityTable, TrafficBucket
 from scim.store.counters import ActiveLimitReachedError, CountChange, Counts
 from scim.store.rows import (
     MAX_DOCUMENT_CHARS,
@@ -18,6 +19,9 @@ from scim.store.transport import RetryBudget, counted_calls, start_counting
 __all__ = [
     "MAX_DOCUMENT_CHARS",
     "ActiveLimitReachedError",
+    "ActivityPage",
+    "ActivityRecord",
+    "ActivityTable",
     "CountChange",
     "Counts",
     "DocumentTooLargeError",
@@ -31,6 +35,7 @@ __all__ = [
     "TenantExistsError",
     "TenantRow",
     "TenantTable",
+    "TrafficBucket",
     "UniqueValueTakenError",
     "VersionMismatchError",
     "counted_calls",

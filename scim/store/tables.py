@@ -41,6 +41,7 @@ from azure.data.tables import (
     UpdateMode,
 )
 
+from scim.store.activity import ActivityTable
 from scim.store.counters import (
     COUNTER_ROW_KEY,
     ActiveLimitReachedError,
@@ -176,7 +177,7 @@ class ResourceTable:
                 results = self._submit([*operations, counter_op], index_attributes, counter_index=len(operations))
             except CounterConflictError:
                 self._counters.forget(tenant)
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter, not security
+                time.sleep(random.uniform(0, min(0.2, 0.002 * 2 ** min(attempt, 7))))  # noqa: S311 - jitter, not security
                 continue
             self._counters.put(tenant, CounterRow(counts, str(results[-1]["etag"])))
             return results[:-1]
@@ -431,6 +432,7 @@ class TableStorage:
         install_retry_policy(self._service, self.retry)
         self._prefix = table_prefix
         self._tables: dict[str, ResourceTable] = {}
+        self._activity: ActivityTable | None = None
         self._lock = threading.Lock()
 
     def _sent(self, request: Any) -> None:
@@ -446,6 +448,13 @@ class TableStorage:
                 table = ResourceTable(self._service.get_table_client(f"{self._prefix}{kind}"))
                 self._tables[kind] = table
             return table
+
+    def activity(self) -> ActivityTable:
+        """The activity table '<prefix>Activity' (scim.store.activity)."""
+        with self._lock:
+            if self._activity is None:
+                self._activity = ActivityTable(self._service.get_table_client(f"{self._prefix}Activity"))
+            return self._activity
 
     def close(self) -> None:
         self._service.close()

@@ -26,12 +26,19 @@ def new_user() -> dict[str, Any]:
     return {"schemas": [USER], "userName": name, "emails": [{"type": "work", "value": name}]}
 
 
-def every_route(tenant_id: str, user_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SEARCH = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": 'userName sw "iso"'}
+
+
+def new_group() -> dict[str, Any]:
+    return {"schemas": [GROUP], "displayName": f"iso-{uuid.uuid4().hex[:10]}"}
+
+
+def every_route(tenant_id: str, user_id: str, group_id: str = "0" * 32) -> list[tuple[str, str, dict[str, Any] | None]]:
     base = f"/scim/v2/{tenant_id}"
-    patch = {
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "path": "active", "value": False}],
-    }
+    patch = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    member_patch = {"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": user_id}]}]}
     return [
         ("GET", f"{base}/Users", None),
         ("GET", f"{base}/Users?filter=userName+eq+%22x%40contoso.com%22", None),
@@ -41,6 +48,17 @@ def every_route(tenant_id: str, user_id: str) -> list[tuple[str, str, dict[str, 
         ("PATCH", f"{base}/Users/{user_id}", patch),
         ("DELETE", f"{base}/Users/{user_id}", None),
         ("GET", f"{base}/ServiceProviderConfig", None),
+        ("GET", f"{base}/Groups", None),
+        ("POST", f"{base}/Groups", new_group()),
+        ("GET", f"{base}/Groups/{group_id}", None),
+        ("PUT", f"{base}/Groups/{group_id}", new_group()),
+        ("PATCH", f"{base}/Groups/{group_id}", member_patch),
+        ("DELETE", f"{base}/Groups/{group_id}", None),
+        ("POST", f"{base}/Users/.search", SEARCH),
+        ("POST", f"{base}/Groups/.search", {**SEARCH, "filter": 'displayName sw "iso"'}),
+        ("POST", f"{base}/.search", SEARCH),
+        ("GET", f"{base}/Schemas", None),
+        ("GET", f"{base}/ResourceTypes", None),
     ]
 
 
@@ -56,10 +74,33 @@ def test_a_token_opens_only_its_own_tenant_on_every_route(base_url: str, tenants
     assert a_token and b_token
     a_user = send(base_url, "POST", f"/scim/v2/{a_id}/Users", new_user(), a_token).json()
     b_user = send(base_url, "POST", f"/scim/v2/{b_id}/Users", new_user(), b_token).json()
-    for method, path, body in every_route(b_id, b_user["id"]):
+    a_group = send(
+        base_url, "POST", f"/scim/v2/{a_id}/Groups", {**new_group(), "members": [{"value": a_user["id"]}]}, a_token
+    ).json()
+    b_group = send(base_url, "POST", f"/scim/v2/{b_id}/Groups", new_group(), b_token).json()
+    for method, path, body in every_route(b_id, b_user["id"], b_group["id"]):
         assert send(base_url, method, path, body, a_token).status_code == 401, (method, path)
-    for method, path, body in every_route(a_id, a_user["id"]):
+    for method, path, body in every_route(a_id, a_user["id"], a_group["id"]):
         assert send(base_url, method, path, body, b_token).status_code == 401, (method, path)
+    # With its own token, tenant B cannot read, change, delete or find A's group, nor put A's user in its own.
+    for method, path, body in every_route(b_id, a_user["id"], a_group["id"])[10:14]:
+        # A member PATCH is refused for its member (not a user of B) before the group is looked up.
+        expected = {400, 404} if method == "PATCH" else {404}
+        assert send(base_url, method, path, body, b_token).status_code in expected, (method, path)
+    add_a_user = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": a_user["id"]}]}],
+    }
+    refused = send(base_url, "PATCH", f"/scim/v2/{b_id}/Groups/{b_group['id']}", add_a_user, b_token)
+    assert refused.status_code == 400 and a_user["id"] in refused.json()["detail"]
+    query = f"/scim/v2/{b_id}/Groups?filter=members%5Bvalue+eq+%22{a_user['id']}%22%5D"
+    assert send(base_url, "GET", query, None, b_token).json()["totalResults"] == 0
+    searched = send(
+        base_url, "POST", f"/scim/v2/{b_id}/.search", {**SEARCH, "filter": f'id eq "{a_user["id"]}"'}, b_token
+    )
+    assert searched.json()["totalResults"] == 0
+    a_members = send(base_url, "GET", f"/scim/v2/{a_id}/Groups/{a_group['id']}", None, a_token).json()["members"]
+    assert [m["value"] for m in a_members] == [a_user["id"]]  # untouched
     # With its own token, tenant B cannot read, change, delete, find or detect A's user.
     for method, path, body in every_route(b_id, a_user["id"])[3:7]:
         assert send(base_url, method, path, body, b_token).status_code == 404, (method, path)

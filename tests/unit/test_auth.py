@@ -10,7 +10,7 @@ from scim2_models import UnauthorizedException
 
 from scim.auth import REFUSED_DETAIL, TenantAuthenticator, bearer_token
 from scim.platform.tenants import InvalidTenantIdError, Tenant, check_tenant_id, is_tenant_id
-from scim.secrets import CachedSecretSource, SecretVersion, secret_name
+from scim.secrets import CachedSecretSource, SecretVersion, client_secret_name, secret_name
 
 
 class Directory:
@@ -173,3 +173,25 @@ def test_time_to_refuse_does_not_tell_whether_the_tenant_exists() -> None:
     assert real_first >= 35 and ghost_first >= 35
     assert abs(real_first - ghost_first) < 25
     assert real_again < 10 and ghost_again < 10  # both cached now
+
+
+def test_a_client_id_is_refused_alike_whether_or_not_it_exists() -> None:
+    """The token endpoint's client check is the Secret Token check: same refusal, same time, same reads."""
+    store = SlowStore({client_secret_name("real"): "good"})
+    source = CachedSecretSource(store, typical_read_seconds=0.04)  # type: ignore[arg-type]
+    auth = authenticator(Directory(tenant("real"), tenant("off", enabled=False)), source)  # type: ignore[arg-type]
+
+    def refusal(client_id: str) -> tuple[str, float]:
+        began = time.perf_counter()
+        with pytest.raises(UnauthorizedException) as caught:
+            auth.authenticate_client(client_id, "wrong")
+        return str(caught.value.detail), (time.perf_counter() - began) * 1000
+
+    (real_detail, real_ms), (ghost_detail, ghost_ms) = refusal("real"), refusal("ghost")
+    assert real_detail == ghost_detail == refusal("off")[0] == refusal("Not An Id")[0]
+    assert store.listings == 1  # the real client's one read; none for the others
+    assert real_ms >= 35 and ghost_ms >= 35
+    assert abs(real_ms - ghost_ms) < 25
+    assert auth.authenticate_client("real", "good").id == "real"
+    with pytest.raises(UnauthorizedException):
+        auth.authenticate_client("real", "good-but-longer")

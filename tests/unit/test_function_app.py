@@ -33,13 +33,21 @@ def test_routes_are_the_scim_routes() -> None:
         "scim/v2/{tenant}/Schemas/{id}",
         "scim/v2/{tenant}/ResourceTypes",
         "scim/v2/{tenant}/ResourceTypes/{id}",
+        "oauth2/token",
         "scim/{*path}",
+        "operator",
+        "operator/{*path}",
     }
+
+
+def test_no_route_takes_a_path_the_functions_host_reserves() -> None:
+    """The host refuses routes starting with admin or runtime ("conflicts with one or more built in routes")."""
+    assert not [route for route in triggers() if route.split("/")[0].lower() in ("admin", "runtime")]
 
 
 def test_every_route_has_a_handler_and_the_catch_all_is_last() -> None:
     routes = [function.get_trigger().get_dict_repr()["route"] for function in app_functions(function_app.app)]
-    assert routes[-1] == "scim/{*path}"
+    assert routes[-1] == "scim/{*path}"  # the operator routes come before it, outside scim/
     assert set(api.ROUTES) == {
         "users",
         "users_search",
@@ -53,6 +61,7 @@ def test_every_route_has_a_handler_and_the_catch_all_is_last() -> None:
         "schema",
         "resource_types",
         "resource_type",
+        "oauth_token",
         "unknown",
     }
 

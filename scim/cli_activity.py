@@ -1,0 +1,150 @@
+"""`scim-admin tenant activity|status` and `scim-admin operator-key`: the operator's view of what Entra did.
+
+Registered on scim.cli's groups when scim.cli is imported; a plain table for people, `--json` for scripts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from scim.cli import Operator, emit, json_option, main, operator_errors, pass_operator, tenant
+from scim.platform.activity_report import ActivityReport, TenantStatus, build_activity_report, parse_since
+from scim.platform.hints import hint
+from scim.secrets import build_secret_store, new_token
+from scim.store import ActivityRecord
+from scim.wiring import build_storage
+
+
+def _report(op: Operator, tenant_id: str) -> ActivityReport:
+    found = op.tenants.get(tenant_id)  # TenantNotFoundError for an unknown id
+    limit = found.max_active_users
+    return build_activity_report(build_storage(op.settings), lambda tenant: limit)
+
+
+def _when(record_time: Any) -> str:
+    return "never" if record_time is None else f"{record_time:%Y-%m-%d %H:%M:%S}Z"
+
+
+def record_data(record: ActivityRecord) -> dict[str, Any]:
+    return {
+        "time": record.time.isoformat(),
+        "operation": record.operation,
+        "resourceType": record.resource_type,
+        "id": record.resource_id,
+        "name": record.name,
+        "status": record.status,
+        "scimType": record.scim_type,
+        "detail": record.detail,
+        "hint": hint(record),
+        "latencyMs": record.latency_ms,
+        "changeSeq": record.change_seq,
+    }
+
+
+def status_data(status: TenantStatus) -> dict[str, Any]:
+    return {
+        "id": status.tenant,
+        "lastRequest": status.last_request.isoformat() if status.last_request else None,
+        "lastCycle": {"requests": status.cycle_requests, "errors": status.cycle_errors},
+        "last24h": {"requests": status.day_requests, "errors": status.day_errors, "writes": status.day_writes},
+        "users": {"active": status.active_users, "disabled": status.disabled_users, "total": status.users},
+        "groups": status.groups,
+        "license": {"active": status.active_users, "limit": status.max_active_users, "text": status.license_use},
+        "hours": [{"start": h.start.isoformat(), "requests": h.requests, "errors": h.errors} for h in status.hours],
+    }
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+@tenant.command("activity")
+@click.argument("tenant_id")
+@click.option("--since", help="Only records this recent: 90m, 2h, 7d.")
+@click.option("--errors", "errors_only", is_flag=True, help="Only 4xx/5xx answers.")
+@click.option("--user", help="Only records about this userName (or group displayName), any letter case.")
+@click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True, help="Records per page.")
+@click.option("--after", help="Continue after this cursor (printed at the end of a full page).")
+@json_option
+@pass_operator
+@operator_errors
+def activity(  # noqa: PLR0917 - click passes every option as an argument
+    op: Operator,
+    tenant_id: str,
+    since: str | None,
+    errors_only: bool,
+    user: str | None,
+    limit: int,
+    after: str | None,
+    as_json: bool,
+) -> None:
+    """What Entra sent to TENANT_ID and what we answered, newest first, each error with what to do."""
+    page = _report(op, tenant_id).activity(
+        tenant_id, since=parse_since(since), errors_only=errors_only, user=user, after=after, limit=limit
+    )
+    if as_json:
+        emit(True, {"records": [record_data(r) for r in page.records], "next": page.next_key}, "")
+        return
+    if not page.records:
+        click.echo("No activity recorded for this selection.")
+        return
+    click.echo(f"{'TIME (UTC)':<21} {'OPERATION':<9} {'TYPE':<6} {'STATUS':>6} {'SCIMTYPE':<13} {'MS':>6}  NAME / ID")
+    for r in page.records:
+        who = r.name or r.resource_id or "-"
+        click.echo(
+            f"{_when(r.time):<21} {r.operation:<9} {r.resource_type or '-':<6} {r.status or '-':>6} "
+            f"{r.scim_type or '-':<13} {r.latency_ms:>6.0f}  {who}"
+        )
+        if r.detail:
+            click.echo(f"{'':<22}said: {_one_line(r.detail)}")
+        if hint(r):
+            click.echo(f"{'':<22}fix:  {hint(r)}")
+    if page.next_key:
+        click.echo(f"More: add --after '{page.next_key}'")
+
+
+@tenant.command("status")
+@click.argument("tenant_id")
+@json_option
+@pass_operator
+@operator_errors
+def status(op: Operator, tenant_id: str, as_json: bool) -> None:
+    """The last Entra request, requests and errors in the last cycle and 24 h, users, groups, licence use."""
+    found = _report(op, tenant_id).status(tenant_id)
+    text = "\n".join(
+        [
+            f"Tenant {found.tenant}",
+            f"  Last Entra request:  {_when(found.last_request)}",
+            f"  Last 40 min (cycle): {found.cycle_requests} requests, {found.cycle_errors} errors",
+            f"  Last 24 h:           {found.day_requests} requests, {found.day_errors} errors, "
+            f"{found.day_writes} writes",
+            f"  Users:               {found.active_users} active, {found.disabled_users} disabled",
+            f"  Groups:              {found.groups}",
+            f"  Licence use:         {found.license_use}",
+        ]
+    )
+    emit(as_json, status_data(found), text)
+
+
+@main.group("operator-key")
+def operator_key() -> None:
+    """The operator credential of the /operator/ pages (a secret in the same store as the tenants' tokens)."""
+
+
+@operator_key.command("rotate")
+@json_option
+@pass_operator
+@operator_errors
+def rotate_operator_key(op: Operator, as_json: bool) -> None:
+    """Print a new operator key; the previous one stays valid until a newer one replaces it."""
+    settings = op.settings
+    key = new_token()
+    build_secret_store(settings, operator=True).add_version(settings.operator_secret_name, key)
+    text = (
+        f"New operator key (secret {settings.operator_secret_name}): {key}\n"
+        "Open /operator/sign-in and give it as the password (any user name), or send "
+        "'Authorization: Bearer <key>'. The previous key works until the next rotation."
+    )
+    emit(as_json, {"secretName": settings.operator_secret_name, "operatorKey": key}, text)
