@@ -70,6 +70,7 @@ check-infra: $(INFRA_CHECKOV) $(INFRA_PYCEP)
 bench: install
 	$(PY) -m bench.round_trips
 	$(PY) -m bench.lists
+	$(PY) -m bench.delivery
 	$(PY) -m bench.groups
 	$(PY) -m bench.oauth
 

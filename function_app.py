@@ -1,4 +1,4 @@
-"""Azure Functions entry point (Python v2 model): one HTTP trigger per SCIM route, no logic.
+"""Azure Functions entry point (Python v2 model): one HTTP trigger per SCIM route and the changes timer, no logic.
 
 Every route is ANONYMOUS at the host: Entra sends only `Authorization: Bearer <Secret Token or access
 token>`, which scim.api checks per tenant; /oauth2/token checks the client secret itself. Every method
@@ -107,6 +107,13 @@ def operator_home(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="operator/{*path}", methods=ALL_METHODS)
 def operator_pages(req: func.HttpRequest) -> func.HttpResponse:
     return _to_response(api.handle_operator(_to_request(req)))
+
+
+# Delivers change records the request path could not (a crash after commit, a queue outage) and trims the
+# change log; a timer trigger runs on one instance at a time. NCRONTAB with seconds: every minute.
+@app.timer_trigger(schedule="0 */1 * * * *", arg_name="timer", run_on_startup=False, use_monitor=True)
+def scim_changes_sweep(timer: func.TimerRequest) -> None:
+    api.sweep_changes()
 
 
 # The catch-all stays last: anything no route above matches gets a SCIM 404.

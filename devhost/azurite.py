@@ -1,4 +1,4 @@
-"""Start and stop the Azurite Table Storage emulator (npm `azurite`, installed from package-lock.json)."""
+"""Start and stop the Azurite storage emulator's table and queue services (npm `azurite`, from package-lock.json)."""
 
 from __future__ import annotations
 
@@ -24,36 +24,36 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def connection_string(host: str, port: int) -> str:
-    return (
+def connection_string(host: str, port: int, queue_port: int | None = None) -> str:
+    text = (
         f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
         f"TableEndpoint=http://{host}:{port}/{ACCOUNT_NAME};"
     )
+    if queue_port is not None:
+        text += f"QueueEndpoint=http://{host}:{queue_port}/{ACCOUNT_NAME};"
+    return text
 
 
-class Azurite:
-    """One Azurite table service on loopback: in memory (tests) or with its data in a folder (make run)."""
+class AzuriteService:
+    """One Azurite service ("table" or "queue") on loopback: in memory (tests) or with its data in a folder."""
 
-    def __init__(self, port: int | None = None, location: Path | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, kind: str, port: int | None = None, location: Path | None = None, host: str = "127.0.0.1"):
+        self.kind = kind
         self.host = host
         self.port = port or free_port(host)
         self.location = location
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
-    @property
-    def connection_string(self) -> str:
-        return connection_string(self.host, self.port)
-
     def command(self) -> list[str]:
-        binary = ROOT / "node_modules" / ".bin" / "azurite-table"
+        binary = ROOT / "node_modules" / ".bin" / f"azurite-{self.kind}"
         if not binary.exists():
             raise RuntimeError("Azurite is not installed: run `npm ci` (make does this for you)")
         cmd = [
             str(binary),
-            "--tableHost",
+            f"--{self.kind}Host",
             self.host,
-            "--tablePort",
+            f"--{self.kind}Port",
             str(self.port),
             "--skipApiVersionCheck",
             "--disableTelemetry",
@@ -66,7 +66,7 @@ class Azurite:
             cmd += ["--location", str(self.location)]
         return cmd
 
-    def start(self, timeout: float = 30.0, log_path: Path | None = None) -> Azurite:
+    def launch(self, log_path: Path | None = None) -> None:
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = log_path.open("ab")
@@ -74,22 +74,32 @@ class Azurite:
         self._process = subprocess.Popen(
             self.command(), stdout=out, stderr=subprocess.STDOUT, cwd=str(ROOT), start_new_session=True
         )
-        deadline = time.monotonic() + timeout
+
+    def wait_listening(self, deadline: float) -> None:
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"Azurite exited with code {self._process.returncode} (port {self.port} in use?)")
+            if self._process is None or self._process.poll() is not None:
+                code = self._process.returncode if self._process is not None else None
+                raise RuntimeError(f"Azurite {self.kind} exited with code {code} (port {self.port} in use?)")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5):
-                    return self
+                    return
             except OSError:
                 time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"Azurite did not listen on {self.host}:{self.port} within {timeout:.0f}s")
+        raise RuntimeError(f"Azurite {self.kind} did not listen on {self.host}:{self.port} in time")
+
+    def start(self, timeout: float = 30.0, log_path: Path | None = None) -> AzuriteService:
+        self.launch(log_path)
+        try:
+            self.wait_listening(time.monotonic() + timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
-            # azurite-table closes gracefully (and saves its data to disk) on SIGINT only.
+            # Azurite closes gracefully (and saves its data to disk) on SIGINT only.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGINT)
             try:
@@ -100,6 +110,57 @@ class Azurite:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def __enter__(self) -> AzuriteService:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Azurite:
+    """Azurite's table and queue services on loopback, started together (the two processes in parallel)."""
+
+    def __init__(
+        self,
+        port: int | None = None,
+        location: Path | None = None,
+        host: str = "127.0.0.1",
+        queue_port: int | None = None,
+    ) -> None:
+        self.host = host
+        self.table = AzuriteService("table", port, location, host)
+        self.queue = AzuriteService("queue", queue_port, location, host)
+        self.location = location
+
+    @property
+    def port(self) -> int:
+        return self.table.port
+
+    @property
+    def queue_port(self) -> int:
+        return self.queue.port
+
+    @property
+    def connection_string(self) -> str:
+        return connection_string(self.host, self.port, self.queue_port)
+
+    def start(self, timeout: float = 30.0, log_path: Path | None = None) -> Azurite:
+        services = (self.table, self.queue)
+        try:
+            for service in services:
+                service.launch(log_path.with_name(f"{log_path.stem}-{service.kind}.log") if log_path else None)
+            deadline = time.monotonic() + timeout
+            for service in services:
+                service.wait_listening(deadline)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self.queue.stop()
+        self.table.stop()
 
     def __enter__(self) -> Azurite:
         return self.start()

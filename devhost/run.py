@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 from devhost.azurite import ROOT, Azurite
-from devhost.server import make_server
+from devhost.server import TimerRunner, make_server
 from scim.platform.tenants import InvalidTenantIdError, TenantExistsError, check_tenant_id
 from scim.secrets import LocalSecretStore, secret_name
 from scim.settings import Settings
@@ -65,6 +65,7 @@ def main() -> int:
         return 2
     azurite = Azurite(
         port=int(os.environ.get("AZURITE_TABLE_PORT", "10002")),
+        queue_port=int(os.environ.get("AZURITE_QUEUE_PORT", "10001")),
         location=STATE / "azurite",
     )
     azurite.start(log_path=STATE / "azurite.log")
@@ -81,13 +82,15 @@ def main() -> int:
     import function_app
 
     server = make_server(function_app.app, "127.0.0.1", port, ROOT / "host.json")
+    timers = TimerRunner(function_app.app, float(os.environ.get("DEVHOST_TIMER_SECONDS", "30"))).start()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     print(
-        f"\nSCIM endpoint is up (Azurite table storage on 127.0.0.1:{azurite.port}, data in {STATE / 'azurite'})\n"
+        f"\nSCIM endpoint is up (Azurite tables on 127.0.0.1:{azurite.port}, changes queue "
+        f"'scim-changes' on 127.0.0.1:{azurite.queue_port}, data in {STATE / 'azurite'})\n"
         f"  Tenant URL:   {tenant_url}\n"
         f"  Secret Token: {token}\n"
         "Entra's provisioning service reaches only public HTTPS URLs: to connect a real Entra tenant,\n"
@@ -101,6 +104,7 @@ def main() -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        timers.stop()
         server.server_close()
         azurite.stop()
         print("stopped", flush=True)

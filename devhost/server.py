@@ -3,7 +3,8 @@
 The Core Tools cannot be installed on every machine, so this host reads routePrefix from host.json,
 matches each HTTP trigger's route template and methods (literal segments before parameters, catch-alls
 last, case-insensitive like the Functions host), builds a `func.HttpRequest`, calls the function and
-writes its `func.HttpResponse` back.
+writes its `func.HttpResponse` back. Timer triggers run on a fixed interval in a background thread
+(`TimerRunner`), not on their NCRONTAB schedule: locally what matters is that they run.
 """
 
 from __future__ import annotations
@@ -233,6 +234,51 @@ def make_server(
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     return server
+
+
+class _Timer(func.TimerRequest):
+    @property
+    def past_due(self) -> bool:
+        return False
+
+
+def collect_timers(app: func.FunctionApp) -> list[tuple[str, Callable[..., None], str]]:
+    """Every timer trigger of the app: (function name, function, the argument name it takes the timer as)."""
+    timers = []
+    for function in app_functions(app):
+        trigger = function.get_trigger()
+        spec = trigger.get_dict_repr() if trigger is not None else {}
+        if spec.get("type") == "timerTrigger":
+            timers.append((function.get_function_name(), function.get_user_function(), str(spec["name"])))
+    return timers
+
+
+class TimerRunner:
+    """Runs the app's timer functions every ``interval`` seconds in a daemon thread until stopped."""
+
+    def __init__(self, app: func.FunctionApp, interval: float) -> None:
+        self.timers = collect_timers(app)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="devhost-timers", daemon=True)
+
+    def run_once(self) -> None:
+        for name, function, arg in self.timers:
+            try:
+                function(**{arg: _Timer()})
+            except Exception:
+                log.exception("timer function %s failed", name)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.run_once()
+
+    def start(self) -> TimerRunner:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:

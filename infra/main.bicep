@@ -105,6 +105,8 @@ var tags = { 'azd-env-name': environmentName }
 var functionAppName = '${abbrs.webSitesFunctions}scim-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
 var tableNames = ['${tablePrefix}Users', '${tablePrefix}Groups', '${tablePrefix}Tenants', '${tablePrefix}Activity']
+// Provisioning changes for the platform (README: Platform delivery); the name is SCIM_CHANGES_QUEUE's default.
+var changesQueueName = 'scim-changes'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -143,6 +145,7 @@ module dataStorage 'modules/storage.bicep' = {
     location: location
     tags: tags
     tableNames: tableNames
+    queueNames: [changesQueueName]
   }
 }
 
@@ -177,6 +180,7 @@ module rbac 'modules/rbac.bicep' = {
     hostStorageAccountName: hostStorage.outputs.name
     dataStorageAccountName: dataStorage.outputs.name
     tableNames: tableNames
+    changesQueueName: changesQueueName
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     appPrincipalId: identity.outputs.principalId
@@ -199,6 +203,8 @@ module functionApp 'modules/functionapp.bicep' = {
     hostStorageAccountName: hostStorage.outputs.name
     hostStorageBlobEndpoint: hostStorage.outputs.blobEndpoint
     dataStorageTableEndpoint: dataStorage.outputs.tableEndpoint
+    dataStorageQueueEndpoint: dataStorage.outputs.queueEndpoint
+    changesQueueName: changesQueueName
     deploymentContainerName: deploymentContainerName
     keyVaultUri: keyVault.outputs.uri
     applicationInsightsConnectionString: monitoring.outputs.connectionString
@@ -222,5 +228,6 @@ output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
 output AZURE_STORAGE_ACCOUNT_NAME string = dataStorage.outputs.name
 output AZURE_FUNCTIONS_STORAGE_ACCOUNT_NAME string = hostStorage.outputs.name
+output SCIM_CHANGES_QUEUE_URL string = '${dataStorage.outputs.queueEndpoint}${changesQueueName}'
 output SCIM_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/scim/v2'
 output SCIM_OAUTH_TOKEN_ENDPOINT string = 'https://${functionApp.outputs.defaultHostName}/oauth2/token'

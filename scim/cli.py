@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from scim.platform.changes import ChangeLog
 from scim.platform.clients import ClientCredentials, ClientService
 from scim.platform.tenants import (
     InvalidTenantIdError,
@@ -30,7 +31,7 @@ from scim.platform.tenants import (
 from scim.secrets import SecretSourceUnavailableError
 from scim.settings import Settings, SettingsError, azurite_connection_string
 from scim.store import StorageUnavailableError, VersionMismatchError
-from scim.wiring import build_client_service, build_tenant_service
+from scim.wiring import build_change_log, build_client_service, build_storage, build_tenant_service
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,6 +63,10 @@ class Operator:
         if self._service is None:
             self._service = build_tenant_service(self.settings)
         return self._service
+
+    @property
+    def change_log(self) -> ChangeLog:
+        return build_change_log(build_storage(self.settings))
 
     @property
     def clients(self) -> ClientService:
@@ -380,6 +385,36 @@ def check(op: Operator, tenant_id: str, as_json: bool) -> None:
     emit(as_json, report.as_dict(), "\n".join(lines))
     if not report.ok:
         sys.exit(1)
+
+
+@tenant.command("changes")
+@click.argument("tenant_id")
+@click.option("--after", "after", type=click.IntRange(min=0), default=0, metavar="SEQ", help="Only changes after SEQ.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True, help="At most N changes.")
+@click.option(
+    "--stream",
+    type=click.Choice(["Users", "Groups"], case_sensitive=False),
+    help="One sequence only (SEQ numbers each stream apart); both, merged by time, if not given.",
+)
+@json_option
+@pass_operator
+@operator_errors
+def changes(  # noqa: PLR0917 - click passes every option as an argument
+    op: Operator, tenant_id: str, after: int, limit: int, stream: str | None, as_json: bool
+) -> None:
+    """The tenant's change log, oldest first, for replay and repair; --json prints the queue messages."""
+    op.tenants.get(tenant_id)
+    name = stream.capitalize() if stream else None
+    if as_json:
+        click.echo(json.dumps([json.loads(m) for m in op.change_log.messages(tenant_id, after, limit, name)], indent=2))
+        return
+    found = op.change_log.read(tenant_id, after, limit, name)
+    lines = [
+        f"{c.stream:<7}{c.seq:>7}  {c.time.isoformat(timespec='seconds')}  {c.operation:<15}{c.resource_type:<6}"
+        f"{c.resource_id}  {c.name or ''}" + (f" ({len(c.members)} members)" if c.members else "")
+        for c in found
+    ]
+    click.echo("\n".join(lines) if lines else f"No changes after {after}.")
 
 
 from scim import cli_oauth  # noqa: E402 - registers the OAuth2 commands on `tenant` and `main`

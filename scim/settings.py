@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 SecretSourceKind = Literal["local", "keyvault"]
 
 _TABLE_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,49}$")
+_QUEUE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,127}$")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +78,13 @@ def _public_base_url(environ: Mapping[str, str]) -> str | None:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
+def _queue_name(environ: Mapping[str, str]) -> str:
+    name = (environ.get("SCIM_CHANGES_QUEUE") or "scim-changes").strip()
+    if not _QUEUE_NAME_RE.fullmatch(name) or "--" in name:
+        raise SettingsError("SCIM_CHANGES_QUEUE must be 3-63 lower-case letters, digits and single hyphens")
+    return name
+
+
 def _secret_name(environ: Mapping[str, str], name: str, default: str) -> str:
     value = (environ.get(name) or "").strip() or default
     if not _SECRET_NAME_RE.match(value):
@@ -108,6 +116,19 @@ class Settings:
     token_cache_seconds: int = 300
     token_grace_seconds: int = 900
     tenant_cache_seconds: int = 30
+    storage_queue_endpoint: str | None = None
+    """Queue service of the data account (Azure); with a connection string, its QueueEndpoint is used."""
+    changes_queue: str = "scim-changes"
+    change_retention_days: int = 30
+
+    @property
+    def publishes_changes(self) -> bool:
+        """Whether a queue is configured: an endpoint, or a connection string that names a queue service."""
+        if self.storage_connection_string:
+            text = self.storage_connection_string.lower()
+            return "queueendpoint=" in text or "usedevelopmentstorage=true" in text
+        return bool(self.storage_queue_endpoint)
+
     oauth_token_seconds: int = 3600
     """Lifetime of an access token from /oauth2/token (the `expires_in` Entra is told)."""
     oauth_leeway_seconds: int = 30
@@ -138,6 +159,9 @@ class Settings:
             default_page_size=default_page,
             max_page_size=max_page,
             public_base_url=_public_base_url(env),
+            storage_queue_endpoint=env.get("SCIM_STORAGE_QUEUE_ENDPOINT") or None,
+            changes_queue=_queue_name(env),
+            change_retention_days=_positive_int(env, "SCIM_CHANGE_RETENTION_DAYS", 30),
             activity_retention_days=_positive_int(env, "SCIM_ACTIVITY_RETENTION_DAYS", 30),
             operator_secret_name=_secret_name(env, "SCIM_OPERATOR_SECRET_NAME", "scim-operator-key"),
             token_cache_seconds=_positive_int(env, "SCIM_TOKEN_CACHE_SECONDS", 300),

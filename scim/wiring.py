@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from scim.platform.changes import STREAMS, ChangeLog
 from scim.platform.clients import ClientService
+from scim.platform.delivery import Delivery
 from scim.platform.tenants import TenantService
 from scim.secrets import azure_credential, build_secret_store
 from scim.settings import Settings
 from scim.store import TableStorage
+from scim.store.changes import ChangeRows
+from scim.store.queue import ChangeQueue
 
 
 def build_storage(settings: Settings) -> TableStorage:
@@ -33,6 +38,34 @@ def build_tenant_service(settings: Settings, storage: TableStorage | None = None
         build_secret_store(settings, operator=True),
         public_base_url=settings.public_base_url,
     )
+
+
+def build_change_log(storage: TableStorage) -> ChangeLog:
+    """The change records of both resource tables, for replay, repair and the operator's views."""
+    return ChangeLog({kind: ChangeRows(storage.resources(kind)) for kind in STREAMS})
+
+
+def build_delivery(settings: Settings, storage: TableStorage, queue: ChangeQueue | None = None) -> Delivery:
+    """Delivery of both tables' change records to the changes queue, told of every commit; sends no request.
+
+    Without a queue setting (no SCIM_STORAGE_QUEUE_ENDPOINT, no QueueEndpoint in the connection string) the
+    records are kept in the change log and trimmed, but not published.
+    """
+    if queue is None and settings.publishes_changes:
+        if settings.storage_connection_string:
+            queue = ChangeQueue(settings.changes_queue, connection_string=settings.storage_connection_string)
+        else:
+            queue = ChangeQueue(
+                settings.changes_queue,
+                endpoint=settings.storage_queue_endpoint,
+                credential=azure_credential(settings),
+            )
+    delivery = Delivery(
+        build_change_log(storage).streams, queue, retention=timedelta(days=settings.change_retention_days)
+    )
+    for kind in STREAMS:
+        delivery.attach(storage.resources(kind))
+    return delivery
 
 
 def build_client_service(settings: Settings, tenants: TenantService) -> ClientService:

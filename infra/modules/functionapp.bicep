@@ -17,6 +17,9 @@ param hostStorageAccountName string
 param hostStorageBlobEndpoint string
 @description('Table endpoint of the account holding the SCIM tables.')
 param dataStorageTableEndpoint string
+@description('Queue endpoint of the same account, and the queue the platform reads changes from.')
+param dataStorageQueueEndpoint string
+param changesQueueName string
 param deploymentContainerName string
 param keyVaultUri string
 param applicationInsightsConnectionString string
@@ -101,6 +104,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AZURE_CLIENT_ID', value: identityClientId }
         { name: 'SCIM_STORAGE_TABLE_ENDPOINT', value: dataStorageTableEndpoint }
         { name: 'SCIM_TABLE_PREFIX', value: tablePrefix }
+        { name: 'SCIM_STORAGE_QUEUE_ENDPOINT', value: dataStorageQueueEndpoint }
+        { name: 'SCIM_CHANGES_QUEUE', value: changesQueueName }
         { name: 'SCIM_SECRET_SOURCE', value: 'keyvault' }
         { name: 'SCIM_KEY_VAULT_URL', value: keyVaultUri }
         { name: 'SCIM_PUBLIC_BASE_URL', value: 'https://${name}.azurewebsites.net' }

@@ -7,6 +7,8 @@
 param hostStorageAccountName string
 param dataStorageAccountName string
 param tableNames array
+@description('The queue the app publishes provisioning changes to.')
+param changesQueueName string
 param keyVaultName string
 param applicationInsightsName string
 param appPrincipalId string
@@ -22,6 +24,7 @@ var roles = {
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
 }
 
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -43,6 +46,16 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
     name: tableName
   }
 ]
+
+resource dataQueueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' existing = {
+  parent: dataStorage
+  name: 'default'
+}
+
+resource changesQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' existing = {
+  parent: dataQueueService
+  name: changesQueueName
+}
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
@@ -90,6 +103,18 @@ resource dataTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
     }
   }
 ]
+
+// Provisioning changes: add messages to the changes queue, nothing else (not read, peek or delete them:
+// that is the platform's consumer, with its own identity and Storage Queue Data Message Processor).
+resource appQueueSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(changesQueue.id, appPrincipalId, roles.storageQueueDataMessageSender)
+  scope: changesQueue
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataMessageSender)
+  }
+}
 
 // Tenant tokens, OAuth2 client secrets and signing keys: read secret values, nothing else (the app signs
 // access tokens with the key it reads; it never writes a secret).

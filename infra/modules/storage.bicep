@@ -8,6 +8,8 @@ param tags object
 param deploymentContainerName string = ''
 @description('Tables to create (SCIM data: <prefix>Users, <prefix>Groups, <prefix>Tenants, <prefix>Activity); empty for none.')
 param tableNames array = []
+@description('Queues to create (SCIM data: scim-changes); empty for none.')
+param queueNames array = []
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: Flex Consumption reaches storage over the public endpoint unless VNet-integrated with private endpoints; access is Entra-only (shared keys off)
@@ -80,7 +82,20 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
   }
 ]
 
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = if (!empty(queueNames)) {
+  parent: storage
+  name: 'default'
+}
+
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+  for queueName in queueNames: {
+    parent: queueService
+    name: queueName
+  }
+]
+
 output id string = storage.id
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output tableEndpoint string = storage.properties.primaryEndpoints.table
+output queueEndpoint string = storage.properties.primaryEndpoints.queue

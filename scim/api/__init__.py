@@ -18,15 +18,16 @@ from scim.oauth.keys import SigningKeys
 from scim.oauth.tokens import AccessTokens
 from scim.platform.activity import ActivityRecorder
 from scim.platform.activity_report import build_activity_report
+from scim.platform.delivery import SweepReport
 from scim.platform.tenants import TenantDirectory, is_tenant_id
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.secrets import SecretSource, build_secret_source
 from scim.settings import Settings, SettingsError
 from scim.store import TableStorage, TenantTable
-from scim.wiring import build_storage
+from scim.wiring import build_delivery, build_storage
 
-__all__ = ["ROUTES", "ScimApi", "build_api", "get_api", "handle", "handle_operator"]
+__all__ = ["ROUTES", "ScimApi", "build_api", "get_api", "handle", "handle_operator", "sweep_changes"]
 
 log = logging.getLogger("scim")
 
@@ -52,6 +53,7 @@ def build_api(
     directory = TenantDirectory(TenantTable(storage), ttl_seconds=settings.tenant_cache_seconds)
     api.activity = build_recorder(settings, storage, lambda tenant: directory.lookup(tenant) is not None)
     api.operator = build_operator_pages(settings, storage, source, directory)
+    api.delivery = build_delivery(settings, storage)
     return api
 
 
@@ -122,6 +124,22 @@ ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
     "oauth_token": ScimApi.oauth_token,
     "unknown": ScimApi.unknown_route,
 }
+
+
+def sweep_changes() -> SweepReport:
+    """Entry point for the timer: deliver what was left behind, trim what retention allows."""
+    delivery = get_api().delivery
+    assert delivery is not None
+    report = delivery.sweep()
+    if report.published or report.trimmed or report.failed:
+        log.info(
+            "changes sweep: partitions=%d published=%d trimmed=%d failed=%s",
+            report.partitions,
+            report.published,
+            report.trimmed,
+            report.failed,
+        )
+    return report
 
 
 def handle_operator(request: Request) -> Response:

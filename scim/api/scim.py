@@ -30,6 +30,7 @@ from scim.errors import (
 )
 from scim.http import Request, Response
 from scim.platform.activity import ActivityRecorder, Outcome
+from scim.platform.delivery import Delivery
 from scim.platform.tenants import is_tenant_id
 from scim.protocol.text import check_url_text, log_safe
 from scim.resources.base import plausible_id
@@ -70,6 +71,8 @@ class ScimApi:
         self.auth = auth
         self.user_routes = UserRoutes(settings, users)
         self.group_routes = GroupRoutes(settings, groups)
+        self.delivery: Delivery | None = None
+        """Publishes change records to the platform's queue (scim.platform.delivery); set by build_api."""
         self.activity: ActivityRecorder | None = None
         """Where request outcomes go (scim.platform.activity); set by build_api."""
         self.operator: AdminApi | None = None

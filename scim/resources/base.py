@@ -47,9 +47,13 @@ MAX_VALUES_PER_ATTRIBUTE = 100
 It bounds the work of a PATCH whose filters scan the list (issue 15), and is documented in the README."""
 
 
-def version_of(etag: str) -> str:
-    """meta.version / ETag header derived from the storage ETag (a weak tag: semantic equality)."""
-    return 'W/"' + hashlib.sha256(etag.encode("utf-8")).hexdigest()[:24] + '"'
+def version_of(key: str) -> str:
+    """meta.version / ETag header from StoredResource.version_key (a weak tag: semantic equality).
+
+    The key is the number of the change that last wrote the resource, so the change record (and the queue
+    message made from it) carries the very version a GET returns; rows older than change records use the ETag.
+    """
+    return 'W/"' + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24] + '"'
 
 
 def scim_error_from_validation(exc: ValidationError) -> SCIMException:
@@ -104,7 +108,7 @@ class ResourceService(Generic[R]):
             resource_type=self.resource_type,
             created=stored.created,
             last_modified=stored.last_modified,
-            version=version_of(stored.etag),
+            version=version_of(stored.version_key),
         )
         return resource
 
@@ -153,7 +157,7 @@ class ResourceService(Generic[R]):
         if if_match is None:
             return
         tags = {tag.strip() for tag in if_match.split(",")}
-        if "*" not in tags and version_of(stored.etag) not in tags:
+        if "*" not in tags and version_of(stored.version_key) not in tags:
             raise PreconditionFailedException(
                 detail=f"The {self.resource_type} changed since that version was read (If-Match)"
             )

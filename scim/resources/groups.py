@@ -114,18 +114,23 @@ class GroupService(ResourceService[GroupResource]):
         group.members = [GroupMember(value=uid, type="User", ref=None, display=name) for uid, name in shown]
         return group
 
-    def _apply_member_changes(self, tenant: str, group_id: str, changes: Sequence[MemberChange]) -> None:
-        """Membership changes in request order; each transaction is whole, a later one may fail (reported)."""
+    def _apply_member_changes(
+        self, tenant: str, group_id: str, changes: Sequence[MemberChange], name: str | None
+    ) -> None:
+        """Membership changes in request order; each transaction is whole, a later one may fail (reported).
+
+        ``name`` (the group's displayName) goes into the change records, for the operator's view.
+        """
         rows = self.memberships
         try:
             for change in changes:
                 now = self._clock()
                 if change.action in ("remove_all", "replace"):
-                    rows.remove_all(tenant, group_id, now)
+                    rows.remove_all(tenant, group_id, now, name)
                 if change.action in ("add", "replace") and change.user_ids:
-                    rows.add(tenant, group_id, change.user_ids, now, change.displays)
+                    rows.add(tenant, group_id, change.user_ids, now, change.displays, name=name)
                 if change.action == "remove":
-                    rows.remove(tenant, group_id, change.user_ids, now)
+                    rows.remove(tenant, group_id, change.user_ids, now, name)
         except GroupGoneError as exc:
             raise NotFoundException(detail=f"Group {group_id} not found") from exc
         except StorageUnavailableError as exc:
@@ -140,7 +145,7 @@ class GroupService(ResourceService[GroupResource]):
         doc, indexes, now = self.document(group), self.indexes(group), self._clock()
         self.write(self._table.create, tenant, group_id, doc, indexes, now, change=CountChange(total=1))
         if members.user_ids:
-            self._apply_member_changes(tenant, group_id, [members])
+            self._apply_member_changes(tenant, group_id, [members], group.display_name)
         return self.with_members(tenant, self.model(self.read(tenant, group_id)))
 
     def get(self, tenant: str, group_id: str, *, members: bool) -> GroupResource:
@@ -152,9 +157,12 @@ class GroupService(ResourceService[GroupResource]):
         """PUT /Groups/{id}: attributes replaced, and the member list made equal to the one sent."""
         group, members = self._parse(payload, tenant, Context.RESOURCE_REPLACEMENT_REQUEST)
         self._modify(tenant, group_id, if_match, lambda _current: group)
-        current = set(self.memberships.members(tenant, group_id))
-        gone = MemberChange("remove", sorted(current - set(members.user_ids)))
-        self._apply_member_changes(tenant, group_id, [gone, members])
+        current = dict(self.memberships.members_shown(tenant, group_id))
+        gone = MemberChange("remove", sorted(current.keys() - set(members.user_ids)))
+        # Only members that are new or shown differently are written (and recorded as member-added).
+        changed = {uid for uid in members.user_ids if uid not in current or members.displays.get(uid) != current[uid]}
+        added = MemberChange("add", sorted(changed), members.displays)
+        self._apply_member_changes(tenant, group_id, [gone, added], group.display_name)
         return self.with_members(tenant, self.model(self.read(tenant, group_id)))
 
     def patch(
@@ -208,7 +216,8 @@ class GroupService(ResourceService[GroupResource]):
                 return patched
 
             self._modify(tenant, group_id, if_match, apply)
-        self._apply_member_changes(tenant, group_id, split.member_changes)
+        # The group row is not read here (a round trip saved), so membership records carry no displayName.
+        self._apply_member_changes(tenant, group_id, split.member_changes, None)
         return self.model(self.read(tenant, group_id)) if answer else None
 
     def _modify(
@@ -229,11 +238,13 @@ class GroupService(ResourceService[GroupResource]):
 
     def delete(self, tenant: str, group_id: str, if_match: str | None = None) -> None:
         """DELETE /Groups/{id}: members first (any number, in batches), then the group and its index rows."""
-        self.check_version(self.read(tenant, group_id), if_match)
-        self._apply_member_changes(tenant, group_id, [MemberChange("remove_all")])
+        stored = self.read(tenant, group_id)
+        self.check_version(stored, if_match)
+        name = stored.document.get("displayName")
+        self._apply_member_changes(tenant, group_id, [MemberChange("remove_all")], str(name) if name else None)
 
         def write(stored: StoredResource) -> StoredResource:
-            self._table.delete(tenant, stored, change=CountChange(total=-1))
+            self._table.delete(tenant, stored, change=CountChange(total=-1), now=self._clock())
             return stored
 
         self.conditional(tenant, group_id, None, write)

@@ -181,8 +181,15 @@ class UserService(ResourceService[UserResource]):
                 result[:] = [current]
                 return stored
             counted = CountChange(active=int(is_active(updated)) - int(was_active), active_limit=active_limit)
+            operation = {1: "enabled", -1: "disabled"}.get(counted.active, "updated")
             written = self._table.replace(
-                tenant, stored, self.document(updated), self.indexes(updated), self._clock(), change=counted
+                tenant,
+                stored,
+                self.document(updated),
+                self.indexes(updated),
+                self._clock(),
+                change=counted,
+                operation=operation,
             )
             result[:] = [self.model(written)]
             return written
@@ -198,13 +205,13 @@ class UserService(ResourceService[UserResource]):
             self.check_version(self.read(tenant, user_id), if_match)
         if self._memberships is not None:
             try:
-                self._memberships.forget_user(tenant, user_id)
+                self._memberships.forget_user(tenant, user_id, self._clock())
             except StorageUnavailableError as exc:
                 raise ServiceUnavailableException() from exc
 
         def write(stored: StoredResource) -> StoredResource:
             active = stored.document.get("active") is not False
-            self._table.delete(tenant, stored, change=CountChange(total=-1, active=-int(active)))
+            self._table.delete(tenant, stored, change=CountChange(total=-1, active=-int(active)), now=self._clock())
             return stored
 
         self.conditional(tenant, user_id, if_match, write)

@@ -1,11 +1,12 @@
-"""Per-tenant resource counts kept in one row of the tenant's partition, written in the same transaction as
-the resource it counts, so ``totalResults`` needs no count scan and a license cap can never be passed.
+"""Per-tenant resource counts and change sequence, kept in one row of the tenant's partition and written in
+the same transaction as the change they count, so ``totalResults`` needs no count scan, a license cap can
+never be passed, and every change record (scim.store.changes) gets the next number.
 
-The row (RowKey ``c|count``) holds Total and Active. Every create, delete and change of ``active`` updates it
-conditionally on its ETag, in the resource's own entity-group transaction: two writers racing on the same
-tenant cannot both commit on one count. The last known row is cached per tenant (bounded), so a write costs
-no extra read while this process is the one writing; a stale ETag fails the transaction, which is then
-retried after a fresh read.
+The row (RowKey ``c|count``) holds Total, Active and Seq (the number of the partition's last change record).
+Every write updates it conditionally on its ETag, in the change's own entity-group transaction: two writers
+racing on the same tenant cannot both commit on one count or one sequence number. The last known row is
+cached per tenant (bounded), so a write costs no extra read while this process is the one writing; a stale
+ETag fails the transaction, which is then retried after a fresh read.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class CounterRow:
 
     counts: Counts
     etag: str | None
+    seq: int = 0
+    """The sequence number of the partition's last change record (0: none yet)."""
 
 
 @dataclass(frozen=True)

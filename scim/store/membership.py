@@ -5,26 +5,30 @@ Rows in the tenant's partition of the Groups table (beside the group rows of sci
 - ``u|<user id>|<group id>``   the reverse row (which groups hold a user: filters and the user's ``groups``)
 
 Both rows of a pair are written or deleted in the same entity-group transaction, so a membership is whole or
-absent. Each transaction that changes a group's members also merges the group row (its LastModified), which
-fails the transaction if the group has been deleted meanwhile and moves the group's ETag. Ids are checked as
-our own uuid hex before they reach a key.
+absent. Each transaction that changes a group's members also merges the group row (its LastModified and Seq),
+which fails the transaction if the group has been deleted meanwhile and moves the group's version, and
+writes a change record (member-added or member-removed, with the user ids) numbered in the Groups table's
+sequence (scim.store.changes). Ids are checked as our own uuid hex before they reach a key.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.exceptions import AzureError
-from azure.data.tables import TableTransactionError, TransactionOperation, UpdateMode
+from azure.data.tables import TransactionOperation, UpdateMode
 
-from scim.store.rows import RESOURCE_PREFIX, StorageUnavailableError
+from scim.store.changes import ChangeDraft
+from scim.store.rows import RESOURCE_PREFIX, StorageUnavailableError, VersionMismatchError
 from scim.store.tables import ResourceTable, _Operation
 
-_PAIRS_PER_TRANSACTION = 49
-"""Two rows a pair plus the group row: 99 operations, under the 100 a transaction allows."""
+_PAIRS_PER_TRANSACTION = 48
+"""Two rows a pair, the group row, the counter row and the change record: 99 operations of the 100 allowed."""
+_GROUPS_PER_USER_TRANSACTION = 24
+"""A deleted user leaves 24 groups a transaction: its two rows, the group row and a record each, plus the counter."""
 _RACE_RETRIES = 5
 _DISPLAY_CHARS = 1024
 """A member's display name is kept with the row, cut to a length no real name reaches."""
@@ -74,20 +78,26 @@ class Memberships:
             return [(kind, member, {"mode": UpdateMode.REPLACE}), (kind, reverse, {"mode": UpdateMode.REPLACE})]
         return [(kind, member), (kind, reverse)]
 
-    def _submit_batch(self, tenant: str, group_id: str, operations: list[_Operation], now: datetime | None) -> None:
-        """One transaction; with ``now``, also merges the group row, which fails if the group is gone."""
-        if now is not None:
-            operations = [*operations, self._touch(tenant, group_id, now)]
+    def _submit_batch(
+        self,
+        tenant: str,
+        group_id: str,
+        operations: list[_Operation],
+        now: datetime,
+        *,
+        operation: str,
+        user_ids: Sequence[str],
+        name: str | None,
+    ) -> None:
+        """One transaction that also merges the group row (which fails if the group is gone) and records it."""
+        operations = [*operations, self._touch(tenant, group_id, now)]
+        draft = ChangeDraft(operation, group_id, now, name, members=tuple(user_ids), stamps=len(operations) - 1)
         try:
-            self._groups._table().submit_transaction(operations)
-        except TableTransactionError as exc:
-            if now is not None and exc.index == len(operations) - 1:
+            self._groups.commit(tenant, operations, [draft])
+        except VersionMismatchError as exc:
+            if exc.index == len(operations) - 1:
                 raise GroupGoneError(group_id) from exc
-            if str(getattr(exc, "error_code", "")) == "ResourceNotFound":
-                raise PairGoneError() from exc
-            raise self._groups._guard(exc) from exc
-        except AzureError as exc:
-            raise self._groups._guard(exc) from exc
+            raise PairGoneError() from exc
 
     def add(
         self,
@@ -96,8 +106,10 @@ class Memberships:
         user_ids: Sequence[str],
         now: datetime,
         displays: Mapping[str, str] | None = None,
+        *,
+        name: str | None = None,
     ) -> None:
-        """Add members (re-adding one is a no-op): one transaction per 49 members."""
+        """Add members (re-adding one is a no-op, but recorded): one transaction and record per 48 members."""
         shown = displays or {}
         for chunk in _chunks(sorted(set(user_ids)), _PAIRS_PER_TRANSACTION):
             ops = [
@@ -105,48 +117,61 @@ class Memberships:
                 for uid in chunk
                 for op in self._pair_ops(TransactionOperation.UPSERT, tenant, group_id, uid, shown.get(uid))
             ]
-            self._submit_batch(tenant, group_id, ops, now)
+            self._submit_batch(tenant, group_id, ops, now, operation="member-added", user_ids=chunk, name=name)
 
-    def remove(self, tenant: str, group_id: str, user_ids: Sequence[str], now: datetime | None) -> None:
-        """Remove the given members that the group holds; the others are ignored."""
+    def remove(
+        self, tenant: str, group_id: str, user_ids: Sequence[str], now: datetime, name: str | None = None
+    ) -> None:
+        """Remove the given members that the group holds; the others are ignored (and not recorded)."""
         for chunk in _chunks(sorted(set(user_ids)), _PAIRS_PER_TRANSACTION):
-            self._delete_pairs(tenant, group_id, chunk, now)
+            self._delete_pairs(tenant, group_id, chunk, now, name)
 
-    def _delete_pairs(self, tenant: str, group_id: str, user_ids: Sequence[str], now: datetime | None) -> None:
+    def _delete_pairs(
+        self, tenant: str, group_id: str, user_ids: Sequence[str], now: datetime, name: str | None
+    ) -> None:
         for _attempt in range(_RACE_RETRIES):
             present = sorted(self.held(tenant, group_id, user_ids))
             if not present:
                 return
             ops = [op for uid in present for op in self._pair_ops(TransactionOperation.DELETE, tenant, group_id, uid)]
             try:
-                self._submit_batch(tenant, group_id, ops, now)
+                self._submit_batch(tenant, group_id, ops, now, operation="member-removed", user_ids=present, name=name)
                 return
             except PairGoneError:
                 continue  # a concurrent request removed one of them first
         raise StorageUnavailableError("membership rows are contended; retry later")
 
-    def remove_all(self, tenant: str, group_id: str, now: datetime | None) -> None:
+    def remove_all(self, tenant: str, group_id: str, now: datetime, name: str | None = None) -> None:
         """Remove every member, any number, a page of keys at a time."""
         while True:
             page = list(itertools.islice(self.members(tenant, group_id), 1000))
             if not page:
                 return
             for chunk in _chunks(page, _PAIRS_PER_TRANSACTION):
-                self._delete_pairs(tenant, group_id, chunk, now)
+                self._delete_pairs(tenant, group_id, chunk, now, name)
 
-    def forget_user(self, tenant: str, user_id: str) -> None:
-        """A deleted user leaves every group it was in."""
+    def forget_user(self, tenant: str, user_id: str, now: datetime | None = None) -> None:
+        """A deleted user leaves every group it was in: each group is touched and gets a member-removed record."""
         for _attempt in range(_RACE_RETRIES):
             try:
-                for chunk in _chunks(self.groups_of(tenant, user_id), _PAIRS_PER_TRANSACTION):
-                    ops = [
-                        op for gid in chunk for op in self._pair_ops(TransactionOperation.DELETE, tenant, gid, user_id)
-                    ]
-                    self._submit_batch(tenant, "", ops, None)
+                for chunk in _chunks(self.groups_of(tenant, user_id), _GROUPS_PER_USER_TRANSACTION):
+                    self._leave(tenant, user_id, chunk, now or datetime.now(UTC))
                 return
             except PairGoneError:
-                continue  # a concurrent request removed one membership first: read them again
+                continue  # a concurrent request removed one membership (or its group) first: read them again
         raise StorageUnavailableError("membership rows are contended; retry later")
+
+    def _leave(self, tenant: str, user_id: str, group_ids: Sequence[str], now: datetime) -> None:
+        operations: list[_Operation] = []
+        drafts: list[ChangeDraft] = []
+        for gid in group_ids:
+            operations += self._pair_ops(TransactionOperation.DELETE, tenant, gid, user_id)
+            operations.append(self._touch(tenant, gid, now))
+            drafts.append(ChangeDraft("member-removed", gid, now, members=(user_id,), stamps=len(operations) - 1))
+        try:
+            self._groups.commit(tenant, operations, drafts)
+        except VersionMismatchError as exc:
+            raise PairGoneError() from exc
 
     def members(self, tenant: str, group_id: str) -> Iterator[str]:
         """The group's member ids in id order, read 1,000 keys a round trip."""

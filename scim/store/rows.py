@@ -34,6 +34,11 @@ class UniqueValueTakenError(Exception):
 class VersionMismatchError(Exception):
     """The resource changed (or vanished) since it was read: the conditional write did not apply."""
 
+    def __init__(self, index: int = -1) -> None:
+        super().__init__("the row changed or vanished since it was read")
+        self.index = index
+        """Which operation of the transaction failed (-1: unknown)."""
+
 
 class DocumentTooLargeError(Exception):
     """The resource is too large to store in one Table Storage entity."""
@@ -68,6 +73,13 @@ class StoredResource:
     last_modified: datetime
     etag: str
     index_row_keys: tuple[str, ...]
+    seq: int | None = None
+    """The change (scim.store.changes) that last wrote the row; None for rows written before change records."""
+
+    @property
+    def version_key(self) -> str:
+        """What meta.version derives from: the last change's number, or for older rows the storage ETag."""
+        return f"seq:{self.seq}" if self.seq else self.etag
 
 
 class RoundTripCounter:

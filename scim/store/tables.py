@@ -4,23 +4,27 @@ Row layout inside a tenant's partition (RowKey):
 - ``r|<id>``                             the resource: its SCIM JSON in Document0..n, timestamps, its index rows
 - ``i|<attribute>|<sha256>``             a unique index row (e.g. userName): ResourceId
 - ``i|<attribute>|<sha256>|<id>``        a non-unique index row (e.g. externalId): ResourceId
-- ``c|count``                            the tenant's counts (scim.store.counters), written with each resource
+- ``c|count``                            the tenant's counts and change sequence (scim.store.counters), written
+                                         with each change
+- ``o|<seq>``                            a change record (scim.store.changes), written with the change it records
 
 Index rows are keyed by a hash of the normalised value, never the raw value: userName may hold ``#``
 (B2B guests' ``#EXT#``) or ``/``, which Table keys forbid. A resource and all its index rows are written in
-one entity-group transaction, so a taken unique value fails the whole write atomically (409) and a failed
-request leaves nothing behind. Only scim.store imports azure.data.tables.
+one entity-group transaction with the counter row and the change record, so a taken unique value fails the
+whole write atomically (409) and a failed request leaves nothing behind, not even a change record. Only
+scim.store imports azure.data.tables.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core import MatchConditions
@@ -42,6 +46,7 @@ from azure.data.tables import (
 )
 
 from scim.store.activity import ActivityTable
+from scim.store.changes import ChangeDraft, ChangeRecord, record_row, registry_row
 from scim.store.counters import (
     COUNTER_ROW_KEY,
     ActiveLimitReachedError,
@@ -75,6 +80,12 @@ SCAN_PAGE_SIZE = 100
 _ONE_MORE = CountChange(total=1)
 _ONE_LESS = CountChange(total=-1)
 _NO_CHANGE = CountChange()
+_REGISTERED_LIMIT = 100_000
+
+log = logging.getLogger("scim.store")
+
+ChangeListener = Callable[[str, Sequence[ChangeRecord]], None]
+"""Told (tenant, records) right after a transaction with change records commits; it must not block."""
 
 _Operation = (
     tuple[TransactionOperation, Mapping[str, Any]] | tuple[TransactionOperation, Mapping[str, Any], Mapping[str, Any]]
@@ -85,14 +96,24 @@ def _is_unavailable(exc: HttpResponseError) -> bool:
     return exc.status_code in (408, 429, 500, 502, 503, 504)
 
 
+def _name_of(document: Mapping[str, Any]) -> str | None:
+    name = document.get("userName") or document.get("displayName")
+    return str(name) if name else None
+
+
 class ResourceTable:
     """One SCIM resource kind (Users, Groups) in one Azure table, partitioned by tenant."""
 
-    def __init__(self, client: TableClient) -> None:
+    def __init__(self, client: TableClient, stream: str = "Users") -> None:
         self._client = client
+        self.stream = stream
+        """The kind ("Users", "Groups"): names this table's change sequence."""
         self._table_ready = False
         self._ready_lock = threading.Lock()
         self._counters = CounterCache()
+        self._registered: set[str] = set()
+        self.on_commit: ChangeListener | None = None
+        """Told of each commit's change records (the publisher); one per table, so wiring twice cannot double it."""
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -136,17 +157,43 @@ class ResourceTable:
                 row_key = str(failed[1]["RowKey"]) if failed is not None else ""
                 raise UniqueValueTakenError(index_attributes.get(row_key, "a unique attribute")) from exc
             if code in ("UpdateConditionNotSatisfied", "ResourceNotFound", "ConditionNotMet"):
-                raise VersionMismatchError() from exc
+                raise VersionMismatchError(exc.index) from exc
             raise self._guard(exc) from exc
         except AzureError as exc:
             raise self._guard(exc) from exc
 
+    def _register(self, tenant: str) -> None:
+        """The tenant's registry row (scim.store.changes), once per process, before its first change commits."""
+        if tenant in self._registered:
+            return
+        try:
+            self._table().upsert_entity(registry_row(tenant), mode=UpdateMode.MERGE)
+        except AzureError as exc:
+            raise self._guard(exc) from exc
+        if len(self._registered) >= _REGISTERED_LIMIT:
+            self._registered.clear()
+        self._registered.add(tenant)
+
+    def commit(
+        self, tenant: str, operations: Sequence[_Operation], drafts: Sequence[ChangeDraft]
+    ) -> tuple[list[Any], list[ChangeRecord]]:
+        """Rows that change no count (memberships) with their change records: one transaction."""
+        return self._transact(tenant, operations, {}, _NO_CHANGE, drafts)
+
     def _transact(
-        self, tenant: str, operations: Sequence[_Operation], index_attributes: dict[str, str], change: CountChange
-    ) -> list[Any]:
-        """Submit a resource's rows together with its counter update; retried while another writer wins the race."""
-        if change.is_empty:
-            return self._submit(operations, index_attributes)
+        self,
+        tenant: str,
+        operations: Sequence[_Operation],
+        index_attributes: dict[str, str],
+        change: CountChange,
+        drafts: Sequence[ChangeDraft],
+    ) -> tuple[list[Any], list[ChangeRecord]]:
+        """Submit a change's rows with the counter row and its numbered change records, all or nothing.
+
+        The counter row is written conditionally on its (cached) ETag, so sequence numbers are handed out
+        once each and committed in order; the transaction is retried while another writer wins the race.
+        """
+        self._register(tenant)
         for attempt in range(_COUNTER_RETRIES):
             cached = self._counters.get(tenant)
             row = cached or self._read_counter(tenant)
@@ -158,11 +205,21 @@ class ResourceTable:
                 # Another worker may have disabled or deleted users since: refuse on fresh counts only.
                 row = self._read_counter(tenant)
                 counts = apply_change(row, change)
+            seq = row.seq
+            stamped = list(operations)
+            records: list[ChangeRecord] = []
+            for draft in drafts:
+                seq += 1
+                records.append(ChangeRecord.of(tenant, self.stream, seq, draft))
+                if draft.stamps is not None:
+                    kind, entity, *options = stamped[draft.stamps]
+                    stamped[draft.stamps] = (kind, {**entity, "Seq": seq}, *options)  # type: ignore[assignment]
             counter_row = {
                 "PartitionKey": tenant,
                 "RowKey": COUNTER_ROW_KEY,
                 "Total": counts.total,
                 "Active": counts.active,
+                "Seq": seq,
             }
             counter_op: _Operation = (
                 (TransactionOperation.CREATE, counter_row)
@@ -173,15 +230,29 @@ class ResourceTable:
                     {"mode": UpdateMode.REPLACE, "etag": row.etag, "match_condition": MatchConditions.IfNotModified},
                 )
             )
+            record_ops: list[_Operation] = [(TransactionOperation.CREATE, record_row(r)) for r in records]
             try:
-                results = self._submit([*operations, counter_op], index_attributes, counter_index=len(operations))
+                results = self._submit(
+                    [*stamped, counter_op, *record_ops], index_attributes, counter_index=len(stamped)
+                )
             except CounterConflictError:
                 self._counters.forget(tenant)
                 time.sleep(random.uniform(0, min(0.2, 0.002 * 2 ** min(attempt, 7))))  # noqa: S311 - jitter, not security
                 continue
-            self._counters.put(tenant, CounterRow(counts, str(results[-1]["etag"])))
-            return results[:-1]
+            self._counters.put(tenant, CounterRow(counts, str(results[len(stamped)]["etag"]), seq))
+            self._notify(tenant, records)
+            return results[: len(stamped)], records
         raise StorageUnavailableError("the tenant's counter row is contended; retry later")
+
+    def _notify(self, tenant: str, records: Sequence[ChangeRecord]) -> None:
+        """Tell the listener (the publisher) what committed; its failure never fails the write."""
+        listener = self.on_commit
+        if listener is None or not records:
+            return
+        try:
+            listener(tenant, records)
+        except Exception:
+            log.exception("change listener failed: stream=%s", self.stream)
 
     def _read_counter(self, tenant: str) -> CounterRow:
         """The counter row; a tenant written before counters existed gets its counts from one scan."""
@@ -195,7 +266,18 @@ class ResourceTable:
             return CounterRow(Counts(total, active), None)
         except AzureError as exc:
             raise self._guard(exc) from exc
-        return CounterRow(Counts(int(entity["Total"]), int(entity["Active"])), str(entity.metadata["etag"]))
+        counts = Counts(int(entity["Total"]), int(entity["Active"]))
+        return CounterRow(counts, str(entity.metadata["etag"]), int(entity.get("Seq") or 0))
+
+    def sequence(self, tenant: str) -> int:
+        """The number of the partition's last change record (0: none): one point read."""
+        try:
+            entity = self._table().get_entity(tenant, COUNTER_ROW_KEY, select=["Seq"])
+        except ResourceNotFoundError:
+            return 0
+        except AzureError as exc:
+            raise self._guard(exc) from exc
+        return int(entity.get("Seq") or 0)
 
     def counts(self, tenant: str) -> Counts:
         """The tenant's exact counts: one point read (never a count scan once the row exists)."""
@@ -213,6 +295,7 @@ class ResourceTable:
             last_modified=entity["LastModified"],
             etag=str(entity.metadata["etag"]),
             index_row_keys=tuple(json.loads(entity.get("IndexRows") or "[]")),
+            seq=int(entity["Seq"]) if entity.get("Seq") else None,
         )
 
     # -- reads --------------------------------------------------------------------------------
@@ -316,8 +399,9 @@ class ResourceTable:
         now: datetime,
         *,
         change: CountChange = _ONE_MORE,
+        operation: str = "created",
     ) -> StoredResource:
-        """Resource row, index rows and counter in one transaction: one round trip, all or nothing."""
+        """Resource row, index rows, counter and change record in one transaction: one round trip, all or nothing."""
         index_rows = {entry.row_key(resource_id): entry.attribute for entry in indexes}
         resource_row: dict[str, Any] = {
             "PartitionKey": tenant,
@@ -332,7 +416,8 @@ class ResourceTable:
             (TransactionOperation.CREATE, {"PartitionKey": tenant, "RowKey": key, "ResourceId": resource_id})
             for key in sorted(index_rows)
         ]
-        results = self._transact(tenant, operations, index_rows, change)
+        draft = ChangeDraft(operation, resource_id, now, _name_of(document), document, now, stamps=0)
+        results, records = self._transact(tenant, operations, index_rows, change, [draft])
         return StoredResource(
             id=resource_id,
             document=document,
@@ -340,6 +425,7 @@ class ResourceTable:
             last_modified=now,
             etag=str(results[0]["etag"]),
             index_row_keys=tuple(sorted(index_rows)),
+            seq=records[0].seq,
         )
 
     def replace(
@@ -351,6 +437,7 @@ class ResourceTable:
         now: datetime,
         *,
         change: CountChange = _NO_CHANGE,
+        operation: str = "updated",
     ) -> StoredResource:
         """Rewrite a resource if unchanged since read (ETag), moving only the index rows that changed."""
         index_rows = {entry.row_key(current.id): entry.attribute for entry in indexes}
@@ -378,7 +465,8 @@ class ResourceTable:
             (TransactionOperation.CREATE, {"PartitionKey": tenant, "RowKey": key, "ResourceId": current.id})
             for key in sorted(index_rows.keys() - old_keys)
         ]
-        results = self._transact(tenant, operations, index_rows, change)
+        draft = ChangeDraft(operation, current.id, now, _name_of(document), document, current.created, stamps=0)
+        results, records = self._transact(tenant, operations, index_rows, change, [draft])
         return StoredResource(
             id=current.id,
             document=document,
@@ -386,10 +474,14 @@ class ResourceTable:
             last_modified=now,
             etag=str(results[0]["etag"]),
             index_row_keys=tuple(sorted(index_rows)),
+            seq=records[0].seq,
         )
 
-    def delete(self, tenant: str, current: StoredResource, *, change: CountChange = _ONE_LESS) -> None:
-        """Remove the resource (if unchanged since read), its index rows and its count in one transaction."""
+    def delete(
+        self, tenant: str, current: StoredResource, *, change: CountChange = _ONE_LESS, now: datetime | None = None
+    ) -> None:
+        """Remove the resource (if unchanged since read), its index rows and its count, and record it: one
+        transaction."""
         operations: list[_Operation] = [
             (
                 TransactionOperation.DELETE,
@@ -400,7 +492,8 @@ class ResourceTable:
         operations += [
             (TransactionOperation.DELETE, {"PartitionKey": tenant, "RowKey": key}) for key in current.index_row_keys
         ]
-        self._transact(tenant, operations, {}, change)
+        draft = ChangeDraft("deleted", current.id, now or datetime.now(UTC), _name_of(current.document))
+        self._transact(tenant, operations, {}, change, [draft])
 
 
 class TableStorage:
@@ -445,7 +538,7 @@ class TableStorage:
         with self._lock:
             table = self._tables.get(kind)
             if table is None:
-                table = ResourceTable(self._service.get_table_client(f"{self._prefix}{kind}"))
+                table = ResourceTable(self._service.get_table_client(f"{self._prefix}{kind}"), kind)
                 self._tables[kind] = table
             return table
 

@@ -30,7 +30,8 @@ def test_create_writes_resource_and_index_rows_in_one_round_trip(storage: TableS
     create(storage, tenant, "a" * 32, "alice#EXT#/x", "ext-1")
     assert storage.round_trips.count - before == 1
     rows = [row for row in partition_rows(storage, "Users", tenant) if not row["RowKey"].endswith("0" * 32)]
-    assert [row["RowKey"].split("|")[0] for row in rows] == ["c", "i", "i", "i", "r"]
+    # The counter row, three index rows, a change record for each of the two creates, the resource.
+    assert [row["RowKey"].split("|")[0] for row in rows] == ["c", "i", "i", "i", "o", "o", "r"]
     assert (rows[0]["Total"], rows[0]["Active"]) == (2, 0)
     # Raw user data never reaches a key: '#' and '/' are forbidden there.
     assert all("#" not in row["RowKey"] and "/" not in row["RowKey"].replace("|", "") for row in rows)
@@ -63,7 +64,9 @@ def test_replace_moves_only_changed_index_rows(storage: TableStorage, tenant: st
     assert table.find_ids(tenant, name_index("alice2")) == ["a" * 32]
     assert table.find_ids(tenant, ext_index("ext-1")) == ["a" * 32]
     assert updated.etag != current.etag
-    assert len(partition_rows(storage, "Users", tenant)) == 4  # counter, resource, two index rows
+    # counter, resource, two index rows, and the change records of the create and the replace
+    assert len(partition_rows(storage, "Users", tenant)) == 6
+    assert updated.seq == 2 and updated.version_key != current.version_key
 
 
 def test_replace_with_stale_etag_changes_nothing(storage: TableStorage, tenant: str) -> None:
@@ -80,7 +83,9 @@ def test_delete_removes_resource_and_index_rows(storage: TableStorage, tenant: s
     table = storage.resources("Users")
     current = create(storage, tenant, "a" * 32, "alice", "ext-1")
     table.delete(tenant, current)
-    assert [(row["RowKey"], row["Total"]) for row in partition_rows(storage, "Users", tenant)] == [("c|count", 0)]
+    rows = partition_rows(storage, "Users", tenant)
+    assert [(row["RowKey"], row.get("Total")) for row in rows if not row["RowKey"].startswith("o|")] == [("c|count", 0)]
+    assert [row["Operation"] for row in rows if row["RowKey"].startswith("o|")] == ["created", "deleted"]
     assert table.get(tenant, "a" * 32) is None
 
 

@@ -108,7 +108,8 @@ def test_delete_needs_yes_and_removes_everything(
     refused = cli("tenant", "delete", tenant)
     assert refused.exit_code == 2 and "--yes" in refused.output
     deleted = as_json(cli("tenant", "delete", tenant, "--yes", "--json"))
-    assert deleted["deletedRows"]["Users"] == 121  # a resource row and two index rows per user, the counter
+    # a resource row, two index rows and a change record per user, the counter
+    assert deleted["deletedRows"]["Users"] == 161
     assert list(storage.resources("Users").scan(tenant)) == []
     assert accepted(cli_env, tenant) == ()
     assert cli("tenant", "show", tenant).exit_code == 1
@@ -168,3 +169,36 @@ def test_unreachable_storage_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "cannot reach Table Storage" in result.stderr and "make run" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_changes_lists_the_change_log_for_replay(cli: Any, azurite: Azurite, tenant: str) -> None:
+    from scim.resources.users import UserService
+
+    cli("tenant", "create", tenant)
+    users = UserService(
+        TableStorage(connection_string=azurite.connection_string, table_prefix="cli").resources("Users")
+    )
+    ids = [
+        str(
+            users.create(
+                tenant,
+                {
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": f"u{n}@contoso.com",
+                    "emails": [{"type": "work", "value": f"u{n}@contoso.com"}],
+                },
+            ).id
+        )
+        for n in range(3)
+    ]
+    text = cli("tenant", "changes", tenant).output
+    assert [line.split()[:2] + line.split()[3:7] for line in text.splitlines()] == [
+        ["Users", str(n + 1), "created", "User", uid, f"u{n}@contoso.com"] for n, uid in enumerate(ids)
+    ]
+    replay = as_json(cli("tenant", "changes", tenant, "--after", "1", "--limit", "1", "--stream", "users", "--json"))
+    assert [(m["seq"], m["operation"], m["id"], m["resource"]["userName"]) for m in replay] == [
+        (2, "created", ids[1], "u1@contoso.com")
+    ]
+    assert cli("tenant", "changes", tenant, "--after", "3").output.strip() == "No changes after 3."
+    missing = cli("tenant", "changes", tenant + "-nope")
+    assert missing.exit_code == 1 and "no tenant" in missing.output

@@ -48,3 +48,19 @@ def test_route_prefix_from_host_json(tmp_path: Path) -> None:
     (tmp_path / "host.json").write_text('{"extensions": {"http": {"routePrefix": ""}}}')
     assert read_route_prefix(tmp_path / "host.json") == ""
     assert read_route_prefix(tmp_path / "missing.json") == "api"
+
+
+def test_timer_functions_run_on_the_devhost_interval() -> None:
+    app = func.FunctionApp()
+    calls: list[bool] = []
+
+    @app.timer_trigger(schedule="0 */1 * * * *", arg_name="timer", run_on_startup=False)
+    def sweep(timer: func.TimerRequest) -> None:
+        calls.append(timer.past_due)
+
+    from devhost.server import TimerRunner
+
+    runner = TimerRunner(app, interval=0.01)
+    assert [name for name, _, _ in runner.timers] == ["sweep"]
+    runner.run_once()
+    assert calls == [False]

@@ -15,8 +15,18 @@ def triggers() -> dict[str, dict[str, object]]:
     found = {}
     for function in app_functions(function_app.app):
         spec = function.get_trigger().get_dict_repr()
-        found[str(spec["route"])] = spec
+        if spec["type"] == "httpTrigger":
+            found[str(spec["route"])] = spec
     return found
+
+
+def test_the_changes_sweep_is_a_timer_every_minute() -> None:
+    timers = [
+        (function.get_function_name(), function.get_trigger().get_dict_repr())
+        for function in app_functions(function_app.app)
+        if function.get_trigger().get_dict_repr()["type"] == "timerTrigger"
+    ]
+    assert [(name, spec["schedule"]) for name, spec in timers] == [("scim_changes_sweep", "0 */1 * * * *")]
 
 
 def test_routes_are_the_scim_routes() -> None:
@@ -46,7 +56,7 @@ def test_no_route_takes_a_path_the_functions_host_reserves() -> None:
 
 
 def test_every_route_has_a_handler_and_the_catch_all_is_last() -> None:
-    routes = [function.get_trigger().get_dict_repr()["route"] for function in app_functions(function_app.app)]
+    routes = list(triggers())
     assert routes[-1] == "scim/{*path}"  # the operator routes come before it, outside scim/
     assert set(api.ROUTES) == {
         "users",

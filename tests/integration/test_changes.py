@@ -1,0 +1,142 @@
+"""Change records: one per committed change, in the change's own transaction, numbered per tenant stream."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from scim2_models import UniquenessException
+
+from scim.platform.changes import Change
+from tests.conftest import fixture_json, partition_rows
+from tests.integration.conftest import Platform
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def user_body(name: str, **extra: Any) -> dict[str, Any]:
+    return {"schemas": [USER], "userName": name, "emails": [{"type": "work", "value": name}], **extra}
+
+
+def patch(*operations: dict[str, Any]) -> dict[str, Any]:
+    return {"schemas": [PATCH], "Operations": list(operations)}
+
+
+def summary(changes: list[Change]) -> list[tuple[str, int, str, str]]:
+    return [(c.stream, c.seq, c.operation, c.resource_id) for c in changes]
+
+
+def test_a_users_life_is_recorded_in_order_with_the_versions_a_get_returns(platform: Platform, tenant: str) -> None:
+    users = platform.users
+    created = users.create(tenant, user_body("ada@contoso.com"))
+    uid = str(created.id)
+    versions = [created.meta.version]  # type: ignore[union-attr]
+    for body in (
+        fixture_json("entra/patch_add_mobile_phone.json"),
+        fixture_json("entra/patch_disable_default_dialect.json"),
+        patch({"op": "replace", "path": "active", "value": True}),
+    ):
+        versions.append(users.patch(tenant, uid, body).meta.version)  # type: ignore[union-attr]
+    versions.append(users.replace(tenant, uid, user_body("ada.l@contoso.com")).meta.version)  # type: ignore[union-attr]
+    users.delete(tenant, uid)
+
+    changes = platform.log.read(tenant)
+    assert summary(changes) == [
+        ("Users", 1, "created", uid),
+        ("Users", 2, "updated", uid),
+        ("Users", 3, "disabled", uid),
+        ("Users", 4, "enabled", uid),
+        ("Users", 5, "updated", uid),
+        ("Users", 6, "deleted", uid),
+    ]
+    assert [c.version for c in changes[:5]] == versions
+    assert [c.name for c in changes] == ["ada@contoso.com"] * 4 + ["ada.l@contoso.com"] * 2
+    assert len(set(versions)) == 5
+
+
+def test_a_failed_or_empty_change_has_no_record(platform: Platform, tenant: str) -> None:
+    users = platform.users
+    uid = str(users.create(tenant, user_body("ada@contoso.com", active=True)).id)
+    with pytest.raises(UniquenessException):
+        users.create(tenant, user_body("ADA@contoso.com"))
+    users.patch(tenant, uid, patch({"op": "replace", "path": "active", "value": True}))  # already active
+    assert summary(platform.log.read(tenant)) == [("Users", 1, "created", uid)]
+    assert platform.storage.resources("Users").sequence(tenant) == 1
+
+
+def test_group_and_membership_changes_are_numbered_in_the_groups_stream(platform: Platform, tenant: str) -> None:
+    users, groups = platform.users, platform.groups
+    uids = [str(users.create(tenant, user_body(f"u{n}@contoso.com")).id) for n in range(3)]
+    group = groups.create(tenant, {**fixture_json("entra/create_group.json"), "members": [{"value": uids[0]}]})
+    gid = str(group.id)
+    groups.patch(tenant, gid, patch({"op": "Add", "path": "members", "value": [{"value": u} for u in uids[1:]]}))
+    groups.patch(tenant, gid, patch({"op": "Remove", "path": "members", "value": [{"value": uids[1]}]}))
+    users.delete(tenant, uids[2])  # leaves the group first: recorded on the group
+    after = groups.get(tenant, gid, members=True)
+    groups.delete(tenant, gid)
+
+    changes = platform.log.read(tenant, stream="Groups")
+    assert [(c.seq, c.operation, c.members) for c in changes] == [
+        (1, "created", ()),
+        (2, "member-added", (uids[0],)),
+        (3, "member-added", tuple(sorted(uids[1:]))),
+        (4, "member-removed", (uids[1],)),
+        (5, "member-removed", (uids[2],)),
+        (6, "member-removed", (uids[0],)),
+        (7, "deleted", ()),
+    ]
+    assert {c.resource_id for c in changes} == {gid}
+    assert changes[4].version == after.meta.version  # type: ignore[union-attr]
+    # Named where the group row is read anyway (create, delete); a membership PATCH reads no group row.
+    assert [c.name for c in changes] == ["displayName"] * 2 + [None, None, None] + ["displayName"] * 2
+    # Both streams, merged by time; the Users stream numbers its own changes.
+    assert [c.operation for c in platform.log.read(tenant, stream="Users")] == ["created"] * 3 + ["deleted"]
+    assert len(platform.log.read(tenant)) == 11
+
+
+def test_a_large_membership_change_is_split_into_transactions_under_the_limit(platform: Platform, tenant: str) -> None:
+    uids = [f"{n:032x}" for n in range(1, 101)]
+    gid = str(platform.groups.create(tenant, fixture_json("entra/create_group.json")).id)
+    platform.groups.memberships.add(tenant, gid, uids, datetime.now(UTC))
+    added = [c for c in platform.log.read(tenant, stream="Groups") if c.operation == "member-added"]
+    assert [len(c.members) for c in added] == [48, 48, 4]
+    assert sorted(u for c in added for u in c.members) == uids
+
+
+def test_read_pages_after_a_sequence_number(platform: Platform, tenant: str) -> None:
+    for n in range(5):
+        platform.users.create(tenant, user_body(f"u{n}@contoso.com"))
+    assert [c.seq for c in platform.log.read(tenant, after=2, limit=2)] == [3, 4]
+    assert platform.log.read(tenant, after=5) == []
+    assert platform.log.read("t-nobody-here") == []
+
+
+def test_trim_deletes_only_old_delivered_records_reading_no_further(platform: Platform, tenant: str) -> None:
+    for n in range(4):
+        platform.users.create(tenant, user_body(f"u{n}@contoso.com"))
+    rows = platform.rows["Users"]
+    future = datetime.now(UTC) + timedelta(days=1)
+    assert rows.trim(tenant, future, up_to=2) == 2  # 3 and 4 are not delivered yet: kept
+    assert [c.seq for c in platform.log.read(tenant)] == [3, 4]
+    assert rows.trim(tenant, datetime.now(UTC) - timedelta(days=1), up_to=4) == 0  # too recent
+    # The resources are untouched, and the next change goes on numbering from 5.
+    assert platform.users.create(tenant, user_body("u9@contoso.com")).meta is not None
+    assert [c.seq for c in platform.log.read(tenant)] == [3, 4, 5]
+    assert len([r for r in partition_rows(platform.storage, "Users", tenant) if r["RowKey"].startswith("r|")]) == 5
+
+
+def test_a_write_costs_the_same_round_trips_as_before(platform: Platform, tenant: str) -> None:
+    users, storage = platform.users, platform.storage
+    users.create(tenant, user_body("first@contoso.com"))  # table, registry row, counter: once per process
+    platform.delivery.flush()
+
+    def trips(action: Any) -> int:
+        before = storage.round_trips.count
+        action()
+        return storage.round_trips.count - before
+
+    platform.storage.resources("Users").on_commit = None  # count the SCIM write alone; publishing is apart
+    assert trips(lambda: users.create(tenant, user_body("ada@contoso.com"))) == 1
+    uid = platform.log.read(tenant)[-1].resource_id
+    assert trips(lambda: users.patch(tenant, uid, fixture_json("entra/patch_disable_default_dialect.json"))) == 2
