@@ -95,8 +95,13 @@ class Soak:
                 gid = found["Resources"][0]["id"]
             else:
                 created = self.request(
-                    client, "groups_collection", "POST", body={"schemas": [GROUP], "displayName": name}, ok=(201,)
+                    client, "groups_collection", "POST", body={"schemas": [GROUP], "displayName": name}, ok=(201, 409)
                 )
+                if created and "id" not in created:  # 409: an earlier attempt was stored; match it as Entra does
+                    created = self.request(
+                        client, "groups_collection", "GET", query={"filter": f'displayName eq "{name}"'}, ok=(200,)
+                    )
+                    created = (created or {}).get("Resources", [None])[0] if created else None
                 if not created:
                     continue
                 gid = created["id"]
