@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install browser run test lint bench bench-abuse check-infra clean
+.PHONY: help install browser run test lint bench bench-abuse soak check-infra clean
 
 help:
 	@echo "make run    - start Azurite and the SCIM endpoint on 127.0.0.1:\$${PORT:-7071}; prints Tenant URL and token"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  - storage round trips and latency ratios per SCIM operation; access-token cost in us"
 	@echo "make check-infra - parse every Bicep file (pycep-parser), run our Flex/role/Key Vault rules and checkov, offline"
 	@echo "make bench-abuse - worst-case CPU seconds and peak memory of abusive requests (issue #15; minutes)"
+	@echo "make soak   - Entra cycle of SOAK_USERS (10000) users, 8 clients, random storage faults; invariants at the end"
 
 $(PY_STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -76,6 +77,10 @@ bench: install
 # Not part of `make test`: each case may run up to CAP seconds (default 60) before it is killed.
 bench-abuse: install
 	$(PY) -m bench.abuse --cap $${CAP:-60}
+
+# Not part of `make test`: a long run (about 20 requests a second on a busy 2-core machine).
+soak: install
+	$(PY) -m bench.soak --users $${SOAK_USERS:-10000} --clients $${SOAK_CLIENTS:-8} --fault-rate $${SOAK_FAULT_RATE:-0.02}
 
 clean:
 	rm -rf $(VENV) .venv-checkov .venv-pycep node_modules .pytest_cache .mypy_cache .ruff_cache *.egg-info

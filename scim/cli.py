@@ -368,6 +368,25 @@ def delete(op: Operator, tenant_id: str, yes: bool, as_json: bool) -> None:
     emit(as_json, {"id": tenant_id, "deletedRows": deleted}, f"Tenant {tenant_id} deleted ({rows}).")
 
 
+@tenant.command("check")
+@click.argument("tenant_id")
+@json_option
+@pass_operator
+@operator_errors
+def check(op: Operator, tenant_id: str, as_json: bool) -> None:
+    """Check the tenant's stored data is consistent: index rows, counters, memberships. Exit 1 if not."""
+    report = op.tenants.check(tenant_id)
+    lines = [
+        f"Tenant {tenant_id}: {report.resources.get('Users', 0)} users, {report.resources.get('Groups', 0)} groups, "
+        f"{report.memberships} memberships",
+        *(f"  {v.table} {v.row_key}: {v.problem}" for v in report.violations),
+        "Consistent." if report.ok else f"{len(report.violations)} violation(s).",
+    ]
+    emit(as_json, report.as_dict(), "\n".join(lines))
+    if not report.ok:
+        sys.exit(1)
+
+
 @tenant.command("changes")
 @click.argument("tenant_id")
 @click.option("--after", "after", type=click.IntRange(min=0), default=0, metavar="SEQ", help="Only changes after SEQ.")

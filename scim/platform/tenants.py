@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from scim.cache import ReadThroughCache
+from scim.platform.invariants import CheckReport, check_tenant
 from scim.secrets import SecretStore, SecretVersion, client_secret_name, new_token, secret_name
 from scim.store import StorageUnavailableError, TableStorage, TenantExistsError, TenantRow, TenantTable
 
@@ -142,6 +143,11 @@ class TenantService:
         users = self._storage.resources("Users").counts(tenant_id)
         groups = self._storage.resources("Groups").counts(tenant_id)
         return TenantUsage(users=users.total, active_users=users.active, groups=groups.total)
+
+    def check(self, tenant_id: str) -> CheckReport:
+        """The tenant's stored data checked for consistency (scim.platform.invariants)."""
+        self.get(tenant_id)
+        return check_tenant(self._storage, tenant_id)
 
     def token_versions(self, tenant_id: str) -> list[SecretVersion]:
         """The tenant's token versions (never their values), newest first."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -36,7 +38,9 @@ from scim.store import (
 R = TypeVar("R", bound=Resource[Any])
 T = TypeVar("T")
 
-CONFLICT_RETRIES = 3
+CONFLICT_RETRIES = 25
+"""Read-and-write attempts while other requests change the same resource: 20 overlapping PATCHes of one user
+all apply (each attempt costs two round trips; a jittered pause spreads the retries)."""
 MAX_VALUES_PER_ATTRIBUTE = 100
 """Values one multi-valued attribute may hold (emails, phoneNumbers, addresses, …): Entra sends a handful.
 
@@ -166,7 +170,9 @@ class ResourceService(Generic[R]):
         write: Callable[[StoredResource], StoredResource],
     ) -> StoredResource:
         """Read, then write conditionally on the ETag; re-run on a concurrent change unless If-Match pinned it."""
-        for _attempt in range(CONFLICT_RETRIES):
+        for attempt in range(CONFLICT_RETRIES):
+            if attempt:
+                time.sleep(random.uniform(0, 0.005 * attempt))  # noqa: S311 - jitter, not security
             stored = self.read(tenant, resource_id)
             self.check_version(stored, if_match)
             try:

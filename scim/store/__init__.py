@@ -14,6 +14,7 @@ from scim.store.rows import (
 )
 from scim.store.tables import ResourceTable, TableStorage
 from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
+from scim.store.transport import RetryBudget, counted_calls, start_counting
 
 __all__ = [
     "MAX_DOCUMENT_CHARS",
@@ -26,6 +27,7 @@ __all__ = [
     "DocumentTooLargeError",
     "IndexEntry",
     "ResourceTable",
+    "RetryBudget",
     "RoundTripCounter",
     "StorageUnavailableError",
     "StoredResource",
@@ -36,4 +38,6 @@ __all__ = [
     "TrafficBucket",
     "UniqueValueTakenError",
     "VersionMismatchError",
+    "counted_calls",
+    "start_counting",
 ]

@@ -71,6 +71,7 @@ from scim.store.rows import (
     join_document,
     split_document,
 )
+from scim.store.transport import RetryBudget, bounded_transport, count_call, install_retry_policy
 
 _TRANSACTION_LIMIT = 100
 _COUNTER_RETRIES = 40
@@ -505,19 +506,32 @@ class TableStorage:
         endpoint: str | None = None,
         credential: Any = None,
         table_prefix: str = "scim",
+        retry: RetryBudget | None = None,
+        transport: Any = None,
     ) -> None:
         self.round_trips = RoundTripCounter()
-        options: dict[str, Any] = {"raw_request_hook": self.round_trips}
+        self.retry = retry or getattr(transport, "budget", None) or RetryBudget()
+        options: dict[str, Any] = {
+            "raw_request_hook": self._sent,
+            "transport": transport or bounded_transport(self.retry),
+            **self.retry.client_options(),
+        }
         if connection_string:
             self._service = TableServiceClient.from_connection_string(connection_string, **options)
         elif endpoint:
             self._service = TableServiceClient(endpoint=endpoint, credential=credential, **options)
         else:
             raise ValueError("TableStorage needs a connection string or an endpoint")
+        install_retry_policy(self._service, self.retry)
         self._prefix = table_prefix
         self._tables: dict[str, ResourceTable] = {}
         self._activity: ActivityTable | None = None
         self._lock = threading.Lock()
+
+    def _sent(self, request: Any) -> None:
+        """The SDK's raw_request_hook: once per request actually sent (each retry too)."""
+        self.round_trips(request)
+        count_call()
 
     def resources(self, kind: str) -> ResourceTable:
         """The table for one resource kind, e.g. 'Users' -> table '<prefix>Users'."""

@@ -1,0 +1,104 @@
+"""How long a Table Storage call may take: bounded retries with backoff and jitter, short timeouts, a call count.
+
+The SDK's defaults retry a call for minutes (10 retries, backoff up to 120 s, the server's Retry-After
+honoured as is, 300 s timeouts), far past what Entra waits. Here a call makes at most ``retries + 1``
+attempts, each bounded by the connection and read timeouts, with jittered sleeps between them, and the
+whole call is cut at ``call_timeout`` seconds; what is still failing then becomes StorageUnavailableError
+and a 503 with Retry-After to Entra. TableStorage takes the transport as an option: tests inject faults
+there (tests/faults.py), so that the real store code runs under them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.pipeline.transport import RequestsTransport
+from azure.data.tables._policies import TablesRetryPolicy
+
+
+@dataclass(frozen=True)
+class RetryBudget:
+    """Per storage call. The worst case of one call is about call_timeout seconds (default 15 s)."""
+
+    retries: int = 3
+    backoff_seconds: float = 0.4
+    """Sleep before retry n (n >= 2) is backoff * 2**(n-1), jittered to between half and all of it."""
+    max_sleep_seconds: float = 3.0
+    """Caps every sleep, a server's Retry-After included (Table Storage asks for no more than a few seconds)."""
+    connection_timeout: float = 3.0
+    read_timeout: float = 10.0
+    call_timeout: float = 15.0
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword options for TableServiceClient (azure-core's RetryPolicy and transport)."""
+        return {
+            "retry_total": self.retries,
+            "retry_connect": self.retries,
+            "retry_read": self.retries,
+            "retry_status": self.retries,
+            "retry_backoff_factor": self.backoff_seconds,
+            "retry_backoff_max": self.max_sleep_seconds,
+            "timeout": self.call_timeout,
+            "connection_timeout": self.connection_timeout,
+            "read_timeout": self.read_timeout,
+        }
+
+
+class JitteredRetryPolicy(TablesRetryPolicy):
+    """The Tables retry policy with every pause jittered and capped, a server's Retry-After included.
+
+    Pause before retry n is backoff * 2**(n-1), drawn uniformly between half and all of it, at most
+    max_sleep_seconds: overlapping retries from many workers spread out instead of arriving together.
+    """
+
+    def __init__(self, budget: RetryBudget, **kwargs: Any) -> None:
+        super().__init__(**kwargs)  # type: ignore[no-untyped-call]
+        self.budget = budget
+
+    def sleep(self, settings: dict[str, Any], transport: Any, response: Any = None) -> None:
+        attempt = max(len(settings["history"]), 1)
+        wanted = self.budget.backoff_seconds * 2 ** (attempt - 1)
+        if response is not None:
+            wanted = max(wanted, float(self.get_retry_after(response) or 0))
+        capped = min(wanted, self.budget.max_sleep_seconds)
+        if capped > 0:
+            time.sleep(random.uniform(capped / 2, capped))  # noqa: S311 - jitter, not security
+
+
+def install_retry_policy(client: Any, budget: RetryBudget) -> None:
+    """Put the jittered policy in place of the SDK's in a TableServiceClient's policy list, which every table
+    client it hands out shares (the SDK takes no retry policy object as an option)."""
+    policies: list[Any] = client._policies
+    for n, policy in enumerate(policies):
+        if isinstance(policy, TablesRetryPolicy):
+            policies[n] = JitteredRetryPolicy(budget, **budget.client_options())
+            return
+    raise RuntimeError("azure-data-tables has no TablesRetryPolicy to replace: check the pinned version")
+
+
+def bounded_transport(budget: RetryBudget) -> RequestsTransport:
+    """The SDK's requests transport with the budget's connection and read timeouts."""
+    return RequestsTransport(connection_timeout=budget.connection_timeout, read_timeout=budget.read_timeout)
+
+
+_REQUEST_CALLS: ContextVar[list[int] | None] = ContextVar("scim_storage_calls", default=None)
+
+
+def start_counting() -> None:
+    """Count the storage calls (retries included) made from here on in this context: one SCIM request."""
+    _REQUEST_CALLS.set([0])
+
+
+def counted_calls() -> int:
+    counter = _REQUEST_CALLS.get()
+    return counter[0] if counter is not None else 0
+
+
+def count_call() -> None:
+    counter = _REQUEST_CALLS.get()
+    if counter is not None:
+        counter[0] += 1
