@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from scim2_models import UnauthorizedException
@@ -157,22 +158,29 @@ class SlowStore:
 
 
 def test_time_to_refuse_does_not_tell_whether_the_tenant_exists() -> None:
-    """Issue #15: 91 ms for an existing tenant against 31 ms for a missing one told them apart."""
-    store = SlowStore({secret_name("real"): "good"})
-    source = CachedSecretSource(store, typical_read_seconds=0.04)  # type: ignore[arg-type]
-    auth = authenticator(Directory(tenant("real")), source)  # type: ignore[arg-type]
+    """Issue #15: 91 ms for an existing tenant against 31 ms for a missing one told them apart.
 
-    def refusal_ms(name: str) -> float:
-        began = time.perf_counter()
-        refused(auth, "Bearer wrong", name)
-        return (time.perf_counter() - began) * 1000
+    Timings are taken in three fresh trials and the median is asserted, so one scheduling hiccup on a
+    busy machine cannot fail the test; a systematic gap (the finding: 60 ms) still does.
+    """
+    gaps, again = [], []
+    for _trial in range(3):
+        store = SlowStore({secret_name("real"): "good"})
+        source = CachedSecretSource(store, typical_read_seconds=0.04)  # type: ignore[arg-type]
+        auth = authenticator(Directory(tenant("real")), source)  # type: ignore[arg-type]
 
-    real_first, ghost_first = refusal_ms("real"), refusal_ms("ghost")
-    real_again, ghost_again = refusal_ms("real"), refusal_ms("ghost")
-    assert store.listings == 1  # the real tenant's one read; none for the ghost
-    assert real_first >= 35 and ghost_first >= 35
-    assert abs(real_first - ghost_first) < 25
-    assert real_again < 10 and ghost_again < 10  # both cached now
+        def refusal_ms(name: str, auth: Any = auth) -> float:
+            began = time.perf_counter()
+            refused(auth, "Bearer wrong", name)
+            return (time.perf_counter() - began) * 1000
+
+        real_first, ghost_first = refusal_ms("real"), refusal_ms("ghost")
+        again.append(max(refusal_ms("real"), refusal_ms("ghost")))
+        assert store.listings == 1  # the real tenant's one read; none for the ghost
+        assert real_first >= 35 and ghost_first >= 35
+        gaps.append(abs(real_first - ghost_first))
+    assert sorted(gaps)[1] < 25
+    assert sorted(again)[1] < 10  # both cached now
 
 
 def test_a_client_id_is_refused_alike_whether_or_not_it_exists() -> None:
@@ -191,7 +199,10 @@ def test_a_client_id_is_refused_alike_whether_or_not_it_exists() -> None:
     assert real_detail == ghost_detail == refusal("off")[0] == refusal("Not An Id")[0]
     assert store.listings == 1  # the real client's one read; none for the others
     assert real_ms >= 35 and ghost_ms >= 35
-    assert abs(real_ms - ghost_ms) < 25
+    # Two more ghosts (each a first read of its own) against the real one: the median gap is asserted,
+    # so one scheduling hiccup on a busy machine cannot fail the test.
+    gaps = [abs(real_ms - ghost_ms), *(abs(real_ms - refusal(f"ghost{n}")[1]) for n in range(2))]
+    assert sorted(gaps)[1] < 25
     assert auth.authenticate_client("real", "good").id == "real"
     with pytest.raises(UnauthorizedException):
         auth.authenticate_client("real", "good-but-longer")
