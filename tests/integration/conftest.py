@@ -26,7 +26,10 @@ class Platform:
     """The services of one storage, its change log, and a delivery to a queue of its own."""
 
     def __init__(self, azurite: Azurite, queue: ChangeQueue | None) -> None:
-        self.storage = TableStorage(connection_string=azurite.connection_string, table_prefix="changes")
+        # Tables of its own: a sweep reads every partition its tables hold, so another test's undelivered
+        # records must not be in them.
+        prefix = f"changes{uuid.uuid4().hex[:10]}"
+        self.storage = TableStorage(connection_string=azurite.connection_string, table_prefix=prefix)
         self.groups = GroupService(self.storage.resources("Groups"), self.storage.resources("Users"))
         self.users = UserService(self.storage.resources("Users"), memberships=self.groups.memberships)
         self.rows = {kind: ChangeRows(self.storage.resources(kind)) for kind in STREAMS}
