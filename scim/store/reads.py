@@ -1,0 +1,133 @@
+"""Reads of one resource table's tenant partition: point reads, index look-ups, scans and pages.
+
+A mixin of ResourceTable (scim.store.tables), which supplies the client (`_table`) and the mapping of
+storage errors (`_guard`); reads never write, so they live apart from the transaction plumbing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableEntity
+
+from scim.store.rows import RESOURCE_PREFIX as _RESOURCE_PREFIX
+from scim.store.rows import IndexEntry, StoredResource, join_document
+
+SCAN_PAGE_SIZE = 100
+"""Rows a scan holds at once: 100 documents of at most MAX_DOCUMENT_CHARS stay under ~80 MB (issue 15)."""
+
+
+class PartitionReads:
+    """The read half of ResourceTable."""
+
+    def _table(self) -> TableClient:
+        raise NotImplementedError
+
+    def _guard(self, exc: Exception) -> Exception:
+        raise NotImplementedError
+
+    @staticmethod
+    def _to_stored(entity: TableEntity) -> StoredResource:
+        return StoredResource(
+            id=str(entity["RowKey"])[len(_RESOURCE_PREFIX) :],
+            document=join_document(entity),
+            created=entity["Created"],
+            last_modified=entity["LastModified"],
+            etag=str(entity.metadata["etag"]),
+            index_row_keys=tuple(json.loads(entity.get("IndexRows") or "[]")),
+            seq=int(entity["Seq"]) if entity.get("Seq") else None,
+        )
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(self, tenant: str, resource_id: str) -> StoredResource | None:
+        """One point read."""
+        try:
+            entity = self._table().get_entity(tenant, _RESOURCE_PREFIX + resource_id)
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise self._guard(exc) from exc
+        return self._to_stored(entity)
+
+    def find_ids(self, tenant: str, entry: IndexEntry) -> list[str]:
+        """Ids holding an index value: one point read (unique) or one range query (non-unique)."""
+        try:
+            if entry.unique:
+                try:
+                    row = self._table().get_entity(tenant, entry.value_prefix(), select=["ResourceId"])
+                except ResourceNotFoundError:
+                    return []
+                return [str(row["ResourceId"])]
+            prefix = entry.value_prefix()
+            rows = self._table().query_entities(
+                "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
+                parameters={"pk": tenant, "lo": prefix + "|", "hi": prefix + "}"},
+                select=["ResourceId"],
+            )
+            return [str(row["ResourceId"]) for row in rows]
+        except AzureError as exc:
+            raise self._guard(exc) from exc
+
+    def existing_ids(self, tenant: str, resource_ids: Iterable[str]) -> set[str]:
+        """Which of these ids are resources of the tenant: one query per 14 ids (a filter's comparison limit)."""
+        wanted = sorted(set(resource_ids))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 14):
+            params: dict[str, Any] = {"pk": tenant}
+            terms = []
+            for n, rid in enumerate(wanted[start : start + 14]):
+                params[f"k{n}"] = _RESOURCE_PREFIX + rid
+                terms.append(f"RowKey eq @k{n}")
+            try:
+                rows = self._table().query_entities(
+                    f"PartitionKey eq @pk and ( {' or '.join(terms)} )", parameters=params, select=["RowKey"]
+                )
+                found |= {str(row["RowKey"])[len(_RESOURCE_PREFIX) :] for row in rows}
+            except AzureError as exc:
+                raise self._guard(exc) from exc
+        return found
+
+    def scan(
+        self, tenant: str, *, after: str | None = None, page_size: int = SCAN_PAGE_SIZE
+    ) -> Iterator[StoredResource]:
+        """The tenant's resources in id order, read a page at a time (memory bounded by one page)."""
+        try:
+            rows = self._table().query_entities(
+                "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
+                parameters={"pk": tenant, "lo": _RESOURCE_PREFIX + (after or ""), "hi": "r}"},
+                results_per_page=page_size,
+            )
+            for row in rows:
+                yield self._to_stored(row)
+        except AzureError as exc:
+            raise self._guard(exc) from exc
+
+    def page(self, tenant: str, start_index: int, count: int) -> list[StoredResource]:
+        """Resources start_index..start_index+count-1 (1-based, id order): only those documents are read.
+
+        Rows before the page are skipped by reading their keys alone (1,000 a round trip).
+        """
+        if count <= 0:
+            return []
+        after: str | None = None
+        skip = max(start_index, 1) - 1
+        try:
+            if skip:
+                keys = self._table().query_entities(
+                    "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
+                    parameters={"pk": tenant, "lo": _RESOURCE_PREFIX, "hi": "r}"},
+                    select=["RowKey"],
+                    results_per_page=1000,
+                )
+                last = next(itertools.islice(keys, skip - 1, None), None)
+                if last is None:
+                    return []
+                after = str(last["RowKey"])[len(_RESOURCE_PREFIX) :]
+        except AzureError as exc:
+            raise self._guard(exc) from exc
+        return list(itertools.islice(self.scan(tenant, after=after, page_size=min(count, 1000)), count))
