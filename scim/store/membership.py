@@ -32,8 +32,6 @@ _GROUPS_PER_USER_TRANSACTION = 24
 _RACE_RETRIES = 5
 _DISPLAY_CHARS = 1024
 """A member's display name is kept with the row, cut to a length no real name reaches."""
-_KEYS_PER_QUERY = 14
-"""A filter may hold 15 comparisons: the partition key and 14 row keys."""
 
 
 class GroupGoneError(Exception):
@@ -191,18 +189,9 @@ class Memberships:
         return list(self._range(tenant, f"u|{user_id}|", "GroupId"))
 
     def held(self, tenant: str, group_id: str, user_ids: Iterable[str]) -> set[str]:
-        """Which of these users the group holds: one query per 14 ids, whatever the group's size."""
-        wanted = sorted(set(user_ids))
-        found: set[str] = set()
-        for chunk in _chunks(wanted, _KEYS_PER_QUERY):
-            params: dict[str, Any] = {"pk": tenant}
-            terms = []
-            for n, uid in enumerate(chunk):
-                params[f"k{n}"] = _member_key(group_id, uid)
-                terms.append(f"RowKey eq @k{n}")
-            query = f"PartitionKey eq @pk and ( {' or '.join(terms)} )"
-            found |= {str(row["UserId"]) for row in self._query(query, params, ["UserId"])}
-        return found
+        """Which of these users the group holds: a point read of each pair's row, whatever the group's size."""
+        keys = {_member_key(group_id, uid): uid for uid in user_ids}
+        return {keys[key] for key in self._groups.existing_keys(tenant, keys)}
 
     def _range(self, tenant: str, prefix: str, column: str) -> Iterator[str]:
         query = "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi"
