@@ -64,6 +64,12 @@ def _split_value_paths(operation: dict[str, Any]) -> list[dict[str, Any]]:
     return ([{**operation, "value": plain}] if plain else []) + split
 
 
+@functools.cache
+def _patch_type(model: type[Resource[Any]]) -> type[PatchOp[Any]]:
+    """PatchOp[model], built once (pydantic keeps parametrized classes only weakly)."""
+    return PatchOp[model]  # type: ignore[valid-type]
+
+
 class PatchPlan:
     """A PATCH body parsed for one resource model: rewritten, checked and validated, ready to apply."""
 
@@ -94,7 +100,7 @@ class PatchPlan:
         self.model = model
         self.policy = policy
         try:
-            self.patch: PatchOp[Any] = PatchOp[model].model_validate(  # type: ignore[valid-type]
+            self.patch: PatchOp[Any] = _patch_type(model).model_validate(
                 body, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=policy
             )
         except ValidationError as exc:

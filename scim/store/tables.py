@@ -44,6 +44,7 @@ from azure.data.tables import (
 )
 
 from scim.store.activity import ActivityTable
+from scim.store.batch import lean_transactions
 from scim.store.changes import ChangeDraft, ChangeRecord, record_row, registry_row
 from scim.store.counters import (
     COUNTER_ROW_KEY,
@@ -427,12 +428,16 @@ class TableStorage:
         self.round_trips(request)
         count_call()
 
+    def table_client(self, name: str) -> TableClient:
+        """A client of one table, its transactions sent through scim.store.batch's lean envelope."""
+        return lean_transactions(self._service.get_table_client(name))
+
     def resources(self, kind: str) -> ResourceTable:
         """The table for one resource kind, e.g. 'Users' -> table '<prefix>Users'."""
         with self._lock:
             table = self._tables.get(kind)
             if table is None:
-                table = ResourceTable(self._service.get_table_client(f"{self._prefix}{kind}"), kind)
+                table = ResourceTable(self.table_client(f"{self._prefix}{kind}"), kind)
                 self._tables[kind] = table
             return table
 
@@ -440,7 +445,7 @@ class TableStorage:
         """The activity table '<prefix>Activity' (scim.store.activity)."""
         with self._lock:
             if self._activity is None:
-                self._activity = ActivityTable(self._service.get_table_client(f"{self._prefix}Activity"))
+                self._activity = ActivityTable(self.table_client(f"{self._prefix}Activity"))
             return self._activity
 
     def close(self) -> None:

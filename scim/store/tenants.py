@@ -73,7 +73,7 @@ class TenantTable:
     def __init__(self, storage: TableStorage) -> None:
         # Same package as TableStorage: its service client and prefix are ours to use.
         self._storage = storage
-        self._client: TableClient = storage._service.get_table_client(f"{storage._prefix}Tenants")
+        self._client: TableClient = storage.table_client(f"{storage._prefix}Tenants")
         self._ready = False
 
     def _table(self) -> TableClient:
@@ -153,7 +153,7 @@ class TenantTable:
 
     def purge_partition(self, kind: str, tenant_id: str) -> int:
         """Delete every row of the tenant in the resource table of `kind`, 100 per transaction; rows deleted."""
-        client = self._storage._service.get_table_client(f"{self._storage._prefix}{kind}")
+        client = self._storage.table_client(f"{self._storage._prefix}{kind}")
         deleted = 0
         while True:
             try:
