@@ -112,6 +112,18 @@ class ResourceService(Generic[R]):
         )
         return resource
 
+    def written(self, resource: R, stored: StoredResource) -> R:
+        """The model just written, with the id and meta of its stored row: no second validation of what this
+        process has just validated and dumped (the stored document is that model's query-response dump)."""
+        resource.id = stored.id
+        resource.meta = Meta(
+            resource_type=self.resource_type,
+            created=stored.created,
+            last_modified=stored.last_modified,
+            version=version_of(stored.version_key),
+        )
+        return resource
+
     def parse(self, payload: Any, ctx: Context, schema: str) -> R:
         """A create or replace body as a model: same rules for POST and PUT."""
         body = require_object(payload)

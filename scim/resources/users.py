@@ -120,7 +120,7 @@ class UserService(ResourceService[UserResource]):
             self._clock(),
             change=change,
         )
-        return self.model(stored)
+        return self.written(user, stored)
 
     def get(self, tenant: str, user_id: str, *, groups: bool = False) -> UserResource:
         """GET /Users/{id}: one point read (and one range read for ``groups``); disabled users as any other."""
@@ -191,7 +191,7 @@ class UserService(ResourceService[UserResource]):
                 change=counted,
                 operation=operation,
             )
-            result[:] = [self.model(written)]
+            result[:] = [self.written(updated, written)]
             return written
 
         self.conditional(tenant, user_id, if_match, write)
