@@ -227,7 +227,7 @@ class Simulation:
     def mark(self, cohort: Cohort, marks: set[Mark], usage: dict[str, float]) -> None:
         """Each instance that committed for the tenant in a second merges its registry row once (1 call, or 3
         when another instance merged last: the conditional merge fails, the row is read, the merge is sent)."""
-        for table, instance, _second in sorted(marks, key=lambda m: m[2]):
+        for table, instance, _second in sorted(marks, key=lambda m: (m[2], m[0], m[1])):
             stale = cohort.last_marker.get(table, instance) != instance
             cohort.last_marker[table] = instance
             calls = 3 if stale else 1

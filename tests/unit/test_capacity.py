@@ -102,3 +102,30 @@ def test_a_simulated_tenant_alone_sends_every_request_at_entras_pace_and_the_sam
     assert cohort.done_at == pytest.approx(8.0, abs=1.0)  # 200 requests at 25 a second
     assert first.offered == second.offered
     assert set(COSTS) >= set(USERS_MIX)
+
+
+def test_the_simulation_replays_the_same_whatever_the_hash_seed() -> None:
+    """Sets of (table, instance, second) must not decide the order of registry merges: str hashes vary by process."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from bench.capacity_model import Latency, Limits, Phase\n"
+        "from bench.capacity_sim import Simulation\n"
+        "sim = Simulation(Limits(max_instances=8), Latency(), seed=5)\n"
+        "sim.add(3, 0.0, [Phase('u', 40, {'user_post': 1, 'user_patch': 1})], [25.0])\n"
+        "sim.run(30, 1.0)\n"
+        "print(sum(sim.used['registry_u']), sum(sim.used['account']))\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for hash_seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1
