@@ -50,7 +50,8 @@ class Bucket:
         self.tokens = rate * burst
 
     def refill(self, dt: float) -> None:
-        self.tokens = min(max(1.0, self.rate * max(dt, self.burst)), self.tokens + self.rate * dt)
+        # One token more than the burst, so that the fraction of a request a tick leaves over is not lost.
+        self.tokens = min(self.rate * max(dt, self.burst) + 1.0, self.tokens + self.rate * dt)
 
     def allows(self, wanted: float) -> float:
         """The fraction of ``wanted`` the tokens cover (1.0 when they cover it all)."""
@@ -117,6 +118,8 @@ class Cohort:
     counter_u: Bucket = field(init=False)
     counter_g: Bucket = field(init=False)
     sent: int = 0
+    carry: float = 0.0
+    """Requests granted but not yet whole (a tenant at one request a minute gets a thirtieth every 2 s)."""
     done_at: float | None = None
     per_request: dict[str, float] = field(default_factory=dict)
     """The last tick's use of each resource per request: the estimate for the next tick's demand."""
@@ -243,31 +246,32 @@ class Simulation:
             self.started_tenants += self.active[-1].count
         self.active = [c for c in self.active if c.done_at is None]
         started = self.active
-        wanted: dict[int, float] = {}
+        paced: dict[int, float] = {}
         worst = dict.fromkeys(PER_TENANT, 0.0)
         for c in started:
             c.entra.rate = c.rate_now()
             c.entra.refill(dt)
             est, fraction = c.per_request, 1.0
-            want = max(0.0, min(c.entra.tokens, c.total - c.sent))
+            # Entra sends at its pace (what throttling held back waits in its bucket, up to a second's worth).
+            pace = max(0.0, min(c.entra.tokens, c.entra.rate * dt, c.total - c.sent - c.carry))
             for name in PER_TENANT:
                 bucket: Bucket = getattr(c, name)
                 bucket.refill(dt)
-                fraction = min(fraction, bucket.allows(want * est.get(name, 0.0)))
-                worst[name] = max(worst[name], want * est.get(name, 0.0) / (bucket.rate * dt))
-            wanted[id(c)] = want * fraction
+                fraction = min(fraction, bucket.allows(pace * est.get(name, 0.0)))
+                worst[name] = max(worst[name], pace * est.get(name, 0.0) / (bucket.rate * dt))
+            paced[id(c)] = pace * fraction
         if started:
             for name, ratio in worst.items():
                 self.offered[name].append(ratio)
         # Instances follow the offered load (Little's law), adding at most scale_out_per_s a second.
-        needed = sum(c.count * wanted[id(c)] * c.per_request.get("busy", 0.0) for c in started) / dt
+        needed = sum(c.count * paced[id(c)] * c.per_request.get("busy", 0.0) for c in started) / dt
         needed /= self.limits.instance_concurrency
         ramp = self.instances + self.limits.scale_out_per_s * dt
         self.instances = max(1.0, min(float(self.limits.max_instances), ramp, math.ceil(needed)))
         self.offered["instances"].append(needed / self.limits.max_instances)
         busy_capacity = self.instances * self.limits.instance_concurrency * dt
         offered = {
-            name: sum(c.count * wanted[id(c)] * c.per_request.get(name, 0.0) for c in started) for name in self.buckets
+            name: sum(c.count * paced[id(c)] * c.per_request.get(name, 0.0) for c in started) for name in self.buckets
         }
         tenants = self.tenants if self.tenants is not None else self.started_tenants
         sweeping = sweep_calls(tenants, self.lat) * dt
@@ -284,8 +288,11 @@ class Simulation:
         self.instance_count = max(1, math.ceil(self.instances))
         total: defaultdict[str, float] = defaultdict(float, {"account": sweeping})
         for c in started:
-            grant = wanted[id(c)] * factor
-            n = int(grant) + (c.rng.random() < grant - int(grant))  # unbiased rounding; the bucket keeps the rest
+            grant = paced[id(c)] * factor
+            c.entra.take(grant)  # what is not granted stays in Entra's bucket, to be sent later
+            c.carry += grant
+            n = int(c.carry + 1e-9)
+            c.carry -= n
             usage: defaultdict[str, float] = defaultdict(float)
             marks: set[Mark] = set()
             ops: defaultdict[str, int] = defaultdict(int)
@@ -301,7 +308,6 @@ class Simulation:
                     usage[key] += amount * count
             self.mark(c, marks, usage)
             executed = usage["requests"]
-            c.entra.take(executed)
             for name in PER_TENANT:
                 getattr(c, name).take(usage[name])
             if executed:
