@@ -286,9 +286,9 @@ def report(seed: int, window: float) -> None:
     for users, sample in ((10_000, 10_000), (100_000, 2_000)):
         paper_at = steady_saturation(Limits(), users)
         print(f"{users:,}-user tenants: " + ", ".join(f"{n} {fmt(t)}" for n, t in paper_at.items()))
-        sim = steady_run(Limits(), users, sample, seed)
+        steady = steady_run(Limits(), users, sample, seed)
         paper = steady_paper(Limits(), users, sample)
-        mean = {n: sum(v) / max(1, len(v)) for n, v in sim.used.items()}
+        mean = {n: sum(v) / max(1, len(v)) for n, v in steady.used.items()}
         mean["sweep"] = paper["sweep"]
         print(
             f"  at {sample:,} tenants: " + ", ".join(f"{n} {mean[n]:.1%} [{paper[n]:.1%}]" for n in (*SHARED, "sweep"))
