@@ -1,0 +1,345 @@
+"""The inputs of the capacity model and its paper form: Azure's limits, our storage calls per Entra request, the
+workload of a tenant, and the tenant count at which each limit saturates, from rates alone (no time).
+
+bench/capacity.py replays the same workload through token buckets over time and must agree with this.
+Stdlib only. Every figure is documented in docs/performance.md, each limit with its source.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Azure's published limits (docs/performance.md lists the page and the date each was read)."""
+
+    partition_entities_per_s: float = 2_000.0  # Table Storage, one partition, 1 KiB entities
+    account_requests_per_s: float = 20_000.0  # Table Storage / standard account (40,000 in some regions)
+    queue_messages_per_s: float = 2_000.0  # Queue Storage, one queue, 1 KiB messages
+    account_ingress_bytes_per_s: float = 25e9 / 8  # standard account, 25 Gbps (60 Gbps in some regions)
+    vault_reads_per_s: float = 4_000 / 10  # Key Vault, secrets "all other transactions" per 10 s per vault
+    instance_concurrency: int = 1  # Flex Consumption, HTTP, Python default per instance
+    max_instances: int = 40  # our Bicep default (SCIM_MAXIMUM_INSTANCE_COUNT); Flex allows up to 1,000
+    scale_out_per_s: float = 1.0  # event-driven scaling: a new HTTP instance at most once a second
+    entra_requests_per_s: float = 25.0  # Entra's per-tenant rate: the gallery requirement (no limiter otherwise)
+    http_timeout_s: float = 230.0  # any HTTP-triggered function must answer within 230 s
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Azure round trips and our CPU per request: assumptions (Azurite-independent), stated in the doc."""
+
+    read_s: float = 0.010  # point read or one page of a query, same region
+    tx_s: float = 0.020  # entity-group transaction (the brief's 10-30 ms; 20 ms midpoint)
+    cpu_s: float = 0.005  # parsing, validation, JSON per request (3-5 ms over a raw read on Azurite here)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Table Storage calls of one SCIM request, as measured by bench/entra_trips.py.
+
+    The base figures are a worker whose cached counter-row ETag is current; ``stale_*`` is what a request
+    adds when another worker wrote the tenant's counter row last (the first transaction fails, the row is
+    read again, the transaction is sent again), which bench/entra_trips.py measures with two workers.
+    Entities: written by transactions (``*_u`` in the tenant's Users partition, ``*_g`` in its Groups
+    partition) or read. ``commits_*``: transactions that move that partition's counter row.
+    """
+
+    reads: int = 0
+    queries: int = 0
+    txs: int = 0
+    entities_u: int = 0
+    entities_g: int = 0
+    commits_u: int = 0
+    commits_g: int = 0
+    stale_reads: int = 0
+    stale_txs: int = 0
+    stale_entities_u: int = 0
+    stale_entities_g: int = 0
+    written: int = 0  # entities the successful transactions wrote (ingress)
+
+    @property
+    def records(self) -> int:
+        """Change records written, each one queue message (a commit writes one record)."""
+        return self.commits_u + self.commits_g
+
+
+# bench/entra_trips.py, 2026-11-28: reads, queries, transactions; entities written by the transactions (batch
+# bodies) plus the entities read (1 per point read, the rows a query returns: 100 for the member check).
+COSTS: dict[str, Cost] = {
+    "user_filter_miss": Cost(reads=1, entities_u=1),
+    "user_post": Cost(txs=1, entities_u=6, commits_u=1, stale_reads=1, stale_txs=1, stale_entities_u=7, written=6),
+    "user_get": Cost(reads=1, queries=1, entities_u=1, entities_g=1),
+    "user_patch": Cost(
+        reads=1, txs=1, entities_u=4, commits_u=1, stale_reads=1, stale_txs=1, stale_entities_u=4, written=3
+    ),
+    "group_filter_miss": Cost(reads=1, entities_g=1),
+    "group_post": Cost(
+        reads=1, queries=1, txs=1, entities_g=7, commits_g=1, stale_reads=1, stale_txs=1, stale_entities_g=6, written=5
+    ),
+    "group_add_100": Cost(
+        queries=8,
+        txs=3,
+        entities_u=100,
+        entities_g=209,
+        commits_g=3,
+        stale_reads=1,
+        stale_txs=1,
+        stale_entities_g=100,
+        written=209,
+    ),
+    "user_filter_hit": Cost(reads=2, entities_u=2),
+    "group_add_1": Cost(
+        queries=1,
+        txs=1,
+        entities_u=1,
+        entities_g=5,
+        commits_g=1,
+        stale_reads=1,
+        stale_txs=1,
+        stale_entities_g=6,
+        written=5,
+    ),
+}
+
+ACTIVITY_WRITES_PER_REQUEST = 1.0
+"""The activity recorder's thread writes the tenant's traffic bucket once per drain; one request at a time per
+instance means about one transaction per request (an upper bound; bursts on one instance share a write)."""
+TENANT_CACHE_S = 30.0  # SCIM_TENANT_CACHE_SECONDS: a tenant row read per worker per 30 s
+TOKEN_CACHE_S = 300.0  # SCIM_TOKEN_CACHE_SECONDS: a Key Vault version listing per worker per 300 s
+TOKEN_VALUE_CACHE_S = 3_600.0  # a version's value, kept an hour per worker: two GETs (two valid versions)
+SWEEP_CALLS_PER_TENANT = 6  # per minute: per stream, the counter read, the records after the mark, the trim
+SWEEP_PERIOD_S = 60.0
+BYTES_PER_ENTITY = 1_024  # the targets assume 1 KiB entities; a user document is about that
+BYTES_PER_MESSAGE = 1_536  # a change message carries the resource (Base64 adds a third)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of a cycle with one mix of requests: ``mix`` maps an operation to requests per unit."""
+
+    name: str
+    units: int
+    mix: dict[str, float]
+
+    @property
+    def requests(self) -> float:
+        return self.units * sum(self.mix.values())
+
+
+INITIAL_USER = {"user_filter_miss": 1, "user_post": 1, "user_get": 1, "user_patch": 1}
+"""Entra per user in an initial cycle: match (no hit), create, read back, then the manager as a second write."""
+INITIAL_GROUP = {"group_filter_miss": 1, "group_post": 1}
+MEMBER_BATCH = 100
+"""Members per group PATCH in the initial cycle (bench/groups.py's figure; entra-behaviour.md names none)."""
+
+
+@dataclass(frozen=True)
+class Churn:
+    """Changes per day, as fractions of the tenant's users (the steady-state assumption of the doc)."""
+
+    updated: float = 0.02  # attribute changes (title, department, manager...)
+    joined: float = 0.003
+    left: float = 0.003  # disabled (out of scope or blocked in Entra)
+    membership: float = 0.01  # one member added or removed in some group
+    cycles_per_day: float = 24 * 60 / 40
+
+
+def group_sizes(users: int, seed: int) -> list[int]:
+    """Groups of a tenant: one of everybody, and users/50 more whose sizes average 100 (exponential, seeded)."""
+    import random
+
+    rng = random.Random(seed)
+    return [users] + [max(1, round(rng.expovariate(1 / 100))) for _ in range(users // 50)]
+
+
+def initial_phases(users: int, seed: int = 0) -> list[Phase]:
+    """An initial cycle: every user, then every group, then the members in PATCHes of MEMBER_BATCH."""
+    sizes = group_sizes(users, seed)
+    patches = sum(math.ceil(size / MEMBER_BATCH) for size in sizes)
+    return [
+        Phase("users", users, dict(INITIAL_USER)),
+        Phase("groups", len(sizes), dict(INITIAL_GROUP)),
+        Phase("members", patches, {"group_add_100": 1}),
+    ]
+
+
+def incremental_requests(users: int, churn: Churn) -> dict[str, float]:
+    """Requests of one incremental cycle (mean counts): a change is matched by userName, then patched."""
+    kinds = ("updated", "joined", "left", "membership")
+    per_cycle = {name: users * getattr(churn, name) / churn.cycles_per_day for name in kinds}
+    return {
+        "user_filter_hit": per_cycle["updated"] + per_cycle["left"],
+        "user_patch": per_cycle["updated"] + per_cycle["left"] + per_cycle["joined"],
+        "user_filter_miss": per_cycle["joined"],
+        "user_post": per_cycle["joined"],
+        "user_get": per_cycle["joined"],
+        "group_add_1": per_cycle["membership"],
+    }
+
+
+@dataclass
+class Demand:
+    """What one request of a mix asks of each resource (expected values at a stale probability)."""
+
+    service_s: float = 0.0
+    table_calls: float = 0.0
+    entities_u: float = 0.0
+    entities_g: float = 0.0
+    commits_u: float = 0.0
+    commits_g: float = 0.0
+    records: float = 0.0
+    ingress_bytes: float = 0.0
+    by_op: dict[str, float] = field(default_factory=dict)
+
+
+def per_request(mix: dict[str, float], stale: float, lat: Latency) -> Demand:
+    """The mean demand of one request of ``mix`` when a write meets a stale counter row with probability ``stale``."""
+    total = sum(mix.values())
+    out = Demand(by_op={op: n / total for op, n in mix.items()})
+    for op, share in out.by_op.items():
+        c = COSTS[op]
+        reads, txs = c.reads + stale * c.stale_reads, c.txs + stale * c.stale_txs
+        out.service_s += share * (lat.cpu_s + (reads + c.queries) * lat.read_s + txs * lat.tx_s)
+        out.table_calls += share * (reads + c.queries + txs)
+        out.entities_u += share * (c.entities_u + stale * c.stale_entities_u)
+        out.entities_g += share * (c.entities_g + stale * c.stale_entities_g)
+        out.commits_u += share * c.commits_u
+        out.commits_g += share * c.commits_g
+        out.records += share * c.records
+        out.ingress_bytes += share * (c.written * BYTES_PER_ENTITY + c.records * BYTES_PER_MESSAGE)
+    return out
+
+
+def stale_probability(instances: float) -> float:
+    """Chance that the last write to a tenant's counter row came from another instance (uniform routing)."""
+    return 1.0 - 1.0 / max(1.0, instances)
+
+
+def counter_ceiling(stale: float, lat: Latency) -> float:
+    """Commits a second one tenant's counter row allows: each holds the row for a (re-)read and a transaction."""
+    return 1.0 / (lat.tx_s + stale * lat.read_s)
+
+
+def merges_per_s(commits_per_s: float, instances: float) -> float:
+    """Registry merges a second for one tenant and stream: each instance that committed in that second marks once."""
+    if commits_per_s <= 0:
+        return 0.0
+    return instances * (1.0 - math.exp(-commits_per_s / max(1.0, instances)))
+
+
+def distinct_per_ttl(rate: float, instances: float, ttl: float) -> float:
+    """Cache misses a second for one tenant: the instances its requests reach within one cache lifetime."""
+    instances = max(1.0, instances)
+    return instances * (1.0 - math.exp(-rate * ttl / instances)) / ttl
+
+
+@dataclass(frozen=True)
+class TenantLoad:
+    """One tenant's load per second on every limit, at a request rate, with ``instances`` serving all tenants."""
+
+    requests: float
+    instances_busy: float  # request-seconds per second: the tenant's share of instances
+    account: float
+    partition_u: float
+    partition_g: float
+    counter_u: float  # utilisation of the tenant's Users counter row (1.0 = at its ceiling)
+    counter_g: float
+    registry_u: float  # calls a second on the Users table's shared `~changes` partition
+    registry_g: float
+    queue: float
+    vault: float
+    ingress: float
+
+
+def tenant_load(mix: dict[str, float], rate: float, instances: float, lat: Latency) -> TenantLoad:
+    """Paper form: everything one tenant sending ``rate`` requests a second of ``mix`` costs."""
+    stale = stale_probability(instances)
+    d = per_request(mix, stale, lat)
+    merges_u = merges_per_s(rate * d.commits_u, instances) * (1 + 2 * stale)
+    merges_g = merges_per_s(rate * d.commits_g, instances) * (1 + 2 * stale)
+    tenant_rows = distinct_per_ttl(rate, instances, TENANT_CACHE_S)
+    vault = distinct_per_ttl(rate, instances, TOKEN_CACHE_S)
+    vault += 2 * distinct_per_ttl(rate, instances, TOKEN_VALUE_CACHE_S)
+    queue = rate * d.records
+    ceiling = counter_ceiling(stale, lat)
+    return TenantLoad(
+        requests=rate,
+        instances_busy=rate * d.service_s,
+        account=rate * (d.table_calls + ACTIVITY_WRITES_PER_REQUEST) + merges_u + merges_g + tenant_rows + queue,
+        partition_u=rate * d.entities_u,
+        partition_g=rate * d.entities_g,
+        counter_u=rate * d.commits_u / ceiling,
+        counter_g=rate * d.commits_g / ceiling,
+        registry_u=merges_u,
+        registry_g=merges_g,
+        queue=queue,
+        vault=vault,
+        ingress=rate * d.ingress_bytes,
+    )
+
+
+def sweep_calls(tenants: float, lat: Latency) -> float:
+    """Calls a second of the changes sweep: 6 per tenant a minute, but one call at a time (a single timer)."""
+    return min(tenants * SWEEP_CALLS_PER_TENANT / SWEEP_PERIOD_S, 1.0 / lat.read_s)
+
+
+SHARED = ("instances", "account", "registry_u", "registry_g", "queue", "vault", "ingress")
+PER_TENANT = ("partition_u", "partition_g", "counter_u", "counter_g")
+
+
+def cold_vault_reads(rate: float, instances: float, limits: Limits) -> float:
+    """Key Vault calls a second for one tenant in the busiest minute of a scale-out from zero: every instance it
+    reaches reads the listing and both values (3 calls) while instances arrive once a second."""
+    window = max(60.0, instances / limits.scale_out_per_s)
+    reached = max(1.0, instances) * (1.0 - math.exp(-rate * window / max(1.0, instances)))
+    return 3.0 * reached / window
+
+
+def utilisation(mix: dict[str, float], rate: float, tenants: float, limits: Limits, lat: Latency) -> dict[str, float]:
+    """Utilisation of each limit in the busiest minute when ``tenants`` identical tenants want ``rate`` requests a
+    second of ``mix``. Instances report the load offered; storage and Key Vault see what the instances can
+    serve (once instances are all busy, each tenant is served less than it asks)."""
+    capacity = limits.max_instances * limits.instance_concurrency
+    served, offered_busy, instances = rate, 0.0, 1.0
+    for _ in range(30):  # instances depend on the service time, which depends on staleness, which depends on instances
+        load = tenant_load(mix, rate, instances, lat)
+        offered_busy = tenants * load.instances_busy
+        served = rate * min(1.0, capacity / offered_busy) if offered_busy > 0 else rate
+        instances = max(1.0, min(float(limits.max_instances), offered_busy / limits.instance_concurrency))
+    load = tenant_load(mix, served, instances, lat)
+    vault = max(load.vault, cold_vault_reads(served, instances, limits))
+    return {
+        "instances": offered_busy / capacity,
+        "account": (tenants * load.account + sweep_calls(tenants, lat)) / limits.account_requests_per_s,
+        "registry_u": tenants * load.registry_u / limits.partition_entities_per_s,
+        "registry_g": tenants * load.registry_g / limits.partition_entities_per_s,
+        "queue": tenants * load.queue / limits.queue_messages_per_s,
+        "vault": tenants * vault / limits.vault_reads_per_s,
+        "ingress": tenants * load.ingress / limits.account_ingress_bytes_per_s,
+        "partition_u": load.partition_u / limits.partition_entities_per_s,
+        "partition_g": load.partition_g / limits.partition_entities_per_s,
+        "counter_u": load.counter_u,
+        "counter_g": load.counter_g,
+    }
+
+
+def saturation(mix: dict[str, float], rate: float, limits: Limits, lat: Latency, top: float = 1e7) -> dict[str, float]:
+    """For each shared limit, the tenant count at which it reaches 100% (bisection on the paper utilisation)."""
+    result = {}
+    for name in SHARED:
+        if utilisation(mix, rate, top, limits, lat)[name] < 1.0:
+            result[name] = math.inf
+            continue
+        lo, hi = 0.0, top
+        while hi - lo > max(0.01, lo * 1e-4):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if utilisation(mix, rate, mid, limits, lat)[name] < 1.0 else (lo, mid)
+        result[name] = hi
+    return result
+
+
+def with_instances(limits: Limits, count: int) -> Limits:
+    return replace(limits, max_instances=count)

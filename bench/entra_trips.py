@@ -1,0 +1,213 @@
+"""Storage calls per request of Entra's provisioning pattern, against Azurite: the inputs of bench/capacity.py.
+
+Run with `make bench` (or `python -m bench.entra_trips`). For each request Entra sends in an initial
+and an incremental cycle it prints the Table Storage calls by kind (point reads, queries, transactions, other
+writes) and the entities the transactions wrote (counted in each batch body), measured twice:
+
+- one worker: the same process wrote last, so the tenant's counter row ETag is cached (what a single
+  Functions instance sees, and what bench/round_trips.py measures);
+- two workers taking turns: each write follows one from the other worker, so the cached counter ETag is
+  stale and the transaction fails once, the row is read again and the transaction is sent again (what many
+  Flex instances with one request each see, the usual case in Azure).
+
+Counts are exact and do not depend on the machine; the activity log and the changes queue are not counted
+(they run after the answer, on threads of their own; bench/delivery.py measures the queue).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from devhost.azurite import Azurite
+from scim.store import TableStorage
+from tests.entra_cycle import ENTERPRISE, GROUP, PATCH, Client, in_process_api, user_body
+
+KINDS = ("read", "query", "tx", "write")
+_POINT = re.compile(r"\(PartitionKey='[^']*',RowKey='[^']*'\)")
+
+
+class CallLog:
+    """A raw_request_hook that sorts each Table Storage request by kind and counts the entities a batch writes."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.entities = 0
+
+    def __call__(self, request: Any) -> None:
+        http = getattr(request, "http_request", request)
+        method, url = http.method.upper(), http.url
+        if method == "GET":
+            self.calls["read" if _POINT.search(url.split("?")[0]) else "query"] += 1
+        elif method == "POST" and "$batch" in url:
+            body = http.body if isinstance(http.body, bytes) else str(http.body or "").encode()
+            self.calls["tx"] += 1
+            self.entities += body.count(b"application/http")
+        else:
+            self.calls["write"] += 1
+
+    def snapshot(self) -> tuple[Counter[str], int]:
+        return Counter(self.calls), self.entities
+
+
+class Worker:
+    """One Functions worker: its own storage clients (so its own counter-row cache) and an Entra client."""
+
+    def __init__(self, connection_string: str, tenant: str, log: CallLog) -> None:
+        self.storage = TableStorage(connection_string=connection_string, table_prefix="benchentra")
+        self.storage.round_trips = log  # type: ignore[assignment]  # every request sent goes through the log
+        self.client = Client(in_process_api(self.storage), tenant)
+
+    def close(self) -> None:
+        self.storage.close()
+
+
+def group_body(name: str) -> dict[str, Any]:
+    return {"schemas": [GROUP], "externalId": str(uuid.uuid4()), "displayName": name, "meta": {"resourceType": "Group"}}
+
+
+def members(op: str, user_ids: list[str]) -> dict[str, Any]:
+    value = [{"value": u} for u in user_ids]
+    return {"schemas": [PATCH], "Operations": [{"op": op, "path": "members", "value": value}]}
+
+
+def replace(path: str, value: Any) -> dict[str, Any]:
+    return {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": path, "value": value}]}
+
+
+Step = tuple[str, Callable[[Client], object]]
+
+
+def steps(state: dict[str, Any]) -> list[Step]:
+    """Entra's requests in the order of a cycle; `state` carries ids between them."""
+    state.setdefault("n", 0)
+
+    def new_user(client: Client) -> None:
+        state["n"] += 1
+        state["name"] = f"cap{state['n']}-{uuid.uuid4().hex[:8]}@contoso.test"
+
+    def filter_miss(client: Client) -> None:
+        assert client.find("users_collection", "userName", state["name"]) is None
+
+    def post(client: Client) -> None:
+        work = [{"type": "work", "value": state["name"]}]
+        body = user_body(state["n"], "cap") | {"userName": state["name"], "emails": work}
+        status, answer = client.call("users_collection", "POST", body=body)
+        assert status == 201, answer
+        state["uid"] = answer["id"]
+
+    def get(client: Client) -> None:
+        assert client.call("user_item", "GET", state["uid"])[0] == 200
+
+    def manager(client: Client) -> None:
+        operation = {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": state["boss"]}
+        body = {"schemas": [PATCH], "Operations": [operation]}
+        assert client.call("user_item", "PATCH", state["uid"], body)[0] == 200
+
+    def group_miss(client: Client) -> None:
+        state["group"] = f"G-{uuid.uuid4().hex[:8]}"
+        query = {"filter": f'displayName eq "{state["group"]}"', "excludedAttributes": "members"}
+        status, answer = client.call("groups_collection", "GET", query=query)
+        assert status == 200 and answer["totalResults"] == 0
+
+    def group_post(client: Client) -> None:
+        status, answer = client.call("groups_collection", "POST", body=group_body(state["group"]))
+        assert status == 201, answer
+        state["gid"] = answer["id"]
+
+    def add_100(client: Client) -> None:
+        assert client.call("group_item", "PATCH", state["gid"], members("Add", state["pool"][:100]))[0] == 204
+
+    def filter_hit(client: Client) -> None:
+        assert client.find("users_collection", "userName", state["name"]) == state["uid"]
+
+    def update(client: Client) -> None:
+        value = f"Dept {uuid.uuid4().hex[:6]}"
+        assert client.call("user_item", "PATCH", state["uid"], replace(f"{ENTERPRISE}:department", value))[0] == 200
+
+    def disable(client: Client) -> None:
+        assert client.call("user_item", "PATCH", state["uid"], replace("active", "False"))[0] == 200
+
+    def add_one(client: Client) -> None:
+        assert client.call("group_item", "PATCH", state["gid"], members("Add", [state["uid"]]))[0] == 204
+
+    def remove_one(client: Client) -> None:
+        assert client.call("group_item", "PATCH", state["gid"], members("Remove", [state["uid"]]))[0] == 204
+
+    return [
+        ("_new", new_user),
+        ("user: filter miss", filter_miss),
+        ("user: POST", post),
+        ("user: GET by id", get),
+        ("user: PATCH manager", manager),
+        ("group: filter miss", group_miss),
+        ("group: POST", group_post),
+        ("group: PATCH add 100 members", add_100),
+        ("incr: user filter hit", filter_hit),
+        ("incr: user PATCH attribute", update),
+        ("incr: group PATCH add 1 member", add_one),
+        ("incr: group PATCH remove 1 member", remove_one),
+        ("incr: user PATCH disable", disable),
+    ]
+
+
+def touch_both_tables(worker: Worker, state: dict[str, Any]) -> None:
+    """A write to the tenant's Users and Groups partitions, so the other worker's counter ETags go stale."""
+    client, flip = worker.client, state.setdefault("flip", 0)
+    state["flip"] = flip + 1
+    assert client.call("user_item", "PATCH", state["pool"][0], replace("displayName", f"Pool {flip}"))[0] == 200
+    change = members("Add" if flip % 2 == 0 else "Remove", [state["pool"][1]])
+    assert client.call("group_item", "PATCH", state["prime_group"], change)[0] == 204
+
+
+def measure(workers: list[Worker], log: CallLog, state: dict[str, Any]) -> dict[str, tuple[Counter[str], int]]:
+    """Run the steps once on the first worker; the calls and entities of each.
+
+    With a second worker, it writes to both tables before each step (not counted), so every step of the
+    first worker meets a counter row changed by someone else, as on Flex instances serving one request each.
+    """
+    result: dict[str, tuple[Counter[str], int]] = {}
+    for name, action in steps(state):
+        if len(workers) > 1 and not name.startswith("_"):
+            touch_both_tables(workers[1], state)
+        before, entities = log.snapshot()
+        action(workers[0].client)
+        after, entities_after = log.snapshot()
+        if not name.startswith("_"):
+            result[name] = (after - before, entities_after - entities)
+    return result
+
+
+def main() -> None:
+    with Azurite() as azurite:
+        log = CallLog()
+        tenant = "captrips"
+        workers = [Worker(azurite.connection_string, tenant, log) for _ in range(2)]
+        client = workers[0].client
+        pool = []
+        for n in range(101):  # the members of the 100-member PATCH, and the managers
+            status, answer = client.call("users_collection", "POST", body=user_body(n, "pool"))
+            assert status == 201, answer
+            pool.append(answer["id"])
+        status, answer = client.call("groups_collection", "POST", body=group_body("prime"))
+        assert status == 201, answer
+        state: dict[str, Any] = {"pool": pool, "boss": pool[-1], "prime_group": answer["id"]}
+        measure(workers, log, state)  # warm: each worker has read the counter rows and registered the tenant
+        touch_both_tables(workers[0], state)  # the first worker wrote last: its counter ETags are current
+        runs = {"one worker": measure(workers[:1], log, state), "two workers": measure(workers, log, state)}
+        for worker in workers:
+            worker.close()
+
+    print(f"{'request':<36} {'workers':<12} {'read':>5} {'query':>6} {'tx':>4} {'write':>6} {'entities in tx':>15}")
+    for name in runs["one worker"]:
+        for label, run in runs.items():
+            calls, entities = run[name]
+            counts = " ".join(f"{calls[k]:>{w}}" for k, w in zip(KINDS, (5, 6, 4, 6), strict=True))
+            print(f"{name:<36} {label:<12} {counts} {entities:>15}")
+
+
+if __name__ == "__main__":
+    main()

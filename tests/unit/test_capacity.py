@@ -1,0 +1,131 @@
+"""The arithmetic of the capacity model (bench/capacity_model.py) and its simulation (bench/capacity_sim.py)."""
+
+import math
+
+import pytest
+
+from bench.capacity import crossing
+from bench.capacity_model import (
+    COSTS,
+    Latency,
+    Limits,
+    Phase,
+    counter_ceiling,
+    initial_phases,
+    merges_per_s,
+    per_request,
+    saturation,
+    utilisation,
+)
+from bench.capacity_sim import Bucket, Simulation, script
+
+LAT = Latency(read_s=0.010, tx_s=0.020, cpu_s=0.005)
+USERS_MIX = {"user_filter_miss": 1, "user_post": 1, "user_get": 1, "user_patch": 1}
+
+
+def test_a_request_costs_its_measured_calls_and_a_stale_counter_adds_a_read_and_a_transaction() -> None:
+    fresh = per_request({"user_post": 1}, 0.0, LAT)
+    stale = per_request({"user_post": 1}, 1.0, LAT)
+    assert (fresh.table_calls, fresh.entities_u, fresh.commits_u, fresh.records) == (1, 6, 1, 1)
+    assert (stale.table_calls, stale.entities_u) == (3, 13)
+    assert fresh.service_s == pytest.approx(0.005 + 0.020)
+    assert stale.service_s == pytest.approx(0.005 + 0.010 + 2 * 0.020)
+
+
+def test_the_users_phase_mix_averages_its_four_requests() -> None:
+    d = per_request(USERS_MIX, 1.0, LAT)
+    # filter 15 ms, POST 55 ms, GET 25 ms, PATCH 65 ms (stale): 40 ms; calls 1 + 3 + 2 + 4 = 10 over 4 requests.
+    assert d.service_s == pytest.approx(0.040)
+    assert d.table_calls == pytest.approx(2.5)
+    assert d.commits_u == pytest.approx(0.5)
+    assert initial_phases(1_000)[0].mix == USERS_MIX
+
+
+def test_a_counter_row_allows_one_commit_per_read_and_transaction() -> None:
+    assert counter_ceiling(1.0, LAT) == pytest.approx(1 / 0.030)
+    assert counter_ceiling(0.0, LAT) == pytest.approx(1 / 0.020)
+
+
+def test_registry_merges_are_one_per_instance_and_second_at_most() -> None:
+    assert merges_per_s(0.0, 40) == 0.0
+    assert merges_per_s(12.5, 1e9) == pytest.approx(12.5, rel=1e-6)  # many instances: one merge per commit
+    assert merges_per_s(1_000.0, 40) == pytest.approx(40.0)  # every instance marks once a second
+    assert merges_per_s(12.5, 40) == pytest.approx(40 * (1 - math.exp(-12.5 / 40)))
+
+
+def test_instances_saturate_where_tenants_times_rate_times_service_time_fills_them() -> None:
+    limits = Limits(max_instances=40)
+    # One tenant at 25 req/s of 40 ms requests keeps 0.99 instances busy (stale probability 1 - 1/40).
+    assert utilisation(USERS_MIX, 25.0, 40, limits, LAT)["instances"] == pytest.approx(0.99, abs=0.01)
+    assert saturation(USERS_MIX, 25.0, limits, LAT)["instances"] == pytest.approx(40.4, abs=0.5)
+
+
+def test_the_changes_queue_saturates_at_its_messages_over_a_tenants_writes() -> None:
+    # 25 req/s, half of them writes with one record each: 12.5 messages a second against 2,000.
+    assert saturation(USERS_MIX, 25.0, Limits(max_instances=1_000), LAT)["queue"] == pytest.approx(160.0, rel=1e-3)
+
+
+def test_a_token_bucket_grants_the_fraction_its_tokens_cover() -> None:
+    bucket = Bucket(100.0)
+    assert bucket.allows(50) == 1.0
+    assert bucket.allows(400) == pytest.approx(0.25)
+    bucket.take(100)
+    bucket.refill(0.5)
+    assert bucket.tokens == pytest.approx(50)
+    bucket.refill(0.5)
+    bucket.refill(0.5)
+    assert bucket.tokens == pytest.approx(101)  # one second's worth and one more at most (or one tick's, if longer)
+    assert Bucket(400.0, burst=10.0).tokens == pytest.approx(4_000)
+
+
+def test_crossing_interpolates_log_log_where_a_load_reaches_its_limit() -> None:
+    assert crossing([(10, 0.5), (20, 2.0)]) == pytest.approx(10 * math.sqrt(2))  # u grows as T squared
+    assert crossing([(10, 0.1), (20, 0.2)]) == math.inf
+    assert crossing([(10, 1.5), (20, 3.0)]) == 10
+
+
+def test_a_script_yields_each_units_requests_in_order() -> None:
+    ops = list(script([Phase("users", 2, {"a": 1, "b": 1}), Phase("half", 4, {"c": 0.5})]))
+    assert ops == ["a", "b", "a", "b", "c", "c"]
+
+
+def test_a_simulated_tenant_alone_sends_every_request_at_entras_pace_and_the_same_seed_replays_it() -> None:
+    def run() -> Simulation:
+        sim = Simulation(Limits(), LAT, seed=3)
+        sim.add(1, 0.0, [Phase("users", 50, dict(USERS_MIX))], [25.0])
+        sim.run(60, 1.0)
+        return sim
+
+    first, second = run(), run()
+    cohort = first.cohorts[0]
+    assert cohort.sent == cohort.total == 200
+    assert cohort.done_at == pytest.approx(8.0, abs=1.0)  # 200 requests at 25 a second
+    assert first.offered == second.offered
+    assert set(COSTS) >= set(USERS_MIX)
+
+
+def test_the_simulation_replays_the_same_whatever_the_hash_seed() -> None:
+    """Sets of (table, instance, second) must not decide the order of registry merges: str hashes vary by process."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from bench.capacity_model import Latency, Limits, Phase\n"
+        "from bench.capacity_sim import Simulation\n"
+        "sim = Simulation(Limits(max_instances=8), Latency(), seed=5)\n"
+        "sim.add(3, 0.0, [Phase('u', 40, {'user_post': 1, 'user_patch': 1})], [25.0])\n"
+        "sim.run(30, 1.0)\n"
+        "print(sum(sim.used['registry_u']), sum(sim.used['account']))\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for hash_seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1
