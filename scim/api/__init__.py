@@ -6,9 +6,9 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from scim.api import discovery
-from scim.api.admin import AdminApi, OperatorCredential, TableTenantCatalog
 from scim.api.oauth import TokenEndpoint
 from scim.api.scim import ScimApi
 from scim.auth import TenantAuthenticator
@@ -17,7 +17,6 @@ from scim.http import Request, Response
 from scim.oauth.keys import SigningKeys
 from scim.oauth.tokens import AccessTokens
 from scim.platform.activity import ActivityRecorder
-from scim.platform.activity_report import build_activity_report
 from scim.platform.delivery import SweepReport
 from scim.platform.tenants import TenantDirectory, is_tenant_id
 from scim.resources.groups import GroupService
@@ -26,6 +25,9 @@ from scim.secrets import SecretSource, build_secret_source
 from scim.settings import Settings, SettingsError
 from scim.store import TableStorage, TenantTable
 from scim.wiring import build_delivery, build_storage
+
+if TYPE_CHECKING:
+    from scim.api.admin import AdminApi
 
 __all__ = ["ROUTES", "ScimApi", "build_api", "get_api", "handle", "handle_operator", "sweep_changes"]
 
@@ -52,7 +54,7 @@ def build_api(
     api = ScimApi(settings, users, auth, groups, endpoint)
     directory = TenantDirectory(TenantTable(storage), ttl_seconds=settings.tenant_cache_seconds)
     api.activity = build_recorder(settings, storage, lambda tenant: directory.lookup(tenant) is not None)
-    api.operator = build_operator_pages(settings, storage, source, directory)
+    api.operator_factory = lambda: build_operator_pages(settings, storage, source, directory)
     api.delivery = build_delivery(settings, storage)
     return api
 
@@ -67,7 +69,13 @@ def build_recorder(settings: Settings, storage: TableStorage, is_registered: Cal
 def build_operator_pages(
     settings: Settings, storage: TableStorage, secrets: SecretSource, directory: TenantDirectory
 ) -> AdminApi:
-    """The operator pages: the activity report, the tenants, and the operator credential read through `secrets`."""
+    """The operator pages: the activity report, the tenants, and the operator credential read through `secrets`.
+
+    Imported here, on the first operator request: their modules (charts, report) are a cold start's cost otherwise.
+    """
+    from scim.api.admin import AdminApi, OperatorCredential, TableTenantCatalog
+    from scim.platform.activity_report import build_activity_report
+
     catalog = TableTenantCatalog(TenantTable(storage), directory)
     report = build_activity_report(storage, catalog.active_limit)
     name = settings.operator_secret_name

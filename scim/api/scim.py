@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from scim2_models import (
@@ -15,7 +17,6 @@ from scim2_models import (
     UnauthorizedException,
 )
 
-from scim.api.admin import AdminApi
 from scim.api.common import REQUEST_PAYLOAD
 from scim.api.groups import GroupRoutes
 from scim.api.oauth import TokenEndpoint, scim_audience
@@ -39,6 +40,9 @@ from scim.resources.users import UserService
 from scim.secrets import SecretSourceUnavailableError
 from scim.settings import Settings
 from scim.store import StorageUnavailableError, counted_calls, start_counting
+
+if TYPE_CHECKING:  # the operator pages are imported when first used: a SCIM request never needs them
+    from scim.api.admin import AdminApi
 
 log = logging.getLogger("scim")
 
@@ -75,8 +79,23 @@ class ScimApi:
         """Publishes change records to the platform's queue (scim.platform.delivery); set by build_api."""
         self.activity: ActivityRecorder | None = None
         """Where request outcomes go (scim.platform.activity); set by build_api."""
-        self.operator: AdminApi | None = None
-        """The operator pages under /operator/ (scim.api.admin); set by build_api."""
+        self.operator_factory: Callable[[], AdminApi] | None = None
+        """Builds the operator pages under /operator/ (scim.api.admin) on first use; set by build_api."""
+        self._operator: AdminApi | None = None
+        self._operator_lock = threading.Lock()
+
+    @property
+    def operator(self) -> AdminApi | None:
+        """The operator pages, built on first use (their imports and tables cost a cold start nothing)."""
+        if self._operator is None and self.operator_factory is not None:
+            with self._operator_lock:
+                if self._operator is None:
+                    self._operator = self.operator_factory()
+        return self._operator
+
+    @operator.setter
+    def operator(self, pages: AdminApi | None) -> None:
+        self._operator = pages
 
     # -- the routes function_app.py registers ---------------------------------------------------
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from joserfc.jwk import RSAKey
+if TYPE_CHECKING:  # joserfc is imported on first use: a Secret Token's first request does not need it
+    from joserfc.jwk import RSAKey
 
 from scim.secrets import SecretSource
 
@@ -31,6 +33,8 @@ KEY_BITS = 2048
 
 def new_signing_key() -> str:
     """A fresh private RSA key as JWK JSON: the value of a new version of SIGNING_KEY_SECRET."""
+    from joserfc.jwk import RSAKey
+
     key = RSAKey.generate_key(KEY_BITS, private=True)
     return json.dumps(key.as_dict(private=True), sort_keys=True)
 
@@ -43,6 +47,8 @@ class SigningKey:
 
 def parse_signing_key(value: str) -> SigningKey | None:
     """The key a secret value holds, or None if it is not a private RSA JWK (it is then never used)."""
+    from joserfc.jwk import RSAKey
+
     try:
         raw = json.loads(value)
         if not isinstance(raw, dict) or raw.get("kty") != "RSA" or "d" not in raw:

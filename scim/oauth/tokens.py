@@ -17,10 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwt import JWTClaimsRegistry
-
 from scim.oauth.keys import ALGORITHM, SigningKeys
 
 MAX_TOKEN_CHARS = 2048
@@ -73,6 +69,8 @@ class AccessTokens:
             "exp": now + self.lifetime_seconds,
             "jti": uuid.uuid4().hex,
         }
+        from joserfc import jwt  # imported on first use: a Secret Token's first request does not need it
+
         token = jwt.encode(
             {"alg": ALGORITHM, "typ": TOKEN_TYPE, "kid": key.kid}, claims, key.key, algorithms=[ALGORITHM]
         )
@@ -91,6 +89,10 @@ class AccessTokens:
         if key is None:
             return False
         now = int(self.clock())
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+        from joserfc.jwt import JWTClaimsRegistry
+
         registry = JWTClaimsRegistry(
             now=now,
             leeway=self.leeway_seconds,

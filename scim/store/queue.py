@@ -12,7 +12,6 @@ import threading
 from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
-from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from scim.store.rows import RoundTripCounter
 
@@ -43,22 +42,37 @@ class ChangeQueue:
         credential: Any = None,
     ) -> None:
         self.round_trips = RoundTripCounter()
-        options: dict[str, Any] = {
-            "message_encode_policy": TextBase64EncodePolicy(),
-            "retry_total": 0,
-            "connection_timeout": CONNECT_SECONDS,
-            "read_timeout": READ_SECONDS,
-            "raw_request_hook": self.round_trips,
-        }
-        if connection_string:
-            self._client = QueueClient.from_connection_string(connection_string, name, **options)
-        elif endpoint:
-            self._client = QueueClient(endpoint, name, credential=credential, **options)
-        else:
+        if not (connection_string or endpoint):
             raise ValueError("ChangeQueue needs a connection string or an endpoint")
+        self._where = (connection_string, endpoint, credential)
+        self._queue_client: Any = None
         self.name = name
         self._ready = False
         self._lock = threading.Lock()
+        self._client_lock = threading.Lock()  # apart from _lock, which _ensure holds while it uses the client
+
+    @property
+    def _client(self) -> Any:
+        """The SDK client, built (and azure.storage.queue imported) on first use: reads never need it."""
+        if self._queue_client is None:
+            from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+
+            connection_string, endpoint, credential = self._where
+            options: dict[str, Any] = {
+                "message_encode_policy": TextBase64EncodePolicy(),
+                "retry_total": 0,
+                "connection_timeout": CONNECT_SECONDS,
+                "read_timeout": READ_SECONDS,
+                "raw_request_hook": self.round_trips,
+            }
+            if connection_string:
+                client = QueueClient.from_connection_string(connection_string, self.name, **options)
+            else:
+                client = QueueClient(str(endpoint), self.name, credential=credential, **options)
+            with self._client_lock:
+                if self._queue_client is None:
+                    self._queue_client = client
+        return self._queue_client
 
     def _ensure(self) -> None:
         if self._ready:
@@ -90,4 +104,5 @@ class ChangeQueue:
             raise QueueUnavailableError(type(exc).__name__) from exc
 
     def close(self) -> None:
-        self._client.close()
+        if self._queue_client is not None:
+            self._queue_client.close()
