@@ -74,6 +74,10 @@ from scim.store.transport import RetryBudget, bounded_transport, count_call, ins
 
 _TRANSACTION_LIMIT = 100
 _COUNTER_RETRIES = 40
+_WRITER_STRIPES = 64
+"""Writers of one tenant in this process take turns (a lock per stripe of tenants); see _transact."""
+_WRITER_WAIT_SECONDS = 10.0
+"""A writer that cannot have its turn within this time gets a 503 with Retry-After, never a hang."""
 _ONE_MORE = CountChange(total=1)
 _ONE_LESS = CountChange(total=-1)
 _NO_CHANGE = CountChange()
@@ -108,6 +112,7 @@ class ResourceTable(PartitionReads):
         self._table_ready = False
         self._ready_lock = threading.Lock()
         self._counters = CounterCache()
+        self._writers = [threading.Lock() for _ in range(_WRITER_STRIPES)]
         self._registered: set[str] = set()
         self.on_commit: ChangeListener | None = None
         """Told of each commit's change records (the publisher); one per table, so wiring twice cannot double it."""
@@ -189,8 +194,31 @@ class ResourceTable(PartitionReads):
 
         The counter row is written conditionally on its (cached) ETag, so sequence numbers are handed out
         once each and committed in order; the transaction is retried while another writer wins the race.
+
+        Writers of the same tenant in this process take turns: each would otherwise commit against the same
+        cached ETag, all but one would fail, read the counter again and retry (8 concurrent writers averaged
+        ~8 storage calls a write, bench/compare.py). In turn, each commit finds the ETag its predecessor left
+        in the cache and costs one call; writers in other processes still meet the ETag check and retry.
         """
         self._register(tenant)
+        turn = self._writers[hash(tenant) % _WRITER_STRIPES]
+        if not turn.acquire(timeout=_WRITER_WAIT_SECONDS):
+            raise StorageUnavailableError("the tenant's writes are queued too deep; retry later")
+        try:
+            results, records = self._commit_in_turn(tenant, operations, index_attributes, change, drafts)
+        finally:
+            turn.release()
+        self._notify(tenant, records)
+        return results, records
+
+    def _commit_in_turn(
+        self,
+        tenant: str,
+        operations: Sequence[_Operation],
+        index_attributes: dict[str, str],
+        change: CountChange,
+        drafts: Sequence[ChangeDraft],
+    ) -> tuple[list[Any], list[ChangeRecord]]:
         for attempt in range(_COUNTER_RETRIES):
             cached = self._counters.get(tenant)
             row = cached or self._read_counter(tenant)
@@ -237,7 +265,6 @@ class ResourceTable(PartitionReads):
                 time.sleep(random.uniform(0, min(0.2, 0.002 * 2 ** min(attempt, 7))))  # noqa: S311 - jitter, not security
                 continue
             self._counters.put(tenant, CounterRow(counts, str(results[len(stamped)]["etag"]), seq))
-            self._notify(tenant, records)
             return results[: len(stamped)], records
         raise StorageUnavailableError("the tenant's counter row is contended; retry later")
 
