@@ -2,8 +2,9 @@
 
 Run with `make capacity` (stdlib only, seeded, seconds). It prints, next to the paper model of
 bench/capacity_model.py, what the simulation of bench/capacity_sim.py measures: the tenant count at which each
-shared limit saturates when initial cycles start together (busiest minute), the utilisation of every limit
-there, cycle durations per tenant, and the mean load of incremental cycles in steady state.
+shared limit saturates when initial cycles start together (the busiest minute of the users phase, and of the
+members phase), the utilisation of every limit there, cycle durations per tenant, and the mean load of
+incremental cycles in steady state.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from bench.capacity_model import (
     Latency,
     Limits,
     Phase,
-    counter_ceiling,
     group_sizes,
     incremental_requests,
     initial_phases,
     merges_per_s,
+    own_ceiling,
     per_request,
     saturation,
     stale_probability,
@@ -41,6 +42,20 @@ from bench.capacity_sim import Cohort, Simulation
 
 LEARN_MINUTES_PER_OBJECT = 0.01
 """Microsoft Learn's fastest initial-cycle estimate: 0.01 minutes per assigned user, group and member."""
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """A phase of the initial cycle whose busiest minute is searched: its index, and tenants big enough that it
+    lasts well over the sampled window at the tenant's own ceiling."""
+
+    name: str
+    index: int
+    users: int
+
+
+STRETCHES = (Stretch("users", 0, 10_000), Stretch("members", 2, 100_000))
+"""The users phase (98% of the requests) and the members phase (100-member PATCHes: 100 point reads each)."""
 
 
 @dataclass(frozen=True)
@@ -67,8 +82,10 @@ def initial_run(
     cohorts: int,
     until: float | None = None,
     enforce_storage: bool = True,
+    first_phase: int = 0,
 ) -> tuple[Simulation, float, float]:
-    """Initial cycles of ``tenants`` tenants starting within a minute of each other; (sim, rate, dt).
+    """Initial cycles of ``tenants`` tenants starting within a minute of each other; (sim, rate, dt). From
+    ``first_phase`` on: 2 replays only the members phase, as if the tenants reached it together.
 
     A run over a window ticks every second; a whole cycle ticks at about 3,000 steps (at most 30 s each)."""
     sim = Simulation(scenario.limits, Latency(), seed)
@@ -78,6 +95,7 @@ def initial_run(
     for k in range(cohorts):
         phases = initial_phases(users, seed + k)
         rates = rates_of(scenario, phases, sum(group_sizes(users, seed + k)))
+        phases, rates = phases[first_phase:], rates[first_phase:]
         rate = rates[0]
         sim.add(tenants / cohorts, rng.uniform(0, 60), phases, rates)
     if until is not None:
@@ -105,14 +123,34 @@ def crossing(points: list[tuple[float, float]]) -> float:
     return points[0][0] if points and points[0][1] >= 1.0 else math.inf
 
 
-def simulated_saturation(scenario: Scenario, seed: int, window: float) -> tuple[dict[str, float], float]:
-    """Per shared limit, the tenant count where its busiest minute reaches 100%, each limit on its own (storage
-    and Key Vault hold nothing back; instances do); and the largest count sampled. 10,000-user tenants,
-    whose users phase outlasts the window; GRID is sampled up to ten times the first saturation."""
+def stretch_run(
+    scenario: Scenario, stretch: Stretch, tenants: float, seed: int, window: float
+) -> tuple[Simulation, float]:
+    """``window`` seconds of a stretch, storage and Key Vault holding nothing back; (sim, dt). Tenants sending
+    less than a request a second are replayed in 20 cohorts, so that their requests do not fall in lockstep."""
+    sim, _rate, dt = initial_run(
+        scenario,
+        stretch.users,
+        tenants,
+        seed,
+        cohorts=2 if entra_rate(scenario, stretch) >= 1 else 20,
+        until=window,
+        enforce_storage=False,
+        first_phase=stretch.index,
+    )
+    return sim, dt
+
+
+def simulated_saturation(
+    scenario: Scenario, stretch: Stretch, seed: int, window: float
+) -> tuple[dict[str, float], float]:
+    """Per shared limit, the tenant count where its busiest minute in ``stretch`` reaches 100%, each limit on its
+    own (storage and Key Vault hold nothing back; instances do); and the largest count sampled. The stretch
+    outlasts the window; GRID is sampled up to ten times the first saturation."""
     points: dict[str, list[tuple[float, float]]] = {name: [] for name in SHARED}
     first, tenants = math.inf, 0
     for tenants in GRID:
-        sim, _rate, dt = initial_run(scenario, 10_000, tenants, seed, cohorts=2, until=window, enforce_storage=False)
+        sim, dt = stretch_run(scenario, stretch, tenants, seed, window)
         for name, samples in points.items():
             samples.append((tenants, sim.busiest_minute(name, dt, used=name != "instances")))
             if samples[-1][1] >= 1.0:
@@ -122,13 +160,22 @@ def simulated_saturation(scenario: Scenario, seed: int, window: float) -> tuple[
     return {name: crossing(pts) for name, pts in points.items()}, tenants
 
 
-def users_phase_rate(scenario: Scenario, users: int = 10_000) -> float:
-    phases = initial_phases(users)
-    return rates_of(scenario, phases, sum(group_sizes(users, 0)))[0]
+def entra_rate(scenario: Scenario, stretch: Stretch) -> float:
+    phases = initial_phases(stretch.users)
+    return rates_of(scenario, phases, sum(group_sizes(stretch.users, 0)))[stretch.index]
 
 
-def paper_saturation(scenario: Scenario) -> dict[str, float]:
-    return saturation(initial_phases(1_000)[0].mix, users_phase_rate(scenario), scenario.limits, Latency())
+def stretch_rate(scenario: Scenario, stretch: Stretch) -> float:
+    """Entra's rate in the stretch, or the tenant's own ceiling there if lower (the members phase at 25/s)."""
+    return min(entra_rate(scenario, stretch), own_ceiling(stretch_mix(stretch), scenario.limits, Latency()))
+
+
+def stretch_mix(stretch: Stretch) -> dict[str, float]:
+    return initial_phases(1_000)[stretch.index].mix
+
+
+def paper_saturation(scenario: Scenario, stretch: Stretch) -> dict[str, float]:
+    return saturation(stretch_mix(stretch), stretch_rate(scenario, stretch), scenario.limits, Latency())
 
 
 def cycle_hours(scenario: Scenario, users: int, tenants: float, seed: int) -> float:
@@ -142,15 +189,7 @@ def paper_cycle_hours(scenario: Scenario, users: int) -> float:
     rates = rates_of(scenario, phases, sum(group_sizes(users, 0)))
     seconds = 0.0
     for phase, rate in zip(phases, rates, strict=True):
-        d = per_request(phase.mix, 1.0, Latency())
-        ceilings = [rate]
-        for entities in (d.entities_u, d.entities_g):
-            if entities:
-                ceilings.append(scenario.limits.partition_entities_per_s / entities)
-        for commits in (d.commits_u, d.commits_g):
-            if commits:
-                ceilings.append(counter_ceiling(1.0, Latency()) / commits)
-        seconds += phase.requests / min(ceilings)
+        seconds += phase.requests / min(rate, own_ceiling(phase.mix, scenario.limits, Latency()))
     return seconds / 3600
 
 
@@ -191,8 +230,8 @@ def steady_paper(limits: Limits, users: int, tenants: float) -> dict[str, float]
     reached = instances * (1 - math.exp(-per_cycle / instances))  # instances a cycle's requests reach
     burst = limits.entra_requests_per_s
     seconds = per_cycle / burst  # a cycle's requests arrive in one burst at Entra's rate
-    merges_u = seconds * merges_per_s(burst * d.commits_u, instances) * (1 + 2 * stale) / period
-    merges_g = seconds * merges_per_s(burst * d.commits_g, instances) * (1 + 2 * stale) / period
+    merges_u = seconds * merges_per_s(burst * d.committing_u, instances) * (1 + 2 * stale) / period
+    merges_g = seconds * merges_per_s(burst * d.committing_g, instances) * (1 + 2 * stale) / period
     account = rate * (d.table_calls + ACTIVITY_WRITES_PER_REQUEST + d.records) + reached / period + merges_u + merges_g
     vault = (reached + 2 * reached * period / TOKEN_VALUE_CACHE_S) / period
     return {
@@ -231,38 +270,50 @@ SCENARIOS = (
 
 def report(seed: int, window: float) -> None:
     print(f"seed {seed}; {Latency()}; tenants per Entra cycle: users, then groups, then members")
-    print("\n== Initial cycles starting together: tenants at which each shared limit reaches 100% (busiest minute)")
-    header = "".join(f"{s.name:>30}" for s in SCENARIOS)
-    print(f"{'limit':<11}{header}\n{'':<11}" + f"{'paper   sim   diff':>30}" * len(SCENARIOS))
-    results = [(paper_saturation(s), *simulated_saturation(s, seed, window)) for s in SCENARIOS]
-    for name in SHARED:
-        cells = "".join(
-            f"{fmt(p[name]):>16}{fmt(m[name], top):>7}{diff(p[name], m[name], top):>7}" for p, m, top in results
-        )
-        print(f"{name:<11}{cells}")
-    print("(> n: not reached up to n tenants, ten times the first limit, where the search stops)")
-    firsts = []
-    for scenario, (paper, sim, _top) in zip(SCENARIOS, results, strict=True):
-        first = min(sim, key=lambda k: sim[k])
-        firsts.append((scenario, first, sim[first]))
+    firsts: dict[str, list[tuple[Scenario, str, float]]] = {}
+    for stretch in STRETCHES:
         print(
-            f"first limit, {scenario.name}: {first} at {fmt(sim[first])} tenants "
-            f"(paper: {min(paper, key=lambda k: paper[k])} at {fmt(min(paper.values()))})"
+            f"\n== Initial cycles starting together, {stretch.name} phase ({stretch.users:,}-user tenants): "
+            "tenants at which each shared limit reaches 100% (busiest minute)"
         )
-    print("\n== Utilisation of every limit at that tenant count, busiest minute of the users phase: sim [paper]")
-    print("(the load each limit is asked for, none holding back the others but instances)")
-    for scenario, _first, at in firsts:
-        run, _rate, dt = initial_run(scenario, 10_000, at, seed, cohorts=2, until=window, enforce_storage=False)
-        paper = utilisation(initial_phases(1_000)[0].mix, users_phase_rate(scenario), at, scenario.limits, Latency())
-        cells = ", ".join(
-            f"{n} {run.busiest_minute(n, dt, used=n in SHARED[1:]):.0%} [{paper[n]:.0%}]"
-            for n in (*SHARED, *PER_TENANT)
+        header = "".join(f"{s.name:>30}" for s in SCENARIOS)
+        print(f"{'limit':<11}{header}\n{'':<11}" + f"{'paper   sim   diff':>30}" * len(SCENARIOS))
+        results = [(paper_saturation(s, stretch), *simulated_saturation(s, stretch, seed, window)) for s in SCENARIOS]
+        for name in SHARED:
+            cells = "".join(
+                f"{fmt(p[name]):>16}{fmt(m[name], top):>7}{diff(p[name], m[name], top):>7}" for p, m, top in results
+            )
+            print(f"{name:<11}{cells}")
+        print("(> n: not reached up to n tenants, ten times the first limit, where the search stops)")
+        firsts[stretch.name] = []
+        for scenario, (paper, sim, _top) in zip(SCENARIOS, results, strict=True):
+            first = min(sim, key=lambda k: sim[k])
+            firsts[stretch.name].append((scenario, first, sim[first]))
+            rate = stretch_rate(scenario, stretch)
+            print(
+                f"first limit, {scenario.name}: {first} at {fmt(sim[first])} tenants "
+                f"(paper: {min(paper, key=lambda k: paper[k])} at {fmt(min(paper.values()))}); "
+                f"a tenant's rate {rate:.2f} requests/s"
+            )
+        print(
+            f"\n== Utilisation of every limit at that tenant count, busiest minute of the {stretch.name} phase:"
+            " sim [paper]"
         )
-        print(f"{scenario.name}, {fmt(at)} tenants: {cells}")
+        print("(the load each limit is asked for, none holding back the others but instances)")
+        for scenario, _first, at in firsts[stretch.name]:
+            run, dt = stretch_run(scenario, stretch, at, seed, window)
+            mix, rate, asked = stretch_mix(stretch), stretch_rate(scenario, stretch), entra_rate(scenario, stretch)
+            paper = utilisation(mix, rate, at, scenario.limits, Latency(), asked=asked)
+            cells = ", ".join(
+                f"{n} {run.busiest_minute(n, dt, used=n in SHARED[1:]):.0%} [{paper[n]:.0%}]"
+                for n in (*SHARED, *PER_TENANT)
+            )
+            print(f"{scenario.name}, {fmt(at)} tenants: {cells}")
     print(
-        "\n== Initial cycle of one tenant (hours): alone, and among as many as saturate the first limit [paper: alone]"
+        "\n== Initial cycle of one tenant (hours): alone, and among as many as saturate the users phase's first limit"
+        " [paper: alone]"
     )
-    for scenario, _first, at in firsts[::2]:
+    for scenario, _first, at in firsts["users"][::2]:
         for users in (10_000, 100_000):
             if scenario.pace == "Learn" and users == 100_000:  # 68 hours of requests: the paper figure only
                 print(f"{scenario.name}, {users:,} users: [{paper_cycle_hours(scenario, users):.1f} h]")

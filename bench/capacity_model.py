@@ -29,33 +29,41 @@ class Limits:
 
 @dataclass(frozen=True)
 class Latency:
-    """Azure round trips and our CPU per request: assumptions (Azurite-independent), stated in the doc."""
+    """Azure round trips: assumptions (Azurite-independent), stated in the doc. Our CPU is measured (Cost.cpu_ms)."""
 
     read_s: float = 0.010  # point read or one page of a query, same region
     tx_s: float = 0.020  # entity-group transaction (the brief's 10-30 ms; 20 ms midpoint)
-    cpu_s: float = 0.005  # parsing, validation, JSON per request (3-5 ms over a raw read on Azurite here)
+
+
+POINT_READ_THREADS = 8
+"""scim.store.reads.POINT_READ_THREADS: the point reads of one member check in flight at once."""
 
 
 @dataclass(frozen=True)
 class Cost:
-    """Table Storage calls of one SCIM request, as measured by bench/entra_trips.py.
+    """Table Storage calls and CPU of one SCIM request, as measured by bench/entra_trips.py.
 
     The base figures are a worker whose cached counter-row ETag is current; ``stale_*`` is what a request
     adds when another worker wrote the tenant's counter row last (the first transaction fails, the row is
     read again, the transaction is sent again), which bench/entra_trips.py measures with two workers.
-    Entities: written by transactions (``*_u`` in the tenant's Users partition, ``*_g`` in its Groups
-    partition) or read. ``commits_*``: transactions that move that partition's counter row.
+    ``reads`` are point reads one after another; ``checks`` the point reads of a member check, which go
+    POINT_READ_THREADS at a time. Entities: written by transactions (``*_u`` in the tenant's Users partition,
+    ``*_g`` in its Groups partition) or read. ``commits_*``: transactions that move that partition's counter row.
+    ``cpu_ms``: our process's CPU for the request, the storage client's included.
     """
 
     reads: int = 0
+    checks: int = 0
     queries: int = 0
     txs: int = 0
+    cpu_ms: float = 0.0
     entities_u: int = 0
     entities_g: int = 0
     commits_u: int = 0
     commits_g: int = 0
     stale_reads: int = 0
     stale_txs: int = 0
+    stale_cpu_ms: float = 0.0
     stale_entities_u: int = 0
     stale_entities_g: int = 0
     written: int = 0  # entities the successful transactions wrote (ingress)
@@ -65,40 +73,90 @@ class Cost:
         """Change records written, each one queue message (a commit writes one record)."""
         return self.commits_u + self.commits_g
 
+    @property
+    def calls(self) -> int:
+        """Table Storage calls with a current counter row."""
+        return self.reads + self.checks + self.queries + self.txs
 
-# bench/entra_trips.py, 2026-11-28: reads, queries, transactions; entities written by the transactions (batch
-# bodies) plus the entities read (1 per point read, the rows a query returns: 100 for the member check).
+    def busy_s(self, lat: Latency) -> float:
+        """Seconds the request holds an instance: its CPU, then every round trip it waits for (a member check
+        waits once per POINT_READ_THREADS reads). An upper bound: under the GIL the check's reads (about 3 ms of
+        CPU each) run while the others wait, so their waits mostly hide behind their CPU."""
+        waits = self.reads + math.ceil(self.checks / POINT_READ_THREADS) + self.queries
+        return self.cpu_ms / 1000 + waits * lat.read_s + self.txs * lat.tx_s
+
+    def stale_busy_s(self, lat: Latency) -> float:
+        """What a stale counter row adds to busy_s: the failed transaction, the read, the second attempt."""
+        return self.stale_cpu_ms / 1000 + self.stale_reads * lat.read_s + self.stale_txs * lat.tx_s
+
+
+# bench/entra_trips.py, 2026-11-28 (after main's cffbb50 and 8fb1750): reads, member-check reads, queries,
+# transactions; CPU ms with one worker, and what two workers add (the medians of 9 rounds, rounded); entities
+# written by the transactions (batch bodies) plus the entities read (1 per point read: 100 for the member check).
 COSTS: dict[str, Cost] = {
-    "user_filter_miss": Cost(reads=1, entities_u=1),
-    "user_post": Cost(txs=1, entities_u=6, commits_u=1, stale_reads=1, stale_txs=1, stale_entities_u=7, written=6),
-    "user_get": Cost(reads=1, queries=1, entities_u=1, entities_g=1),
-    "user_patch": Cost(
-        reads=1, txs=1, entities_u=4, commits_u=1, stale_reads=1, stale_txs=1, stale_entities_u=4, written=3
+    "user_filter_miss": Cost(reads=1, cpu_ms=3.8, entities_u=1),
+    "user_post": Cost(
+        txs=1,
+        cpu_ms=6.1,
+        entities_u=6,
+        commits_u=1,
+        stale_reads=1,
+        stale_txs=1,
+        stale_cpu_ms=4.7,
+        stale_entities_u=7,
+        written=6,
     ),
-    "group_filter_miss": Cost(reads=1, entities_g=1),
+    "user_get": Cost(reads=1, queries=1, cpu_ms=6.7, entities_u=1, entities_g=1),
+    "user_patch": Cost(
+        reads=1,
+        txs=1,
+        cpu_ms=10.0,
+        entities_u=4,
+        commits_u=1,
+        stale_reads=1,
+        stale_txs=1,
+        stale_cpu_ms=9.4,
+        stale_entities_u=4,
+        written=3,
+    ),
+    "group_filter_miss": Cost(reads=1, cpu_ms=3.6, entities_g=1),
     "group_post": Cost(
-        reads=1, queries=1, txs=1, entities_g=7, commits_g=1, stale_reads=1, stale_txs=1, stale_entities_g=6, written=5
+        reads=1,
+        queries=1,
+        txs=1,
+        cpu_ms=10.7,
+        entities_g=7,
+        commits_g=1,
+        stale_reads=1,
+        stale_txs=1,
+        stale_cpu_ms=5.9,
+        stale_entities_g=6,
+        written=5,
     ),
     "group_add_100": Cost(
-        queries=8,
+        checks=100,
         txs=3,
+        cpu_ms=295.3,
         entities_u=100,
         entities_g=209,
         commits_g=3,
         stale_reads=1,
         stale_txs=1,
+        stale_cpu_ms=35.6,
         stale_entities_g=100,
         written=209,
     ),
-    "user_filter_hit": Cost(reads=2, entities_u=2),
+    "user_filter_hit": Cost(reads=2, cpu_ms=7.3, entities_u=2),
     "group_add_1": Cost(
-        queries=1,
+        reads=1,
         txs=1,
+        cpu_ms=7.3,
         entities_u=1,
         entities_g=5,
         commits_g=1,
         stale_reads=1,
         stale_txs=1,
+        stale_cpu_ms=5.5,
         stale_entities_g=6,
         written=5,
     ),
@@ -190,6 +248,9 @@ class Demand:
     entities_g: float = 0.0
     commits_u: float = 0.0
     commits_g: float = 0.0
+    committing_u: float = 0.0
+    """Requests that commit to the Users partition at all: a worker marks the registry once for all of them."""
+    committing_g: float = 0.0
     records: float = 0.0
     ingress_bytes: float = 0.0
     by_op: dict[str, float] = field(default_factory=dict)
@@ -201,13 +262,14 @@ def per_request(mix: dict[str, float], stale: float, lat: Latency) -> Demand:
     out = Demand(by_op={op: n / total for op, n in mix.items()})
     for op, share in out.by_op.items():
         c = COSTS[op]
-        reads, txs = c.reads + stale * c.stale_reads, c.txs + stale * c.stale_txs
-        out.service_s += share * (lat.cpu_s + (reads + c.queries) * lat.read_s + txs * lat.tx_s)
-        out.table_calls += share * (reads + c.queries + txs)
+        out.service_s += share * (c.busy_s(lat) + stale * c.stale_busy_s(lat))
+        out.table_calls += share * (c.calls + stale * (c.stale_reads + c.stale_txs))
         out.entities_u += share * (c.entities_u + stale * c.stale_entities_u)
         out.entities_g += share * (c.entities_g + stale * c.stale_entities_g)
         out.commits_u += share * c.commits_u
         out.commits_g += share * c.commits_g
+        out.committing_u += share * min(1, c.commits_u)
+        out.committing_g += share * min(1, c.commits_g)
         out.records += share * c.records
         out.ingress_bytes += share * (c.written * BYTES_PER_ENTITY + c.records * BYTES_PER_MESSAGE)
     return out
@@ -223,8 +285,22 @@ def counter_ceiling(stale: float, lat: Latency) -> float:
     return 1.0 / (lat.tx_s + stale * lat.read_s)
 
 
+def own_ceiling(mix: dict[str, float], limits: Limits, lat: Latency) -> float:
+    """Requests a second of ``mix`` one tenant's own partitions and counter rows allow (every counter row stale)."""
+    d = per_request(mix, 1.0, lat)
+    ceilings = [math.inf]
+    for entities in (d.entities_u, d.entities_g):
+        if entities:
+            ceilings.append(limits.partition_entities_per_s / entities)
+    for commits in (d.commits_u, d.commits_g):
+        if commits:
+            ceilings.append(counter_ceiling(1.0, lat) / commits)
+    return min(ceilings)
+
+
 def merges_per_s(commits_per_s: float, instances: float) -> float:
-    """Registry merges a second for one tenant and stream: each instance that committed in that second marks once."""
+    """Registry merges a second for one tenant and stream: each instance that committed in that second marks once.
+    ``commits_per_s`` counts requests that commit (a 100-member PATCH's three transactions run on one instance)."""
     if commits_per_s <= 0:
         return 0.0
     return instances * (1.0 - math.exp(-commits_per_s / max(1.0, instances)))
@@ -258,8 +334,8 @@ def tenant_load(mix: dict[str, float], rate: float, instances: float, lat: Laten
     """Paper form: everything one tenant sending ``rate`` requests a second of ``mix`` costs."""
     stale = stale_probability(instances)
     d = per_request(mix, stale, lat)
-    merges_u = merges_per_s(rate * d.commits_u, instances) * (1 + 2 * stale)
-    merges_g = merges_per_s(rate * d.commits_g, instances) * (1 + 2 * stale)
+    merges_u = merges_per_s(rate * d.committing_u, instances) * (1 + 2 * stale)
+    merges_g = merges_per_s(rate * d.committing_g, instances) * (1 + 2 * stale)
     tenant_rows = distinct_per_ttl(rate, instances, TENANT_CACHE_S)
     vault = distinct_per_ttl(rate, instances, TOKEN_CACHE_S)
     vault += 2 * distinct_per_ttl(rate, instances, TOKEN_VALUE_CACHE_S)
@@ -292,16 +368,21 @@ PER_TENANT = ("partition_u", "partition_g", "counter_u", "counter_g")
 
 def cold_vault_reads(rate: float, instances: float, limits: Limits) -> float:
     """Key Vault calls a second for one tenant in the busiest minute of a scale-out from zero: every instance it
-    reaches reads the listing and both values (3 calls) while instances arrive once a second."""
+    reaches reads the listing and both values (3 calls) while instances arrive once a second. A scale-out longer
+    than the token cache (the members phase's, on 1,000 instances) also has its first instances list again."""
     window = max(60.0, instances / limits.scale_out_per_s)
     reached = max(1.0, instances) * (1.0 - math.exp(-rate * window / max(1.0, instances)))
-    return 3.0 * reached / window
+    relisting = max(0.0, reached - TOKEN_CACHE_S * limits.scale_out_per_s) / TOKEN_CACHE_S
+    return 3.0 * reached / window + relisting
 
 
-def utilisation(mix: dict[str, float], rate: float, tenants: float, limits: Limits, lat: Latency) -> dict[str, float]:
+def utilisation(
+    mix: dict[str, float], rate: float, tenants: float, limits: Limits, lat: Latency, asked: float | None = None
+) -> dict[str, float]:
     """Utilisation of each limit in the busiest minute when ``tenants`` identical tenants want ``rate`` requests a
     second of ``mix``. Instances report the load offered; storage and Key Vault see what the instances can
-    serve (once instances are all busy, each tenant is served less than it asks)."""
+    serve (once instances are all busy, each tenant is served less than it asks). ``asked``: what Entra sends
+    when the tenant's own limits let only ``rate`` through; they are reported against what it sends."""
     capacity = limits.max_instances * limits.instance_concurrency
     served, offered_busy, instances = rate, 0.0, 1.0
     for _ in range(30):  # instances depend on the service time, which depends on staleness, which depends on instances
@@ -310,6 +391,7 @@ def utilisation(mix: dict[str, float], rate: float, tenants: float, limits: Limi
         served = rate * min(1.0, capacity / offered_busy) if offered_busy > 0 else rate
         instances = max(1.0, min(float(limits.max_instances), offered_busy / limits.instance_concurrency))
     load = tenant_load(mix, served, instances, lat)
+    own = load if asked is None else tenant_load(mix, asked, instances, lat)
     vault = max(load.vault, cold_vault_reads(served, instances, limits))
     return {
         "instances": offered_busy / capacity,
@@ -319,10 +401,10 @@ def utilisation(mix: dict[str, float], rate: float, tenants: float, limits: Limi
         "queue": tenants * load.queue / limits.queue_messages_per_s,
         "vault": tenants * vault / limits.vault_reads_per_s,
         "ingress": tenants * load.ingress / limits.account_ingress_bytes_per_s,
-        "partition_u": load.partition_u / limits.partition_entities_per_s,
-        "partition_g": load.partition_g / limits.partition_entities_per_s,
-        "counter_u": load.counter_u,
-        "counter_g": load.counter_g,
+        "partition_u": own.partition_u / limits.partition_entities_per_s,
+        "partition_g": own.partition_g / limits.partition_entities_per_s,
+        "counter_u": own.counter_u,
+        "counter_g": own.counter_g,
     }
 
 

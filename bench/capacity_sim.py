@@ -71,8 +71,8 @@ def op_vectors(op: str, lat: Latency) -> Vectors:
     c = COSTS[op]
     base = {
         "requests": 1.0,
-        "busy": lat.cpu_s + (c.reads + c.queries) * lat.read_s + c.txs * lat.tx_s,
-        "account": c.reads + c.queries + c.txs + ACTIVITY_WRITES_PER_REQUEST + c.records,
+        "busy": c.busy_s(lat),
+        "account": c.calls + ACTIVITY_WRITES_PER_REQUEST + c.records,
         "partition_u": float(c.entities_u),
         "partition_g": float(c.entities_g),
         "counter_u": float(c.commits_u),
@@ -81,7 +81,7 @@ def op_vectors(op: str, lat: Latency) -> Vectors:
         "ingress": float(c.written * BYTES_PER_ENTITY + c.records * BYTES_PER_MESSAGE),
     }
     stale = {
-        "busy": c.stale_reads * lat.read_s + c.stale_txs * lat.tx_s,
+        "busy": c.stale_busy_s(lat),
         "account": float(c.stale_reads + c.stale_txs),
         "partition_u": float(c.stale_entities_u),
         "partition_g": float(c.stale_entities_g),

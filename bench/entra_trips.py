@@ -2,7 +2,8 @@
 
 Run with `make bench` (or `python -m bench.entra_trips`). For each request Entra sends in an initial
 and an incremental cycle it prints the Table Storage calls by kind (point reads, queries, transactions, other
-writes) and the entities the transactions wrote (counted in each batch body), measured twice:
+writes), the entities the transactions wrote (counted in each batch body) and the CPU time the request took in
+this process (the median of several rounds), measured twice:
 
 - one worker: the same process wrote last, so the tenant's counter row ETag is cached (what a single
   Functions instance sees, and what bench/round_trips.py measures);
@@ -10,13 +11,18 @@ writes) and the entities the transactions wrote (counted in each batch body), me
   stale and the transaction fails once, the row is read again and the transaction is sent again (what many
   Flex instances with one request each see, the usual case in Azure).
 
-Counts are exact and do not depend on the machine; the activity log and the changes queue are not counted
-(they run after the answer, on threads of their own; bench/delivery.py measures the queue).
+Counts are exact and do not depend on the machine (every round must give the same); the activity log and
+the changes queue are not counted (they run after the answer, on threads of their own; bench/delivery.py
+measures the queue). CPU is `time.process_time` around the request: our code, the storage client, and the
+point-read threads of a member check (this process runs no other thread); Azurite is another process.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
+import statistics
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -163,25 +169,34 @@ def touch_both_tables(worker: Worker, state: dict[str, Any]) -> None:
     assert client.call("group_item", "PATCH", state["prime_group"], change)[0] == 204
 
 
-def measure(workers: list[Worker], log: CallLog, state: dict[str, Any]) -> dict[str, tuple[Counter[str], int]]:
-    """Run the steps once on the first worker; the calls and entities of each.
+Measured = dict[str, tuple[Counter[str], int, float]]
+"""Per step: calls by kind, entities the transactions wrote, CPU ms."""
+
+
+def measure(workers: list[Worker], log: CallLog, state: dict[str, Any]) -> Measured:
+    """Run the steps once on the first worker; the calls, entities and CPU ms of each.
 
     With a second worker, it writes to both tables before each step (not counted), so every step of the
     first worker meets a counter row changed by someone else, as on Flex instances serving one request each.
     """
-    result: dict[str, tuple[Counter[str], int]] = {}
+    result: Measured = {}
     for name, action in steps(state):
         if len(workers) > 1 and not name.startswith("_"):
             touch_both_tables(workers[1], state)
         before, entities = log.snapshot()
+        started = time.process_time()
         action(workers[0].client)
+        cpu_ms = (time.process_time() - started) * 1000
         after, entities_after = log.snapshot()
         if not name.startswith("_"):
-            result[name] = (after - before, entities_after - entities)
+            result[name] = (after - before, entities_after - entities, cpu_ms)
     return result
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9, help="rounds of each worker setting (CPU: the median)")
+    args = parser.parse_args()
     with Azurite() as azurite:
         log = CallLog()
         tenant = "captrips"
@@ -196,17 +211,25 @@ def main() -> None:
         assert status == 201, answer
         state: dict[str, Any] = {"pool": pool, "boss": pool[-1], "prime_group": answer["id"]}
         measure(workers, log, state)  # warm: each worker has read the counter rows and registered the tenant
-        touch_both_tables(workers[0], state)  # the first worker wrote last: its counter ETags are current
-        runs = {"one worker": measure(workers[:1], log, state), "two workers": measure(workers, log, state)}
+        runs: dict[str, list[Measured]] = {"one worker": [], "two workers": []}
+        for _round in range(args.rounds):
+            touch_both_tables(workers[0], state)  # the first worker wrote last: its counter ETags are current
+            runs["one worker"].append(measure(workers[:1], log, state))
+            runs["two workers"].append(measure(workers, log, state))
         for worker in workers:
             worker.close()
 
-    print(f"{'request':<36} {'workers':<12} {'read':>5} {'query':>6} {'tx':>4} {'write':>6} {'entities in tx':>15}")
-    for name in runs["one worker"]:
-        for label, run in runs.items():
-            calls, entities = run[name]
+    print(
+        f"{'request':<36} {'workers':<12} {'read':>5} {'query':>6} {'tx':>4} {'write':>6} {'entities in tx':>15}"
+        f" {'CPU ms':>7}"
+    )
+    for name in runs["one worker"][0]:
+        for label, rounds in runs.items():
+            calls, entities, _cpu = rounds[0][name]
+            assert all(r[name][:2] == (calls, entities) for r in rounds), f"{name}, {label}: counts differ by round"
+            cpu_ms = statistics.median(r[name][2] for r in rounds)
             counts = " ".join(f"{calls[k]:>{w}}" for k, w in zip(KINDS, (5, 6, 4, 6), strict=True))
-            print(f"{name:<36} {label:<12} {counts} {entities:>15}")
+            print(f"{name:<36} {label:<12} {counts} {entities:>15} {cpu_ms:>7.1f}")
 
 
 if __name__ == "__main__":
