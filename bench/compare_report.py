@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -98,29 +99,37 @@ class Report:
         )
         load = ", ".join(f"{x:.2f}" for x in self.load_before), ", ".join(f"{x:.2f}" for x in self.load_after)
         self.out("bench/compare.py: our host and scim2-server, the same Entra load, alternating phases, one run")
-        self.out(f"date        {self.started:%Y-%m-%d %H:%M} UTC")
-        self.out(f"machine     {self.machine}; load average (1/5/15 min) {load[0]} at start, {load[1]} at end")
-        self.out(f"python      {self.python}; reference {self.reference}")
-        self.out(f"command     {self.command}")
-        self.out(
-            f"load        {args.rounds} rounds x {args.users} new users x 5 requests a server; {args.threads} threads"
+        self.field("date", f"{self.started:%Y-%m-%d %H:%M} UTC")
+        self.field("machine", f"{self.machine}; load average (1/5/15 min) {load[0]} at start, {load[1]} at end")
+        self.field("python", f"{self.python}; reference {self.reference}")
+        self.field("command", self.command)
+        self.field(
+            "load",
+            f"{args.rounds} rounds x {args.users} new users x 5 requests a server; {args.threads} thread(s) with "
+            f"keep-alive connections; {args.warmup} users of warm-up first; {order}",
         )
-        self.out(f"            with keep-alive connections; {args.warmup} users of warm-up first; {order}")
-        self.out("requests    filter miss, POST (Entra's create body), GET by id, then 2 PATCHes a user: one of")
-        self.out(
-            '            replace with paths | path-less replace, one of active "False" | manager add | active false'
+        self.field(
+            "requests",
+            "filter miss, POST (Entra's create body), GET by id, then 2 PATCHes a user: one of replace with paths | "
+            'path-less replace, one of active "False" | manager add | active false',
         )
-        self.out("us          devhost.serve: ThreadingHTTPServer, HTTP/1.1 keep-alive; Azurite tables in memory; no")
-        self.out(
-            f"            changes queue (scim2-server has none); log level {args.our_log_level} (INFO as in Azure:"
+        self.field(
+            "us",
+            "devhost.serve: ThreadingHTTPServer, HTTP/1.1 keep-alive; Azurite tables in memory; no changes queue "
+            f"(scim2-server has none); log level {args.our_log_level} (INFO as in Azure: a JSON line a request, "
+            "from which the storage calls below are read)",
         )
-        self.out("            a JSON line a request, from which the storage calls below are read)")
-        self.out(f"scim2       in-memory storage, bearer token; {front}")
+        self.field("scim2", f"in-memory storage, bearer token; {front}")
         for note in self.shape_notes or ["both servers accepted every Entra shape as sent"]:
-            self.out(f"shapes      {note}")
+            self.field("shapes", note)
         for name, tally in self.tallies.items():
             for (op, status), n in sorted(tally.result.unexpected.items()):
                 self.out(f"UNEXPECTED  {name}: {op} answered {status or 'no answer'} {n} times")
+
+    def field(self, label: str, text: str) -> None:
+        """One header field, wrapped under its label at 120 columns."""
+        for n, line in enumerate(textwrap.wrap(text, width=108, break_on_hyphens=False)):
+            self.out(f"{label if n == 0 else '':<12}{line}")
 
     def throughput(self, a: Any, b: Any, us: str, them: str) -> float:
         rate_a, rate_b = a.result.operations / a.result.seconds, b.result.operations / b.result.seconds
