@@ -137,8 +137,8 @@ class Report:
         self.out(f"{'':<36}{us:>12}{them:>14}{'us/scim2':>10}")
         self.out(f"{'timed operations':<36}{a.result.operations:>12}{b.result.operations:>14}")
         self.out(f"{'throughput, ops/s (all rounds)':<36}{rate_a:>12.1f}{rate_b:>14.1f}{rate_a / rate_b:>10.2f}")
-        spread = [f"{min(t.round_rates):.0f}-{max(t.round_rates):.0f}" for t in (a, b)]
-        self.out(f"{'  per round, min-max':<36}{spread[0]:>12}{spread[1]:>14}")
+        spread = ["/".join(f"{rate:.0f}" for rate in t.round_rates) for t in (a, b)]
+        self.out(f"{'  per round, in order':<36}{spread[0]:>12}{spread[1]:>14}")
         return rate_a / rate_b
 
     def latency(self, a: Any, b: Any, us: str, them: str) -> None:
