@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install browser run test lint bench bench-abuse capacity soak check-infra clean
+.PHONY: help install browser run test lint bench bench-abuse bench-compare capacity soak check-infra clean
 
 help:
 	@echo "make run    - start Azurite and the SCIM endpoint on 127.0.0.1:\$${PORT:-7071}; prints Tenant URL and token"
@@ -18,6 +18,7 @@ help:
 	@echo "make capacity - tenants one deployment serves: paper model and token-bucket simulation (seconds, stdlib)"
 	@echo "make check-infra - parse every Bicep file (pycep-parser), run our Flex/role/Key Vault rules and checkov, offline"
 	@echo "make bench-abuse - worst-case CPU seconds and peak memory of abusive requests (issue #15; minutes)"
+	@echo "make bench-compare - the same Entra load against our host and scim2-server, alternating: ops/s, p50/p99, CPU/op, cold start"
 	@echo "make soak   - Entra cycle of SOAK_USERS (10000) users, 8 clients, random storage faults; invariants at the end"
 
 $(PY_STAMP): requirements.txt pyproject.toml
@@ -84,9 +85,21 @@ capacity: $(PY_STAMP)
 bench-abuse: install
 	$(PY) -m bench.abuse --cap $${CAP:-60}
 
+# scim2-server (the reference in `make bench-compare`) lives in a venv of its own: it pins its own scim2-models.
+SCIM2_SERVER := .venv-scim2-server/.installed
+
+$(SCIM2_SERVER):
+	@test -x .venv-scim2-server/bin/python || $(PYTHON) -m venv .venv-scim2-server
+	.venv-scim2-server/bin/python -m pip install --quiet --disable-pip-version-check scim2-server==0.8.3
+	@touch $@
+
+# Not part of `make test`: several minutes; COMPARE_ARGS passes options (e.g. --quick, --users 200 --rounds 3).
+bench-compare: install $(SCIM2_SERVER)
+	$(PY) -m bench.compare --scim2-python .venv-scim2-server/bin/python $${COMPARE_ARGS:-}
+
 # Not part of `make test`: a long run (about 20 requests a second on a busy 2-core machine).
 soak: install
 	$(PY) -m bench.soak --users $${SOAK_USERS:-10000} --clients $${SOAK_CLIENTS:-8} --fault-rate $${SOAK_FAULT_RATE:-0.02}
 
 clean:
-	rm -rf $(VENV) .venv-checkov .venv-pycep node_modules .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .venv-checkov .venv-pycep .venv-scim2-server node_modules .pytest_cache .mypy_cache .ruff_cache *.egg-info
