@@ -1,8 +1,10 @@
 """The storage client's share of our CPU per operation, for bench/compare.py; run in a fresh process.
 
 Two measurements against the Azurite the comparison uses, printed as one JSON object:
-- CPU seconds of this process per bare azure-data-tables call (create_entity, get_entity, and for
-  reference a three-row submit_transaction), in a loop with nothing else to do;
+- CPU seconds of this process per bare azure-data-tables call (create_entity, get_entity, and a four-row
+  submit_transaction, the shape of our writes: resource row, index row, counter row, change record), made
+  through the client our store uses (scim.store.TableStorage: its transport and transaction envelope), in a
+  loop with nothing else to do;
 - storage round trips of each of the comparison's operations through our handlers in process (as
   bench/round_trips.py counts them), split into reads (GET) and writes (any other method).
 
@@ -29,7 +31,10 @@ DOCUMENT = "x" * 700
 
 
 def sdk_cpu_per_call(connection_string: str, calls: int) -> dict[str, float]:
-    table = TableClient.from_connection_string(connection_string, table_name=f"calib{uuid.uuid4().hex[:12]}")
+    from scim.store import TableStorage
+
+    storage = TableStorage(connection_string=connection_string, table_prefix="calib")
+    table: TableClient = storage.table_client(f"calib{uuid.uuid4().hex[:12]}")
     table.create_table()
     keys = [uuid.uuid4().hex for _ in range(calls)]
 
@@ -41,11 +46,11 @@ def sdk_cpu_per_call(connection_string: str, calls: int) -> dict[str, float]:
 
     def transact(key: str) -> None:
         table.submit_transaction(
-            [("create", {"PartitionKey": "t", "RowKey": f"{key}{n}", "Document0": DOCUMENT}) for n in range(3)]
+            [("create", {"PartitionKey": "t", "RowKey": f"{key}{n}", "Document0": DOCUMENT}) for n in range(4)]
         )
 
     out: dict[str, float] = {}
-    for name, action in (("create_entity", create), ("get_entity", get), ("submit_transaction(3)", transact)):
+    for name, action in (("create_entity", create), ("get_entity", get), ("submit_transaction(4)", transact)):
         for key in [uuid.uuid4().hex for _ in range(20)] if name != "get_entity" else keys[:20]:
             action(key)  # warm-up: connection, first-call imports
         started_cpu, started = time.process_time(), time.perf_counter()
@@ -54,7 +59,7 @@ def sdk_cpu_per_call(connection_string: str, calls: int) -> dict[str, float]:
         out[name] = (time.process_time() - started_cpu) / calls
         out[f"{name} wall"] = (time.perf_counter() - started) / calls
     table.delete_table()
-    table.close()
+    storage.close()
     return out
 
 
