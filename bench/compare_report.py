@@ -193,7 +193,7 @@ class Report:
         )
         if observed is not None:
             self.out(
-                "  observed share = storage calls in our request lines x the mean of get_entity and submit_transaction(4)"
+                "  observed share = storage calls in our request lines x mean(get_entity, submit_transaction(4))"
             )
         return ratios
 
