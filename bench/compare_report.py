@@ -192,9 +192,7 @@ class Report:
             f"  calibrated share = {reads:.2f} reads x get_entity + {writes:.2f} writes x submit_transaction(4) per op"
         )
         if observed is not None:
-            self.out(
-                "  observed share = storage calls in our request lines x mean(get_entity, submit_transaction(4))"
-            )
+            self.out("  observed share = storage calls in our request lines x mean(get_entity, submit_transaction(4))")
         return ratios
 
     def row(self, name: str, ours: float, theirs: float | None, ratio: bool = True) -> None:
