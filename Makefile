@@ -86,7 +86,7 @@ bench-abuse: install
 	$(PY) -m bench.abuse --cap $${CAP:-60}
 
 # Not part of `make test`: sync handlers on threads vs async handlers on aio clients, through a latency proxy
-# (docs/performance.md, "Concurrency: sync threads or async"); about 3 minutes. Pass options in ARGS.
+# (docs/performance.md, "Concurrency: sync threads or async"); about 6 minutes. Pass options in ARGS.
 bench-concurrency: install
 	$(PY) -m bench.concurrency $(ARGS)
 

@@ -16,22 +16,22 @@ this shared machine hits both alike:
   handlers on its PYTHON_THREADPOOL_THREAD_COUNT threads;
 - **async**: azure.data.tables.aio on aiohttp with C tasks on one event loop, as async handlers would run.
   Its transactions go through an async copy of the same lean envelope, the best case of a port (the SDK's
-  own multipart path costs more CPU: ``--variants sync,async,async-sdk`` shows by how much).
+  own multipart path, variant ``async-sdk``, costs more CPU than either).
 
 Storage is a fresh in-memory Azurite (its table service, devhost.azurite) reached through a latency proxy in
 a process of its own, which holds every chunk ``--delay-ms`` in each direction (default 4 ms: a round trip
 gains 8 ms, which with Azurite's own 1-3 ms is an in-region Table Storage call) and one round trip more when
-a connection opens. The measured
-process is pinned to one CPU, as a 2,048 MB Flex Consumption instance has one core; Azurite and the proxy
-are not (they stand for Azure).
+a connection opens. The measured process is pinned to one CPU, as a 2,048 MB Flex Consumption instance has
+one core; Azurite and the proxy are not (they stand for Azure). Last, each client makes bare calls one at a
+time (no model work), which shows how much of the difference is the HTTP client itself.
 
 Per cell: requests/s, p50 and p99 latency, CPU ms per request of this process (time.process_time over the
 measured window, all threads), the server side's CPU (Azurite and the proxy) per request, new connections
 opened and errors; then the ratio async/sync at equal concurrency, and the thread count past which sync
 stops gaining (the knee).
 
-    python -m bench.concurrency                          # T and C = 1 4 8 16 32, 3 repetitions
-    python -m bench.concurrency --levels 1 8 --repeats 1 --seconds 2
+    python -m bench.concurrency                          # T and C = 1 4 8 16 32, 4 repetitions (~6 min)
+    python -m bench.concurrency --levels 1 8 --repeats 1 --seconds 2 --variants sync,async
 """
 
 from __future__ import annotations
@@ -575,8 +575,10 @@ def print_report(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 4, 8, 16, 32], help="threads T = tasks C")
-    parser.add_argument("--variants", default="sync,async", help="sync, async (lean envelope), async-sdk")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--variants", default="sync,async,async-sdk", help="sync, async (our lean envelope), async-sdk (the SDK's)"
+    )
+    parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=4.0, help="measured window of each cell")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds run before each window")
     parser.add_argument("--delay-ms", type=float, default=4.0, help="one-way delay the proxy adds per direction")
