@@ -154,7 +154,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         triggers: {
           http: {
             // Requests per instance (httpConcurrency; Python's default is 1). `make bench-concurrency`, threads
-            // 1/4/8/16/32: 15/36/51/55/58 req/s, p99 167/219/308/746/1,400 ms: the knee is 8 (three runs of three).
+            // 1/4/8/16/32: 15/36/51/55/58 req/s, p99 167/219/308/746/1,400 ms: the knee, 8 in 3 runs of 4 (16 once).
             // In Azure (reads ~10 ms, transactions ~20, ~9 CPU ms a PATCH) the instance's one core is busy from
             // about 4 requests on; 8 keeps it busy through slow calls, at ~75 ms a request when full.
             perInstanceConcurrency: httpConcurrency
