@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install browser run test lint bench bench-abuse bench-compare capacity soak check-infra clean
+.PHONY: help install browser run test lint bench bench-abuse bench-compare bench-concurrency capacity soak check-infra clean
 
 help:
 	@echo "make run    - start Azurite and the SCIM endpoint on 127.0.0.1:\$${PORT:-7071}; prints Tenant URL and token"
@@ -19,6 +19,7 @@ help:
 	@echo "make check-infra - parse every Bicep file (pycep-parser), run our Flex/role/Key Vault rules and checkov, offline"
 	@echo "make bench-abuse - worst-case CPU seconds and peak memory of abusive requests (issue #15; minutes)"
 	@echo "make bench-compare - the same Entra load against our host and scim2-server, alternating: ops/s, p50/p99, CPU/op, cold start"
+	@echo "make bench-concurrency - sync threads vs async aio clients on one PATCH's storage pattern (issue #11; minutes)"
 	@echo "make soak   - Entra cycle of SOAK_USERS (10000) users, 8 clients, random storage faults; invariants at the end"
 
 $(PY_STAMP): requirements.txt pyproject.toml
@@ -96,6 +97,11 @@ $(SCIM2_SERVER):
 # Not part of `make test`: several minutes; COMPARE_ARGS passes options (e.g. --quick, --users 200 --rounds 3).
 bench-compare: install $(SCIM2_SERVER)
 	$(PY) -m bench.compare --scim2-python .venv-scim2-server/bin/python $${COMPARE_ARGS:-}
+
+# Not part of `make test`: sync handlers on threads vs async handlers on aio clients, through a latency proxy
+# (docs/performance.md, "Concurrency: sync threads or async"); about 6 minutes. Pass options in ARGS.
+bench-concurrency: install
+	$(PY) -m bench.concurrency $(ARGS)
 
 # Not part of `make test`: a long run (about 20 requests a second on a busy 2-core machine).
 soak: install

@@ -76,6 +76,13 @@ param alwaysReadyInstances int = 0
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
+// Issue #11: 8 is the knee `make bench-concurrency` measured for sync handlers on threads (docs/performance.md,
+// "Concurrency: sync threads or async"); modules/functionapp.bicep gives the figures next to each setting.
+@description('HTTP requests one instance serves at once (Flex perInstanceConcurrency), each on its own thread of the Python worker (PYTHON_THREADPOOL_THREAD_COUNT, at most 32).')
+@minValue(1)
+@maxValue(32)
+param httpConcurrency int = 8
+
 @description('Lifetime in seconds of the OAuth2 access tokens /oauth2/token issues (SCIM_OAUTH_TOKEN_SECONDS).')
 @minValue(60)
 @maxValue(86400)
@@ -214,6 +221,7 @@ module functionApp 'modules/functionapp.bicep' = {
     restrictInboundToEntra: restrictInboundToEntra
     alwaysReadyInstances: alwaysReadyInstances
     maximumInstanceCount: maximumInstanceCount
+    httpConcurrency: httpConcurrency
   }
   // The app must not start before its identity can reach storage and the vault.
   dependsOn: [rbac]

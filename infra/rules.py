@@ -4,7 +4,8 @@ Each Bicep rule reads the templates as pycep-parser parses them (one dict per fi
 path from the repository root) and returns one message per mistake found. Together they keep the
 mistakes of issue #14 from coming back: a site property or app setting that Flex Consumption rejects,
 a region without Flex Consumption, a role that is not a known built-in role, a Key Vault with no way
-back after `azd down`. Plain Python with no dependencies, so `make test` runs them without pycep.
+back after `azd down`; and, from issue #11, a Python app whose HTTP concurrency and worker threads
+differ. Plain Python with no dependencies, so `make test` runs them without pycep.
 """
 
 from __future__ import annotations
@@ -280,6 +281,96 @@ def key_vault_references(templates: Templates) -> list[str]:
     return found
 
 
+THREADPOOL_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
+THREADPOOL_MAX = 32
+"""The largest PYTHON_THREADPOOL_THREAD_COUNT the Python worker takes (Microsoft Learn, "App settings reference
+for Azure Functions", PYTHON_THREADPOOL_THREAD_COUNT)."""
+
+
+def _app_setting(properties: Mapping[str, Any], name: str) -> tuple[bool, Any]:
+    """(found, value) of a `{ name: ..., value: ... }` entry of siteConfig.appSettings."""
+    for entry in (properties.get("siteConfig") or {}).get("appSettings") or []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return True, entry.get("value")
+    return False, None
+
+
+def _setting_operand(node: Any) -> Any:
+    """What an app setting's value stands for: `string(x)` is x, a literal '8' is 8."""
+    if _is_expression(node) and node.get("function", {}).get("type") == "string":
+        return node["function"].get("parameters", {}).get("value_to_convert")
+    if isinstance(node, str) and node.isdigit():
+        return int(node)
+    return node
+
+
+def _count(node: Any, template: Template) -> int | str | None:
+    """An int literal (or a variable holding one), else the parameter's name, else None."""
+    value = _resolve(node, template)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if isinstance(node, str) and node in template.get("parameters", {}):
+        return node
+    return None
+
+
+def python_http_concurrency(templates: Templates) -> list[str]:
+    """A Python site's HTTP concurrency on Flex Consumption and its worker's thread pool are one number.
+
+    Flex sends a Python app one HTTP request per instance at a time unless
+    functionAppConfig.scaleAndConcurrency.triggers.http.perInstanceConcurrency says more, and the Python
+    worker runs sync handlers on PYTHON_THREADPOOL_THREAD_COUNT threads (on Python 3.11 by default
+    min(32, cores + 4): 5 on a one-core instance). Set one without the other and either the threads idle or
+    requests wait inside the worker for a thread; so both are set, from the same parameter or to the same
+    literal, and never above the worker's 32 (a parameter says so with @maxValue).
+    """
+    found = []
+    for file, template in templates.items():
+        for name, body in _resources(template, "Microsoft.Web/sites"):
+            properties = body.get("properties") or {}
+            app_config = properties.get("functionAppConfig") or {}
+            runtime = (app_config.get("runtime") or {}).get("name")
+            if not isinstance(runtime, str) or runtime.lower() != "python":
+                continue
+            scale = app_config.get("scaleAndConcurrency") or {}
+            concurrency = ((scale.get("triggers") or {}).get("http") or {}).get("perInstanceConcurrency")
+            has_threads, threads = _app_setting(properties, THREADPOOL_SETTING)
+            where = f"{file}: resource {name}"
+            if concurrency is None and not has_threads:
+                continue  # the platform's pair: one request per instance, on the default pool
+            if concurrency is None:
+                found.append(
+                    f"{where}: sets {THREADPOOL_SETTING} without triggers.http.perInstanceConcurrency; Flex sends "
+                    "a Python app one request per instance at a time, so the extra threads idle"
+                )
+                continue
+            if not has_threads:
+                found.append(
+                    f"{where}: sets triggers.http.perInstanceConcurrency without {THREADPOOL_SETTING}; requests "
+                    "past the worker's default pool (5 threads on one core) wait inside the worker"
+                )
+                continue
+            wanted, given = _count(concurrency, template), _count(_setting_operand(threads), template)
+            if wanted is None or wanted != given:
+                found.append(
+                    f"{where}: {THREADPOOL_SETTING} and triggers.http.perInstanceConcurrency are not visibly the "
+                    "same number; set both from one parameter or to the same literal"
+                )
+            elif isinstance(wanted, int) and wanted > THREADPOOL_MAX:
+                found.append(f"{where}: {wanted} threads; {THREADPOOL_SETTING} takes at most {THREADPOOL_MAX}")
+            elif isinstance(wanted, str):
+                decorators = template["parameters"][wanted].get("decorators") or []
+                ceiling = next((d.get("argument") for d in decorators if d.get("type") == "max_value"), None)
+                if not isinstance(ceiling, int) or ceiling > THREADPOOL_MAX:
+                    found.append(
+                        f"{where}: param {wanted} sets {THREADPOOL_SETTING}; give it @maxValue({THREADPOOL_MAX}) "
+                        "or lower, the most the worker takes"
+                    )
+    return found
+
+
 BICEP_RULES: tuple[Callable[[Templates], list[str]], ...] = (
     flex_site_properties,
     flex_app_settings,
@@ -287,6 +378,7 @@ BICEP_RULES: tuple[Callable[[Templates], list[str]], ...] = (
     built_in_roles,
     key_vault_lifecycle,
     key_vault_references,
+    python_http_concurrency,
 )
 
 

@@ -5,7 +5,8 @@
 // Flex Consumption rejects or ignores many site properties and app settings that other plans use
 // (ftpsState, alwaysOn, linuxFxVersion, FUNCTIONS_WORKER_RUNTIME, WEBSITE_RUN_FROM_PACKAGE, ...): the
 // runtime, scale and deployment live in functionAppConfig instead. `make check-infra` fails on any of
-// them; the list and its source are in infra/azure_reference.py.
+// them; the list and its source are in infra/azure_reference.py. Inside an object or array, keep a comment to
+// four lines at most: checkov's older pycep parser rejects a fifth in a row (a "parsing error" in check-infra).
 param name string
 param planName string
 param location string
@@ -40,6 +41,18 @@ param alwaysReadyInstances int
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int
+// Concurrency (issue #11): our handlers stay synchronous and run on the Python worker's thread pool, so an
+// instance takes this many HTTP requests at once (perInstanceConcurrency) and the worker has one thread for
+// each (PYTHON_THREADPOOL_THREAD_COUNT): one number, so that no thread idles and no request waits inside the
+// worker for one (`make check-infra` holds them together). Flex gives a Python app 1 by default whatever the
+// instance size (Microsoft Learn, "Concurrency in Azure Functions", HTTP trigger concurrency), and the worker
+// takes at most 32 threads (Learn, "App settings reference", PYTHON_THREADPOOL_THREAD_COUNT). host.json has no
+// setting for either on Flex: the HTTP limit lives in functionAppConfig, the thread count in an app setting.
+// Measured by `make bench-concurrency` (bench/concurrency.py; docs/performance.md, "Concurrency: sync threads
+// or async"), a PATCH's storage calls through an 8 ms-round-trip proxy plus 2.5 ms of model work, one core.
+@minValue(1)
+@maxValue(32)
+param httpConcurrency int
 
 var entraOnly = [
   {
@@ -116,6 +129,11 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         // The host's own body limit (default 100 MB): a little above SCIM_MAX_BODY_BYTES (1 MiB), so larger
         // bodies are refused before they are read into memory, and those in between get the SCIM 413.
         { name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', value: '2097152' }
+        // A thread per concurrent request (httpConcurrency, above). `make bench-concurrency` at 8: threads and
+        // async tasks both 51 req/s; CPU ms a request: sync 9.2, the SDK's aio clients 11.6, an async port with
+        // our lean $batch envelope 6.8 (aiohttp against requests): a rewrite for a fifth of the CPU, no throughput.
+        // (Keep 10 or fewer, or widen requests' pool of 10 connections: past it each request may open a new one.)
+        { name: 'PYTHON_THREADPOOL_THREAD_COUNT', value: string(httpConcurrency) }
       ]
     }
     functionAppConfig: {
@@ -133,6 +151,15 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         instanceMemoryMB: 2048
         maximumInstanceCount: maximumInstanceCount
         alwaysReady: (alwaysReadyInstances > 0) ? [{ name: 'http', instanceCount: alwaysReadyInstances }] : []
+        triggers: {
+          http: {
+            // Requests per instance (httpConcurrency; Python's default is 1). `make bench-concurrency`, threads
+            // 1/4/8/16/32: 15/36/51/55/58 req/s, p99 167/219/308/746/1,400 ms: the knee, 8 in 3 runs of 4 (16 once).
+            // In Azure (reads ~10 ms, transactions ~20, ~9 CPU ms a PATCH) the instance's one core is busy from
+            // about 4 requests on; 8 keeps it busy through slow calls, at ~75 ms a request when full.
+            perInstanceConcurrency: httpConcurrency
+          }
+        }
       }
       runtime: {
         name: 'python'

@@ -37,6 +37,10 @@ def conditional(condition: Any, true_value: Any, false_value: Any) -> dict[str, 
     return {"operator": {"type": "conditional", "operands": operands}}
 
 
+def to_string(value: Any) -> dict[str, Any]:
+    return {"function": {"type": "string", "parameters": {"value_to_convert": value}}}
+
+
 def role_definition_id(name: Any) -> dict[str, Any]:
     parameters = {
         "resource_type": "Microsoft.Authorization/roleDefinitions",
@@ -77,12 +81,24 @@ def good_templates() -> dict[str, dict[str, Any]]:
                     "appSettings": [
                         {"name": "AzureWebJobsStorage__accountName", "value": "hostStorageAccountName"},
                         {"name": "SCIM_TABLE_PREFIX", "value": "tablePrefix"},
+                        {"name": "PYTHON_THREADPOOL_THREAD_COUNT", "value": to_string("httpConcurrency")},
                     ],
                 },
-                "functionAppConfig": {"runtime": {"name": "python", "version": "3.11"}},
+                "functionAppConfig": {
+                    "runtime": {"name": "python", "version": "3.11"},
+                    "scaleAndConcurrency": {
+                        "instanceMemoryMB": 2048,
+                        "triggers": {"http": {"perInstanceConcurrency": "httpConcurrency"}},
+                    },
+                },
             },
         },
     )
+    concurrency = {
+        "decorators": [{"type": "min_value", "argument": 1}, {"type": "max_value", "argument": 32}],
+        "type": "int",
+        "default": None,
+    }
     vault = resource(
         "Microsoft.KeyVault/vaults",
         {
@@ -110,7 +126,10 @@ def good_templates() -> dict[str, dict[str, Any]]:
     roles = {"storageBlobDataOwner": BLOB_OWNER, "storageTableDataContributor": TABLE_CONTRIBUTOR}
     return {
         "infra/main.bicep": {"parameters": {"location": location}, "variables": {}, "resources": {}, "modules": {}},
-        "infra/modules/functionapp.bicep": {"resources": {"site": site}},
+        "infra/modules/functionapp.bicep": {
+            "parameters": {"httpConcurrency": concurrency},
+            "resources": {"site": site},
+        },
         "infra/modules/keyvault.bicep": {"resources": {"vault": vault}},
         "infra/modules/rbac.bicep": {
             "variables": {"roles": {"decorators": [], "value": roles}},
@@ -262,6 +281,76 @@ def test_a_key_vault_reference_identity_without_a_reference_is_found() -> None:
     assert findings(templates) == {}
 
 
+def http_settings(templates: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The site's triggers.http object and its app settings list."""
+    properties = site_properties(templates)
+    http: dict[str, Any] = properties["functionAppConfig"]["scaleAndConcurrency"]["triggers"]["http"]
+    return http, properties["siteConfig"]["appSettings"]
+
+
+def drop_threads(settings: list[dict[str, Any]]) -> None:
+    settings[:] = [entry for entry in settings if entry["name"] != "PYTHON_THREADPOOL_THREAD_COUNT"]
+
+
+def test_http_concurrency_without_worker_threads_is_found() -> None:
+    templates = good_templates()
+    drop_threads(http_settings(templates)[1])
+    only(templates, "python_http_concurrency", "without PYTHON_THREADPOOL_THREAD_COUNT")
+
+
+def test_worker_threads_without_http_concurrency_are_found() -> None:
+    templates = good_templates()
+    del site_properties(templates)["functionAppConfig"]["scaleAndConcurrency"]["triggers"]
+    only(templates, "python_http_concurrency", "without triggers.http.perInstanceConcurrency", "idle")
+
+
+def test_neither_setting_is_the_platform_default_and_passes() -> None:
+    templates = good_templates()
+    drop_threads(http_settings(templates)[1])
+    del site_properties(templates)["functionAppConfig"]["scaleAndConcurrency"]["triggers"]
+    assert findings(templates) == {}
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "threads"),
+    [("httpConcurrency", "8"), (8, to_string("otherParameter")), (8, "16"), ("httpConcurrency", "threadCount")],
+)
+def test_concurrency_and_threads_that_may_differ_are_found(concurrency: Any, threads: Any) -> None:
+    templates = good_templates()
+    http, settings = http_settings(templates)
+    http["perInstanceConcurrency"] = concurrency
+    next(e for e in settings if e["name"] == "PYTHON_THREADPOOL_THREAD_COUNT")["value"] = threads
+    only(templates, "python_http_concurrency", "not visibly the same number")
+
+
+@pytest.mark.parametrize(("concurrency", "threads"), [(8, "8"), (8, to_string(8)), ("eight", to_string("eight"))])
+def test_equal_literals_or_one_variable_pass(concurrency: Any, threads: Any) -> None:
+    templates = good_templates()
+    templates["infra/modules/functionapp.bicep"]["variables"] = {"eight": {"decorators": [], "value": 8}}
+    http, settings = http_settings(templates)
+    http["perInstanceConcurrency"] = concurrency
+    next(e for e in settings if e["name"] == "PYTHON_THREADPOOL_THREAD_COUNT")["value"] = threads
+    assert findings(templates) == {}
+
+
+def test_more_threads_than_the_worker_takes_are_found() -> None:
+    templates = good_templates()
+    http, settings = http_settings(templates)
+    http["perInstanceConcurrency"] = 64
+    next(e for e in settings if e["name"] == "PYTHON_THREADPOOL_THREAD_COUNT")["value"] = "64"
+    only(templates, "python_http_concurrency", "64 threads", "at most 32")
+    templates = good_templates()
+    templates["infra/modules/functionapp.bicep"]["parameters"]["httpConcurrency"]["decorators"] = []
+    only(templates, "python_http_concurrency", "@maxValue(32)")
+
+
+def test_a_site_of_another_language_is_left_alone() -> None:
+    templates = good_templates()
+    site_properties(templates)["functionAppConfig"]["runtime"]["name"] = "dotnet-isolated"
+    drop_threads(http_settings(templates)[1])
+    assert findings(templates) == {}
+
+
 def test_funcignore_must_leave_out_what_gitignore_ignores() -> None:
     gaps = rules.funcignore_gaps("# comment\n.venv/\n__pycache__/\n*.egg-info/\n", ".venv/\n# __pycache__/\n")
     assert gaps == [
@@ -391,6 +480,18 @@ PLANTED: dict[str, tuple[str, Plant, str, str]] = {
         insert_after("httpsOnly: true\n", "    keyVaultReferenceIdentity: identityId\n"),
         "key_vault_references",
         "keyVaultReferenceIdentity",
+    ),
+    "no worker threads": (
+        FUNCTION_APP,
+        substitute(r"^\s*\{ name: 'PYTHON_THREADPOOL_THREAD_COUNT'[^\n]*\n", ""),
+        "python_http_concurrency",
+        "without PYTHON_THREADPOOL_THREAD_COUNT",
+    ),
+    "concurrency apart from threads": (
+        FUNCTION_APP,
+        substitute(r"perInstanceConcurrency: \w+", "perInstanceConcurrency: 16"),
+        "python_http_concurrency",
+        "not visibly the same number",
     ),
 }
 
