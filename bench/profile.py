@@ -7,6 +7,7 @@ client's own share is calibrated in the same run by a bare loop of `get_entity` 
 
     python -m bench.profile                 # CPU ms per operation, round trips, storage client's share
     python -m bench.profile --profile 25    # also cProfile: the top 25 functions by own time
+    python -m bench.profile --cold-start    # where a cold start's time goes, up to the first Test Connection
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import cProfile
 import io
 import os
 import pstats
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -151,7 +153,69 @@ def print_buckets(profiler: cProfile.Profile, operations: int) -> None:
         print(f"{bucket:<36} {seconds * 1000 / operations:>7.2f}")
 
 
+def since_process_start() -> float:
+    """Seconds since this process was created (/proc/self/stat starttime), interpreter start-up included."""
+    fields = open("/proc/self/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115 - a one-shot read
+    started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    uptime = float(open("/proc/uptime").read().split()[0])  # noqa: SIM115
+    return uptime - started
+
+
+def cold_start() -> None:
+    """Run first in a fresh process: the steps from process start to the first answered Test Connection."""
+    steps = [("interpreter and site start-up", since_process_start())]
+    last = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        steps.append((name, now - last))
+        last = now
+
+    import pydantic  # noqa: F401
+
+    step("import pydantic (and pydantic-core)")
+    import scim2_models  # noqa: F401
+
+    step("import scim2_models (builds its models)")
+    import azure.functions  # noqa: F401
+
+    step("import azure.functions (and werkzeug)")
+    import azure.data.tables  # noqa: F401
+
+    step("import azure.data.tables (and azure-core, requests)")
+    import function_app  # noqa: F401 - nothing in it touches settings or the network at import
+
+    step("import function_app (scim.*: our models, routes, store)")
+    paused = time.perf_counter()  # set-up, not part of a cold start: Azurite, the tenant and its token
+    with Azurite() as azurite:
+        os.environ["SCIM_STORAGE_CONNECTION_STRING"] = azurite.connection_string
+        os.environ["SCIM_SECRET_SOURCE"] = "local"
+        os.environ["SCIM_STATE_DIR"] = str(ROOT / ".local" / f"profile-{os.getpid()}")
+        os.environ["SCIM_TABLE_PREFIX"] = "cold"
+        os.environ["SCIM_PUBLIC_BASE_URL"] = "http://127.0.0.1:7071"
+        from devhost.run import demo_tenant
+
+        _url, token = demo_tenant("cold")
+        time.sleep(2.0)  # Azurite's own start-up work settles, so that it does not compete for the CPU
+        last += time.perf_counter() - paused
+        driver = Driver("cold", token)
+        step("host routes collected")
+        status, _ = driver.call("test", "GET", f'Users?filter=userName+eq+"{uuid.uuid4()}"')
+        assert status == 200, status
+        step("first Test Connection (build_api, tenant, token, 1 storage call)")
+        driver.call("test", "GET", f'Users?filter=userName+eq+"{uuid.uuid4()}"')
+        step("second Test Connection (warm)")
+    total = sum(seconds for name, seconds in steps if not name.startswith("second"))
+    for name, seconds in steps:
+        print(f"{name:<64} {seconds * 1000:>7.0f} ms")
+    print(f"{'process start to first Test Connection answered':<64} {total * 1000:>7.0f} ms")
+
+
 def main() -> None:
+    if "--cold-start" in sys.argv:
+        cold_start()
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=150)
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions by own time")
