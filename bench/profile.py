@@ -178,7 +178,7 @@ def cold_start() -> None:
     import scim2_models  # noqa: F401
 
     step("import scim2_models (builds its models)")
-    import azure.functions  # noqa: F401
+    import azure.functions
 
     step("import azure.functions (and werkzeug)")
     import azure.data.tables  # noqa: F401
