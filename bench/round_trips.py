@@ -147,7 +147,7 @@ def seed_users(api: ScimApi, tenant: str, count: int, prefix: str = "user") -> l
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         ids = list(pool.map(one, range(count)))
-    users._table._transact(tenant, [], {}, CountChange(total=count, active=count))
+    users._table._transact(tenant, [], {}, CountChange(total=count, active=count), [])
     return ids
 
 
