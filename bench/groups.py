@@ -31,6 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from bench.round_trips import CREATE, TOKEN, bench_api, seed_users_in_transactions
@@ -162,6 +163,46 @@ def load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU seconds another process has used so far, from /proc (None where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Stopwatch:
+    """Wall time of each phase, and the CPU time this process and Azurite spent in it.
+
+    On a shared machine wall time stretches with the load; the CPU seconds say what the phase itself cost.
+    """
+
+    def __init__(self, azurite_pid: int) -> None:
+        self.azurite_pid = azurite_pid
+        self.first = self.last = self._now()
+
+    def _now(self) -> tuple[float, float, float | None]:
+        return time.perf_counter(), time.process_time(), cpu_seconds(self.azurite_pid)
+
+    @staticmethod
+    def _between(start: tuple[float, float, float | None], end: tuple[float, float, float | None]) -> str:
+        text = f"{end[0] - start[0]:.0f} s, CPU {end[1] - start[1]:.0f} s bench"
+        if start[2] is not None and end[2] is not None:
+            text += f" + {end[2] - start[2]:.0f} s Azurite"
+        return text
+
+    def lap(self) -> str:
+        """Since the previous lap."""
+        now = self._now()
+        text = self._between(self.last, now)
+        self.last = now
+        return text
+
+    def total(self) -> str:
+        return self._between(self.first, self._now())
+
+
 def create_group(api: ScimApi, name: str) -> str:
     body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name}
     created = call(api, TENANT, "POST", "Groups", body)
@@ -189,18 +230,16 @@ def seed_members(api: ScimApi, group_id: str, user_ids: list[str]) -> None:
         table.on_commit = listener
 
 
-def check(storage: TableStorage, when: str) -> None:
-    started = time.perf_counter()
+def check(storage: TableStorage) -> str:
+    """The tenant's invariants (scim.platform.invariants); fails the bench on any violation."""
     report = check_tenant(storage, TENANT)
-    print(
-        f"(invariants {when}: {len(report.violations)} violations; {report.resources['Users']} users, "
-        f"{report.resources['Groups']} groups, {report.memberships} memberships; rows Users "
-        f"{report.rows['Users']}, Groups {report.rows['Groups']}; checked in {time.perf_counter() - started:.0f} s)",
-        flush=True,
-    )
     for violation in report.violations[:10]:
         print(f"  {violation.table} {violation.row_key}: {violation.problem}")
-    assert report.ok, "the seeded store is not consistent"
+    assert report.ok, "the store is not consistent"
+    return (
+        f"{len(report.violations)} violations; {report.resources['Users']} users, {report.resources['Groups']} groups, "
+        f"{report.memberships} memberships; rows Users {report.rows['Users']}, Groups {report.rows['Groups']}"
+    )
 
 
 def fill(
@@ -270,7 +309,6 @@ def main() -> None:
     sample = args.fill_sample
     smallest, largest = min(sizes), max(sizes)
     assert 0 < sample <= largest and sample % ENTRA_BATCH == 0 and largest % ENTRA_BATCH == 0
-    began = time.perf_counter()
     print(f"(load average at start: {load()})", flush=True)
     with Azurite() as azurite:
         # Seeding transactions wait on Azurite's partition scans (seconds on a busy machine): longer timeouts.
@@ -278,32 +316,28 @@ def main() -> None:
         storage = TableStorage(connection_string=azurite.connection_string, table_prefix="benchgroups", retry=budget)
         api = bench_api(azurite, storage, [TENANT])
         sampler = Sampler(api, storage)
+        assert azurite.table._process is not None
+        watch = Stopwatch(azurite.table._process.pid)
 
-        started = time.perf_counter()
         users, transactions = seed_users_in_transactions(api, TENANT, largest + 1, prefix="m")
         extra = users.pop()  # in no group: the member added and removed
-        seeded = f"{largest + 1} users in {transactions} transactions, {time.perf_counter() - started:.0f} s"
-        print(f"(seeded {seeded})", flush=True)
+        print(f"(seeded {largest + 1} users in {transactions} transactions: {watch.lap()})", flush=True)
 
         groups = {size: create_group(api, f"size {size}") for size in sizes}
         fresh = create_group(api, "filled by PATCH")
-        started = time.perf_counter()
         for size, gid in groups.items():
             seed_members(api, gid, users[: size - sample if size == largest else size])
-        memberships = sum(sizes) - sample
-        print(f"(seeded {memberships} memberships, {time.perf_counter() - started:.0f} s)", flush=True)
-        check(storage, "after seeding")
+        print(f"(seeded {sum(sizes) - sample} memberships: {watch.lap()})", flush=True)
+        print(f"(invariants after seeding: {check(storage)}: {watch.lap()})", flush=True)
 
-        started = time.perf_counter()
         fill_start, fill_end = fill(sampler, api, fresh, groups[largest], users[:largest], sample)
-        patches_run = len(fill_start.ms) + len(fill_end.ms)
-        print(f"(fill: {patches_run} PATCHes, {time.perf_counter() - started:.0f} s)", flush=True)
+        print(f"(fill: {len(fill_start.ms) + len(fill_end.ms)} PATCHes: {watch.lap()})", flush=True)
 
-        started = time.perf_counter()
         rows = interleaved(sampler, api, groups, extra, args.repeat)
-        print(f"(interleaved: {WARMUP} + {args.repeat} repetitions, {time.perf_counter() - started:.0f} s)", flush=True)
+        print(f"(interleaved: {WARMUP} + {args.repeat} repetitions: {watch.lap()})", flush=True)
         sampler.settle()
-        check(storage, "at the end")
+        print(f"(invariants at the end: {check(storage)}: {watch.lap()})", flush=True)
+        total = watch.total()
         storage.close()
 
     print()
@@ -335,9 +369,9 @@ def main() -> None:
     print(f"  end / start, medians: {fill_end.median / fill_start.median:.2f}x (start and end PATCHes alternated)")
     print(
         f"  EXTRAPOLATED: {patches * statistics.fmean(measured) / 1000:.0f} s for all {patches} PATCHes "
-        f"({patches} x the mean of the {len(measured)} run; the other {patches - len(measured)} were not run)"
+        f"({patches} x the mean of the {len(measured)} run; {patches - len(measured)} not run)"
     )
-    print(f"(load average at end: {load()}; the bench took {time.perf_counter() - began:.0f} s)")
+    print(f"(load average at end: {load()}; the bench took {total})")
 
 
 if __name__ == "__main__":
