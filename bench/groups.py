@@ -215,7 +215,7 @@ def seed_members(api: ScimApi, group_id: str, user_ids: list[str]) -> None:
     pairs, 48 a transaction, with the group row's merge, the counter row and a member-added change record).
 
     The pairs are created rather than upserted as add() does: for a new pair the rows are the same, and
-    Azurite looks an upserted row up twice, each time scanning the partition, so this halves the seeding.
+    Azurite looks an upserted row up twice, each time by scanning the partition, a created row once.
     """
     rows = api.groups.memberships
     table = rows._groups
