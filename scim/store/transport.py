@@ -18,8 +18,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables._policies import TablesRetryPolicy
+from requests.adapters import HTTPAdapter
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,22 @@ def install_retry_policy(client: Any, budget: RetryBudget) -> None:
 _PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
 
 
+POOLED_CONNECTIONS = 32
+"""Connections kept per storage host: 8 request threads (infra: httpConcurrency) each with up to 8 point reads
+in flight (scim.store.reads) would overflow requests' default of 10, and every connection opened past the pool
+is a new TLS handshake in Azure, closed after one call."""
+
+
+class PooledRequestsTransport(RequestsTransport):  # type: ignore[misc]
+    """The SDK's requests transport with a pool of POOLED_CONNECTIONS connections per host."""
+
+    def _init_session(self, session: requests.Session) -> None:
+        super()._init_session(session)
+        for prefix, mounted in list(session.adapters.items()):
+            retries = getattr(mounted, "max_retries", 0)  # the SDK's: none (its policy retries, not urllib3)
+            session.mount(prefix, HTTPAdapter(pool_maxsize=POOLED_CONNECTIONS, max_retries=retries))
+
+
 def bounded_transport(budget: RetryBudget) -> RequestsTransport:
     """The SDK's requests transport with the budget's connection and read timeouts.
 
@@ -94,7 +112,7 @@ def bounded_transport(budget: RetryBudget) -> RequestsTransport:
     with HTTPS_PROXY, HTTP_PROXY or ALL_PROXY set, requests reads the environment as usual.
     """
     use_env = any(os.environ.get(name) or os.environ.get(name.lower()) for name in _PROXY_VARIABLES)
-    return RequestsTransport(
+    return PooledRequestsTransport(
         connection_timeout=budget.connection_timeout, read_timeout=budget.read_timeout, use_env_settings=use_env
     )
 
