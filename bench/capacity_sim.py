@@ -4,10 +4,11 @@ Tenants are replayed in cohorts: each cohort is one representative tenant whose 
 one (the instance each lands on is drawn at random, so stale counter rows, registry merges, activity
 transactions and token/tenant cache misses are counted, not assumed), and its usage is multiplied by the
 cohort's size. Instances are full when their CPU fills a core each or their requests in flight reach the
-concurrency, whichever comes first. Every limit is a
-token bucket refilled each tick: Entra's rate per tenant, each tenant's two partitions and two counter rows,
-and the shared ones (instances, the account, the two `~changes` registry partitions, the changes queue, Key
-Vault, ingress). A tenant gets what the scarcest bucket allows; what it cannot send waits, as Entra retries.
+concurrency, whichever comes first. Every other limit is a token bucket refilled each tick: Entra's rate per
+tenant, each tenant's two partitions and two counter rows, and the shared ones (the account, the two `~changes`
+registry partitions, the changes queue, Key Vault, ingress). A tenant gets what the scarcest bucket that reaches
+its requests allows (HOLDS_BACK: not the registry partitions nor the queue, written after the answer); what it
+cannot send waits, as Entra retries.
 Stdlib only; seeded.
 """
 
@@ -44,6 +45,9 @@ from bench.capacity_model import (
 )
 
 LIMITS = (*SHARED, "sweep", *PER_TENANT)
+HOLDS_BACK = ("account", "vault", "ingress")
+"""Shared limits whose refusals reach Entra's requests (a table call or a token read answered 503). The registry
+partitions and the changes queue are written after the answer: what they refuse, the sweep delivers later."""
 
 
 class Bucket:
@@ -311,7 +315,7 @@ class Simulation:
         factor = by_instances
         for name, bucket in self.buckets.items():
             bucket.refill(dt)
-            if self.enforce_storage:
+            if self.enforce_storage and name in HOLDS_BACK:
                 factor = min(factor, bucket.allows(offered[name]))
         self.instance_count = max(1, math.ceil(self.instances))
         total: defaultdict[str, float] = defaultdict(float, {"account": sweeping})

@@ -206,6 +206,16 @@ def test_a_simulated_tenant_alone_sends_every_request_at_entras_pace_and_the_sam
     assert set(COSTS) >= set(USERS_MIX)
 
 
+def test_a_full_registry_partition_or_queue_delays_delivery_not_entras_requests() -> None:
+    sim = Simulation(Limits(), LAT, seed=3)
+    for name in ("registry_u", "queue"):
+        sim.buckets[name] = Bucket(0.01)
+    sim.add(1, 0.0, [Phase("users", 50, dict(USERS_MIX))], [25.0])
+    sim.run(60, 1.0)
+    assert sim.cohorts[0].done_at == pytest.approx(8.0, abs=1.0)  # as fast as alone: the sweep delivers later
+    assert max(sim.offered["registry_u"]) >= 50  # a merge a second asked of a partition allowing 0.01
+
+
 def test_the_simulation_replays_the_same_whatever_the_hash_seed() -> None:
     """Sets of (table, instance, second) must not decide the order of registry merges: str hashes vary by process."""
     import os
