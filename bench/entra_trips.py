@@ -191,7 +191,7 @@ def measure(workers: list[Worker], log: CallLog, state: dict[str, Any]) -> Measu
     """Run the steps once on the first worker; the calls, entities and CPU ms of each.
 
     With a second worker, it writes to both tables before each step (not counted), so every step of the
-    first worker meets a counter row changed by someone else, as on Flex instances serving one request each.
+    first worker meets a counter row changed by someone else, as when another Flex instance wrote it last.
     """
     result: Measured = {}
     for name, action in steps(state):
