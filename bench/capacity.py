@@ -16,11 +16,13 @@ import random
 from dataclasses import dataclass
 
 from bench.capacity_model import (
-    ACTIVITY_WRITES_PER_REQUEST,
+    ACTIVITY_WRITE_CPU_MS,
     PER_TENANT,
+    REGISTRY_CALL_CPU_MS,
     SHARED,
     SWEEP_CALLS_PER_TENANT,
     SWEEP_PERIOD_S,
+    TENANT_READ_CPU_MS,
     TOKEN_VALUE_CACHE_S,
     Churn,
     Latency,
@@ -29,6 +31,7 @@ from bench.capacity_model import (
     group_sizes,
     incremental_requests,
     initial_phases,
+    instances_needed,
     merges_per_s,
     own_ceiling,
     per_request,
@@ -194,11 +197,12 @@ def paper_cycle_hours(scenario: Scenario, users: int) -> float:
 
 
 def steady_run(limits: Limits, users: int, tenants: int, seed: int) -> Simulation:
-    """Two incremental cycles of ``tenants`` tenants, their 40-minute cycles spread evenly over the period (in
-    cohorts of about ten tenants, so that bursts overlap about as they would)."""
+    """Two incremental cycles of ``tenants`` tenants, their 40-minute cycles spread evenly over the period, each
+    tenant a cohort of its own up to 10,000 (cohorts of several tenants burst together, and each burst would bring
+    up more instances than independent tenants do: more token reads and registry merges)."""
     churn, rng = Churn(), random.Random(seed)
     period = 24 * 60 * 60 / churn.cycles_per_day
-    cohorts = max(1, min(2_000, tenants // 10))
+    cohorts = max(1, min(10_000, tenants))
     sim = Simulation(limits, Latency(), seed)
     sim.tenants = tenants
     for k in range(cohorts):
@@ -223,19 +227,27 @@ def steady_paper(limits: Limits, users: int, tenants: float) -> dict[str, float]
     requests = incremental_requests(users, churn)
     per_cycle = sum(requests.values())
     rate = per_cycle / period
-    d = per_request(requests, 1.0, lat)
-    instances = max(1.0, min(float(limits.max_instances), tenants * rate * d.service_s))
-    stale = stale_probability(instances)
-    d = per_request(requests, stale, lat)
-    reached = instances * (1 - math.exp(-per_cycle / instances))  # instances a cycle's requests reach
     burst = limits.entra_requests_per_s
     seconds = per_cycle / burst  # a cycle's requests arrive in one burst at Entra's rate
-    merges_u = seconds * merges_per_s(burst * d.committing_u, instances) * (1 + 2 * stale) / period
-    merges_g = seconds * merges_per_s(burst * d.committing_g, instances) * (1 + 2 * stale) / period
-    account = rate * (d.table_calls + ACTIVITY_WRITES_PER_REQUEST + d.records) + reached / period + merges_u + merges_g
+    instances, full = 1.0, 0.0
+    for _ in range(30):  # the CPU per request depends on staleness and background work, which depend on instances
+        stale = stale_probability(instances)
+        d = per_request(requests, stale, lat)
+        reached = instances * (1 - math.exp(-per_cycle / instances))  # instances a cycle's requests reach
+        merges_u = seconds * merges_per_s(burst * d.committing_u, instances) * (1 + 2 * stale) / period
+        merges_g = seconds * merges_per_s(burst * d.committing_g, instances) * (1 + 2 * stale) / period
+        activity = seconds * merges_per_s(burst, instances) / period  # once a second per worker the tenant reached
+        background_ms = (
+            activity * ACTIVITY_WRITE_CPU_MS
+            + (merges_u + merges_g) * REGISTRY_CALL_CPU_MS
+            + reached / period * TENANT_READ_CPU_MS
+        )
+        full = tenants * instances_needed(rate * d.cpu_s + background_ms / 1000, rate * d.service_s, limits)
+        instances = max(1.0, min(float(limits.max_instances), full))
+    account = rate * (d.table_calls + d.records) + activity + reached / period + merges_u + merges_g
     vault = (reached + 2 * reached * period / TOKEN_VALUE_CACHE_S) / period
     return {
-        "instances": tenants * rate * d.service_s / (limits.max_instances * limits.instance_concurrency),
+        "instances": full / limits.max_instances,
         "account": (tenants * account + sweep_calls(tenants, lat)) / limits.account_requests_per_s,
         "registry_u": tenants * merges_u / limits.partition_entities_per_s,
         "registry_g": tenants * merges_g / limits.partition_entities_per_s,

@@ -20,7 +20,8 @@ class Limits:
     queue_messages_per_s: float = 2_000.0  # Queue Storage, one queue, 1 KiB messages
     account_ingress_bytes_per_s: float = 25e9 / 8  # standard account, 25 Gbps (60 Gbps in some regions)
     vault_reads_per_s: float = 4_000 / 10  # Key Vault, secrets "all other transactions" per 10 s per vault
-    instance_concurrency: int = 1  # Flex Consumption, HTTP, Python default per instance
+    instance_concurrency: int = 8  # our Bicep's httpConcurrency (perInstanceConcurrency, worker threads)
+    instance_cores: float = 1.0  # a 2,048 MB Flex instance has one core (and one worker process: one GIL)
     max_instances: int = 40  # our Bicep default (SCIM_MAXIMUM_INSTANCE_COUNT); Flex allows up to 1,000
     scale_out_per_s: float = 1.0  # event-driven scaling: a new HTTP instance at most once a second
     entra_requests_per_s: float = 25.0  # Entra's per-tenant rate: the gallery requirement (no limiter otherwise)
@@ -79,9 +80,9 @@ class Cost:
         return self.reads + self.checks + self.queries + self.txs
 
     def busy_s(self, lat: Latency) -> float:
-        """Seconds the request holds an instance: its CPU, then every round trip it waits for (a member check
-        waits once per POINT_READ_THREADS reads). An upper bound: under the GIL the check's reads (about 3 ms of
-        CPU each) run while the others wait, so their waits mostly hide behind their CPU."""
+        """Seconds the request holds one of an instance's concurrent slots: its CPU, then every round trip it waits
+        for (a member check waits once per POINT_READ_THREADS reads). An upper bound: under the GIL the check's
+        reads (about 3 ms of CPU each) run while the others wait, so their waits mostly hide behind their CPU."""
         waits = self.reads + math.ceil(self.checks / POINT_READ_THREADS) + self.queries
         return self.cpu_ms / 1000 + waits * lat.read_s + self.txs * lat.tx_s
 
@@ -162,9 +163,16 @@ COSTS: dict[str, Cost] = {
     ),
 }
 
-ACTIVITY_WRITES_PER_REQUEST = 1.0
-"""The activity recorder's thread writes the tenant's traffic bucket once per drain; one request at a time per
-instance means about one transaction per request (an upper bound; bursts on one instance share a write)."""
+ACTIVITY_LINGER_S = 1.0
+"""scim.platform.activity: the recorder gathers outcomes for up to a second, then writes one transaction per tenant
+it gathered: a tenant costs each worker that served it at most about one activity transaction a second."""
+
+# bench/entra_trips.py, 2026-11-28 on main 3acf659, the background work of a request (CPU ms per call, the mean of
+# two runs' medians): what the instance's own threads spend after the answer, charged to it like the request's CPU.
+QUEUE_MESSAGE_CPU_MS = 3.8  # one change message sent (the publisher thread)
+ACTIVITY_WRITE_CPU_MS = 3.2  # one activity transaction (the recorder thread)
+REGISTRY_CALL_CPU_MS = 3.2  # one call of a registry merge (a merge, or a failed merge's read and retry)
+TENANT_READ_CPU_MS = 3.0  # the tenant's row, a point read once per SCIM_TENANT_CACHE_SECONDS per worker
 TENANT_CACHE_S = 30.0  # SCIM_TENANT_CACHE_SECONDS: a tenant row read per worker per 30 s
 TOKEN_CACHE_S = 300.0  # SCIM_TOKEN_CACHE_SECONDS: a Key Vault version listing per worker per 300 s
 TOKEN_VALUE_CACHE_S = 3_600.0  # a version's value, kept an hour per worker: two GETs (two valid versions)
@@ -243,6 +251,9 @@ class Demand:
     """What one request of a mix asks of each resource (expected values at a stale probability)."""
 
     service_s: float = 0.0
+    """Seconds a request holds one of an instance's concurrent slots (CPU and round trips)."""
+    cpu_s: float = 0.0
+    """CPU seconds of a request on its instance: the request's own, a stale retry's, its change messages'."""
     table_calls: float = 0.0
     entities_u: float = 0.0
     entities_g: float = 0.0
@@ -263,6 +274,7 @@ def per_request(mix: dict[str, float], stale: float, lat: Latency) -> Demand:
     for op, share in out.by_op.items():
         c = COSTS[op]
         out.service_s += share * (c.busy_s(lat) + stale * c.stale_busy_s(lat))
+        out.cpu_s += share * (c.cpu_ms + stale * c.stale_cpu_ms + c.records * QUEUE_MESSAGE_CPU_MS) / 1000
         out.table_calls += share * (c.calls + stale * (c.stale_reads + c.stale_txs))
         out.entities_u += share * (c.entities_u + stale * c.stale_entities_u)
         out.entities_g += share * (c.entities_g + stale * c.stale_entities_g)
@@ -300,7 +312,8 @@ def own_ceiling(mix: dict[str, float], limits: Limits, lat: Latency) -> float:
 
 def merges_per_s(commits_per_s: float, instances: float) -> float:
     """Registry merges a second for one tenant and stream: each instance that committed in that second marks once.
-    ``commits_per_s`` counts requests that commit (a 100-member PATCH's three transactions run on one instance)."""
+    ``commits_per_s`` counts requests that commit (a 100-member PATCH's three transactions run on one instance).
+    The same count gives the tenant's activity transactions from its requests a second (ACTIVITY_LINGER_S)."""
     if commits_per_s <= 0:
         return 0.0
     return instances * (1.0 - math.exp(-commits_per_s / max(1.0, instances)))
@@ -317,7 +330,9 @@ class TenantLoad:
     """One tenant's load per second on every limit, at a request rate, with ``instances`` serving all tenants."""
 
     requests: float
-    instances_busy: float  # request-seconds per second: the tenant's share of instances
+    instances_busy: float  # instances the tenant keeps full: its CPU over a core, or its slots over concurrency
+    cpu: float  # CPU seconds a second on the instances, background threads' included
+    slots: float  # request-seconds a second: the concurrent slots the tenant holds
     account: float
     partition_u: float
     partition_g: float
@@ -330,21 +345,38 @@ class TenantLoad:
     ingress: float
 
 
-def tenant_load(mix: dict[str, float], rate: float, instances: float, lat: Latency) -> TenantLoad:
+def instances_needed(cpu: float, slots: float, limits: Limits) -> float:
+    """Instances a load keeps full: one core's CPU each, or ``instance_concurrency`` requests in flight each,
+    whichever runs out first (Flex adds an instance when the in-flight requests exceed the concurrency; a core
+    that is full makes requests wait on it, which raises the in-flight count)."""
+    return max(cpu / limits.instance_cores, slots / limits.instance_concurrency)
+
+
+def tenant_load(
+    mix: dict[str, float], rate: float, instances: float, lat: Latency, limits: Limits | None = None
+) -> TenantLoad:
     """Paper form: everything one tenant sending ``rate`` requests a second of ``mix`` costs."""
+    limits = limits or Limits()
     stale = stale_probability(instances)
     d = per_request(mix, stale, lat)
     merges_u = merges_per_s(rate * d.committing_u, instances) * (1 + 2 * stale)
     merges_g = merges_per_s(rate * d.committing_g, instances) * (1 + 2 * stale)
+    activity = merges_per_s(rate, instances)
     tenant_rows = distinct_per_ttl(rate, instances, TENANT_CACHE_S)
     vault = distinct_per_ttl(rate, instances, TOKEN_CACHE_S)
     vault += 2 * distinct_per_ttl(rate, instances, TOKEN_VALUE_CACHE_S)
     queue = rate * d.records
     ceiling = counter_ceiling(stale, lat)
+    background_ms = activity * ACTIVITY_WRITE_CPU_MS + (merges_u + merges_g) * REGISTRY_CALL_CPU_MS
+    background_ms += tenant_rows * TENANT_READ_CPU_MS
+    cpu = rate * d.cpu_s + background_ms / 1000
+    slots = rate * d.service_s
     return TenantLoad(
         requests=rate,
-        instances_busy=rate * d.service_s,
-        account=rate * (d.table_calls + ACTIVITY_WRITES_PER_REQUEST) + merges_u + merges_g + tenant_rows + queue,
+        instances_busy=instances_needed(cpu, slots, limits),
+        cpu=cpu,
+        slots=slots,
+        account=rate * d.table_calls + activity + merges_u + merges_g + tenant_rows + queue,
         partition_u=rate * d.entities_u,
         partition_g=rate * d.entities_g,
         counter_u=rate * d.commits_u / ceiling,
@@ -383,15 +415,15 @@ def utilisation(
     second of ``mix``. Instances report the load offered; storage and Key Vault see what the instances can
     serve (once instances are all busy, each tenant is served less than it asks). ``asked``: what Entra sends
     when the tenant's own limits let only ``rate`` through; they are reported against what it sends."""
-    capacity = limits.max_instances * limits.instance_concurrency
+    capacity = float(limits.max_instances)
     served, offered_busy, instances = rate, 0.0, 1.0
-    for _ in range(30):  # instances depend on the service time, which depends on staleness, which depends on instances
-        load = tenant_load(mix, rate, instances, lat)
+    for _ in range(60):  # instances depend on the CPU per request, which depends on staleness, which on instances
+        load = tenant_load(mix, rate, instances, lat, limits)
         offered_busy = tenants * load.instances_busy
         served = rate * min(1.0, capacity / offered_busy) if offered_busy > 0 else rate
-        instances = max(1.0, min(float(limits.max_instances), offered_busy / limits.instance_concurrency))
-    load = tenant_load(mix, served, instances, lat)
-    own = load if asked is None else tenant_load(mix, asked, instances, lat)
+        instances = max(1.0, min(capacity, offered_busy))
+    load = tenant_load(mix, served, instances, lat, limits)
+    own = load if asked is None else tenant_load(mix, asked, instances, lat, limits)
     vault = max(load.vault, cold_vault_reads(served, instances, limits))
     return {
         "instances": offered_busy / capacity,

@@ -1,11 +1,14 @@
 """The token-bucket simulation behind bench/capacity.py: tenants replayed request by request through Azure's limits.
 
 Tenants are replayed in cohorts: each cohort is one representative tenant whose requests are executed one by
-one (the instance each lands on is drawn at random, so stale counter rows, registry merges and token/tenant
-cache misses are counted, not assumed), and its usage is multiplied by the cohort's size. Every limit is a
-token bucket refilled each tick: Entra's rate per tenant, each tenant's two partitions and two counter rows,
-and the shared ones (instances, the account, the two `~changes` registry partitions, the changes queue, Key
-Vault, ingress). A tenant gets what the scarcest bucket allows; what it cannot send waits, as Entra retries.
+one (the instance each lands on is drawn at random, so stale counter rows, registry merges, activity
+transactions and token/tenant cache misses are counted, not assumed), and its usage is multiplied by the
+cohort's size. Instances are full when their CPU fills a core each or their requests in flight reach the
+concurrency, whichever comes first. Every other limit is a token bucket refilled each tick: Entra's rate per
+tenant, each tenant's two partitions and two counter rows, and the shared ones (the account, the two `~changes`
+registry partitions, the changes queue, Key Vault, ingress). A tenant gets what the scarcest bucket that reaches
+its requests allows (HOLDS_BACK: not the registry partitions nor the queue, written after the answer); what it
+cannot send waits, as Entra retries.
 Stdlib only; seeded.
 """
 
@@ -18,26 +21,33 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bench.capacity_model import (
-    ACTIVITY_WRITES_PER_REQUEST,
+    ACTIVITY_WRITE_CPU_MS,
     BYTES_PER_ENTITY,
     BYTES_PER_MESSAGE,
     COSTS,
     PER_TENANT,
+    QUEUE_MESSAGE_CPU_MS,
+    REGISTRY_CALL_CPU_MS,
     SHARED,
     SWEEP_CALLS_PER_TENANT,
     SWEEP_PERIOD_S,
     TENANT_CACHE_S,
+    TENANT_READ_CPU_MS,
     TOKEN_CACHE_S,
     TOKEN_VALUE_CACHE_S,
     Latency,
     Limits,
     Phase,
     counter_ceiling,
+    instances_needed,
     per_request,
     sweep_calls,
 )
 
 LIMITS = (*SHARED, "sweep", *PER_TENANT)
+HOLDS_BACK = ("account", "vault", "ingress")
+"""Shared limits whose refusals reach Entra's requests (a table call or a token read answered 503). The registry
+partitions and the changes queue are written after the answer: what they refuse, the sweep delivers later."""
 
 
 class Bucket:
@@ -63,6 +73,8 @@ class Bucket:
 
 Mark = tuple[str, int, int]
 """(table, instance, second): an instance that committed for a tenant in that second."""
+Served = tuple[int, int]
+"""(instance, second): an instance that served the tenant in that second writes one activity transaction."""
 Vectors = tuple[tuple[tuple[str, float], ...], tuple[tuple[str, float], ...], tuple[str, ...]]
 
 
@@ -72,7 +84,8 @@ def op_vectors(op: str, lat: Latency) -> Vectors:
     base = {
         "requests": 1.0,
         "busy": c.busy_s(lat),
-        "account": c.calls + ACTIVITY_WRITES_PER_REQUEST + c.records,
+        "cpu": (c.cpu_ms + c.records * QUEUE_MESSAGE_CPU_MS) / 1000,
+        "account": float(c.calls + c.records),
         "partition_u": float(c.entities_u),
         "partition_g": float(c.entities_g),
         "counter_u": float(c.commits_u),
@@ -82,6 +95,7 @@ def op_vectors(op: str, lat: Latency) -> Vectors:
     }
     stale = {
         "busy": c.stale_busy_s(lat),
+        "cpu": c.stale_cpu_ms / 1000,
         "account": float(c.stale_reads + c.stale_txs),
         "partition_u": float(c.stale_entities_u),
         "partition_g": float(c.stale_entities_g),
@@ -196,6 +210,7 @@ class Simulation:
         estimate = per_request(mix, 1.0, self.lat)
         cohort.per_request = {
             "busy": estimate.service_s,
+            "cpu": estimate.cpu_s,
             "partition_u": estimate.entities_u,
             "partition_g": estimate.entities_g,
             "counter_u": estimate.commits_u,
@@ -206,11 +221,21 @@ class Simulation:
 
     # -- one request of a representative tenant ----------------------------------------------------
 
-    def execute(self, cohort: Cohort, op: str, now: float, usage: defaultdict[str, float], marks: set[Mark]) -> None:
-        """One request: which instance serves it, whether it meets a stale counter row, which caches miss.
+    def execute(
+        self,
+        cohort: Cohort,
+        op: str,
+        now: float,
+        usage: defaultdict[str, float],
+        marks: set[Mark],
+        served: set[Served],
+    ) -> None:
+        """One request: which instance serves it, whether it meets a stale counter row (only a write of another
+        instance makes it stale: writers in one worker take turns), which caches miss.
         (What every request of ``op`` costs is added per tick, from the counts.)"""
         _base, stale, tables = self.vectors[op]
         instance = int(cohort.rng.random() * self.instance_count)
+        served.add((instance, int(now)))
         for table in tables:
             if cohort.last_writer.get(table, instance) != instance:  # someone else moved the counter row
                 for key, amount in stale:
@@ -220,6 +245,7 @@ class Simulation:
         if now - cohort.tenant_seen.get(instance, -math.inf) >= TENANT_CACHE_S:
             cohort.tenant_seen[instance] = now
             usage["account"] += 1
+            usage["cpu"] += TENANT_READ_CPU_MS / 1000
         if now - cohort.token_listed.get(instance, -math.inf) >= TOKEN_CACHE_S:
             cohort.token_listed[instance] = now
             usage["vault"] += 1
@@ -227,15 +253,19 @@ class Simulation:
             cohort.token_values[instance] = now
             usage["vault"] += 2
 
-    def mark(self, cohort: Cohort, marks: set[Mark], usage: dict[str, float]) -> None:
+    def mark(self, cohort: Cohort, marks: set[Mark], served: set[Served], usage: dict[str, float]) -> None:
         """Each instance that committed for the tenant in a second merges its registry row once (1 call, or 3
-        when another instance merged last: the conditional merge fails, the row is read, the merge is sent)."""
+        when another instance merged last: the conditional merge fails, the row is read, the merge is sent); each
+        instance that served the tenant in a second writes its activity once (the recorder gathers for 1 s)."""
         for table, instance, _second in sorted(marks, key=lambda m: (m[2], m[0], m[1])):
             stale = cohort.last_marker.get(table, instance) != instance
             cohort.last_marker[table] = instance
             calls = 3 if stale else 1
             usage[f"registry_{table}"] += calls
             usage["account"] += calls
+            usage["cpu"] += calls * REGISTRY_CALL_CPU_MS / 1000
+        usage["account"] += len(served)
+        usage["cpu"] += len(served) * ACTIVITY_WRITE_CPU_MS / 1000
 
     # -- the tick ------------------------------------------------------------------------------------
 
@@ -263,13 +293,15 @@ class Simulation:
         if started:
             for name, ratio in worst.items():
                 self.offered[name].append(ratio)
-        # Instances follow the offered load (Little's law), adding at most scale_out_per_s a second.
-        needed = sum(c.count * paced[id(c)] * c.per_request.get("busy", 0.0) for c in started) / dt
-        needed /= self.limits.instance_concurrency
+        # Instances follow the offered load (a core's CPU each, or the concurrency's requests in flight by
+        # Little's law), adding at most scale_out_per_s a second.
+        cpu = sum(c.count * paced[id(c)] * c.per_request.get("cpu", 0.0) for c in started) / dt
+        slots = sum(c.count * paced[id(c)] * c.per_request.get("busy", 0.0) for c in started) / dt
+        needed = instances_needed(cpu, slots, self.limits)
         ramp = self.instances + self.limits.scale_out_per_s * dt
         self.instances = max(1.0, min(float(self.limits.max_instances), ramp, math.ceil(needed)))
         self.offered["instances"].append(needed / self.limits.max_instances)
-        busy_capacity = self.instances * self.limits.instance_concurrency * dt
+        busy_capacity = self.instances * dt
         offered = {
             name: sum(c.count * paced[id(c)] * c.per_request.get(name, 0.0) for c in started) for name in self.buckets
         }
@@ -283,7 +315,7 @@ class Simulation:
         factor = by_instances
         for name, bucket in self.buckets.items():
             bucket.refill(dt)
-            if self.enforce_storage:
+            if self.enforce_storage and name in HOLDS_BACK:
                 factor = min(factor, bucket.allows(offered[name]))
         self.instance_count = max(1, math.ceil(self.instances))
         total: defaultdict[str, float] = defaultdict(float, {"account": sweeping})
@@ -295,18 +327,19 @@ class Simulation:
             c.carry -= n
             usage: defaultdict[str, float] = defaultdict(float)
             marks: set[Mark] = set()
+            served: set[Served] = set()
             ops: defaultdict[str, int] = defaultdict(int)
             for _ in range(n):
                 op = c.next_op()
                 if op is None:
                     break
                 ops[op] += 1
-                self.execute(c, op, now + c.rng.random() * dt, usage, marks)
+                self.execute(c, op, now + c.rng.random() * dt, usage, marks, served)
                 c.sent += 1
             for op, count in ops.items():
                 for key, amount in self.vectors[op][0]:
                     usage[key] += amount * count
-            self.mark(c, marks, usage)
+            self.mark(c, marks, served, usage)
             executed = usage["requests"]
             for name in PER_TENANT:
                 getattr(c, name).take(usage[name])
@@ -323,9 +356,8 @@ class Simulation:
             bucket.take(total[name])
             self.used[name].append(total[name] / (bucket.rate * dt))
             self.offered[name].append(self.used[name][-1] * unthrottled)
-        self.used["instances"].append(
-            total["busy"] / (self.limits.max_instances * self.limits.instance_concurrency * dt)
-        )
+        full = instances_needed(total["cpu"], total["busy"], self.limits)
+        self.used["instances"].append(full / (self.limits.max_instances * dt))
         self.time += dt
 
     def run(self, until: float, dt: float) -> None:

@@ -8,8 +8,13 @@ this process (the median of several rounds), measured twice:
 - one worker: the same process wrote last, so the tenant's counter row ETag is cached (what a single
   Functions instance sees, and what bench/round_trips.py measures);
 - two workers taking turns: each write follows one from the other worker, so the cached counter ETag is
-  stale and the transaction fails once, the row is read again and the transaction is sent again (what many
-  Flex instances with one request each see, the usual case in Azure).
+  stale and the transaction fails once, the row is read again and the transaction is sent again (what a write
+  sees when another Flex instance wrote the tenant's counter row last).
+
+Two more measurements feed the capacity model: eight threads of one worker writing one tenant's users at once
+(its writers take turns on the counter row, so each write should cost what it costs alone), and the CPU per
+call of the work a request leaves to background threads (a change message, an activity transaction, a merge of
+the tenant's registry row), which the model charges to the instance too.
 
 Counts are exact and do not depend on the machine (every round must give the same); the activity log and
 the changes queue are not counted (they run after the answer, on threads of their own; bench/delivery.py
@@ -22,14 +27,18 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from devhost.azurite import Azurite
-from scim.store import TableStorage
+from scim.store import TableStorage, TrafficBucket
+from scim.store.queue import ChangeQueue
+from scim.wiring import build_change_log
 from tests.entra_cycle import ENTERPRISE, GROUP, PATCH, Client, in_process_api, user_body
 
 KINDS = ("read", "query", "tx", "write")
@@ -42,21 +51,26 @@ class CallLog:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.entities = 0
+        self._lock = threading.Lock()  # concurrent writers share the log
 
     def __call__(self, request: Any) -> None:
         http = getattr(request, "http_request", request)
         method, url = http.method.upper(), http.url
+        entities = 0
         if method == "GET":
-            self.calls["read" if _POINT.search(url.split("?")[0]) else "query"] += 1
+            kind = "read" if _POINT.search(url.split("?")[0]) else "query"
         elif method == "POST" and "$batch" in url:
             body = http.body if isinstance(http.body, bytes) else str(http.body or "").encode()
-            self.calls["tx"] += 1
-            self.entities += body.count(b"application/http")
+            kind, entities = "tx", body.count(b"application/http")
         else:
-            self.calls["write"] += 1
+            kind = "write"
+        with self._lock:
+            self.calls[kind] += 1
+            self.entities += entities
 
     def snapshot(self) -> tuple[Counter[str], int]:
-        return Counter(self.calls), self.entities
+        with self._lock:
+            return Counter(self.calls), self.entities
 
 
 class Worker:
@@ -177,7 +191,7 @@ def measure(workers: list[Worker], log: CallLog, state: dict[str, Any]) -> Measu
     """Run the steps once on the first worker; the calls, entities and CPU ms of each.
 
     With a second worker, it writes to both tables before each step (not counted), so every step of the
-    first worker meets a counter row changed by someone else, as on Flex instances serving one request each.
+    first worker meets a counter row changed by someone else, as when another Flex instance wrote it last.
     """
     result: Measured = {}
     for name, action in steps(state):
@@ -191,6 +205,84 @@ def measure(workers: list[Worker], log: CallLog, state: dict[str, Any]) -> Measu
         if not name.startswith("_"):
             result[name] = (after - before, entities_after - entities, cpu_ms)
     return result
+
+
+WRITERS = 8
+"""Concurrent writers in one worker: the Bicep's httpConcurrency (requests one Flex instance serves at once)."""
+
+
+def concurrent_writes(worker: Worker, log: CallLog, user_ids: list[str]) -> tuple[Counter[str], float]:
+    """WRITERS threads of one worker each PATCH a different user of the tenant at the same moment; the calls
+    they made together, and the wall time. Writers of one tenant in a process take turns on its counter row, so
+    none should meet a stale ETag (2 calls a write: the user's read and the transaction)."""
+    barrier = threading.Barrier(len(user_ids))
+    failures: list[int] = []
+
+    def write(uid: str) -> None:
+        body = replace("title", f"Title {uuid.uuid4().hex[:6]}")
+        barrier.wait()
+        status = worker.client.call("user_item", "PATCH", uid, body)[0]
+        if status != 200:
+            failures.append(status)
+
+    threads = [threading.Thread(target=write, args=(uid,)) for uid in user_ids]
+    before, _ = log.snapshot()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    after, _ = log.snapshot()
+    assert not failures, failures
+    return after - before, elapsed
+
+
+def cpu_per_call(action: Callable[[int], object], calls: int) -> float:
+    """CPU ms of one call of ``action`` (the mean over ``calls`` calls, this thread only)."""
+    started = time.thread_time()
+    for n in range(calls):
+        action(n)
+    return (time.thread_time() - started) * 1000 / calls
+
+
+def background_cpu(connection_string: str, tenant: str, rounds: int, calls: int = 40) -> dict[str, float]:
+    """CPU ms per call of what a request leaves to background threads, as scim.platform sends it (medians of
+    ``rounds``): a change message of about 1 KiB, the tenant's activity transaction (a traffic bucket), a
+    conditional merge of the tenant's registry row with its ETag known. Also a bare point read (a tenant row)."""
+    storage = TableStorage(connection_string=connection_string, table_prefix="benchentra")
+    queue = ChangeQueue("benchentra-changes", connection_string=connection_string)
+    rows = build_change_log(storage).streams["Users"]
+    activity = storage.activity()
+    users = storage.resources("Users")
+    message = "x" * 1_000
+    mark = rows.mark_sent(tenant, [])
+    assert mark is not None
+
+    def merge(_n: int) -> None:
+        nonlocal mark
+        assert mark is not None
+        mark = rows.mark_sent(tenant, [mark.published + 1], mark)  # moves the watermark: one merge
+
+    def write_bucket(n: int) -> None:
+        start = datetime.now(UTC).replace(second=0, microsecond=0)
+        activity.append(tenant, [], [TrafficBucket(start, "bench", requests=n + 1, last_request=start)])
+
+    actions: dict[str, Callable[[int], object]] = {
+        "change message (queue)": lambda _n: queue.send(message),
+        "activity transaction": write_bucket,
+        "registry merge": merge,
+        "point read (tenant row)": lambda _n: users.sequence(tenant),
+    }
+    for action in actions.values():
+        action(0)  # warm: clients built, queue and tables created
+    samples: dict[str, list[float]] = {name: [] for name in actions}
+    for _round in range(rounds):
+        for name, action in actions.items():
+            samples[name].append(cpu_per_call(action, calls))
+    queue.close()
+    storage.close()
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main() -> None:
@@ -216,8 +308,12 @@ def main() -> None:
             touch_both_tables(workers[0], state)  # the first worker wrote last: its counter ETags are current
             runs["one worker"].append(measure(workers[:1], log, state))
             runs["two workers"].append(measure(workers, log, state))
+        writers = pool[2 : 2 + WRITERS]
+        concurrent_writes(workers[0], log, writers)  # warm: the threads' connections
+        together = [concurrent_writes(workers[0], log, writers) for _round in range(args.rounds)]
         for worker in workers:
             worker.close()
+        background = background_cpu(azurite.connection_string, tenant, args.rounds)
 
     print(
         f"{'request':<36} {'workers':<12} {'read':>5} {'query':>6} {'tx':>4} {'write':>6} {'entities in tx':>15}"
@@ -230,6 +326,13 @@ def main() -> None:
             cpu_ms = statistics.median(r[name][2] for r in rounds)
             counts = " ".join(f"{calls[k]:>{w}}" for k, w in zip(KINDS, (5, 6, 4, 6), strict=True))
             print(f"{name:<36} {label:<12} {counts} {entities:>15} {cpu_ms:>7.1f}")
+    print(f"\n{WRITERS} threads of one worker, each a user PATCH of the same tenant at once (calls per write):")
+    for calls, elapsed in together:
+        per_write = " ".join(f"{k} {calls[k] / WRITERS:.2f}" for k in KINDS)
+        print(f"  {per_write}; all {WRITERS} in {elapsed * 1000:.0f} ms")
+    print("\nbackground work of a request, CPU ms per call (median of the rounds):")
+    for name, cpu_ms in background.items():
+        print(f"  {name:<28} {cpu_ms:>5.2f}")
 
 
 if __name__ == "__main__":

@@ -6,19 +6,22 @@ import pytest
 
 from bench.capacity import crossing
 from bench.capacity_model import (
+    ACTIVITY_WRITE_CPU_MS,
     COSTS,
     POINT_READ_THREADS,
+    QUEUE_MESSAGE_CPU_MS,
     Latency,
     Limits,
     Phase,
     cold_vault_reads,
     counter_ceiling,
     initial_phases,
+    instances_needed,
     merges_per_s,
     own_ceiling,
     per_request,
     saturation,
-    utilisation,
+    tenant_load,
 )
 from bench.capacity_sim import Bucket, Simulation, op_vectors, script
 from scim.store import reads
@@ -35,6 +38,9 @@ def test_a_request_costs_its_measured_calls_and_a_stale_counter_adds_a_read_and_
     # Measured CPU (6.1 ms, and 4.7 ms more for the failed transaction and its retry) plus the round trips.
     assert fresh.service_s == pytest.approx(0.0061 + 0.020)
     assert stale.service_s == pytest.approx(0.0061 + 0.0047 + 0.010 + 2 * 0.020)
+    # On the instance's core: the request's CPU and its change message, sent by the publisher thread.
+    assert fresh.cpu_s == pytest.approx((6.1 + QUEUE_MESSAGE_CPU_MS) / 1000)
+    assert stale.cpu_s == pytest.approx((6.1 + 4.7 + QUEUE_MESSAGE_CPU_MS) / 1000)
 
 
 def test_the_users_phase_mix_averages_its_four_requests() -> None:
@@ -54,7 +60,8 @@ def test_a_member_check_reads_each_id_eight_at_a_time() -> None:
     assert cost.busy_s(LAT) == pytest.approx(cost.cpu_ms / 1000 + 13 * 0.010 + 3 * 0.020)
     base, _stale, tables = op_vectors("group_add_100", LAT)
     assert dict(base)["busy"] == pytest.approx(cost.busy_s(LAT))  # the simulation charges what the paper does
-    assert dict(base)["account"] == 103 + 1 + 3  # the calls, the activity write, three change messages
+    assert dict(base)["account"] == 103 + 3  # the calls and three change messages (activity: once a second)
+    assert dict(base)["cpu"] == pytest.approx((cost.cpu_ms + 3 * QUEUE_MESSAGE_CPU_MS) / 1000)
     assert tables == ("g",)
 
 
@@ -73,10 +80,10 @@ def test_the_members_phase_runs_at_what_the_groups_partition_allows() -> None:
 def test_the_member_checks_fill_the_storage_account_when_members_phases_coincide() -> None:
     members = initial_phases(1_000)[2].mix
     rate = own_ceiling(members, Limits(), LAT)
-    # About 105 calls per PATCH (100 reads, 3 transactions, a stale read and retry) plus its activity write,
-    # three change messages and the registry merges: some 730 requests a second per tenant against 20,000.
+    # About 105 calls per PATCH (100 reads, 3 transactions, a stale read and retry) plus three change messages,
+    # the registry merges and the activity writes: some 725 requests a second per tenant against 20,000.
     at = saturation(members, rate, Limits(max_instances=1_000), LAT)["account"]
-    assert at == pytest.approx(20_000 / 730, rel=0.03)
+    assert at == pytest.approx(20_000 / 725, rel=0.03)
 
 
 def test_a_scale_out_longer_than_the_token_cache_lists_again() -> None:
@@ -97,16 +104,67 @@ def test_registry_merges_are_one_per_instance_and_second_at_most() -> None:
     assert merges_per_s(12.5, 40) == pytest.approx(40 * (1 - math.exp(-12.5 / 40)))
 
 
-def test_instances_saturate_where_tenants_times_rate_times_service_time_fills_them() -> None:
+def test_an_instance_is_full_when_its_core_is_or_when_its_concurrency_is() -> None:
+    limits = Limits()
+    assert (limits.instance_concurrency, limits.instance_cores) == (8, 1.0)  # the Bicep's httpConcurrency; 2,048 MB
+    assert instances_needed(cpu=0.5, slots=2.0, limits=limits) == pytest.approx(0.5)  # the core binds
+    assert instances_needed(cpu=0.5, slots=8.0, limits=limits) == pytest.approx(1.0)  # 8 requests in flight bind
+    # The users phase at 25 req/s on 40 instances: 44.7 ms a request holds 1.12 slots of 8, but 18.6 ms of CPU a
+    # request (12.0 of its own and its change message, 6.6 of activity writes, registry merges and tenant rows
+    # spread over the instances) keeps 0.47 of a core busy: the core binds.
+    load = tenant_load(USERS_MIX, 25.0, 40, LAT, limits)
+    assert load.slots == pytest.approx(1.12, abs=0.01)
+    assert load.cpu == pytest.approx(0.465, abs=0.005)
+    assert load.instances_busy == pytest.approx(load.cpu)
+    slow = Latency(read_s=0.100, tx_s=0.200)  # ten times Azure's round trips: the slots bind
+    assert tenant_load(USERS_MIX, 25.0, 40, slow, limits).instances_busy > tenant_load(USERS_MIX, 25.0, 40, slow).cpu
+
+
+def test_instances_saturate_where_tenants_fill_forty_cores() -> None:
     limits = Limits(max_instances=40)
-    # One tenant at 25 req/s of 44.7 ms requests keeps 1.12 instances busy (stale probability 1 - 1/40).
-    assert utilisation(USERS_MIX, 25.0, 40, limits, LAT)["instances"] == pytest.approx(1.12, abs=0.01)
-    assert saturation(USERS_MIX, 25.0, limits, LAT)["instances"] == pytest.approx(35.8, abs=0.5)
+    # 86 tenants at 25 req/s fill 40 cores (about 0.47 a tenant, the instance count settling with the load).
+    assert saturation(USERS_MIX, 25.0, limits, LAT)["instances"] == pytest.approx(85.6, abs=1.0)
 
 
-def test_the_changes_queue_saturates_at_its_messages_over_a_tenants_writes() -> None:
-    # 25 req/s, half of them writes with one record each: 12.5 messages a second against 2,000.
-    assert saturation(USERS_MIX, 25.0, Limits(max_instances=1_000), LAT)["queue"] == pytest.approx(160.0, rel=1e-3)
+def test_activity_is_written_once_a_second_per_instance_a_tenant_reached() -> None:
+    def activity(instances: float) -> float:
+        """The account's calls a second that are neither the requests', their messages', merges' nor tenant rows'."""
+        load = tenant_load(USERS_MIX, 25.0, instances, LAT)
+        requests = 25.0 * per_request(USERS_MIX, 1.0 - 1.0 / instances, LAT).table_calls
+        tenant_rows = instances * (1 - math.exp(-25.0 * 30 / instances)) / 30
+        return load.account - requests - load.queue - load.registry_u - load.registry_g - tenant_rows
+
+    assert activity(1) == pytest.approx(1.0)  # 25 requests a second on one instance share one transaction
+    assert activity(40) == pytest.approx(merges_per_s(25.0, 40))  # 18.6: each instance the tenant reached, once
+    assert activity(1e6) == pytest.approx(25.0, rel=1e-3)  # spread thin, each request has its own
+
+
+def test_only_a_write_of_another_instance_makes_the_counter_row_stale() -> None:
+    """Writers of one tenant in one worker take turns on the counter row (scim.store.tables), so on one instance no
+    write pays the failed transaction and the re-read; on two, the ones after the other instance's write do."""
+    from collections import defaultdict
+
+    def stale_retries(instances: int) -> float:
+        """Entities the 40 writes' failed transactions sent again (execute adds only what a stale row costs)."""
+        sim = Simulation(Limits(), LAT, seed=1)
+        cohort = sim.add(1, 0.0, [Phase("users", 1, {"user_patch": 1})], [25.0])
+        sim.instance_count = instances
+        usage: defaultdict[str, float] = defaultdict(float)
+        for k in range(40):
+            sim.execute(cohort, "user_patch", float(k), usage, set(), set())
+        return usage["partition_u"] / COSTS["user_patch"].stale_entities_u
+
+    assert stale_retries(1) == 0  # eight threads of one worker: 2 calls a write (bench/entra_trips.py)
+    assert 10 < stale_retries(2) < 30  # about half the writes follow one of the other instance
+
+
+def test_the_simulation_charges_one_activity_write_per_instance_and_second() -> None:
+    sim = Simulation(Limits(), LAT, seed=1)
+    cohort = sim.add(1, 0.0, [Phase("users", 1, dict(USERS_MIX))], [25.0])
+    usage: dict[str, float] = {"account": 0.0, "cpu": 0.0}
+    sim.mark(cohort, set(), {(0, 5), (1, 5), (0, 6)}, usage)
+    assert usage["account"] == 3
+    assert usage["cpu"] == pytest.approx(3 * ACTIVITY_WRITE_CPU_MS / 1000)
 
 
 def test_a_token_bucket_grants_the_fraction_its_tokens_cover() -> None:
@@ -146,6 +204,16 @@ def test_a_simulated_tenant_alone_sends_every_request_at_entras_pace_and_the_sam
     assert cohort.done_at == pytest.approx(8.0, abs=1.0)  # 200 requests at 25 a second
     assert first.offered == second.offered
     assert set(COSTS) >= set(USERS_MIX)
+
+
+def test_a_full_registry_partition_or_queue_delays_delivery_not_entras_requests() -> None:
+    sim = Simulation(Limits(), LAT, seed=3)
+    for name in ("registry_u", "queue"):
+        sim.buckets[name] = Bucket(0.01)
+    sim.add(1, 0.0, [Phase("users", 50, dict(USERS_MIX))], [25.0])
+    sim.run(60, 1.0)
+    assert sim.cohorts[0].done_at == pytest.approx(8.0, abs=1.0)  # as fast as alone: the sweep delivers later
+    assert max(sim.offered["registry_u"]) >= 50  # a merge a second asked of a partition allowing 0.01
 
 
 def test_the_simulation_replays_the_same_whatever_the_hash_seed() -> None:
