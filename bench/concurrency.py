@@ -232,33 +232,13 @@ async def patch_async(table: Any, work: ModelWork, rows: Rows) -> None:
 
 async def _lean_batch_send_async(self: Any, table_name: str, *reqs: Any, **kwargs: Any) -> list[dict[str, Any]]:
     """scim.store.batch's envelope on the aio client: what an async port of scim/store/batch.py would do."""
-    from azure.core.rest import HttpRequest
-    from azure.data.tables import TableTransactionError
-
     from scim.store import batch
 
-    boundary, body = batch._envelope(reqs)
-    request = HttpRequest(
-        method="POST",
-        url=f"{self.scheme}://{self._primary_hostname}/$batch",
-        headers={
-            "x-ms-version": self.api_version,
-            "DataServiceVersion": "3.0",
-            "MaxDataServiceVersion": "3.0;NetFx",
-            "Content-Type": f"multipart/mixed; boundary={boundary}",
-            "Accept": "application/json",
-        },
-        content=body,
-    )
+    request = batch.batch_request(self, *batch._envelope(reqs))
     response = await self._client.send_request(request, stream=True, **kwargs)
     if response.status_code != 202:
         raise batch._decode_error(response)
-    parts = batch._http_parts(await response.read(), response.headers.get("content-type", ""))
-    for status, reason, headers, part_body in parts:
-        if not 200 <= status < 300:
-            part = batch._PartResponse(status, reason, headers, part_body, request)
-            raise batch._decode_error(response=part, error_type=TableTransactionError)
-    return [{"etag": headers["etag"]} if "etag" in headers else {} for _s, _r, headers, _b in parts]
+    return batch.answers(await response.read(), response.headers.get("content-type", ""), request, table_name)
 
 
 # --- measuring a cell -------------------------------------------------------------------------------------

@@ -131,14 +131,13 @@ def _envelope(reqs: tuple[HttpRequest, ...]) -> tuple[str, bytes]:
     return batch, b"".join(out)
 
 
-def _batch_send(self: TableClient, table_name: str, *reqs: HttpRequest, **kwargs: Any) -> list[dict[str, Any]]:
-    """TablesBaseClient._batch_send with the envelope written and read here (same answers, same errors)."""
-    boundary, body = _envelope(reqs)
-    request = HttpRequest(
+def batch_request(client: TableClient, boundary: str, body: bytes) -> HttpRequest:
+    """The $batch request of a client's table service, the headers as the SDK sends them."""
+    return HttpRequest(
         method="POST",
-        url=f"{self.scheme}://{self._primary_hostname}/$batch",
+        url=f"{client.scheme}://{client._primary_hostname}/$batch",
         headers={
-            "x-ms-version": self.api_version,
+            "x-ms-version": client.api_version,
             "DataServiceVersion": "3.0",
             "MaxDataServiceVersion": "3.0;NetFx",
             "Content-Type": f"multipart/mixed; boundary={boundary}",
@@ -146,16 +145,11 @@ def _batch_send(self: TableClient, table_name: str, *reqs: HttpRequest, **kwargs
         },
         content=body,
     )
-    response = self._client.send_request(request, stream=True, **kwargs)
-    if response.status_code == 413:
-        raise _decode_error(
-            response, error_message="The transaction request was too large", error_type=RequestTooLargeError
-        )
-    if response.status_code != 202:
-        decoded = _decode_error(response)
-        _validate_tablename_error(decoded, table_name)
-        raise decoded
-    parts = _http_parts(response.read(), response.headers.get("content-type", ""))
+
+
+def answers(body: bytes, content_type: str, request: HttpRequest, table_name: str) -> list[dict[str, Any]]:
+    """Each operation's metadata (its ETag) from a 202 answer, or the SDK's exception for the failed operation."""
+    parts = _http_parts(body, content_type)
     for status, reason, headers, part_body in parts:
         if not 200 <= status < 300:
             part = _PartResponse(status, reason, headers, part_body, request)
@@ -167,6 +161,21 @@ def _batch_send(self: TableClient, table_name: str, *reqs: HttpRequest, **kwargs
             _validate_tablename_error(decoded, table_name)
             raise decoded
     return [{"etag": headers["etag"]} if "etag" in headers else {} for _status, _reason, headers, _body in parts]
+
+
+def _batch_send(self: TableClient, table_name: str, *reqs: HttpRequest, **kwargs: Any) -> list[dict[str, Any]]:
+    """TablesBaseClient._batch_send with the envelope written and read here (same answers, same errors)."""
+    request = batch_request(self, *_envelope(reqs))
+    response = self._client.send_request(request, stream=True, **kwargs)
+    if response.status_code == 413:
+        raise _decode_error(
+            response, error_message="The transaction request was too large", error_type=RequestTooLargeError
+        )
+    if response.status_code != 202:
+        decoded = _decode_error(response)
+        _validate_tablename_error(decoded, table_name)
+        raise decoded
+    return answers(response.read(), response.headers.get("content-type", ""), request, table_name)
 
 
 def lean_transactions(client: TableClient) -> TableClient:
