@@ -1,5 +1,6 @@
 """Table Storage for SCIM resources; the only package that imports azure.data.tables."""
 
+from scim.store.account import TableStorage
 from scim.store.activity import ActivityPage, ActivityRecord, ActivityTable, TrafficBucket
 from scim.store.counters import ActiveLimitReachedError, CountChange, Counts
 from scim.store.rows import (
@@ -12,7 +13,7 @@ from scim.store.rows import (
     UniqueValueTakenError,
     VersionMismatchError,
 )
-from scim.store.tables import ResourceTable, TableStorage
+from scim.store.tables import ResourceTable
 from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
 from scim.store.transport import RetryBudget, counted_calls, start_counting
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
-from scim.store.tables import TableStorage
+from scim.store.account import TableStorage
 
 
 def partition_rows(storage: TableStorage, kind: str, tenant: str) -> Iterator[dict[str, Any]]:

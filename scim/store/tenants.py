@@ -25,8 +25,8 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableEntity, UpdateMode
 
+from scim.store.account import TableStorage
 from scim.store.rows import StorageUnavailableError, VersionMismatchError
-from scim.store.tables import TableStorage
 
 _ROW_KEY = "tenant"
 _BATCH = 100

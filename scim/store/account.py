@@ -1,0 +1,76 @@
+"""The tables of one storage account: the service client (bounded retries, pooled transport, counted round
+trips) and, built lazily and shared by the worker, a client per table with the lean transaction envelope."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from azure.data.tables import TableClient, TableServiceClient
+
+from scim.store.activity import ActivityTable
+from scim.store.batch import lean_transactions
+from scim.store.rows import RoundTripCounter
+from scim.store.tables import ResourceTable
+from scim.store.transport import RetryBudget, bounded_transport, count_call, install_retry_policy
+
+
+class TableStorage:
+    """The tables of one storage account; clients are built lazily and shared by the worker process."""
+
+    def __init__(
+        self,
+        *,
+        connection_string: str | None = None,
+        endpoint: str | None = None,
+        credential: Any = None,
+        table_prefix: str = "scim",
+        retry: RetryBudget | None = None,
+        transport: Any = None,
+    ) -> None:
+        self.round_trips = RoundTripCounter()
+        self.retry = retry or getattr(transport, "budget", None) or RetryBudget()
+        options: dict[str, Any] = {
+            "raw_request_hook": self._sent,
+            "transport": transport or bounded_transport(self.retry),
+            **self.retry.client_options(),
+        }
+        if connection_string:
+            self._service = TableServiceClient.from_connection_string(connection_string, **options)
+        elif endpoint:
+            self._service = TableServiceClient(endpoint=endpoint, credential=credential, **options)
+        else:
+            raise ValueError("TableStorage needs a connection string or an endpoint")
+        install_retry_policy(self._service, self.retry)
+        self._prefix = table_prefix
+        self._tables: dict[str, ResourceTable] = {}
+        self._activity: ActivityTable | None = None
+        self._lock = threading.Lock()
+
+    def _sent(self, request: Any) -> None:
+        """The SDK's raw_request_hook: once per request actually sent (each retry too)."""
+        self.round_trips(request)
+        count_call()
+
+    def table_client(self, name: str) -> TableClient:
+        """A client of one table, its transactions sent through scim.store.batch's lean envelope."""
+        return lean_transactions(self._service.get_table_client(name))
+
+    def resources(self, kind: str) -> ResourceTable:
+        """The table for one resource kind, e.g. 'Users' -> table '<prefix>Users'."""
+        with self._lock:
+            table = self._tables.get(kind)
+            if table is None:
+                table = ResourceTable(self.table_client(f"{self._prefix}{kind}"), kind)
+                self._tables[kind] = table
+            return table
+
+    def activity(self) -> ActivityTable:
+        """The activity table '<prefix>Activity' (scim.store.activity)."""
+        with self._lock:
+            if self._activity is None:
+                self._activity = ActivityTable(self.table_client(f"{self._prefix}Activity"))
+            return self._activity
+
+    def close(self) -> None:
+        self._service.close()
