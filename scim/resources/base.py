@@ -104,13 +104,7 @@ class ResourceService(Generic[R]):
     def model(self, stored: StoredResource) -> R:
         """The stored resource as a model, with server-side meta: the one validation a stored row gets."""
         resource = self.model_class.model_validate({**stored.document, "id": stored.id}, scim_policy=ENTRA_POLICY)
-        resource.meta = Meta(
-            resource_type=self.resource_type,
-            created=stored.created,
-            last_modified=stored.last_modified,
-            version=version_of(stored.version_key),
-        )
-        return resource
+        return self.written(resource, stored)
 
     def written(self, resource: R, stored: StoredResource) -> R:
         """The model just written, with the id and meta of its stored row: no second validation of what this
