@@ -107,8 +107,8 @@ class ResourceService(Generic[R]):
         return self.written(resource, stored)
 
     def written(self, resource: R, stored: StoredResource) -> R:
-        """The model just written, with the id and meta of its stored row: no second validation of what this
-        process has just validated and dumped (the stored document is that model's query-response dump)."""
+        """The model with the id and meta of its stored row. A write answers with the model it validated this way,
+        without validating its own dump again (the stored document is that model's query-response dump)."""
         resource.id = stored.id
         resource.meta = Meta(
             resource_type=self.resource_type,
