@@ -17,6 +17,8 @@ from scim2_models import (
     User,
 )
 
+from scim.protocol.names import comparison_key
+
 
 class PlatformEmail(Email):
     """An e-mail entry whose value is any string: RFC 7643 §4.1.2 says SHOULD be an address, not MUST.
@@ -65,5 +67,8 @@ ENTRA_POLICY = ScimPolicy(
     remove_value_as_filter=ScimPolicy.RemoveValue.apply,
     # Add/Replace on emails[type eq "work"].value for a user without one creates the entry.
     unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
+    # userName and group displayName compare as identity_key (NFKC, case folding, no invisible characters):
+    # in filters, sorting and PATCH value filters, as in the index rows that keep them unique.
+    comparison_key=comparison_key,
 )
 """How far we depart from RFC 7644 to accept what Entra really sends (shared/entra-behaviour.md §2-3)."""
