@@ -17,6 +17,7 @@ scim.store imports azure.data.tables.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -184,8 +185,15 @@ class ResourceTable(PartitionReads):
         index_attributes: dict[str, str],
         change: CountChange,
         drafts: Sequence[ChangeDraft],
+        *,
+        absent: Mapping[str, str] | None = None,
     ) -> tuple[list[Any], list[ChangeRecord]]:
         """Submit a change's rows with the counter row and its numbered change records, all or nothing.
+
+        ``absent`` (row key -> attribute) are unique index rows that must not exist: each is read before each
+        attempt, and the attempt commits only if the counter row is still the one it was read against. Every
+        write of index rows also writes the counter row, so no such row can appear between the read and the
+        commit (UniqueValueTakenError if one exists).
 
         The counter row is written conditionally on its (cached) ETag, so sequence numbers are handed out
         once each and committed in order; the transaction is retried while another writer wins the race.
@@ -200,7 +208,7 @@ class ResourceTable(PartitionReads):
         if not turn.acquire(timeout=_WRITER_WAIT_SECONDS):
             raise StorageUnavailableError("the tenant's writes are queued too deep; retry later")
         try:
-            results, records = self._commit_in_turn(tenant, operations, index_attributes, change, drafts)
+            results, records = self._commit_in_turn(tenant, operations, index_attributes, change, drafts, absent=absent)
         finally:
             turn.release()
         self._notify(tenant, records)
@@ -213,10 +221,15 @@ class ResourceTable(PartitionReads):
         index_attributes: dict[str, str],
         change: CountChange,
         drafts: Sequence[ChangeDraft],
+        *,
+        absent: Mapping[str, str] | None = None,
     ) -> tuple[list[Any], list[ChangeRecord]]:
         for attempt in range(_COUNTER_RETRIES):
             cached = self._counters.get(tenant)
             row = cached or self._read_counter(tenant)
+            for row_key, attribute in sorted((absent or {}).items()):
+                if self._exists(tenant, row_key):
+                    raise UniqueValueTakenError(attribute)
             try:
                 counts = apply_change(row, change)
             except ActiveLimitReachedError:
@@ -317,9 +330,12 @@ class ResourceTable(PartitionReads):
         *,
         change: CountChange = _ONE_MORE,
         operation: str = "created",
+        absent: Sequence[IndexEntry] = (),
     ) -> StoredResource:
-        """Resource row, index rows, counter and change record in one transaction: one round trip, all or nothing."""
+        """Resource row, index rows, counter and change record in one transaction: one round trip, all or nothing
+        (plus a point read per ``absent`` unique row, which must not exist: see _transact)."""
         index_rows = {entry.row_key(resource_id): entry.attribute for entry in indexes}
+        guards = {entry.row_key(resource_id): entry.attribute for entry in absent}
         resource_row: dict[str, Any] = {
             "PartitionKey": tenant,
             "RowKey": _RESOURCE_PREFIX + resource_id,
@@ -334,7 +350,7 @@ class ResourceTable(PartitionReads):
             for key in sorted(index_rows)
         ]
         draft = ChangeDraft(operation, resource_id, now, _name_of(document), document, now, stamps=0)
-        results, records = self._transact(tenant, operations, index_rows, change, [draft])
+        results, records = self._transact(tenant, operations, index_rows, change, [draft], absent=guards)
         return StoredResource(
             id=resource_id,
             document=document,
@@ -355,10 +371,13 @@ class ResourceTable(PartitionReads):
         *,
         change: CountChange = _NO_CHANGE,
         operation: str = "updated",
+        absent: Sequence[IndexEntry] = (),
     ) -> StoredResource:
-        """Rewrite a resource if unchanged since read (ETag), moving only the index rows that changed."""
+        """Rewrite a resource if unchanged since read (ETag), moving only the index rows that changed (``absent``:
+        unique rows another resource must not hold, as in create; the resource's own rows are not asked about)."""
         index_rows = {entry.row_key(current.id): entry.attribute for entry in indexes}
         old_keys = set(current.index_row_keys)
+        guards = {key: entry.attribute for entry in absent if (key := entry.row_key(current.id)) not in old_keys}
         resource_row: dict[str, Any] = {
             "PartitionKey": tenant,
             "RowKey": _RESOURCE_PREFIX + current.id,
@@ -383,7 +402,7 @@ class ResourceTable(PartitionReads):
             for key in sorted(index_rows.keys() - old_keys)
         ]
         draft = ChangeDraft(operation, current.id, now, _name_of(document), document, current.created, stamps=0)
-        results, records = self._transact(tenant, operations, index_rows, change, [draft])
+        results, records = self._transact(tenant, operations, index_rows, change, [draft], absent=guards)
         return StoredResource(
             id=current.id,
             document=document,
@@ -411,3 +430,32 @@ class ResourceTable(PartitionReads):
         ]
         draft = ChangeDraft("deleted", current.id, now or datetime.now(UTC), _name_of(current.document))
         self._transact(tenant, operations, {}, change, [draft])
+
+    def move_index_rows(self, tenant: str, current: StoredResource, indexes: Sequence[IndexEntry]) -> StoredResource:
+        """Give a resource the index rows ``indexes`` name, its document untouched (if unchanged since read): the
+        rows it lists and no longer needs are deleted, the new ones created, in one transaction with the
+        counter row. No change record: nothing a reader of the resource sees has changed. UniqueValueTakenError
+        if another resource holds one of the new unique rows (nothing moves)."""
+        index_rows = {entry.row_key(current.id): entry.attribute for entry in indexes}
+        old_keys = set(current.index_row_keys)
+        operations: list[_Operation] = [
+            (
+                TransactionOperation.UPDATE,
+                {
+                    "PartitionKey": tenant,
+                    "RowKey": _RESOURCE_PREFIX + current.id,
+                    "IndexRows": json.dumps(sorted(index_rows)),
+                },
+                {"mode": UpdateMode.MERGE, "etag": current.etag, "match_condition": MatchConditions.IfNotModified},
+            )
+        ]
+        operations += [
+            (TransactionOperation.DELETE, {"PartitionKey": tenant, "RowKey": key})
+            for key in sorted(old_keys - index_rows.keys())
+        ]
+        operations += [
+            (TransactionOperation.CREATE, {"PartitionKey": tenant, "RowKey": key, "ResourceId": current.id})
+            for key in sorted(index_rows.keys() - old_keys)
+        ]
+        results, _records = self._transact(tenant, operations, index_rows, _NO_CHANGE, [])
+        return dataclasses.replace(current, etag=str(results[0]["etag"]), index_row_keys=tuple(sorted(index_rows)))
