@@ -5,6 +5,9 @@ What must hold at every moment, whatever failed and whenever (scim.store writes 
 entity-group transaction):
 - every resource row's index rows exist and point back to it; every index row belongs to a resource that
   lists it (no orphan index row blocks a userName, no user is unfindable);
+- a user's unique userName row, and a group's displayName row, is the one its stored name has under
+  identity_key (scim.protocol.names), or under the legacy key of rows written before it (counted apart:
+  `scim-admin tenant reindex` moves them);
 - the counter row equals the counted resources: Total, and Active for users (a missing row is allowed: the
   store counts by a scan until the first write creates it);
 - every membership is whole (``m|g|u`` has its ``u|u|g`` and the reverse) and both its ends exist.
@@ -22,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scim.resources.base import identity_entry, legacy_identity_entry
 from scim.store import TableStorage
 from scim.store.audit import partition_rows
 
@@ -43,6 +47,8 @@ class CheckReport:
     rows: dict[str, int] = field(default_factory=dict)
     resources: dict[str, int] = field(default_factory=dict)
     memberships: int = 0
+    legacy_index_rows: dict[str, int] = field(default_factory=dict)
+    """Unique name rows still under the legacy key: consistent, found by look-ups, moved by a reindex."""
     violations: list[Violation] = field(default_factory=list)
 
     @property
@@ -56,11 +62,12 @@ class CheckReport:
             "rows": self.rows,
             "resources": self.resources,
             "memberships": self.memberships,
+            "legacyIndexRows": self.legacy_index_rows,
             "violations": [{"table": v.table, "rowKey": v.row_key, "problem": v.problem} for v in self.violations],
         }
 
 
-def _is_active(row: Mapping[str, Any]) -> bool:
+def _document(row: Mapping[str, Any]) -> dict[str, Any] | None:
     parts: list[str] = []
     n = 0
     while (chunk := row.get(f"Document{n}")) is not None:
@@ -69,8 +76,28 @@ def _is_active(row: Mapping[str, Any]) -> bool:
     try:
         document = json.loads("".join(parts))
     except ValueError:
-        return True
-    return not (isinstance(document, dict) and document.get("active") is False)
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _name_row(
+    table: str, rid: str, document: Mapping[str, Any] | None, listed: set[str], identity: str
+) -> tuple[list[Violation], bool]:
+    """Is the resource's unique name row the one its name has (identity_key, or legacy: the bool)?"""
+    held = {key for key in listed if key.startswith(f"i|{identity}|")}
+    value = document.get(identity) if document is not None else None
+    if not isinstance(value, str) or not value:
+        problem = f"lists {len(held)} {identity} index row(s) but has no {identity}"
+        return ([Violation(table, f"r|{rid}", problem)] if held else []), False
+    current = identity_entry(identity, value).row_key(rid)
+    legacy = legacy_identity_entry(identity, value)
+    if held == {current}:
+        return [], False
+    if legacy is not None and held == {legacy.row_key(rid)}:
+        return [], True
+    expected = current if legacy is None else f"{current} (or the legacy {legacy.row_key(rid)})"
+    problem = f"its {identity} index rows are {sorted(held)}, expected {expected}"
+    return [Violation(table, f"r|{rid}", problem)], False
 
 
 def _listed_index_rows(row: Mapping[str, Any]) -> set[str] | None:
@@ -81,13 +108,16 @@ def _listed_index_rows(row: Mapping[str, Any]) -> set[str] | None:
     return {str(item) for item in listed} if isinstance(listed, list) else None
 
 
-def check_table(table: str, rows: Iterable[Mapping[str, Any]], *, count_active: bool) -> tuple[list[Violation], int]:
-    """Index rows and counter of one table's partition; returns the violations and the resources counted."""
+def check_table(
+    table: str, rows: Iterable[Mapping[str, Any]], *, count_active: bool, identity: str | None = None
+) -> tuple[list[Violation], int, int]:
+    """Index rows and counter of one table's partition (and, given ``identity``, each resource's unique name row);
+    returns the violations, the resources counted and the name rows still under the legacy key."""
     problems: list[Violation] = []
     resources: dict[str, set[str]] = {}
     index_rows: dict[str, str] = {}
     counter: Mapping[str, Any] | None = None
-    active = 0
+    active = legacy = 0
     for row in rows:
         key = str(row["RowKey"])
         if key.startswith("r|"):
@@ -95,7 +125,12 @@ def check_table(table: str, rows: Iterable[Mapping[str, Any]], *, count_active: 
             if listed is None:
                 problems.append(Violation(table, key, "IndexRows is not a JSON list"))
             resources[key[2:]] = listed or set()
-            active += _is_active(row)
+            document = _document(row)
+            active += not (document is not None and document.get("active") is False)
+            if identity is not None:
+                found, is_legacy = _name_row(table, key[2:], document, listed or set(), identity)
+                problems += found
+                legacy += is_legacy
         elif key.startswith("i|"):
             index_rows[key] = str(row.get("ResourceId", ""))
         elif key == _COUNTER:
@@ -108,7 +143,7 @@ def check_table(table: str, rows: Iterable[Mapping[str, Any]], *, count_active: 
             problems.append(Violation(table, index_key, f"resource {owner} does not list this index row"))
     if counter is not None:
         problems += _check_counter(table, counter, len(resources), active if count_active else None)
-    return problems, len(resources)
+    return problems, len(resources), legacy
 
 
 def _check_listed(table: str, resources: Mapping[str, set[str]], index_rows: Mapping[str, str]) -> list[Violation]:
@@ -166,8 +201,13 @@ def check_tenant(storage: TableStorage, tenant: str) -> CheckReport:
     users = list(partition_rows(storage, "Users", tenant))
     groups = list(partition_rows(storage, "Groups", tenant))
     report.rows = {"Users": len(users), "Groups": len(groups)}
-    user_problems, report.resources["Users"] = check_table("Users", users, count_active=True)
-    group_problems, report.resources["Groups"] = check_table("Groups", groups, count_active=False)
+    user_problems, report.resources["Users"], legacy_users = check_table(
+        "Users", users, count_active=True, identity="userName"
+    )
+    group_problems, report.resources["Groups"], legacy_groups = check_table(
+        "Groups", groups, count_active=False, identity="displayName"
+    )
+    report.legacy_index_rows = {"Users": legacy_users, "Groups": legacy_groups}
     user_ids = {str(row["RowKey"])[2:] for row in users if str(row["RowKey"]).startswith("r|")}
     group_ids = {str(row["RowKey"])[2:] for row in groups if str(row["RowKey"]).startswith("r|")}
     member_problems, report.memberships = check_memberships(groups, group_ids, user_ids)

@@ -18,6 +18,9 @@ from datetime import UTC, datetime
 
 from scim.cache import ReadThroughCache
 from scim.platform.invariants import CheckReport, check_tenant
+from scim.resources.base import ReindexReport
+from scim.resources.groups import GroupService
+from scim.resources.users import UserService
 from scim.secrets import SecretStore, SecretVersion, client_secret_name, new_token, secret_name
 from scim.store import StorageUnavailableError, TableStorage, TenantExistsError, TenantRow, TenantTable
 
@@ -148,6 +151,14 @@ class TenantService:
         """The tenant's stored data checked for consistency (scim.platform.invariants)."""
         self.get(tenant_id)
         return check_tenant(self._storage, tenant_id)
+
+    def reindex(self, tenant_id: str) -> dict[str, ReindexReport]:
+        """Move the tenant's index rows written under an older key to the current one (ResourceService.reindex):
+        once per tenant after an upgrade that changed a key; safe to repeat, and while Entra provisions."""
+        self.get(tenant_id)
+        users = UserService(self._storage.resources("Users"))
+        groups = GroupService(self._storage.resources("Groups"), self._storage.resources("Users"))
+        return {"Users": users.reindex(tenant_id), "Groups": groups.reindex(tenant_id)}
 
     def token_versions(self, tenant_id: str) -> list[SecretVersion]:
         """The tenant's token versions (never their values), newest first."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -26,8 +27,10 @@ from scim2_models import (
 
 from scim.errors import ServiceUnavailableException
 from scim.models import ENTRA_POLICY
+from scim.protocol.names import identity_key, legacy_identity_key
 from scim.store import (
     DocumentTooLargeError,
+    IndexEntry,
     ResourceTable,
     StorageUnavailableError,
     StoredResource,
@@ -73,6 +76,38 @@ def require_object(payload: Any) -> dict[str, Any]:
     return payload
 
 
+def identity_entry(attribute: str, value: str) -> IndexEntry:
+    """The unique index row of a userName or group displayName: keyed by identity_key (scim.protocol.names)."""
+    return IndexEntry(attribute, identity_key(value), True)
+
+
+def legacy_identity_entry(attribute: str, value: str) -> IndexEntry | None:
+    """The unique index row the code before identity_key wrote for this value, if it is another row.
+
+    A partition written then holds such rows until `scim-admin tenant reindex` moves them (ResourceService.
+    reindex): look-ups read them too, and a write refuses a value whose legacy row another resource holds.
+    """
+    legacy = IndexEntry(attribute, legacy_identity_key(value), True)
+    return None if legacy.value_key == identity_key(value) else legacy
+
+
+def identity_lookup(attribute: str, value: str) -> tuple[IndexEntry, ...]:
+    """Every unique index row a resource with this value may be found under: identity_key's, and the legacy one."""
+    legacy = legacy_identity_entry(attribute, value)
+    return (identity_entry(attribute, value),) if legacy is None else (identity_entry(attribute, value), legacy)
+
+
+@dataclass
+class ReindexReport:
+    """What ResourceService.reindex did to one tenant's partition (ids only, never names)."""
+
+    resources: int = 0
+    moved: int = 0
+    conflicts: list[str] = field(default_factory=list)
+    """Resources whose value another resource already holds under identity_key: they keep their legacy row."""
+    unreadable: list[str] = field(default_factory=list)
+
+
 def plausible_id(resource_id: str) -> bool:
     """Our ids are uuid4 hex; anything else cannot exist, and must never reach a storage key."""
     return len(resource_id) == 32 and all(c in "0123456789abcdef" for c in resource_id)
@@ -86,6 +121,8 @@ class ResourceService(Generic[R]):
 
     model_class: type[R]
     resource_type: str
+    identity_attribute: str
+    """The attribute the type is unique by (userName, displayName), compared under identity_key."""
 
     def __init__(self, table: ResourceTable, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._table = table
@@ -133,6 +170,73 @@ class ResourceService(Generic[R]):
         known |= {str(ext.__schema__).lower() for ext in self.model_class.get_extension_models().values()}
         resource.schemas = [urn for urn in resource.schemas if str(urn).lower() in known]
         return resource
+
+    def indexes(self, resource: R) -> list[IndexEntry]:
+        """The index rows a resource is found by (its type's: users.py, groups.py)."""
+        raise NotImplementedError
+
+    def identity_of(self, resource: R) -> str | None:
+        raise NotImplementedError
+
+    def legacy_guards(self, resource: R) -> list[IndexEntry]:
+        """The legacy unique row of the resource's value, which no other resource may hold (see create/replace)."""
+        value = self.identity_of(resource)
+        legacy = legacy_identity_entry(self.identity_attribute, value) if value else None
+        return [legacy] if legacy is not None else []
+
+    def find_ids(self, tenant: str, lookup: IndexEntry | Sequence[IndexEntry]) -> list[str]:
+        """Ids under any of the index entries (identity_lookup: the current row and the legacy one)."""
+        entries = [lookup] if isinstance(lookup, IndexEntry) else lookup
+        found: list[str] = []
+        for entry in entries:
+            found += [rid for rid in self._table.find_ids(tenant, entry) if rid not in found]
+        return found
+
+    def reindex(self, tenant: str) -> ReindexReport:
+        """Move every index row written under an older key (legacy_identity_key) to the one indexes() names now.
+
+        Safe while the tenant is served: each move is one transaction conditional on the resource's ETag and on
+        the counter row (a resource changed meanwhile is read again; a change of its own already moved it). A
+        value another resource holds under identity_key (two users the old key told apart) is left on its
+        legacy row, still found by look-ups, and reported, for the operator to rename one of them.
+        """
+        report = ReindexReport()
+        for stored in self._scan(tenant):
+            report.resources += 1
+            self._reindex_one(tenant, stored, report)
+        return report
+
+    def _scan(self, tenant: str) -> Iterable[StoredResource]:
+        try:
+            yield from self._table.scan(tenant)
+        except StorageUnavailableError as exc:
+            raise ServiceUnavailableException() from exc
+
+    def _reindex_one(self, tenant: str, stored: StoredResource, report: ReindexReport) -> None:
+        current: StoredResource | None = stored
+        for _ in range(CONFLICT_RETRIES):
+            if current is None:  # deleted meanwhile
+                return
+            try:
+                wanted = self.indexes(self.model(current))
+            except (ValidationError, SCIMException):
+                report.unreadable.append(current.id)
+                return
+            if {entry.row_key(current.id) for entry in wanted} == set(current.index_row_keys):
+                return
+            try:
+                self._table.move_index_rows(tenant, current, wanted)
+            except UniqueValueTakenError:
+                report.conflicts.append(current.id)
+                return
+            except VersionMismatchError:
+                current = self._table.get(tenant, current.id)
+                continue
+            except StorageUnavailableError as exc:
+                raise ServiceUnavailableException() from exc
+            report.moved += 1
+            return
+        raise ServiceUnavailableException(detail=f"The {self.resource_type} {stored.id} kept changing; retry later")
 
     # -- storage outcomes -> SCIM errors -------------------------------------------------------
 

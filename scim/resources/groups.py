@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,10 +23,13 @@ from scim2_models.path import Comparison, FilterNode, LogicalExpr, Not, Present,
 
 from scim.errors import ServiceUnavailableException
 from scim.models import ENTRA_POLICY, GROUP_SCHEMA, GroupResource
+from scim.protocol.names import GROUP_NAME_ATTRIBUTES, refuse_control_characters
 from scim.protocol.patch import PatchPlan
 from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error, search
 from scim.resources.base import (
     ResourceService,
+    identity_entry,
+    identity_lookup,
     plausible_id,
     require_object,
     require_schema,
@@ -40,7 +44,6 @@ MAX_DISPLAY_NAME = 256
 MAX_PATCH_OPERATIONS = 1000
 PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
-_DISPLAY_NAME = Path[GroupResource]("displayName").resolve()
 _EXTERNAL_ID = Path[GroupResource]("externalId").resolve()
 
 
@@ -71,6 +74,7 @@ class GroupService(ResourceService[GroupResource]):
 
     model_class = GroupResource
     resource_type = "Group"
+    identity_attribute = "displayName"
 
     def __init__(self, table: ResourceTable, users: ResourceTable, **kwargs: Any) -> None:
         super().__init__(table, **kwargs)
@@ -81,11 +85,14 @@ class GroupService(ResourceService[GroupResource]):
 
     @staticmethod
     def indexes(group: GroupResource) -> list[IndexEntry]:
-        """displayName is unique per tenant without regard to case (Entra's rule); externalId is not unique."""
-        entries = [IndexEntry("displayName", default_comparison_key(_DISPLAY_NAME, str(group.display_name)), True)]
+        """displayName is unique per tenant by identity_key (case too: Entra's rule); externalId is not unique."""
+        entries = [identity_entry("displayName", str(group.display_name))]
         if group.external_id:
             entries.append(IndexEntry("externalId", default_comparison_key(_EXTERNAL_ID, group.external_id), False))
         return entries
+
+    def identity_of(self, resource: GroupResource) -> str | None:
+        return resource.display_name
 
     @staticmethod
     def _check_rules(group: GroupResource) -> None:
@@ -141,9 +148,11 @@ class GroupService(ResourceService[GroupResource]):
     def create(self, tenant: str, payload: Any) -> GroupResource:
         """POST /Groups: the group row first, then its members (any number) in transactions of 49."""
         group, members = self._parse(payload, tenant, Context.RESOURCE_CREATION_REQUEST)
+        refuse_control_characters(group, GROUP_NAME_ATTRIBUTES)
         group_id = uuid.uuid4().hex
         doc, indexes, now = self.document(group), self.indexes(group), self._clock()
-        self.write(self._table.create, tenant, group_id, doc, indexes, now, change=CountChange(total=1))
+        guards = self.legacy_guards(group)
+        self.write(self._table.create, tenant, group_id, doc, indexes, now, change=CountChange(total=1), absent=guards)
         if members.user_ids:
             self._apply_member_changes(tenant, group_id, [members], group.display_name)
         return self.with_members(tenant, self.model(self.read(tenant, group_id)))
@@ -156,7 +165,12 @@ class GroupService(ResourceService[GroupResource]):
     def replace(self, tenant: str, group_id: str, payload: Any, if_match: str | None = None) -> GroupResource:
         """PUT /Groups/{id}: attributes replaced, and the member list made equal to the one sent."""
         group, members = self._parse(payload, tenant, Context.RESOURCE_REPLACEMENT_REQUEST)
-        self._modify(tenant, group_id, if_match, lambda _current: group)
+
+        def replace(current: GroupResource) -> GroupResource:
+            refuse_control_characters(group, GROUP_NAME_ATTRIBUTES, previous=current)
+            return group
+
+        self._modify(tenant, group_id, if_match, replace)
         current = dict(self.memberships.members_shown(tenant, group_id))
         gone = MemberChange("remove", sorted(current.keys() - set(members.user_ids)))
         # Only members that are new or shown differently are written (and recorded as member-added).
@@ -204,6 +218,7 @@ class GroupService(ResourceService[GroupResource]):
         if plan is not None:
 
             def apply(current: GroupResource) -> GroupResource | None:
+                before = current.model_copy(deep=True)
                 if not plan.apply(current):
                     return None
                 try:
@@ -213,6 +228,7 @@ class GroupService(ResourceService[GroupResource]):
                 except ValidationError as exc:
                     raise scim_error_from_validation(exc) from exc
                 self._check_rules(patched)
+                refuse_control_characters(patched, GROUP_NAME_ATTRIBUTES, previous=before)
                 return patched
 
             self._modify(tenant, group_id, if_match, apply)
@@ -232,7 +248,14 @@ class GroupService(ResourceService[GroupResource]):
             if updated is None:
                 return stored
             updated.members = None
-            return self._table.replace(tenant, stored, self.document(updated), self.indexes(updated), self._clock())
+            return self._table.replace(
+                tenant,
+                stored,
+                self.document(updated),
+                self.indexes(updated),
+                self._clock(),
+                absent=self.legacy_guards(updated),
+            )
 
         self.conditional(tenant, group_id, if_match, write)
 
@@ -258,12 +281,12 @@ class GroupService(ResourceService[GroupResource]):
         if query.filter is not None:
             node = query.filter.ast
             planned = _plan(node)
-            if isinstance(planned, tuple):
-                member, candidates = planned[1], self.memberships.groups_of(tenant, planned[1])
-            elif isinstance(planned, IndexEntry):
-                candidates = self._table.find_ids(tenant, planned)
+            if isinstance(planned, MemberOf):
+                member, candidates = planned.user_id, self.memberships.groups_of(tenant, planned.user_id)
             elif isinstance(planned, str):
                 candidates = [planned]
+            elif planned is not None:
+                candidates = self.find_ids(tenant, planned)
             if member is None and _mentions_members(node):
                 raise InvalidFilterException(
                     detail='Filters on members take the form members[value eq "<user id>"] or '
@@ -277,15 +300,16 @@ class GroupService(ResourceService[GroupResource]):
             return group
 
         try:
-            page = search(
-                self._table,
-                tenant,
-                query,
-                start_index=start_index,
-                count=count,
-                to_model=to_model,
-                candidate_ids=candidates,
-            )
+            with ENTRA_POLICY:  # the filter matches and sorts under the key the index rows were written by
+                page = search(
+                    self._table,
+                    tenant,
+                    query,
+                    start_index=start_index,
+                    count=count,
+                    to_model=to_model,
+                    candidate_ids=candidates,
+                )
         except InvalidFilterException as exc:
             raise filter_error(exc) from exc
         except StorageUnavailableError as exc:
@@ -298,15 +322,23 @@ class GroupService(ResourceService[GroupResource]):
         return page
 
 
-def _plan(node: FilterNode) -> IndexEntry | str | tuple[str, str] | None:
-    """One lookup among the and-ed terms: an id, an index entry, or ("member", user id); None means scan."""
+@dataclass(frozen=True)
+class MemberOf:
+    """A filter's plan: the groups of this user (its reverse membership rows)."""
+
+    user_id: str
+
+
+def _plan(node: FilterNode) -> IndexEntry | tuple[IndexEntry, ...] | str | MemberOf | None:
+    """One lookup among the and-ed terms: an id, index entries (a displayName's identity_lookup), or the groups
+    of a member; None means scan."""
     for term in comparison_terms(node):
         if (value := eq_string(term, GROUP_SCHEMA, "id")) is not None:
             return value
         if (value := eq_string(term, GROUP_SCHEMA, "displayName")) is not None:
-            return IndexEntry("displayName", default_comparison_key(_DISPLAY_NAME, value), True)
+            return identity_lookup("displayName", value)
         if (value := eq_string(term, GROUP_SCHEMA, "externalId")) is not None:
             return IndexEntry("externalId", default_comparison_key(_EXTERNAL_ID, value), False)
         if (user_id := _members_filter(term)) is not None:
-            return ("member", user_id)
+            return MemberOf(user_id)
     return None

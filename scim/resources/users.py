@@ -23,11 +23,14 @@ from scim2_models.path import FilterNode, ValuePath
 from scim.errors import ServiceUnavailableException
 from scim.models import ENTRA_POLICY, USER_SCHEMA, UserResource
 from scim.protocol import entra
+from scim.protocol.names import USER_NAME_ATTRIBUTES, refuse_control_characters
 from scim.protocol.patch import PatchPlan
 from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error, is_core_attr, search
 from scim.resources.base import (
     ResourceService,
     check_multi_valued_limits,
+    identity_entry,
+    identity_lookup,
     plausible_id,
     require_object,
     scim_error_from_validation,
@@ -45,7 +48,6 @@ EMAIL_REQUIRED_DETAIL = (
 MAX_PATCH_OPERATIONS = 100
 """Operations one user PATCH may carry: Entra sends one per changed attribute, a dozen at most."""
 
-_USER_NAME = Path[UserResource]("userName").resolve()
 _EXTERNAL_ID = Path[UserResource]("externalId").resolve()
 _EMAIL_VALUE = Path[UserResource]("emails.value").resolve()
 
@@ -60,6 +62,7 @@ class UserService(ResourceService[UserResource]):
 
     model_class = UserResource
     resource_type = "User"
+    identity_attribute = "userName"
 
     def __init__(
         self, *args: Any, memberships: Memberships | None = None, require_email: bool = True, **kwargs: Any
@@ -72,10 +75,11 @@ class UserService(ResourceService[UserResource]):
 
     @staticmethod
     def indexes(user: UserResource) -> list[IndexEntry]:
-        """The values a user is looked up by: userName (unique), externalId and work e-mail (not unique)."""
+        """The values a user is looked up by: userName (unique, by identity_key), externalId and work e-mail (not
+        unique)."""
         entries: list[IndexEntry] = []
         if user.user_name:
-            entries.append(IndexEntry("userName", default_comparison_key(_USER_NAME, user.user_name), True))
+            entries.append(identity_entry("userName", user.user_name))
         if user.external_id:
             entries.append(IndexEntry("externalId", default_comparison_key(_EXTERNAL_ID, user.external_id), False))
         work_keys = {
@@ -85,6 +89,9 @@ class UserService(ResourceService[UserResource]):
         }
         entries += [IndexEntry("workEmail", key, False) for key in sorted(work_keys)]
         return entries
+
+    def identity_of(self, resource: UserResource) -> str | None:
+        return resource.user_name
 
     def _check_rules(self, user: UserResource) -> None:
         if not user.user_name or not user.user_name.strip():
@@ -110,6 +117,7 @@ class UserService(ResourceService[UserResource]):
         """POST /Users: one storage round trip; 409 uniqueness if the userName is taken in any case;
         403 if an active user would take the tenant past its active_limit (the license cap)."""
         user = self._parse_user(payload, Context.RESOURCE_CREATION_REQUEST)
+        refuse_control_characters(user, USER_NAME_ATTRIBUTES)
         change = CountChange(total=1, active=int(is_active(user)), active_limit=active_limit)
         stored = self.write(
             self._table.create,
@@ -119,6 +127,7 @@ class UserService(ResourceService[UserResource]):
             self.indexes(user),
             self._clock(),
             change=change,
+            absent=self.legacy_guards(user),
         )
         return self.written(user, stored)
 
@@ -138,7 +147,12 @@ class UserService(ResourceService[UserResource]):
     ) -> UserResource:
         """PUT /Users/{id}: the body replaces every attribute; id, created and meta stay ours."""
         user = self._parse_user(payload, Context.RESOURCE_REPLACEMENT_REQUEST)
-        return self._modify(tenant, user_id, if_match, lambda _current: user, active_limit)
+
+        def replace(current: UserResource) -> UserResource:
+            refuse_control_characters(user, USER_NAME_ATTRIBUTES, previous=current)
+            return user
+
+        return self._modify(tenant, user_id, if_match, replace, active_limit)
 
     def patch(
         self, tenant: str, user_id: str, payload: Any, if_match: str | None = None, *, active_limit: int | None = None
@@ -147,6 +161,7 @@ class UserService(ResourceService[UserResource]):
         plan = PatchPlan(UserResource, payload, policy=ENTRA_POLICY, max_operations=MAX_PATCH_OPERATIONS)
 
         def apply(current: UserResource) -> UserResource | None:
+            before = current.model_copy(deep=True)
             if not plan.apply(current):
                 return None
             try:
@@ -158,6 +173,7 @@ class UserService(ResourceService[UserResource]):
                 raise scim_error_from_validation(exc) from exc
             check_multi_valued_limits(patched)
             self._check_rules(patched)
+            refuse_control_characters(patched, USER_NAME_ATTRIBUTES, previous=before)
             return patched
 
         return self._modify(tenant, user_id, if_match, apply, active_limit)
@@ -190,6 +206,7 @@ class UserService(ResourceService[UserResource]):
                 self._clock(),
                 change=counted,
                 operation=operation,
+                absent=self.legacy_guards(updated),
             )
             result[:] = [self.written(updated, written)]
             return written
@@ -221,15 +238,16 @@ class UserService(ResourceService[UserResource]):
     ) -> SearchPage[UserResource]:
         """GET /Users: index lookups for the filters Entra sends, a streamed partition scan otherwise."""
         try:
-            return search(
-                self._table,
-                tenant,
-                query,
-                start_index=start_index,
-                count=count,
-                to_model=self.model,
-                candidate_ids=self._candidate_ids(tenant, query),
-            )
+            with ENTRA_POLICY:  # the filter matches and sorts under the key the index rows were written by
+                return search(
+                    self._table,
+                    tenant,
+                    query,
+                    start_index=start_index,
+                    count=count,
+                    to_model=self.model,
+                    candidate_ids=self._candidate_ids(tenant, query),
+                )
         except InvalidFilterException as exc:
             # A value its attribute cannot hold (e.g. a boolean compared with "yes"), found while matching.
             raise filter_error(exc) from exc
@@ -242,11 +260,12 @@ class UserService(ResourceService[UserResource]):
             return None
         if isinstance(plan, str):
             return [plan]
-        return self._table.find_ids(tenant, plan)
+        return self.find_ids(tenant, plan)
 
 
-def plan_search(node: FilterNode) -> IndexEntry | str | None:
-    """One indexed equality among the and-ed terms of a filter (an id, or an index entry); None means scan.
+def plan_search(node: FilterNode) -> IndexEntry | tuple[IndexEntry, ...] | str | None:
+    """One indexed equality among the and-ed terms of a filter (an id, or index entries: a userName's are
+    identity_lookup's, its row and its legacy one); None means scan.
 
     The whole filter is still matched against each candidate.
     """
@@ -254,7 +273,7 @@ def plan_search(node: FilterNode) -> IndexEntry | str | None:
         if (value := eq_string(term, USER_SCHEMA, "id")) is not None:
             return value
         if (value := eq_string(term, USER_SCHEMA, "userName")) is not None:
-            return IndexEntry("userName", default_comparison_key(_USER_NAME, value), True)
+            return identity_lookup("userName", value)
         if (value := eq_string(term, USER_SCHEMA, "externalId")) is not None:
             return IndexEntry("externalId", default_comparison_key(_EXTERNAL_ID, value), False)
         if (

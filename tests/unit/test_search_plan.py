@@ -14,8 +14,17 @@ def plan_for(expression: str):  # type: ignore[no-untyped-def]
 
 def test_username_uses_the_unique_index_case_insensitively() -> None:
     plan = plan_for('userName eq "Alice@Contoso.com"')
-    assert isinstance(plan, IndexEntry)
-    assert (plan.attribute, plan.value_key, plan.unique) == ("userName", "alice@contoso.com", True)
+    assert isinstance(plan, tuple) and len(plan) == 1  # its legacy key is the same row
+    assert (plan[0].attribute, plan[0].value_key, plan[0].unique) == ("userName", "alice@contoso.com", True)
+
+
+def test_username_whose_legacy_key_differs_reads_both_rows() -> None:
+    plan = plan_for('userName eq "Stra\u00dfe"')
+    assert isinstance(plan, tuple)
+    assert [(entry.attribute, entry.value_key, entry.unique) for entry in plan] == [
+        ("userName", "strasse", True),
+        ("userName", "stra\u00dfe", True),
+    ]
 
 
 def test_external_id_is_case_exact_and_not_unique() -> None:
@@ -37,7 +46,7 @@ def test_id_is_a_point_read() -> None:
 
 def test_and_picks_an_indexed_term() -> None:
     plan = plan_for('active eq true and userName eq "bob"')
-    assert isinstance(plan, IndexEntry) and plan.attribute == "userName"
+    assert isinstance(plan, tuple) and plan[0].attribute == "userName"
 
 
 @pytest.mark.parametrize(
