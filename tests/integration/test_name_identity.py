@@ -6,13 +6,18 @@ written here exactly as that code wrote them (legacy_identity_key, through the s
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from scim2_models import Context, InvalidValueException, SearchRequest, UniquenessException
 
+from devhost.azurite import Azurite
+from scim.cli import main
 from scim.models import ENTRA_POLICY, GroupResource, UserResource
 from scim.platform.invariants import check_tenant
 from scim.protocol.names import legacy_identity_key
@@ -276,3 +281,35 @@ def test_old_groups_are_found_moved_and_reported_when_two_collide(
     assert group_ids(groups, tenant, 'displayName eq "\uff41dmins"') == sorted([plain, wide])
     groups.patch(tenant, wide, patch_body({"op": "Replace", "path": "displayName", "value": "Admins 2"}))
     assert_clean(storage, tenant)
+
+
+def test_scim_admin_tenant_reindex(azurite: Azurite, tmp_path: Path, tenant: str) -> None:
+    env = {
+        "SCIM_STORAGE_CONNECTION_STRING": azurite.connection_string,
+        "SCIM_TABLE_PREFIX": "reindex",
+        "SCIM_SECRET_SOURCE": "local",
+        "SCIM_LOCAL_SECRETS_FILE": str(tmp_path / "secrets.json"),
+        "SCIM_PUBLIC_BASE_URL": "https://scim.example.net",
+    }
+    runner = CliRunner()
+
+    def cli(*args: str) -> Any:
+        return runner.invoke(main, list(args), env=env, catch_exceptions=False)
+
+    assert cli("tenant", "create", tenant).exit_code == 0
+    storage = TableStorage(connection_string=azurite.connection_string, table_prefix="reindex")
+    groups = GroupService(storage.resources("Groups"), storage.resources("Users"))
+    users = UserService(storage.resources("Users"), memberships=groups.memberships)
+    moved = stored_as_old_code(users, tenant, "Stra\u00dfe")
+    group_as_old_code(groups, tenant, "Admins")
+    wide = group_as_old_code(groups, tenant, "\uff21dmins")
+
+    first = cli("tenant", "reindex", tenant)
+    assert first.exit_code == 1  # a pair to rename
+    assert f"{tenant} Users: 1 read, 1 moved" in first.output and f"Groups {wide}:" in first.output
+    assert user_ids(users, tenant, 'userName eq "strasse"') == [moved]
+    again = json.loads(cli("tenant", "reindex", "--all", "--json").output)
+    assert again[tenant]["Users"]["moved"] == 0 and again[tenant]["Groups"]["conflicts"] == [wide]
+    assert cli("tenant", "reindex").exit_code == 2  # neither tenants nor --all
+    assert cli("tenant", "check", tenant).exit_code == 0
+    storage.close()
