@@ -2,7 +2,7 @@
 
 ``identity_key`` is the one definition of when two userNames, or two group displayNames, are the same name:
 uniqueness (the index rows a create or rename writes) and ``eq`` filters on those two attributes both use it,
-and so does every comparison scim2-models makes on them (ENTRA_POLICY's ``comparison_key``). The stored value
+and so do scim2-models' filter matching and sorting on them (``comparison_key``, SEARCH_POLICY's). The stored value
 is never changed: the key is only ever compared or hashed.
 """
 
@@ -92,7 +92,7 @@ def legacy_identity_key(value: str) -> str:
 
 
 def comparison_key(binding: Any, value: str) -> str:
-    """ENTRA_POLICY's comparison_key: identity_key for userName and group displayName, the default otherwise."""
+    """SEARCH_POLICY's comparison_key: identity_key for userName and group displayName, the default otherwise."""
     if str(getattr(binding, "urn", "")).lower() in _IDENTITY_ATTRIBUTES:
         return identity_key(value)
     return default_comparison_key(binding, value)

@@ -241,7 +241,10 @@ class ResourceService(Generic[R]):
     # -- storage outcomes -> SCIM errors -------------------------------------------------------
 
     def uniqueness_detail(self, attribute: str) -> str:
-        return f"Another {self.resource_type.lower()} in this tenant already has this {attribute} (case-insensitive)"
+        return (
+            f"Another {self.resource_type.lower()} in this tenant already has this {attribute}, compared ignoring "
+            "letter case, full-width forms, invisible characters and surrounding spaces"
+        )
 
     def write(self, action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a storage write, turning storage outcomes into SCIM errors."""

@@ -22,7 +22,7 @@ from scim2_models import (
 from scim2_models.path import Comparison, FilterNode, LogicalExpr, Not, Present, ValuePath
 
 from scim.errors import ServiceUnavailableException
-from scim.models import ENTRA_POLICY, GROUP_SCHEMA, GroupResource
+from scim.models import ENTRA_POLICY, GROUP_SCHEMA, SEARCH_POLICY, GroupResource
 from scim.protocol.names import GROUP_NAME_ATTRIBUTES, refuse_control_characters
 from scim.protocol.patch import PatchPlan
 from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error, search
@@ -300,7 +300,7 @@ class GroupService(ResourceService[GroupResource]):
             return group
 
         try:
-            with ENTRA_POLICY:  # the filter matches and sorts under the key the index rows were written by
+            with SEARCH_POLICY:  # the filter matches and sorts under the key the index rows were written by
                 page = search(
                     self._table,
                     tenant,

@@ -21,7 +21,7 @@ from scim2_models import (
 from scim2_models.path import FilterNode, ValuePath
 
 from scim.errors import ServiceUnavailableException
-from scim.models import ENTRA_POLICY, USER_SCHEMA, UserResource
+from scim.models import ENTRA_POLICY, SEARCH_POLICY, USER_SCHEMA, UserResource
 from scim.protocol import entra
 from scim.protocol.names import USER_NAME_ATTRIBUTES, refuse_control_characters
 from scim.protocol.patch import PatchPlan
@@ -238,7 +238,7 @@ class UserService(ResourceService[UserResource]):
     ) -> SearchPage[UserResource]:
         """GET /Users: index lookups for the filters Entra sends, a streamed partition scan otherwise."""
         try:
-            with ENTRA_POLICY:  # the filter matches and sorts under the key the index rows were written by
+            with SEARCH_POLICY:  # the filter matches and sorts under the key the index rows were written by
                 return search(
                     self._table,
                     tenant,

@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 from scim2_models import InvalidValueException, Path, ScimFilter, default_comparison_key
 
-from scim.models import ENTRA_POLICY, GroupResource, UserResource
+from scim.models import SEARCH_POLICY, GroupResource, UserResource
 from scim.protocol.names import (
     USER_NAME_ATTRIBUTES,
     comparison_key,
@@ -90,7 +90,7 @@ def test_the_policy_compares_only_the_two_unique_attributes_by_the_key() -> None
     assert comparison_key(user_name, "Stra\u00dfe") == comparison_key(group_name, "STRASSE") == "strasse"
     assert comparison_key(title, "Stra\u00dfe") == "stra\u00dfe"
     user = UserResource(user_name="\uff21dmin", title="\uff21")
-    with ENTRA_POLICY:
+    with SEARCH_POLICY:
         assert ScimFilter[UserResource]('userName eq "admin"').match(user)
         assert not ScimFilter[UserResource]('title eq "a"').match(user)
 
