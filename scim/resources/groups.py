@@ -23,7 +23,7 @@ from scim2_models.path import Comparison, FilterNode, LogicalExpr, Not, Present,
 
 from scim.errors import ServiceUnavailableException
 from scim.models import ENTRA_POLICY, GROUP_SCHEMA, SEARCH_POLICY, GroupResource
-from scim.protocol.names import GROUP_NAME_ATTRIBUTES, refuse_control_characters
+from scim.protocol.names import GROUP_NAME_ATTRIBUTES, identity_key, refuse_control_characters
 from scim.protocol.patch import PatchPlan
 from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error, search
 from scim.resources.base import (
@@ -97,7 +97,7 @@ class GroupService(ResourceService[GroupResource]):
     @staticmethod
     def _check_rules(group: GroupResource) -> None:
         name = group.display_name
-        if not name or not name.strip():
+        if not name or not identity_key(name):  # spaces and invisible characters alone are blank
             raise InvalidValueException(detail="displayName is required and must not be blank")
         if len(name) > MAX_DISPLAY_NAME:
             raise InvalidValueException(detail=f"displayName may have at most {MAX_DISPLAY_NAME} characters")

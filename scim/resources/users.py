@@ -23,7 +23,7 @@ from scim2_models.path import FilterNode, ValuePath
 from scim.errors import ServiceUnavailableException
 from scim.models import ENTRA_POLICY, SEARCH_POLICY, USER_SCHEMA, UserResource
 from scim.protocol import entra
-from scim.protocol.names import USER_NAME_ATTRIBUTES, refuse_control_characters
+from scim.protocol.names import USER_NAME_ATTRIBUTES, identity_key, refuse_control_characters
 from scim.protocol.patch import PatchPlan
 from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error, is_core_attr, search
 from scim.resources.base import (
@@ -94,7 +94,7 @@ class UserService(ResourceService[UserResource]):
         return resource.user_name
 
     def _check_rules(self, user: UserResource) -> None:
-        if not user.user_name or not user.user_name.strip():
+        if not user.user_name or not identity_key(user.user_name):  # spaces and invisible characters are blank
             raise InvalidValueException(detail="userName is required and must not be blank")
         if self._require_email and not any(email.value for email in user.emails or []):
             raise InvalidValueException(detail=EMAIL_REQUIRED_DETAIL)

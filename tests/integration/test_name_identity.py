@@ -313,3 +313,12 @@ def test_scim_admin_tenant_reindex(azurite: Azurite, tmp_path: Path, tenant: str
     assert cli("tenant", "reindex").exit_code == 2  # neither tenants nor --all
     assert cli("tenant", "check", tenant).exit_code == 0
     storage.close()
+
+
+def test_a_name_of_spaces_and_invisible_characters_alone_is_blank(
+    users: UserService, groups: GroupService, tenant: str
+):
+    with pytest.raises(InvalidValueException, match="blank"):
+        users.create(tenant, user_body("\u200b\u00a0\u2060"))
+    with pytest.raises(InvalidValueException, match="blank"):
+        groups.create(tenant, group_body(" \ufeff "))
