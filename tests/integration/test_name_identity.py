@@ -7,6 +7,7 @@ written here exactly as that code wrote them (legacy_identity_key, through the s
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -322,3 +323,46 @@ def test_a_name_of_spaces_and_invisible_characters_alone_is_blank(
         users.create(tenant, user_body("\u200b\u00a0\u2060"))
     with pytest.raises(InvalidValueException, match="blank"):
         groups.create(tenant, group_body(" \ufeff "))
+
+
+def test_a_create_racing_the_reindex_of_its_old_twin_ends_in_409_or_a_reported_pair(
+    users: UserService, storage: TableStorage
+) -> None:
+    """Whichever commits first, the two are never both on new rows: the create is refused, or the reindex reports
+    the old user as a pair to rename (the state an upgrade starts from when both already existed)."""
+    for _ in range(6):
+        tenant = f"t-{uuid.uuid4().hex[:16]}"
+        old = stored_as_old_code(users, tenant, "Stra\u00dfe")
+        outcome: dict[str, Any] = {}
+
+        def create(outcome: dict[str, Any] = outcome, tenant: str = tenant) -> None:
+            try:
+                outcome["created"] = users.create(tenant, user_body("strasse")).id
+            except UniquenessException:
+                outcome["created"] = None
+
+        def reindex(outcome: dict[str, Any] = outcome, tenant: str = tenant) -> None:
+            outcome["report"] = users.reindex(tenant)
+
+        threads = [threading.Thread(target=create), threading.Thread(target=reindex)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        refused, reported = outcome["created"] is None, outcome["report"].conflicts == [old]
+        assert refused != reported
+        found = user_ids(users, tenant, 'userName eq "Stra\u00dfe"')  # the new row, and the old one if kept
+        assert found == sorted([old] if refused else [old, outcome["created"]])
+        assert check_tenant(storage, tenant).violations == []
+
+
+def test_a_create_whose_name_differs_from_the_old_key_costs_one_more_read(users: UserService, storage: TableStorage):
+    tenant = f"t-{uuid.uuid4().hex[:16]}"
+    users.create(tenant, user_body("warm-up"))
+
+    def cost(name: str) -> int:
+        before = storage.round_trips.count
+        users.create(tenant, user_body(name))
+        return storage.round_trips.count - before
+
+    assert cost("Stra\u00dfe") == cost("alice") + 1  # the point read of its old key's row
