@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from scim.cli_access import secrets_refused_text, storage_refused_text
 from scim.platform.changes import ChangeLog
 from scim.platform.clients import ClientCredentials, ClientService
 from scim.platform.tenants import (
@@ -28,9 +29,9 @@ from scim.platform.tenants import (
     TenantService,
     TenantTokenStateError,
 )
-from scim.secrets import SecretSourceUnavailableError
+from scim.secrets import SecretSourceUnavailableError, SecretStoreRefusedError
 from scim.settings import Settings, SettingsError, azurite_connection_string
-from scim.store import StorageUnavailableError, VersionMismatchError
+from scim.store import StorageAccessDeniedError, StorageUnavailableError, VersionMismatchError
 from scim.wiring import build_change_log, build_client_service, build_storage, build_tenant_service
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -93,10 +94,14 @@ def operator_errors(command: F) -> F:
             raise click.ClickException(str(exc)) from exc
         except VersionMismatchError as exc:
             raise click.ClickException("the tenant changed while this command ran; run it again") from exc
+        except StorageAccessDeniedError as exc:
+            raise click.ClickException(storage_refused_text(exc)) from exc
         except StorageUnavailableError as exc:
             raise click.ClickException(
                 f"cannot reach Table Storage ({exc}): is `make run` running, or are the storage settings right?"
             ) from exc
+        except SecretStoreRefusedError as exc:
+            raise click.ClickException(secrets_refused_text(exc) or f"cannot use the secret store: {exc}") from exc
         except SecretSourceUnavailableError as exc:
             raise click.ClickException(f"cannot use the secret store: {exc}") from exc
 
