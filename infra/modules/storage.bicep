@@ -10,6 +10,9 @@ param deploymentContainerName string = ''
 param tableNames array = []
 @description('Queues to create (SCIM data: scim-changes); empty for none.')
 param queueNames array = []
+@description('Redundancy SKU; main.bicep picks one the region offers (storageSkuByRegion).')
+@allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS'])
+param skuName string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: Flex Consumption reaches storage over the public endpoint unless VNet-integrated with private endpoints; access is Entra-only (shared keys off)
@@ -19,7 +22,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   tags: tags
   kind: 'StorageV2'
   sku: {
-    name: 'Standard_GRS'
+    name: skuName
   }
   properties: {
     accessTier: 'Hot'
