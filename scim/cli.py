@@ -2,7 +2,8 @@
 
 With no storage setting in the environment it works against `make run`'s state (its Azurite on
 127.0.0.1:${AZURITE_TABLE_PORT:-10002} and the local secret store under .local/); with the app's settings
-(SCIM_STORAGE_TABLE_ENDPOINT, SCIM_SECRET_SOURCE=keyvault, SCIM_KEY_VAULT_URL, …) it works against Azure
+(SCIM_STORAGE_TABLE_ENDPOINT, SCIM_SECRET_SOURCE=keyvault, SCIM_KEY_VAULT_URL, …), in the environment or in
+the `.env` that `azd env get-values > .env` writes (SCIM_ENV_FILE names another), it works against Azure
 through DefaultAzureCredential. Other command groups join `main` the same way `tenant` does.
 """
 
@@ -30,7 +31,7 @@ from scim.platform.tenants import (
     TenantTokenStateError,
 )
 from scim.secrets import SecretSourceUnavailableError, SecretStoreRefusedError
-from scim.settings import Settings, SettingsError, azurite_connection_string
+from scim.settings import Settings, SettingsError, azurite_connection_string, with_env_file
 from scim.store import StorageAccessDeniedError, StorageUnavailableError, VersionMismatchError
 from scim.wiring import build_change_log, build_client_service, build_storage, build_tenant_service
 
@@ -38,8 +39,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def operator_environ(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment with make run's defaults filled in where no storage or base URL is configured."""
-    env = dict(environ)
+    """The environment (over its settings file, `.env`) with make run's defaults where no storage or base URL is set."""
+    env = with_env_file(environ)
     if not env.get("SCIM_STORAGE_CONNECTION_STRING") and not env.get("SCIM_STORAGE_TABLE_ENDPOINT"):
         env["SCIM_STORAGE_CONNECTION_STRING"] = azurite_connection_string(int(env.get("AZURITE_TABLE_PORT") or 10002))
     if not env.get("SCIM_PUBLIC_BASE_URL"):
