@@ -14,7 +14,15 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from infra.azure_reference import BUILT_IN_ROLES, FLEX_UNSUPPORTED_APP_SETTINGS, FLEX_UNSUPPORTED_SITE_PROPERTIES
+from infra.azure_reference import (
+    BUILT_IN_ROLES,
+    FLEX_UNSUPPORTED_APP_SETTINGS,
+    FLEX_UNSUPPORTED_SITE_PROPERTIES,
+    GEO_REDUNDANT_SKUS,
+    REGIONS_WITHOUT_PAIR,
+    REGIONS_WITHOUT_ZONES,
+    ZONE_REDUNDANT_SKUS,
+)
 from infra.bicep_reading import (
     ENTRY_TEMPLATE,
     Template,
@@ -29,6 +37,7 @@ from infra.bicep_reading import (
     _squash,
     _strings,
 )
+from infra.operator_access import operator_roles
 
 _REGION = re.compile(r"^[a-z][a-z0-9]*$")
 _CREATE_MODES = {"default", "recover"}
@@ -72,6 +81,54 @@ def flex_app_settings(templates: Templates) -> list[str]:
                 hit = banned.get(setting.upper())
                 if hit:
                     found.append(f"{file}: {path}: Flex Consumption does not take app setting {hit[0]} ({hit[1]})")
+    return found
+
+
+def _allowed_regions(template: Template | None) -> list[str]:
+    parameter = (template or {}).get("parameters", {}).get("location") or {}
+    allowed = next((d.get("argument") for d in parameter.get("decorators", []) if d.get("type") == "allowed"), None)
+    return [region for region in allowed or [] if isinstance(region, str)]
+
+
+def _sku_refused(sku: str, region: str) -> str | None:
+    """Why a region refuses a storage SKU, or None if it offers it."""
+    if sku in GEO_REDUNDANT_SKUS and region in REGIONS_WITHOUT_PAIR:
+        return "the region has no pair, so no geo-redundant storage"
+    if sku in ZONE_REDUNDANT_SKUS and region in REGIONS_WITHOUT_ZONES:
+        return "the region has no availability zones"
+    return None
+
+
+STORAGE_SKU_MAP = "storageSkuByRegion"
+"""The entry template's variable of storage SKUs by region: the SKU each allowed region gets by default."""
+
+
+def storage_redundancy(templates: Templates) -> list[str]:
+    """Every region `location` allows can take the storage SKU the templates give it.
+
+    A literal SKU on a storage account must be offered in every allowed region (Standard_GRS is refused in
+    italynorth and spaincentral, which have no pair); a SKU chosen per region from the entry template's
+    `storageSkuByRegion` must have an entry for each allowed region, offered there.
+    """
+    entry = templates.get(ENTRY_TEMPLATE)
+    regions = _allowed_regions(entry)
+    found = []
+    for file, template in templates.items():
+        for name, body in _resources(template, "Microsoft.Storage/storageAccounts"):
+            sku = _resolve((body.get("sku") or {}).get("name"), template)
+            if not isinstance(sku, str) or not sku.startswith(("Standard_", "Premium_")):
+                continue
+            for region in regions:
+                why = _sku_refused(sku, region)
+                if why:
+                    found.append(f"{file}: resource {name}: {sku} in {region}, which `location` allows: {why}")
+    by_region = ((entry or {}).get("variables", {}).get(STORAGE_SKU_MAP) or {}).get("value")
+    if isinstance(by_region, dict):
+        for region in regions:
+            sku = by_region.get(region)
+            why = _sku_refused(sku, region) if isinstance(sku, str) else "it has no entry"
+            if why:
+                found.append(f"{ENTRY_TEMPLATE}: var {STORAGE_SKU_MAP} gives {region} {sku or 'nothing'}: {why}")
     return found
 
 
@@ -260,6 +317,8 @@ BICEP_RULES: tuple[Callable[[Templates], list[str]], ...] = (
     key_vault_lifecycle,
     key_vault_references,
     python_http_concurrency,
+    storage_redundancy,
+    operator_roles,
 )
 
 
