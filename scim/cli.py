@@ -427,6 +427,9 @@ from scim import cli_oauth  # noqa: E402 - registers the OAuth2 commands on `ten
 
 __all__ = ["cli_oauth", "main", "run"]
 
+# `export` and `import` (scim.cli_transfer) join `main`.
+import scim.cli_transfer  # noqa: E402, F401
+
 
 def run() -> None:
     """Console-script entry point (`scim-admin`)."""
