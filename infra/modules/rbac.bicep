@@ -22,7 +22,9 @@ param grantDeployerOperatorRoles bool
 param operatorRolesForServicePrincipal bool = false
 
 // The operator is a person by default: a pipeline gets the roles only when asked for them.
-var deployerIsOperator = grantDeployerOperatorRoles && !empty(deployerPrincipalId) && (deployerPrincipalType != 'ServicePrincipal' || operatorRolesForServicePrincipal)
+// Parenthesised throughout: pycep (make check-infra, tests/unit/test_operator_access.py) gets `!` and `!=`
+// precedence wrong without them.
+var deployerIsOperator = grantDeployerOperatorRoles && (!empty(deployerPrincipalId)) && ((deployerPrincipalType != 'ServicePrincipal') || operatorRolesForServicePrincipal)
 
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
