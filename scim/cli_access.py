@@ -31,7 +31,8 @@ def secrets_refused_text(exc: SecretStoreRefusedError) -> str | None:
     if exc.status not in (401, 403):
         return None
     return (
-        f"{exc}: the account you signed in with (`az login`) needs the role Key Vault Secrets Officer on the "
+        f"cannot use the secret store: {exc}: the account you signed in with (`az login`) needs the role "
+        "Key Vault Secrets Officer on the "
         f"Key Vault (SCIM_KEY_VAULT_URL; azd grants it to the deployer, see {ROLES_SECTION}); a role assigned "
         "in the last few minutes may not have reached Key Vault yet"
     )
