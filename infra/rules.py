@@ -185,7 +185,9 @@ def key_vault_lifecycle(templates: Templates) -> list[str]:
 
     Soft delete keeps a deleted vault's name for its retention days, so a vault named the same on every
     deployment needs a `createMode` that can be switched to 'recover'; a fixed createMode leaves the
-    second `azd up` failing with "A vault with the same name already exists in deleted state".
+    second `azd up` failing with "A vault with the same name already exists in deleted state". Its soft-delete
+    retention is fixed at creation, so it must not follow another setting (issue #21: it followed purge
+    protection, and switching protection on later failed).
     """
     found = []
     for file, template in templates.items():
@@ -195,6 +197,12 @@ def key_vault_lifecycle(templates: Templates) -> list[str]:
             if properties.get("enablePurgeProtection") is False:
                 found.append(
                     f"{where}: enablePurgeProtection false is rejected by ARM; leave it out (null) to keep it off"
+                )
+            retention = properties.get("softDeleteRetentionInDays")
+            if _is_expression(retention) and retention.get("operator", {}).get("type") == "conditional":
+                found.append(
+                    f"{where}: softDeleteRetentionInDays is chosen by a condition; it cannot change after the vault "
+                    "is made, so switching that condition later fails the deployment: give it its own parameter"
                 )
             mode = properties.get("createMode")
             if mode is None or (isinstance(mode, str) and mode.lower() in _CREATE_MODES):

@@ -25,8 +25,7 @@ from typing import Any, TextIO
 
 from scim.platform.tenants import TenantNotFoundError, TenantService
 from scim.secrets import SecretStore, client_secret_name, secret_name
-from scim.store import TableStorage
-from scim.store.transfer import EncodedRow, PartitionTransfer
+from scim.store import EncodedRow, PartitionTransfer, TableStorage
 
 FORMAT = "scim-functions-tenants"
 VERSION = 1

@@ -16,6 +16,7 @@ from scim.store.rows import (
 )
 from scim.store.tables import ResourceTable
 from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
+from scim.store.transfer import EncodedRow, PartitionTransfer
 from scim.store.transport import RetryBudget, counted_calls, start_counting
 
 __all__ = [
@@ -27,7 +28,9 @@ __all__ = [
     "CountChange",
     "Counts",
     "DocumentTooLargeError",
+    "EncodedRow",
     "IndexEntry",
+    "PartitionTransfer",
     "ResourceTable",
     "RetryBudget",
     "RoundTripCounter",

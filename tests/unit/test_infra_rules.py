@@ -567,6 +567,12 @@ PLANTED: dict[str, tuple[str, Plant, str, str]] = {
         "key_vault_lifecycle",
         "enablePurgeProtection false",
     ),
+    "retention tied to purge protection": (
+        "infra/modules/keyvault.bicep",
+        substitute(r"softDeleteRetentionInDays:[^\n]*", "softDeleteRetentionInDays: purgeProtection ? 90 : 7"),
+        "key_vault_lifecycle",
+        "softDeleteRetentionInDays is chosen by a condition",
+    ),
     "keyVaultReferenceIdentity": (
         FUNCTION_APP,
         insert_after("httpsOnly: true\n", "    keyVaultReferenceIdentity: identityId\n"),
