@@ -70,3 +70,82 @@ BUILT_IN_ROLES: dict[str, str] = {
     "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
     "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
 }
+
+# Data actions of the built-in roles above that the operator's and the app's data access rest on (Microsoft
+# Learn, "Azure built-in roles" for Storage and Security; patterns as the role definitions write them, `*`
+# included). Roles with no data action on tables, queues or secrets are left out: they grant none of those.
+ROLE_DATA_ACTIONS: dict[str, tuple[str, ...]] = {
+    "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": (  # Storage Table Data Contributor
+        "Microsoft.Storage/storageAccounts/tableServices/tables/entities/read",
+        "Microsoft.Storage/storageAccounts/tableServices/tables/entities/write",
+        "Microsoft.Storage/storageAccounts/tableServices/tables/entities/delete",
+        "Microsoft.Storage/storageAccounts/tableServices/tables/entities/add/action",
+        "Microsoft.Storage/storageAccounts/tableServices/tables/entities/update/action",
+    ),
+    "76199698-9eea-4c19-bc75-cec21354c6b6": (  # Storage Table Data Reader
+        "Microsoft.Storage/storageAccounts/tableServices/tables/entities/read",
+    ),
+    "974c5e8b-45b9-4653-ba55-5f855dd0fb88": (  # Storage Queue Data Contributor
+        "Microsoft.Storage/storageAccounts/queueServices/queues/messages/delete",
+        "Microsoft.Storage/storageAccounts/queueServices/queues/messages/read",
+        "Microsoft.Storage/storageAccounts/queueServices/queues/messages/write",
+        "Microsoft.Storage/storageAccounts/queueServices/queues/messages/add/action",
+        "Microsoft.Storage/storageAccounts/queueServices/queues/messages/process/action",
+    ),
+    "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a": (  # Storage Queue Data Message Sender
+        "Microsoft.Storage/storageAccounts/queueServices/queues/messages/add/action",
+    ),
+    "8a0f0c08-91a1-4084-bc3d-661d67233fed": (  # Storage Queue Data Message Processor
+        "Microsoft.Storage/storageAccounts/queueServices/queues/messages/read",
+        "Microsoft.Storage/storageAccounts/queueServices/queues/messages/process/action",
+    ),
+    "19e7f393-937e-4f77-808e-94535e297925": (  # Storage Queue Data Reader
+        "Microsoft.Storage/storageAccounts/queueServices/queues/messages/read",
+    ),
+    "4633458b-17de-408a-b874-0445c86b69e6": (  # Key Vault Secrets User
+        "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+        "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+    ),
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": ("Microsoft.KeyVault/vaults/secrets/*",),  # Key Vault Secrets Officer
+}
+
+# Storage redundancy a region offers (Microsoft Learn, "Azure regions list": regions with no pair cannot take
+# the geo-redundant SKUs, GRS and GZRS; regions without availability zones cannot take ZRS or GZRS). Only the
+# regions that lack something are listed: every other region offers LRS, ZRS, GRS and GZRS.
+REGIONS_WITHOUT_PAIR: frozenset[str] = frozenset(
+    {
+        "austriaeast",
+        "belgiumcentral",
+        "chilecentral",
+        "indonesiacentral",
+        "israelcentral",
+        "italynorth",
+        "malaysiawest",
+        "mexicocentral",
+        "newzealandnorth",
+        "polandcentral",
+        "qatarcentral",
+        "spaincentral",
+    }
+)
+REGIONS_WITHOUT_ZONES: frozenset[str] = frozenset(
+    {
+        "australiasoutheast",
+        "canadaeast",
+        "francesouth",
+        "germanynorth",
+        "japanwest",
+        "koreasouth",
+        "northcentralus",
+        "norwaywest",
+        "southafricawest",
+        "southindia",
+        "uaecentral",
+        "ukwest",
+        "westcentralus",
+        "westindia",
+        "westus",
+    }
+)
+GEO_REDUNDANT_SKUS = frozenset({"Standard_GRS", "Standard_RAGRS", "Standard_GZRS", "Standard_RAGZRS"})
+ZONE_REDUNDANT_SKUS = frozenset({"Standard_ZRS", "Standard_GZRS", "Standard_RAGZRS", "Premium_ZRS"})

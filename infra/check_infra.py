@@ -3,7 +3,9 @@
 1. Every .bicep file under infra/ must parse with pycep-parser (its own venv: checkov pins an older one).
 2. The project's own rules (infra/rules.py) must find nothing in the parsed templates: no site property
    or app setting Flex Consumption rejects, `location` restricted to Flex regions, only known built-in
-   roles, a Key Vault that can be recovered; and .funcignore must leave out all that .gitignore ignores.
+   roles, a Key Vault that can be recovered, a storage SKU every allowed region offers, every role the
+   README's `scim-admin` steps need granted to the deployer (infra/operator_access.py); and .funcignore
+   must leave out all that .gitignore ignores.
 3. checkov's Bicep checks must report zero failed checks and zero parsing errors. checkov exits 0 on
    files it cannot parse, so its JSON summary is read instead of trusting the exit code.
 Skips live inline in the templates (`// checkov:skip=ID: reason`), each with its reason.
@@ -19,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from infra import rules
+from infra import operator_access, rules
 
 INFRA = Path(__file__).resolve().parent
 ROOT = INFRA.parent
@@ -71,7 +73,15 @@ def run_rules(templates: dict[str, Any]) -> list[str]:
         failures += found
     gaps = rules.funcignore_gaps((ROOT / ".gitignore").read_text(), (ROOT / ".funcignore").read_text())
     print(f"rule   {'ok' if not gaps else 'FAILED':<11} funcignore_covers_gitignore")
-    return failures + gaps
+    unmapped = [
+        f"README.md: `scim-admin {command}` is an operator step whose Azure data actions infra/operator_access.py "
+        "does not list, so operator_roles cannot check the deployer may run it"
+        for command in operator_access.unmapped_commands(
+            operator_access.readme_commands((ROOT / "README.md").read_text())
+        )
+    ]
+    print(f"rule   {'ok' if not unmapped else 'FAILED':<11} readme_operator_steps_mapped")
+    return failures + gaps + unmapped
 
 
 def run_checkov(checkov: str) -> list[str]:

@@ -58,8 +58,11 @@ param principalId string = ''
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param principalType string = 'User'
 
-@description('Let the deployer create and rotate tenant tokens in the Key Vault (Key Vault Secrets Officer).')
-param grantDeployerSecretsOfficer bool = false
+@description('Give the deployer the roles of the README\'s operator steps (scim-admin): Storage Table Data Contributor on each SCIM table and Key Vault Secrets Officer.')
+param grantDeployerOperatorRoles bool = true
+
+@description('Give those roles to a ServicePrincipal deployer (a CI pipeline) too. Off: a pipeline that runs azd holds no standing access to tenant data or tokens.')
+param operatorRolesForServicePrincipal bool = false
 
 @description('Refuse users without an e-mail address (SCIM_REQUIRE_EMAIL).')
 param requireEmail bool = true
@@ -94,6 +97,52 @@ param keyVaultPurgeProtection bool = true
 @description('Recover this environment\'s soft-deleted Key Vault, with its tokens, instead of creating one. Only for the first `azd up` after `azd down`.')
 param keyVaultRecover bool = false
 
+@description('Days a deleted Key Vault and its tokens stay recoverable (7 to 90); fixed when the vault is created, whatever purge protection is.')
+@minValue(7)
+@maxValue(90)
+param keyVaultRetentionDays int = 90
+
+// Storage redundancy per region (make check-infra holds this map to infra/azure_reference.py): geo-redundant
+// where the region has a pair, zone-redundant where it has none (italynorth and spaincentral refuse GRS). A
+// region added to `location`'s @allowed list needs its entry here too.
+var storageSkuByRegion = {
+  australiaeast: 'Standard_GRS'
+  australiasoutheast: 'Standard_GRS'
+  brazilsouth: 'Standard_GRS'
+  canadacentral: 'Standard_GRS'
+  centralindia: 'Standard_GRS'
+  centralus: 'Standard_GRS'
+  eastasia: 'Standard_GRS'
+  eastus: 'Standard_GRS'
+  eastus2: 'Standard_GRS'
+  francecentral: 'Standard_GRS'
+  germanywestcentral: 'Standard_GRS'
+  italynorth: 'Standard_ZRS'
+  japaneast: 'Standard_GRS'
+  koreacentral: 'Standard_GRS'
+  northcentralus: 'Standard_GRS'
+  northeurope: 'Standard_GRS'
+  norwayeast: 'Standard_GRS'
+  southafricanorth: 'Standard_GRS'
+  southcentralus: 'Standard_GRS'
+  southeastasia: 'Standard_GRS'
+  southindia: 'Standard_GRS'
+  spaincentral: 'Standard_ZRS'
+  swedencentral: 'Standard_GRS'
+  uaenorth: 'Standard_GRS'
+  uksouth: 'Standard_GRS'
+  ukwest: 'Standard_GRS'
+  westcentralus: 'Standard_GRS'
+  westeurope: 'Standard_GRS'
+  westus: 'Standard_GRS'
+  westus2: 'Standard_GRS'
+  westus3: 'Standard_GRS'
+}
+
+@description('Storage redundancy of both accounts; empty: the region\'s entry in storageSkuByRegion. A GRS/GZRS SKU fails in a region without a pair, ZRS/GZRS in one without zones.')
+@allowed(['', 'Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS'])
+param storageSku string = ''
+
 // SCIM_TABLE_PREFIX in scim/settings.py must be a letter, then letters or digits, 1 to 50 in all. The
 // decorators hold the length. The characters are held by Storage itself: a table name must start with a
 // letter and hold only letters and digits, so `<prefix>Users` is a valid name exactly when the prefix
@@ -114,6 +163,7 @@ var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(r
 var tableNames = ['${tablePrefix}Users', '${tablePrefix}Groups', '${tablePrefix}Tenants', '${tablePrefix}Activity']
 // Provisioning changes for the platform (README: Platform delivery); the name is SCIM_CHANGES_QUEUE's default.
 var changesQueueName = 'scim-changes'
+var storageSkuName = empty(storageSku) ? storageSkuByRegion[location] : storageSku
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -141,6 +191,7 @@ module hostStorage 'modules/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+    skuName: storageSkuName
   }
 }
 
@@ -153,6 +204,7 @@ module dataStorage 'modules/storage.bicep' = {
     tags: tags
     tableNames: tableNames
     queueNames: [changesQueueName]
+    skuName: storageSkuName
   }
 }
 
@@ -166,6 +218,7 @@ module keyVault 'modules/keyvault.bicep' = {
     tags: tags
     purgeProtection: keyVaultPurgeProtection
     recover: keyVaultRecover
+    softDeleteRetentionDays: keyVaultRetentionDays
   }
 }
 
@@ -193,7 +246,8 @@ module rbac 'modules/rbac.bicep' = {
     appPrincipalId: identity.outputs.principalId
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
-    grantDeployerSecretsOfficer: grantDeployerSecretsOfficer
+    grantDeployerOperatorRoles: grantDeployerOperatorRoles
+    operatorRolesForServicePrincipal: operatorRolesForServicePrincipal
   }
 }
 
@@ -238,4 +292,13 @@ output AZURE_STORAGE_ACCOUNT_NAME string = dataStorage.outputs.name
 output AZURE_FUNCTIONS_STORAGE_ACCOUNT_NAME string = hostStorage.outputs.name
 output SCIM_CHANGES_QUEUE_URL string = '${dataStorage.outputs.queueEndpoint}${changesQueueName}'
 output SCIM_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/scim/v2'
+// The operator CLI's settings, named as scim/settings.py reads them: `azd env get-values > .env` and
+// scim-admin works against this deployment (README, "Against Azure"; tests/unit/test_azd_outputs.py).
+output SCIM_STORAGE_TABLE_ENDPOINT string = dataStorage.outputs.tableEndpoint
+output SCIM_STORAGE_QUEUE_ENDPOINT string = dataStorage.outputs.queueEndpoint
+output SCIM_CHANGES_QUEUE string = changesQueueName
+output SCIM_TABLE_PREFIX string = tablePrefix
+output SCIM_SECRET_SOURCE string = 'keyvault'
+output SCIM_KEY_VAULT_URL string = keyVault.outputs.uri
+output SCIM_PUBLIC_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}'
 output SCIM_OAUTH_TOKEN_ENDPOINT string = 'https://${functionApp.outputs.defaultHostName}/oauth2/token'

@@ -11,146 +11,36 @@ differ. Plain Python with no dependencies, so `make test` runs them without pyce
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from infra.azure_reference import BUILT_IN_ROLES, FLEX_UNSUPPORTED_APP_SETTINGS, FLEX_UNSUPPORTED_SITE_PROPERTIES
+from infra.azure_reference import (
+    BUILT_IN_ROLES,
+    FLEX_UNSUPPORTED_APP_SETTINGS,
+    FLEX_UNSUPPORTED_SITE_PROPERTIES,
+    GEO_REDUNDANT_SKUS,
+    REGIONS_WITHOUT_PAIR,
+    REGIONS_WITHOUT_ZONES,
+    ZONE_REDUNDANT_SKUS,
+)
+from infra.bicep_reading import (
+    ENTRY_TEMPLATE,
+    Template,
+    Templates,
+    _bare,
+    _declarations,
+    _is_expression,
+    _keys,
+    _resolve,
+    _resources,
+    _role_definition,
+    _squash,
+    _strings,
+)
+from infra.operator_access import operator_roles
 
-Template = Mapping[str, Any]
-Templates = Mapping[str, Template]
-
-ENTRY_TEMPLATE = "infra/main.bicep"
-
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _REGION = re.compile(r"^[a-z][a-z0-9]*$")
-_TRAILING_INTERPOLATION = re.compile(r"\$\{(\w+)(?:\.(\w+))?\}\s*$")
-_RESOURCE_ID_FUNCTIONS = {"subscription_resource_id", "resource_id", "tenant_resource_id", "extension_resource_id"}
 _CREATE_MODES = {"default", "recover"}
-
-
-# --- reading pycep's output -------------------------------------------------------------------------
-
-
-def _declarations(template: Template) -> Iterator[tuple[str, Any]]:
-    """Every value a template declares, with a label: resource and module bodies, variables, defaults, outputs."""
-    for name, resource in template.get("resources", {}).items():
-        yield f"resource {name}", resource.get("config")
-    for name, module in template.get("modules", {}).items():
-        yield f"module {name}", module.get("config")
-    for name, variable in template.get("variables", {}).items():
-        yield f"var {name}", variable.get("value")
-    for name, parameter in template.get("parameters", {}).items():
-        yield f"param {name}", parameter.get("default")
-    for name, output in template.get("outputs", {}).items():
-        yield f"output {name}", output.get("value")
-
-
-def _keys(node: Any, path: str) -> Iterator[tuple[str, str, Any]]:
-    """(path, key, value) for every key of every object under node, inside arrays and expressions too."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield path, key, value
-            yield from _keys(value, f"{path}.{key}")
-    elif isinstance(node, list):
-        for index, item in enumerate(node):
-            yield from _keys(item, f"{path}[{index}]")
-
-
-def _strings(node: Any) -> Iterator[str]:
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _strings(item)
-
-
-def _bare(key: str) -> str:
-    """An object key as Bicep means it: pycep keeps the quotes of a quoted key."""
-    return key.strip("'")
-
-
-def _resources(template: Template, resource_type: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Name and body of each resource of a type that the template deploys (not `existing` ones)."""
-    for name, resource in template.get("resources", {}).items():
-        if resource.get("type", "").lower() != resource_type.lower() or resource.get("existing"):
-            continue
-        body = resource.get("config") or {}
-        # A loop or a condition wraps the body: {"loop_type": ..., "condition": ..., "config": {...}}.
-        while isinstance(body, dict) and "config" in body and ("loop_type" in body or "condition" in body):
-            body = body["config"] or {}
-        yield name, body
-
-
-def _is_expression(node: Any) -> bool:
-    return isinstance(node, dict) and ("function" in node or "operator" in node)
-
-
-def _resolve(node: Any, template: Template, seen: frozenset[str] = frozenset()) -> Any:
-    """The literal a node stands for, following variables and `object.key`; None if it depends on inputs.
-
-    pycep writes an identifier and a string literal alike, so a string naming a variable is taken for it.
-    """
-    variables = template.get("variables", {})
-    if isinstance(node, str):
-        if node in variables and node not in seen:
-            return _resolve(variables[node].get("value"), template, seen | {node})
-        return node
-    if _is_expression(node):
-        operator = node.get("operator", {})
-        if operator.get("type") == "property_accessor":
-            operands = operator["operands"]
-            owner = _resolve(operands["operand_1"], template, seen)
-            member = operands["operand_2"]
-            if isinstance(owner, dict) and not _is_expression(owner) and isinstance(member, str):
-                return owner.get(member)
-        return None
-    return node
-
-
-def _accessor_key(node: Any) -> str | None:
-    """`key` of an `object.key` expression, else None."""
-    if _is_expression(node) and node.get("operator", {}).get("type") == "property_accessor":
-        member = node["operator"]["operands"]["operand_2"]
-        return member if isinstance(member, str) else None
-    return None
-
-
-def _role_definition(node: Any, template: Template) -> tuple[str | None, str | None]:
-    """The role GUID a roleDefinitionId expression names, and the variable key it was read from."""
-    if _is_expression(node) and node.get("function", {}).get("type") in _RESOURCE_ID_FUNCTIONS:
-        parameters = node["function"].get("parameters", {})
-        names = [value for key, value in parameters.items() if key.startswith("resource_name") and value is not None]
-        if not names:
-            return None, None
-        node = names[-1]
-    if _is_expression(node) and _accessor_key(node) == "id":
-        # `someRoleDefinition.id`, where someRoleDefinition is an `existing` roleDefinitions resource.
-        owner = node["operator"]["operands"]["operand_1"]
-        resource = template.get("resources", {}).get(owner) if isinstance(owner, str) else None
-        if resource and resource.get("type", "").lower() == "microsoft.authorization/roledefinitions":
-            node = (resource.get("config") or {}).get("name")
-    key = _accessor_key(node)
-    value = _resolve(node, template)
-    if not isinstance(value, str):
-        return None, key
-    found = _GUID.search(value)
-    if found:
-        return found.group(0).lower(), key
-    interpolated = _TRAILING_INTERPOLATION.search(value)
-    if interpolated:
-        name, member = interpolated.groups()
-        inner: Any = name
-        if member:
-            inner = {"operator": {"type": "property_accessor", "operands": {"operand_1": name, "operand_2": member}}}
-        return _role_definition(inner, template)
-    return None, key
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
 # --- rules ------------------------------------------------------------------------------------------
@@ -191,6 +81,54 @@ def flex_app_settings(templates: Templates) -> list[str]:
                 hit = banned.get(setting.upper())
                 if hit:
                     found.append(f"{file}: {path}: Flex Consumption does not take app setting {hit[0]} ({hit[1]})")
+    return found
+
+
+def _allowed_regions(template: Template | None) -> list[str]:
+    parameter = (template or {}).get("parameters", {}).get("location") or {}
+    allowed = next((d.get("argument") for d in parameter.get("decorators", []) if d.get("type") == "allowed"), None)
+    return [region for region in allowed or [] if isinstance(region, str)]
+
+
+def _sku_refused(sku: str, region: str) -> str | None:
+    """Why a region refuses a storage SKU, or None if it offers it."""
+    if sku in GEO_REDUNDANT_SKUS and region in REGIONS_WITHOUT_PAIR:
+        return "the region has no pair, so no geo-redundant storage"
+    if sku in ZONE_REDUNDANT_SKUS and region in REGIONS_WITHOUT_ZONES:
+        return "the region has no availability zones"
+    return None
+
+
+STORAGE_SKU_MAP = "storageSkuByRegion"
+"""The entry template's variable of storage SKUs by region: the SKU each allowed region gets by default."""
+
+
+def storage_redundancy(templates: Templates) -> list[str]:
+    """Every region `location` allows can take the storage SKU the templates give it.
+
+    A literal SKU on a storage account must be offered in every allowed region (Standard_GRS is refused in
+    italynorth and spaincentral, which have no pair); a SKU chosen per region from the entry template's
+    `storageSkuByRegion` must have an entry for each allowed region, offered there.
+    """
+    entry = templates.get(ENTRY_TEMPLATE)
+    regions = _allowed_regions(entry)
+    found = []
+    for file, template in templates.items():
+        for name, body in _resources(template, "Microsoft.Storage/storageAccounts"):
+            sku = _resolve((body.get("sku") or {}).get("name"), template)
+            if not isinstance(sku, str) or not sku.startswith(("Standard_", "Premium_")):
+                continue
+            for region in regions:
+                why = _sku_refused(sku, region)
+                if why:
+                    found.append(f"{file}: resource {name}: {sku} in {region}, which `location` allows: {why}")
+    by_region = ((entry or {}).get("variables", {}).get(STORAGE_SKU_MAP) or {}).get("value")
+    if isinstance(by_region, dict):
+        for region in regions:
+            sku = by_region.get(region)
+            why = _sku_refused(sku, region) if isinstance(sku, str) else "it has no entry"
+            if why:
+                found.append(f"{ENTRY_TEMPLATE}: var {STORAGE_SKU_MAP} gives {region} {sku or 'nothing'}: {why}")
     return found
 
 
@@ -247,7 +185,9 @@ def key_vault_lifecycle(templates: Templates) -> list[str]:
 
     Soft delete keeps a deleted vault's name for its retention days, so a vault named the same on every
     deployment needs a `createMode` that can be switched to 'recover'; a fixed createMode leaves the
-    second `azd up` failing with "A vault with the same name already exists in deleted state".
+    second `azd up` failing with "A vault with the same name already exists in deleted state". Its soft-delete
+    retention is fixed at creation, so it must not follow another setting (issue #21: it followed purge
+    protection, and switching protection on later failed).
     """
     found = []
     for file, template in templates.items():
@@ -257,6 +197,12 @@ def key_vault_lifecycle(templates: Templates) -> list[str]:
             if properties.get("enablePurgeProtection") is False:
                 found.append(
                     f"{where}: enablePurgeProtection false is rejected by ARM; leave it out (null) to keep it off"
+                )
+            retention = properties.get("softDeleteRetentionInDays")
+            if _is_expression(retention) and retention.get("operator", {}).get("type") == "conditional":
+                found.append(
+                    f"{where}: softDeleteRetentionInDays is chosen by a condition; it cannot change after the vault "
+                    "is made, so switching that condition later fails the deployment: give it its own parameter"
                 )
             mode = properties.get("createMode")
             if mode is None or (isinstance(mode, str) and mode.lower() in _CREATE_MODES):
@@ -379,6 +325,8 @@ BICEP_RULES: tuple[Callable[[Templates], list[str]], ...] = (
     key_vault_lifecycle,
     key_vault_references,
     python_http_concurrency,
+    storage_redundancy,
+    operator_roles,
 )
 
 

@@ -2,7 +2,8 @@
 
 With no storage setting in the environment it works against `make run`'s state (its Azurite on
 127.0.0.1:${AZURITE_TABLE_PORT:-10002} and the local secret store under .local/); with the app's settings
-(SCIM_STORAGE_TABLE_ENDPOINT, SCIM_SECRET_SOURCE=keyvault, SCIM_KEY_VAULT_URL, …) it works against Azure
+(SCIM_STORAGE_TABLE_ENDPOINT, SCIM_SECRET_SOURCE=keyvault, SCIM_KEY_VAULT_URL, …), in the environment or in
+the `.env` that `azd env get-values > .env` writes (SCIM_ENV_FILE names another), it works against Azure
 through DefaultAzureCredential. Other command groups join `main` the same way `tenant` does.
 """
 
@@ -18,6 +19,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from scim.cli_access import secrets_refused_text, storage_refused_text
 from scim.platform.changes import ChangeLog
 from scim.platform.clients import ClientCredentials, ClientService
 from scim.platform.tenants import (
@@ -28,17 +30,17 @@ from scim.platform.tenants import (
     TenantService,
     TenantTokenStateError,
 )
-from scim.secrets import SecretSourceUnavailableError
-from scim.settings import Settings, SettingsError, azurite_connection_string
-from scim.store import StorageUnavailableError, VersionMismatchError
+from scim.secrets import SecretSourceUnavailableError, SecretStoreRefusedError
+from scim.settings import Settings, SettingsError, azurite_connection_string, with_env_file
+from scim.store import StorageAccessDeniedError, StorageUnavailableError, VersionMismatchError
 from scim.wiring import build_change_log, build_client_service, build_storage, build_tenant_service
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def operator_environ(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment with make run's defaults filled in where no storage or base URL is configured."""
-    env = dict(environ)
+    """The environment (over its settings file, `.env`) with make run's defaults where no storage or base URL is set."""
+    env = with_env_file(environ)
     if not env.get("SCIM_STORAGE_CONNECTION_STRING") and not env.get("SCIM_STORAGE_TABLE_ENDPOINT"):
         env["SCIM_STORAGE_CONNECTION_STRING"] = azurite_connection_string(int(env.get("AZURITE_TABLE_PORT") or 10002))
     if not env.get("SCIM_PUBLIC_BASE_URL"):
@@ -93,10 +95,14 @@ def operator_errors(command: F) -> F:
             raise click.ClickException(str(exc)) from exc
         except VersionMismatchError as exc:
             raise click.ClickException("the tenant changed while this command ran; run it again") from exc
+        except StorageAccessDeniedError as exc:
+            raise click.ClickException(storage_refused_text(exc)) from exc
         except StorageUnavailableError as exc:
             raise click.ClickException(
                 f"cannot reach Table Storage ({exc}): is `make run` running, or are the storage settings right?"
             ) from exc
+        except SecretStoreRefusedError as exc:
+            raise click.ClickException(secrets_refused_text(exc) or f"cannot use the secret store: {exc}") from exc
         except SecretSourceUnavailableError as exc:
             raise click.ClickException(f"cannot use the secret store: {exc}") from exc
 
@@ -452,6 +458,9 @@ def changes(  # noqa: PLR0917 - click passes every option as an argument
 from scim import cli_oauth  # noqa: E402 - registers the OAuth2 commands on `tenant` and `main`
 
 __all__ = ["cli_oauth", "main", "run"]
+
+# `export` and `import` (scim.cli_transfer) join `main`.
+import scim.cli_transfer  # noqa: E402, F401
 
 
 def run() -> None:

@@ -35,6 +35,40 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the setting."""
 
 
+ENV_FILE_SETTING = "SCIM_ENV_FILE"
+"""Names the operator CLI's settings file; unset: `.env` in the working directory if there is one; `none`: no file."""
+
+
+def env_file_path(environ: Mapping[str, str]) -> Path | None:
+    """The settings file the operator CLI reads, or None (SCIM_ENV_FILE=none, or no ./.env)."""
+    named = (environ.get(ENV_FILE_SETTING) or "").strip()
+    if named.lower() == "none":
+        return None
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise SettingsError(f"{ENV_FILE_SETTING} names {named!r}, which is not a file")
+        return path
+    default = Path.cwd() / ".env"
+    return default if default.is_file() else None
+
+
+def with_env_file(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment over the settings file's values (the environment wins, as with any dotenv file).
+
+    The file is what `azd env get-values > .env` writes: the deployment's outputs, which main.bicep names
+    after these settings (SCIM_STORAGE_TABLE_ENDPOINT, SCIM_KEY_VAULT_URL, ...), one KEY="value" a line.
+    Only the operator CLI reads it; the Function App gets its settings from its app settings.
+    """
+    path = env_file_path(environ)
+    if path is None:
+        return dict(environ)
+    from dotenv import dotenv_values
+
+    values = {key: value for key, value in dotenv_values(path).items() if value is not None}
+    return {**values, **environ}
+
+
 def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raw = environ.get(name)
     if raw is None or raw.strip() == "":

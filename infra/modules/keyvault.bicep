@@ -13,6 +13,10 @@ param location string
 param tags object
 @description('Purge protection: a deleted vault and its tokens cannot be purged before retention ends. It can be switched on later, never off.')
 param purgeProtection bool
+@description('Days a deleted vault (and its tokens) stays recoverable, 7 to 90. Fixed when the vault is created, whatever purge protection is then or later.')
+@minValue(7)
+@maxValue(90)
+param softDeleteRetentionDays int
 @description('Recover the soft-deleted vault of this name instead of creating one; only for the first deployment after `azd down`.')
 param recover bool
 
@@ -34,8 +38,9 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     createMode: recover ? 'recover' : 'default'
     enableRbacAuthorization: true
     enableSoftDelete: true
-    // Fixed at creation. A dev vault that was not purged frees its name after a week instead of 90 days.
-    softDeleteRetentionInDays: purgeProtection ? 90 : 7
+    // Fixed at creation, and not tied to purge protection: switching protection on later (README) changes
+    // no retention, so a later `azd provision` sends the value the vault was created with.
+    softDeleteRetentionInDays: softDeleteRetentionDays
     // ARM accepts true or no value here, never false: purge protection cannot be switched off.
     enablePurgeProtection: purgeProtection ? true : null
     enabledForDeployment: false

@@ -16,7 +16,15 @@ param appPrincipalId string
 param deployerPrincipalId string = ''
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param deployerPrincipalType string = 'User'
-param grantDeployerSecretsOfficer bool
+@description('Give the deployer the roles the README\'s operator steps (scim-admin) need: Storage Table Data Contributor on each SCIM table and Key Vault Secrets Officer.')
+param grantDeployerOperatorRoles bool
+@description('Give those roles to a ServicePrincipal deployer (a CI pipeline) too; off: a pipeline that deploys holds no standing access to tenant data or tokens.')
+param operatorRolesForServicePrincipal bool = false
+
+// The operator is a person by default: a pipeline gets the roles only when asked for them.
+// Parenthesised throughout: pycep (make check-infra, tests/unit/test_operator_access.py) gets `!` and `!=`
+// precedence wrong without them.
+var deployerIsOperator = grantDeployerOperatorRoles && (!empty(deployerPrincipalId)) && ((deployerPrincipalType != 'ServicePrincipal') || operatorRolesForServicePrincipal)
 
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -139,8 +147,29 @@ resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
-// The operator creates and rotates tenant tokens (scim-token-<tenant>) in the vault.
-resource deployerSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantDeployerSecretsOfficer && !empty(deployerPrincipalId)) {
+// The operator (README, "Operator roles"): `scim-admin tenant create`, `show`, `rotate-token`, `delete`,
+// `activity`, `changes`, `export`, `import`, … read and write entities of the SCIM tables (the tenants
+// table, and Users, Groups and Activity for show, status, check, delete and the transfer) and nothing else
+// on the data account: the same per-table scope as the app. Table Data Reader would not do: create,
+// set-limit, delete and import write. The CLI never reads or sends queue messages, so no queue role.
+// When the deployer is not the operator the loop runs over no tables (pycep, behind make check-infra,
+// cannot read a loop with an `if`).
+resource deployerTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (tableName, i) in (deployerIsOperator ? tableNames : []): {
+    name: guid(tables[i].id, deployerPrincipalId, roles.storageTableDataContributor)
+    scope: tables[i]
+    properties: {
+      principalId: deployerPrincipalId
+      principalType: deployerPrincipalType
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    }
+  }
+]
+
+// Tokens, client secrets, signing keys and the operator key are secrets the CLI creates, lists, reads and
+// enables or disables, by names it makes up per tenant, so the scope is the vault. Key Vault Secrets Officer
+// is the narrowest built-in role that may set a secret (Secrets User only reads).
+resource deployerSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (deployerIsOperator) {
   name: guid(vault.id, deployerPrincipalId, roles.keyVaultSecretsOfficer)
   scope: vault
   properties: {

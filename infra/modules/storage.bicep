@@ -10,16 +10,20 @@ param deploymentContainerName string = ''
 param tableNames array = []
 @description('Queues to create (SCIM data: scim-changes); empty for none.')
 param queueNames array = []
+@description('Redundancy SKU; main.bicep picks one the region offers (storageSkuByRegion).')
+@allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS'])
+param skuName string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: Flex Consumption reaches storage over the public endpoint unless VNet-integrated with private endpoints; access is Entra-only (shared keys off)
+  // checkov:skip=CKV_AZURE_206: the SKU is a parameter checkov cannot evaluate; main.bicep gives GRS, or ZRS where the region has no pair (storageSkuByRegion, held by the storage_redundancy rule); LRS only when the operator sets SCIM_STORAGE_SKU
   // checkov:skip=CKV_AZURE_59: same as CKV_AZURE_35: the public endpoint is needed without VNet integration; every request must carry an Entra token
   name: name
   location: location
   tags: tags
   kind: 'StorageV2'
   sku: {
-    name: 'Standard_GRS'
+    name: skuName
   }
   properties: {
     accessTier: 'Hot'

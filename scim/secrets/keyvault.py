@@ -41,7 +41,8 @@ def _translate(exc: AzureError) -> SecretSourceUnavailableError:
     if status in (408, 429) or (isinstance(status, int) and status >= 500):
         return SecretStoreOutageError(f"Key Vault answered {status}")
     if isinstance(exc, HttpResponseError) and status is not None:
-        return SecretStoreRefusedError(f"Key Vault refused the request ({status})")
+        code = getattr(exc, "error_code", None) or ""
+        return SecretStoreRefusedError(f"Key Vault refused the request ({status} {code})".replace(" )", ")"), status)
     return SecretStoreOutageError(f"Key Vault failed: {type(exc).__name__}")
 
 

@@ -43,6 +43,11 @@ class SecretStoreOutageError(SecretSourceUnavailableError):
 class SecretStoreRefusedError(SecretSourceUnavailableError):
     """The store refused us (access revoked, 401/403, a bad request): cached values stop being served."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        """The HTTP status Key Vault answered (403: no role on the vault for this identity); None locally."""
+
 
 @dataclass(frozen=True)
 class SecretVersion:

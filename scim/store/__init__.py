@@ -8,6 +8,7 @@ from scim.store.rows import (
     DocumentTooLargeError,
     IndexEntry,
     RoundTripCounter,
+    StorageAccessDeniedError,
     StorageUnavailableError,
     StoredResource,
     UniqueValueTakenError,
@@ -15,6 +16,7 @@ from scim.store.rows import (
 )
 from scim.store.tables import ResourceTable
 from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
+from scim.store.transfer import EncodedRow, PartitionTransfer
 from scim.store.transport import RetryBudget, counted_calls, start_counting
 
 __all__ = [
@@ -26,10 +28,13 @@ __all__ = [
     "CountChange",
     "Counts",
     "DocumentTooLargeError",
+    "EncodedRow",
     "IndexEntry",
+    "PartitionTransfer",
     "ResourceTable",
     "RetryBudget",
     "RoundTripCounter",
+    "StorageAccessDeniedError",
     "StorageUnavailableError",
     "StoredResource",
     "TableStorage",

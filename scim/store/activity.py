@@ -31,7 +31,7 @@ from urllib.parse import quote
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
 from azure.data.tables import TableClient, TableEntity, TransactionOperation
 
-from scim.store.rows import RoundTripCounter, StorageUnavailableError
+from scim.store.rows import RoundTripCounter, StorageUnavailableError, access_denied
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_MICROS = 10**19 - 1
@@ -114,7 +114,10 @@ class ActivityPage:
     """Pass as ``after`` to read the next page; None on the last page."""
 
 
-def _guard(exc: AzureError) -> Exception:
+def _guard(exc: AzureError, table: str) -> Exception:
+    denied = access_denied(exc, table)
+    if denied is not None:
+        return denied
     if isinstance(exc, HttpResponseError) and exc.status_code not in (408, 429, 500, 502, 503, 504):
         return exc
     return StorageUnavailableError(type(exc).__name__)
@@ -198,7 +201,7 @@ class ActivityTable:
         try:
             self._table().submit_transaction(batch, raw_request_hook=self.round_trips)
         except AzureError as exc:
-            raise _guard(exc) from exc
+            raise _guard(exc, self._client.table_name) from exc
 
     @staticmethod
     def _bucket_entity(tenant: str, bucket: TrafficBucket) -> dict[str, Any]:
@@ -234,7 +237,7 @@ class ActivityTable:
             )
             return list(next(pages, []))[:limit]
         except AzureError as exc:
-            raise _guard(exc) from exc
+            raise _guard(exc, self._client.table_name) from exc
 
     @staticmethod
     def _record(entity: TableEntity) -> ActivityRecord:
@@ -308,7 +311,7 @@ class ActivityTable:
             )
             rows = list(query)
         except AzureError as exc:
-            raise _guard(exc) from exc
+            raise _guard(exc, self._client.table_name) from exc
         return [
             TrafficBucket(
                 start=row["Start"],

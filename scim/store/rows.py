@@ -23,6 +23,33 @@ class StorageUnavailableError(Exception):
     """Table Storage could not be reached or is overloaded; the request may be retried."""
 
 
+class StorageAccessDeniedError(StorageUnavailableError):
+    """Table Storage refused the caller (401/403): no data role on the table yet, or no Azure sign-in.
+
+    A kind of unavailability for the endpoint (a 503 Entra retries: a new role assignment takes minutes to
+    reach Storage), but not one to report as unreachable: the operator CLI names the role and the table.
+    """
+
+    def __init__(self, table: str, status: int | None, code: str | None) -> None:
+        detail = " ".join(str(part) for part in (status, code) if part) or "no credential"
+        super().__init__(f"Table Storage refused access to table {table} ({detail})")
+        self.table = table
+        self.status = status
+        self.code = code
+
+
+def access_denied(exc: Exception, table: str) -> StorageAccessDeniedError | None:
+    """The refusal an SDK error stands for (an HTTP 401/403, or a credential that could not sign in), else None."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, ClientAuthenticationError) and status is None:
+        return StorageAccessDeniedError(table, None, type(exc).__name__)
+    if isinstance(exc, HttpResponseError) and status in (401, 403):
+        return StorageAccessDeniedError(table, status, getattr(exc, "error_code", None))
+    return None
+
+
 class UniqueValueTakenError(Exception):
     """Another resource in the tenant already holds this unique value."""
 

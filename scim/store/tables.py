@@ -65,6 +65,7 @@ from scim.store.rows import (
     StoredResource,
     UniqueValueTakenError,
     VersionMismatchError,
+    access_denied,
     split_document,
 )
 
@@ -133,6 +134,9 @@ class ResourceTable(PartitionReads):
         return self._client
 
     def _guard(self, exc: Exception) -> Exception:
+        denied = access_denied(exc, self._client.table_name)
+        if denied is not None:
+            return denied
         if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
             return StorageUnavailableError(type(exc).__name__)
         if isinstance(exc, HttpResponseError) and _is_unavailable(exc):

@@ -26,7 +26,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, TableEntity, UpdateMode
 
 from scim.store.account import TableStorage
-from scim.store.rows import StorageUnavailableError, VersionMismatchError
+from scim.store.rows import StorageUnavailableError, VersionMismatchError, access_denied
 
 _ROW_KEY = "tenant"
 _BATCH = 100
@@ -49,7 +49,10 @@ class TenantRow:
     etag: str = ""
 
 
-def _unavailable(exc: AzureError) -> Exception:
+def _unavailable(exc: AzureError, table: str) -> Exception:
+    denied = access_denied(exc, table)
+    if denied is not None:
+        return denied
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         return StorageUnavailableError(type(exc).__name__)
     status = getattr(exc, "status_code", None)
@@ -58,13 +61,13 @@ def _unavailable(exc: AzureError) -> Exception:
     return exc
 
 
-def _guarded(action: Callable[[], T]) -> T:
+def _guarded(action: Callable[[], T], table: str) -> T:
     try:
         return action()
     except (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError):
         raise
     except AzureError as exc:
-        raise _unavailable(exc) from exc
+        raise _unavailable(exc, table) from exc
 
 
 class TenantTable:
@@ -79,7 +82,7 @@ class TenantTable:
     def _table(self) -> TableClient:
         if not self._ready:
             try:
-                _guarded(self._client.create_table)
+                _guarded(self._client.create_table, self._client.table_name)
             except ResourceExistsError:
                 pass
             except HttpResponseError as exc:
@@ -116,19 +119,22 @@ class TenantTable:
     def get(self, tenant_id: str) -> TenantRow | None:
         """One point read; None if no such tenant."""
         try:
-            return self._row(_guarded(lambda: self._table().get_entity(tenant_id, _ROW_KEY)))
+            return self._row(_guarded(lambda: self._table().get_entity(tenant_id, _ROW_KEY), self._client.table_name))
         except ResourceNotFoundError:
             return None
 
     def all(self) -> list[TenantRow]:
         """Every tenant, by id."""
-        rows = _guarded(lambda: list(self._table().query_entities("RowKey eq @rk", parameters={"rk": _ROW_KEY})))
+        rows = _guarded(
+            lambda: list(self._table().query_entities("RowKey eq @rk", parameters={"rk": _ROW_KEY})),
+            self._client.table_name,
+        )
         return sorted((self._row(entity) for entity in rows), key=lambda row: row.id)
 
     def create(self, row: TenantRow) -> TenantRow:
         """Insert a new tenant; TenantExistsError if the id is taken."""
         try:
-            result = _guarded(lambda: self._table().create_entity(self._entity(row)))
+            result = _guarded(lambda: self._table().create_entity(self._entity(row)), self._client.table_name)
         except ResourceExistsError as exc:
             raise TenantExistsError(row.id) from exc
         return TenantRow(**{**row.__dict__, "etag": str(result.get("etag", ""))})
@@ -142,14 +148,15 @@ class TenantTable:
                     mode=UpdateMode.REPLACE,
                     etag=row.etag,
                     match_condition=MatchConditions.IfNotModified,
-                )
+                ),
+                self._client.table_name,
             )
         except (ResourceModifiedError, ResourceNotFoundError) as exc:
             raise VersionMismatchError() from exc
         return TenantRow(**{**row.__dict__, "etag": str(result.get("etag", ""))})
 
     def delete(self, tenant_id: str) -> None:
-        _guarded(lambda: self._table().delete_entity(tenant_id, _ROW_KEY))
+        _guarded(lambda: self._table().delete_entity(tenant_id, _ROW_KEY), self._client.table_name)
 
     def purge_partition(self, kind: str, tenant_id: str) -> int:
         """Delete every row of the tenant in the resource table of `kind`, 100 per transaction; rows deleted."""
@@ -167,14 +174,15 @@ class TenantTable:
                             ),
                             strict=False,
                         )
-                    ]
+                    ],
+                    client.table_name,
                 )
             except ResourceNotFoundError:
                 return deleted  # the table does not exist: nothing to delete
             if not keys:
                 return deleted
             batch = _deletes(tenant_id, keys)
-            _guarded(lambda: client.submit_transaction(batch))  # noqa: B023 - called at once, inside the loop
+            _guarded(lambda: client.submit_transaction(batch), client.table_name)  # noqa: B023 - called at once
             deleted += len(keys)
 
 

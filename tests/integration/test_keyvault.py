@@ -183,3 +183,4 @@ def test_cli_creates_rotates_and_retires_tokens_in_key_vault(
     vault.fail_always = (403, {}, "Forbidden")
     denied = runner.invoke(main, ["tenant", "rotate-token", tenant], env=env)
     assert denied.exit_code == 1 and "secret store" in denied.output and "Traceback" not in denied.output
+    assert "(403" in denied.output and "Key Vault Secrets Officer" in denied.output  # the role it lacks

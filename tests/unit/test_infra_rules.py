@@ -363,6 +363,98 @@ def test_our_funcignore_leaves_out_what_our_gitignore_ignores() -> None:
     assert rules.funcignore_gaps((ROOT / ".gitignore").read_text(), (ROOT / ".funcignore").read_text()) == []
 
 
+# --- storage redundancy per region, and the operator's roles (issue #21) -------------------------------
+
+SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+TABLE_READER = "76199698-9eea-4c19-bc75-cec21354c6b6"
+
+
+def with_regions(templates: dict[str, Any], *regions: str) -> dict[str, Any]:
+    templates["infra/main.bicep"]["parameters"]["location"]["decorators"][0]["argument"] = list(regions)
+    return templates
+
+
+def storage_account(sku: Any) -> dict[str, Any]:
+    return resource("Microsoft.Storage/storageAccounts", {"name": "n", "sku": {"name": sku}})
+
+
+def test_a_geo_redundant_sku_in_a_region_without_a_pair_is_found() -> None:
+    templates = with_regions(good_templates(), "westeurope", "italynorth")
+    templates["infra/modules/storage.bicep"] = {"resources": {"storage": storage_account("Standard_GRS")}}
+    only(templates, "storage_redundancy", "Standard_GRS in italynorth", "no pair")
+
+
+def test_a_zone_redundant_sku_in_a_region_without_zones_is_found() -> None:
+    templates = with_regions(good_templates(), "westus")
+    templates["infra/modules/storage.bicep"] = {"resources": {"storage": storage_account("Standard_ZRS")}}
+    only(templates, "storage_redundancy", "Standard_ZRS in westus", "availability zones")
+
+
+def test_a_sku_by_region_must_cover_every_allowed_region_with_a_sku_it_offers() -> None:
+    templates = with_regions(good_templates(), "westeurope", "italynorth", "spaincentral")
+    by_region = {"westeurope": "Standard_GRS", "italynorth": "Standard_GRS"}
+    templates["infra/main.bicep"]["variables"][rules.STORAGE_SKU_MAP] = {"decorators": [], "value": by_region}
+    only(templates, "storage_redundancy", "gives italynorth Standard_GRS", "gives spaincentral nothing")
+    by_region.update(italynorth="Standard_ZRS", spaincentral="Standard_LRS")
+    assert findings(templates) == {}
+
+
+def deployer_templates(table_role: str | None, vault_role: str | None) -> dict[str, Any]:
+    """main.bicep passes azd's principalId to an rbac module, which grants the roles given on a table and the vault."""
+    templates = good_templates()
+    main = templates["infra/main.bicep"]
+    main["parameters"]["principalId"] = {"decorators": [], "type": "string", "default": ""}
+    main["modules"]["rbac"] = {
+        "type": "local",
+        "detail": {"full": "modules/operator.bicep", "path": "modules/operator.bicep"},
+        "config": {"name": "rbac", "params": {"deployerPrincipalId": "principalId"}},
+    }
+    resources: dict[str, Any] = {
+        "tables": resource("Microsoft.Storage/storageAccounts/tableServices/tables", {"name": "t"}, existing=True),
+        "vault": resource("Microsoft.KeyVault/vaults", {"name": "v"}, existing=True),
+    }
+    for name, role, scope in (("onTables", table_role, accessor_index("tables")), ("onVault", vault_role, "vault")):
+        if role:
+            body = {"scope": scope, "properties": {"principalId": "deployerPrincipalId"}}
+            body["properties"]["roleDefinitionId"] = role_definition_id(role)
+            resources[name] = resource("Microsoft.Authorization/roleAssignments", body)
+    templates["infra/modules/operator.bicep"] = {"resources": resources}
+    return templates
+
+
+def accessor_index(owner: str) -> dict[str, Any]:
+    return {"operator": {"type": "index_accessor", "operands": {"operand_1": owner, "operand_2": "i"}}}
+
+
+def test_a_deployer_with_table_and_vault_roles_may_run_every_operator_step() -> None:
+    assert findings(deployer_templates(TABLE_CONTRIBUTOR, SECRETS_OFFICER)) == {}
+
+
+def test_a_deployer_with_only_the_vault_role_is_found_naming_the_commands_that_would_403() -> None:
+    # issue #21 as it was: Key Vault Secrets Officer alone, so every tenant command failed on the tenants table
+    only(
+        deployer_templates(None, SECRETS_OFFICER),
+        "operator_roles",
+        "tables/entities/read on table <prefix>Tenants",
+        "`scim-admin tenant create`",
+        "Storage Table Data Contributor",
+    )
+
+
+def test_a_reader_role_on_the_tables_is_not_enough_for_the_steps_that_write() -> None:
+    only(deployer_templates(TABLE_READER, SECRETS_OFFICER), "operator_roles", "entities/add/action", "tenant create")
+
+
+def test_a_deployer_without_the_vault_role_is_found() -> None:
+    only(deployer_templates(TABLE_CONTRIBUTOR, None), "operator_roles", "the Key Vault", "rotate-token")
+
+
+def test_a_role_on_another_principal_does_not_count_for_the_deployer() -> None:
+    templates = deployer_templates(TABLE_CONTRIBUTOR, SECRETS_OFFICER)
+    templates["infra/main.bicep"]["modules"]["rbac"]["config"]["params"] = {"appPrincipalId": "principalId"}
+    assert "operator_roles" in findings(templates)
+
+
 # --- the real Bicep, with each mistake planted, parsed by pycep --------------------------------------
 
 Plant = Callable[[str], str]
@@ -475,6 +567,12 @@ PLANTED: dict[str, tuple[str, Plant, str, str]] = {
         "key_vault_lifecycle",
         "enablePurgeProtection false",
     ),
+    "retention tied to purge protection": (
+        "infra/modules/keyvault.bicep",
+        substitute(r"softDeleteRetentionInDays:[^\n]*", "softDeleteRetentionInDays: purgeProtection ? 90 : 7"),
+        "key_vault_lifecycle",
+        "softDeleteRetentionInDays is chosen by a condition",
+    ),
     "keyVaultReferenceIdentity": (
         FUNCTION_APP,
         insert_after("httpsOnly: true\n", "    keyVaultReferenceIdentity: identityId\n"),
@@ -492,6 +590,45 @@ PLANTED: dict[str, tuple[str, Plant, str, str]] = {
         substitute(r"perInstanceConcurrency: \w+", "perInstanceConcurrency: 16"),
         "python_http_concurrency",
         "not visibly the same number",
+    ),
+    "deployer without table roles": (
+        "infra/modules/rbac.bicep",
+        substitute(r"resource deployerTableContributor .*?\n\]\n", ""),
+        "operator_roles",
+        "table <prefix>Tenants",
+    ),
+    "deployer with Table Data Reader": (
+        "infra/modules/rbac.bicep",
+        substitute(
+            r"(resource deployerTableContributor .*?roleDefinitionId: )[^\n]*\n",
+            rf"\1subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '{TABLE_READER}')\n",
+        ),
+        "operator_roles",
+        "entities/add/action",
+    ),
+    "deployer without the vault role": (
+        "infra/modules/rbac.bicep",
+        substitute(r"resource deployerSecretsOfficer .*?\n\}\n", ""),
+        "operator_roles",
+        "the Key Vault",
+    ),
+    "GRS where there is no pair": (
+        "infra/main.bicep",
+        substitute(r"italynorth: 'Standard_ZRS'", "italynorth: 'Standard_GRS'"),
+        "storage_redundancy",
+        "gives italynorth Standard_GRS",
+    ),
+    "an allowed region without a SKU": (
+        "infra/main.bicep",
+        substitute(r"^  spaincentral: 'Standard_ZRS'\n", ""),
+        "storage_redundancy",
+        "gives spaincentral nothing",
+    ),
+    "GRS on every account": (
+        "infra/modules/storage.bicep",
+        substitute(r"name: skuName", "name: 'Standard_GRS'"),
+        "storage_redundancy",
+        "Standard_GRS in italynorth",
     ),
 }
 
