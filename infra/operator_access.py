@@ -75,6 +75,8 @@ OPERATOR_NEEDS: dict[str, Needs] = {
         VAULT: (LIST, ENABLE),
     },
     "tenant check": {"Tenants": (READ,), "Users": (READ,), "Groups": (READ,)},
+    # moves name index rows to the current key: one transaction per resource (index rows and the counter row)
+    "tenant reindex": {"Tenants": (READ,), "Users": (READ, ADD, UPDATE, DELETE), "Groups": (READ, ADD, UPDATE, DELETE)},
     "tenant changes": {"Tenants": (READ,), "Users": (READ,), "Groups": (READ,)},
     "tenant activity": {"Tenants": (READ,), "Users": (READ,), "Groups": (READ,), "Activity": (READ,)},
     "tenant status": {"Tenants": (READ,), "Users": (READ,), "Groups": (READ,), "Activity": (READ,)},
