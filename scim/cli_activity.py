@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from scim.cli import Operator, emit, json_option, main, operator_errors, pass_operator, tenant
+from scim.cli_text import echo, inline
 from scim.platform.activity_report import ActivityReport, TenantStatus, build_activity_report, parse_since
 from scim.platform.hints import hint
 from scim.secrets import build_secret_store, new_token
@@ -88,21 +89,21 @@ def activity(  # noqa: PLR0917 - click passes every option as an argument
         emit(True, {"records": [record_data(r) for r in page.records], "next": page.next_key}, "")
         return
     if not page.records:
-        click.echo("No activity recorded for this selection.")
+        echo("No activity recorded for this selection.")
         return
-    click.echo(f"{'TIME (UTC)':<21} {'OPERATION':<9} {'TYPE':<6} {'STATUS':>6} {'SCIMTYPE':<13} {'MS':>6}  NAME / ID")
+    echo(f"{'TIME (UTC)':<21} {'OPERATION':<9} {'TYPE':<6} {'STATUS':>6} {'SCIMTYPE':<13} {'MS':>6}  NAME / ID")
     for r in page.records:
-        who = r.name or r.resource_id or "-"
-        click.echo(
+        who = inline(r.name or r.resource_id or "-")
+        echo(
             f"{_when(r.time):<21} {r.operation:<9} {r.resource_type or '-':<6} {r.status or '-':>6} "
             f"{r.scim_type or '-':<13} {r.latency_ms:>6.0f}  {who}"
         )
         if r.detail:
-            click.echo(f"{'':<22}said: {_one_line(r.detail)}")
+            echo(f"{'':<22}said: {_one_line(r.detail)}")
         if hint(r):
-            click.echo(f"{'':<22}fix:  {hint(r)}")
+            echo(f"{'':<22}fix:  {hint(r)}")
     if page.next_key:
-        click.echo(f"More: add --after '{page.next_key}'")
+        echo(f"More: add --after '{page.next_key}'")
 
 
 @tenant.command("status")
