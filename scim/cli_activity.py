@@ -5,6 +5,7 @@ Registered on scim.cli's groups when scim.cli is imported; a plain table for peo
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -13,7 +14,8 @@ from scim.cli import Operator, emit, json_option, main, operator_errors, pass_op
 from scim.cli_text import echo, inline
 from scim.platform.activity_report import ActivityReport, TenantStatus, build_activity_report, parse_since
 from scim.platform.hints import hint
-from scim.secrets import build_secret_store, new_token
+from scim.platform.operator_keys import OperatorKeys
+from scim.secrets import build_secret_store
 from scim.store import ActivityRecord
 from scim.wiring import build_storage
 
@@ -139,13 +141,29 @@ def operator_key() -> None:
 @pass_operator
 @operator_errors
 def rotate_operator_key(op: Operator, as_json: bool) -> None:
-    """Print a new operator key; the previous one stays valid until a newer one replaces it."""
+    """Print a new operator key; the previous one stays valid until `operator-key retire`."""
     settings = op.settings
-    key = new_token()
-    build_secret_store(settings, operator=True).add_version(settings.operator_secret_name, key)
+    key = OperatorKeys(build_secret_store(settings, operator=True), settings.operator_secret_name).rotate()
     text = (
         f"New operator key (secret {settings.operator_secret_name}): {key}\n"
         "Open /operator/sign-in and give it as the password (any user name), or send "
-        "'Authorization: Bearer <key>'. The previous key works until the next rotation."
+        "'Authorization: Bearer <key>'. The previous key works until: scim-admin operator-key retire"
     )
     emit(as_json, {"secretName": settings.operator_secret_name, "operatorKey": key}, text)
+
+
+@operator_key.command("retire")
+@json_option
+@pass_operator
+@operator_errors
+def retire_operator_key(op: Operator, as_json: bool) -> None:
+    """Invalidate every operator key but the newest (a key that leaked, or left with a person)."""
+    settings = op.settings
+    retired = OperatorKeys(build_secret_store(settings, operator=True), settings.operator_secret_name).retire()
+    seconds = settings.token_cache_seconds
+    by = datetime.now(UTC) + timedelta(seconds=seconds)
+    text = (
+        f"Retired {retired} old operator key(s). Every worker refuses them within SCIM_TOKEN_CACHE_SECONDS "
+        f"({seconds} s): by {by:%Y-%m-%d %H:%M:%S} UTC."
+    )
+    emit(as_json, {"secretName": settings.operator_secret_name, "retired": retired, "refusedBy": by.isoformat()}, text)
