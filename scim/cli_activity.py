@@ -56,6 +56,10 @@ def status_data(status: TenantStatus) -> dict[str, Any]:
         "groups": status.groups,
         "license": {"active": status.active_users, "limit": status.max_active_users, "text": status.license_use},
         "hours": [{"start": h.start.isoformat(), "requests": h.requests, "errors": h.errors} for h in status.hours],
+        "refused": {
+            "last24h": status.day_refused,
+            "last": status.last_refused.isoformat() if status.last_refused else None,
+        },
     }
 
 
@@ -126,6 +130,8 @@ def status(op: Operator, tenant_id: str, as_json: bool) -> None:
             f"  Users:               {found.active_users} active, {found.disabled_users} disabled",
             f"  Groups:              {found.groups}",
             f"  Licence use:         {found.license_use}",
+            # Apart from the tenant's own traffic: anyone can send a request with a wrong token.
+            f"  Refused (no valid credentials): {found.day_refused} in 24 h, last {_when(found.last_refused)}",
         ]
     )
     emit(as_json, status_data(found), text)
