@@ -8,12 +8,13 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install browser run test lint bench bench-abuse bench-compare bench-concurrency capacity soak check-infra clean
+.PHONY: help install lock browser run test lint bench bench-abuse bench-compare bench-concurrency capacity soak check-infra clean
 
 help:
 	@echo "make run    - start Azurite and the SCIM endpoint on 127.0.0.1:\$${PORT:-7071}; prints Tenant URL and token"
 	@echo "make test   - install what is needed, start Azurite in memory, run unit, integration and e2e tests"
 	@echo "make lint   - ruff and mypy --strict on scim/"
+	@echo "make lock   - requirements.in and pyproject's dev extra -> requirements.txt, requirements-dev.txt (hashes)"
 	@echo "make bench  - storage round trips and latency ratios per SCIM operation; access-token cost in us"
 	@echo "make capacity - tenants one deployment serves: paper model and token-bucket simulation (seconds, stdlib)"
 	@echo "make check-infra - parse every Bicep file (pycep-parser), run our Flex/role/Key Vault rules and checkov, offline"
@@ -22,10 +23,31 @@ help:
 	@echo "make bench-concurrency - sync threads vs async aio clients on one PATCH's storage pattern (issue #11; minutes)"
 	@echo "make soak   - Entra cycle of SOAK_USERS (10000) users, 8 clients, random storage faults; invariants at the end"
 
-$(PY_STAMP): requirements.txt pyproject.toml
+# The locks hold every package with its hashes (pip's hash-checking mode); our own package goes in apart,
+# without dependencies, since hash-checking mode refuses an editable install.
+$(PY_STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
+
+# `make lock` (README: Dependencies) compiles requirements.in into requirements.txt, and that plus pyproject's dev
+# extra into requirements-dev.txt, for the Functions runtime: Linux x86_64, CPython 3.11. Existing pins are kept
+# unless LOCK_ARGS says otherwise (--upgrade, or --upgrade-package NAME).
+UV_VERSION := 0.13.9
+LOCK_TOOL := .venv-lock/.installed-$(UV_VERSION)
+UV_COMPILE := .venv-lock/bin/uv pip compile --quiet --generate-hashes --custom-compile-command "make lock" \
+	--python-version 3.11 --python-platform x86_64-manylinux_2_28 $(LOCK_ARGS)
+
+$(LOCK_TOOL):
+	@test -x .venv-lock/bin/python || $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@touch $@
+
+lock: $(LOCK_TOOL)
+	$(UV_COMPILE) requirements.in -o requirements.txt
+	$(UV_COMPILE) requirements.in pyproject.toml --extra dev -c requirements.txt -o requirements-dev.txt
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -108,4 +130,4 @@ soak: install
 	$(PY) -m bench.soak --users $${SOAK_USERS:-10000} --clients $${SOAK_CLIENTS:-8} --fault-rate $${SOAK_FAULT_RATE:-0.02}
 
 clean:
-	rm -rf $(VENV) .venv-checkov .venv-pycep .venv-scim2-server node_modules .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .venv-lock .venv-checkov .venv-pycep .venv-scim2-server node_modules .pytest_cache .mypy_cache .ruff_cache *.egg-info

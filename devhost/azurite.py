@@ -24,6 +24,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def private_dir(path: Path) -> Path:
+    """The directory, created if missing, readable by its owner only (0700): it holds user data and secrets.
+
+    An existing directory is narrowed too (one made world-readable by an earlier version, or under a wide umask).
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
 def connection_string(host: str, port: int, queue_port: int | None = None) -> str:
     text = (
         f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
@@ -62,8 +72,7 @@ class AzuriteService:
         if self.location is None:
             cmd.append("--inMemoryPersistence")
         else:
-            self.location.mkdir(parents=True, exist_ok=True)
-            cmd += ["--location", str(self.location)]
+            cmd += ["--location", str(private_dir(self.location))]
         return cmd
 
     def launch(self, log_path: Path | None = None) -> None:

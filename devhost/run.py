@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from devhost.azurite import ROOT, Azurite
+from devhost.azurite import ROOT, Azurite, private_dir
 from devhost.server import TimerRunner, make_server
 from scim.platform.tenants import InvalidTenantIdError, TenantExistsError, check_tenant_id
 from scim.secrets import LocalSecretStore, secret_name
@@ -63,6 +63,7 @@ def main() -> int:
     except InvalidTenantIdError as exc:
         print(f"SCIM_TENANT: {exc}", file=sys.stderr)
         return 2
+    private_dir(STATE)  # Azurite's data (users' names and mails) and the local secret store: the owner's only
     azurite = Azurite(
         port=int(os.environ.get("AZURITE_TABLE_PORT", "10002")),
         queue_port=int(os.environ.get("AZURITE_QUEUE_PORT", "10001")),

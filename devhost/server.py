@@ -182,7 +182,10 @@ def make_server(
             if len(body) < length:  # the client closed early
                 self.close_connection = True
                 return
-            headers = {k: v for k, v in self.headers.items()}
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "x-forwarded-for"}
+            # As App Service's front end does: the peer's address appended to what the client sent.
+            sent = ", ".join(self.headers.get_all("X-Forwarded-For") or [])
+            headers["X-Forwarded-For"] = f"{sent}, {self.client_address[0]}" if sent else str(self.client_address[0])
             bound_host, bound_port = self.server.server_address[:2]
             base = f"http://{bound_host}:{bound_port}"
             status, out_headers, out_body = functions.dispatch(self.command, self.path, headers, body, base)

@@ -87,7 +87,10 @@ OPERATOR_NEEDS: dict[str, Needs] = {
     "oauth show": {VAULT: (LIST,)},
     "oauth rotate-signing-key": {VAULT: (LIST, SET)},
     "oauth retire-signing-key": {VAULT: (LIST, ENABLE)},
-    "operator-key rotate": {VAULT: (SET,)},
+    # refused while two keys are valid (it lists them first)
+    "operator-key rotate": {VAULT: (LIST, SET)},
+    # disables every operator-key version but the newest
+    "operator-key retire": {VAULT: (LIST, ENABLE)},
     # every row of the tenants' partitions, and the values of their secrets (encrypted into the file)
     "export": {"Tenants": (READ,), "Users": (READ,), "Groups": (READ,), VAULT: (LIST, GET)},
     # the rows written back (insert or merge: add and update), secrets compared with what the vault holds

@@ -104,15 +104,19 @@ class TenantAuthenticator:
         """The enabled tenant whose Secret Token (or, given the audience, access token) this request carries.
 
         UnauthorizedException otherwise. An access token is checked without any store call: its signature,
-        expiry, audience and tenant; only then is the (cached) tenant record read.
+        expiry, audience and tenant; only then is the (cached) tenant record read, and a token issued before
+        the tenant's creation is refused.
         """
         presented = bearer_token(authorization)
         if presented is None:
             raise UnauthorizedException(detail=REFUSED_DETAIL)
         if self.access_tokens is not None and audience is not None and looks_like_jwt(presented):
-            if self.access_tokens.verify(presented, tenant_id, audience):
+            verified = self.access_tokens.verify(presented, tenant_id, audience)
+            if verified is not None:
                 tenant = self._directory.lookup(tenant_id)
-                if tenant is not None and tenant.enabled:
+                # A tenant deleted and created again under the same id is a new tenant: tokens issued before
+                # its creation (whole seconds, as `iat` is) were issued to the old one.
+                if tenant is not None and tenant.enabled and verified.issued_at >= int(tenant.created.timestamp()):
                     return tenant
             raise UnauthorizedException(detail=ACCESS_REFUSED_DETAIL)
         return self._check_secret(tenant_id, presented, self._secrets.tenant_tokens, REFUSED_DETAIL)
@@ -125,6 +129,10 @@ class TenantAuthenticator:
             return self._secrets.secret_values(client_secret_name(tenant), refresh=refresh)
 
         return self._check_secret(client_id, client_secret, client_secrets, "invalid client")
+
+    def knows_client(self, client_id: str) -> bool:
+        """Whether the client id names a registered tenant (the cached record the secret check just read)."""
+        return self._directory.lookup(client_id) is not None
 
     def _check_secret(
         self, tenant_id: str, presented: str, accepted: Callable[..., Sequence[str]], refused: str

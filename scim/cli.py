@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from scim.cli_access import secrets_refused_text, storage_refused_text
+from scim.cli_text import echo, echo_json, inline
 from scim.platform.changes import ChangeLog
 from scim.platform.clients import ClientCredentials, ClientService
 from scim.platform.tenants import (
@@ -114,7 +115,11 @@ def json_option(command: F) -> F:
 
 
 def emit(as_json: bool, data: Any, text: str) -> None:
-    click.echo(json.dumps(data, indent=2, default=str) if as_json else text)
+    """JSON (json.dumps escapes every control character) or text through scim.cli_text.echo."""
+    if as_json:
+        echo_json(data)
+    else:
+        echo(text)
 
 
 def tenant_data(tenant: Tenant) -> dict[str, Any]:
@@ -444,15 +449,15 @@ def changes(  # noqa: PLR0917 - click passes every option as an argument
     op.tenants.get(tenant_id)
     name = stream.capitalize() if stream else None
     if as_json:
-        click.echo(json.dumps([json.loads(m) for m in op.change_log.messages(tenant_id, after, limit, name)], indent=2))
+        echo_json([json.loads(m) for m in op.change_log.messages(tenant_id, after, limit, name)])
         return
     found = op.change_log.read(tenant_id, after, limit, name)
     lines = [
         f"{c.stream:<7}{c.seq:>7}  {c.time.isoformat(timespec='seconds')}  {c.operation:<15}{c.resource_type:<6}"
-        f"{c.resource_id}  {c.name or ''}" + (f" ({len(c.members)} members)" if c.members else "")
+        f"{c.resource_id}  {inline(c.name or '')}" + (f" ({len(c.members)} members)" if c.members else "")
         for c in found
     ]
-    click.echo("\n".join(lines) if lines else f"No changes after {after}.")
+    echo("\n".join(lines) if lines else f"No changes after {after}.")
 
 
 from scim import cli_oauth  # noqa: E402 - registers the OAuth2 commands on `tenant` and `main`

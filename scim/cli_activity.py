@@ -5,14 +5,17 @@ Registered on scim.cli's groups when scim.cli is imported; a plain table for peo
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
 
 from scim.cli import Operator, emit, json_option, main, operator_errors, pass_operator, tenant
+from scim.cli_text import echo, inline
 from scim.platform.activity_report import ActivityReport, TenantStatus, build_activity_report, parse_since
 from scim.platform.hints import hint
-from scim.secrets import build_secret_store, new_token
+from scim.platform.operator_keys import OperatorKeys
+from scim.secrets import build_secret_store
 from scim.store import ActivityRecord
 from scim.wiring import build_storage
 
@@ -53,6 +56,10 @@ def status_data(status: TenantStatus) -> dict[str, Any]:
         "groups": status.groups,
         "license": {"active": status.active_users, "limit": status.max_active_users, "text": status.license_use},
         "hours": [{"start": h.start.isoformat(), "requests": h.requests, "errors": h.errors} for h in status.hours],
+        "refused": {
+            "last24h": status.day_refused,
+            "last": status.last_refused.isoformat() if status.last_refused else None,
+        },
     }
 
 
@@ -88,21 +95,21 @@ def activity(  # noqa: PLR0917 - click passes every option as an argument
         emit(True, {"records": [record_data(r) for r in page.records], "next": page.next_key}, "")
         return
     if not page.records:
-        click.echo("No activity recorded for this selection.")
+        echo("No activity recorded for this selection.")
         return
-    click.echo(f"{'TIME (UTC)':<21} {'OPERATION':<9} {'TYPE':<6} {'STATUS':>6} {'SCIMTYPE':<13} {'MS':>6}  NAME / ID")
+    echo(f"{'TIME (UTC)':<21} {'OPERATION':<9} {'TYPE':<6} {'STATUS':>6} {'SCIMTYPE':<13} {'MS':>6}  NAME / ID")
     for r in page.records:
-        who = r.name or r.resource_id or "-"
-        click.echo(
+        who = inline(r.name or r.resource_id or "-")
+        echo(
             f"{_when(r.time):<21} {r.operation:<9} {r.resource_type or '-':<6} {r.status or '-':>6} "
             f"{r.scim_type or '-':<13} {r.latency_ms:>6.0f}  {who}"
         )
         if r.detail:
-            click.echo(f"{'':<22}said: {_one_line(r.detail)}")
+            echo(f"{'':<22}said: {_one_line(r.detail)}")
         if hint(r):
-            click.echo(f"{'':<22}fix:  {hint(r)}")
+            echo(f"{'':<22}fix:  {hint(r)}")
     if page.next_key:
-        click.echo(f"More: add --after '{page.next_key}'")
+        echo(f"More: add --after '{page.next_key}'")
 
 
 @tenant.command("status")
@@ -123,6 +130,8 @@ def status(op: Operator, tenant_id: str, as_json: bool) -> None:
             f"  Users:               {found.active_users} active, {found.disabled_users} disabled",
             f"  Groups:              {found.groups}",
             f"  Licence use:         {found.license_use}",
+            # Apart from the tenant's own traffic: anyone can send a request with a wrong token.
+            f"  Refused (no valid credentials): {found.day_refused} in 24 h, last {_when(found.last_refused)}",
         ]
     )
     emit(as_json, status_data(found), text)
@@ -138,13 +147,29 @@ def operator_key() -> None:
 @pass_operator
 @operator_errors
 def rotate_operator_key(op: Operator, as_json: bool) -> None:
-    """Print a new operator key; the previous one stays valid until a newer one replaces it."""
+    """Print a new operator key; the previous one stays valid until `operator-key retire`."""
     settings = op.settings
-    key = new_token()
-    build_secret_store(settings, operator=True).add_version(settings.operator_secret_name, key)
+    key = OperatorKeys(build_secret_store(settings, operator=True), settings.operator_secret_name).rotate()
     text = (
         f"New operator key (secret {settings.operator_secret_name}): {key}\n"
         "Open /operator/sign-in and give it as the password (any user name), or send "
-        "'Authorization: Bearer <key>'. The previous key works until the next rotation."
+        "'Authorization: Bearer <key>'. The previous key works until: scim-admin operator-key retire"
     )
     emit(as_json, {"secretName": settings.operator_secret_name, "operatorKey": key}, text)
+
+
+@operator_key.command("retire")
+@json_option
+@pass_operator
+@operator_errors
+def retire_operator_key(op: Operator, as_json: bool) -> None:
+    """Invalidate every operator key but the newest (a key that leaked, or left with a person)."""
+    settings = op.settings
+    retired = OperatorKeys(build_secret_store(settings, operator=True), settings.operator_secret_name).retire()
+    seconds = settings.token_cache_seconds
+    by = datetime.now(UTC) + timedelta(seconds=seconds)
+    text = (
+        f"Retired {retired} old operator key(s). Every worker refuses them within SCIM_TOKEN_CACHE_SECONDS "
+        f"({seconds} s): by {by:%Y-%m-%d %H:%M:%S} UTC."
+    )
+    emit(as_json, {"secretName": settings.operator_secret_name, "retired": retired, "refusedBy": by.isoformat()}, text)

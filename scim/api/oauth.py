@@ -3,14 +3,17 @@
 Entra's "OAuth2 client credentials grant" posts `grant_type=client_credentials` with the client id and
 secret, form-encoded in the body or as HTTP Basic (§2.3.1; both accepted, both at once refused), and
 sends the access token it gets as `Authorization: Bearer` to the SCIM routes. Errors are RFC 6749 §5.2
-JSON; a client id that does not exist is refused exactly like a wrong secret, and a client id that keeps
-failing is made to wait (scim.oauth.throttle).
+JSON; a client id that does not exist is refused exactly like a wrong secret. The secret is checked first:
+a correct one always gets its token, and only a caller that keeps failing (per client id and source) is
+told to wait (scim.oauth.throttle), so nobody can lock a tenant's client out. A failed request logs its
+client id only if it names a registered tenant (a swapped id and secret would otherwise log the secret).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import time
@@ -83,9 +86,11 @@ def _form(request: Request) -> dict[str, str]:
     except (UnicodeDecodeError, ValueError) as exc:
         raise _invalid_request("the body is not valid form encoding") from exc
     form: dict[str, str] = {}
+    seen: set[str] = set()
     for name, value in pairs:
-        if name in form:
+        if name in seen:  # an empty first value counts: `client_id=&client_id=x` is a duplicate too
             raise _invalid_request(f"the parameter {name} appears more than once")
+        seen.add(name)
         if value:
             form[name] = value
     return form
@@ -121,6 +126,28 @@ def _credentials(request: Request, form: dict[str, str]) -> tuple[str, str]:
     return body_id, body_secret
 
 
+def request_source(request: Request) -> str:
+    """The address the request came from, as the nearest proxy saw it: the last X-Forwarded-For entry (App
+    Service's front end appends the client's address; earlier entries are the caller's to forge), without a
+    port. Empty when unknown: the failures of such requests share one source per client id."""
+    forwarded = (request.header("x-forwarded-for") or "").rsplit(",", 1)[-1].strip()[:64]
+    if forwarded.startswith("["):  # [v6]:port
+        return forwarded[1:].partition("]")[0]
+    host, colon, port = forwarded.rpartition(":")
+    if colon and host and ":" not in host and port.isdigit():  # v4:port (a bare v6 address has several colons)
+        return host
+    return forwarded
+
+
+def client_label(client_id: str, known: bool) -> str:
+    """What a log line may say about a client id: the id of a registered tenant, else only a short digest
+    and the length (an unknown "id" may be a secret pasted into the wrong field)."""
+    if known:
+        return client_id
+    digest = hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"unknown.sha256-{digest}.{len(client_id)}-chars"
+
+
 class TokenEndpoint:
     """Issues access tokens to tenants' clients; one instance per deployment (per worker)."""
 
@@ -139,7 +166,7 @@ class TokenEndpoint:
 
     def handle(self, request: Request) -> Response:
         started = time.perf_counter()
-        client_id = "-"
+        client_id: str | None = None
         try:
             if request.method != "POST":
                 raise OAuthError(405, "invalid_request", "use POST", {"Allow": "POST"})
@@ -162,29 +189,36 @@ class TokenEndpoint:
                 {"error": "temporarily_unavailable", "error_description": "retry later"},
                 {"Retry-After": "10"},
             )
+        label = "-" if client_id is None else client_label(client_id, self._knows(client_id))
         log.info(
             "oauth token client=%s status=%d ms=%.1f",
-            log_safe(client_id[:80]),
+            log_safe(label),
             response.status,
             (time.perf_counter() - started) * 1000,
         )
         return response
 
-    def _issue(self, request: Request, client_id: str, secret: str) -> Response:
-        wait = self.failures.retry_after(client_id)
-        if wait:
-            raise OAuthError(
-                429,
-                "slow_down",
-                "too many failed attempts for this client; retry later",
-                {"Retry-After": str(wait)},
-            )
+    def _knows(self, client_id: str) -> bool:
         try:
+            return self._auth.knows_client(client_id)
+        except Exception:  # a log line never fails the answer it describes
+            return False
+
+    def _issue(self, request: Request, client_id: str, secret: str) -> Response:
+        source = request_source(request)
+        try:
+            # First, always: a correct secret gets its token however many wrong ones came before it.
             tenant = self._auth.authenticate_client(client_id, secret)
         except UnauthorizedException as exc:
-            self.failures.failed(client_id)
+            wait = self.failures.failed(client_id, source)
+            if wait:
+                raise OAuthError(
+                    429,
+                    "slow_down",
+                    "too many failed attempts for this client; retry later",
+                    {"Retry-After": str(wait)},
+                ) from exc
             raise _invalid_client() from exc
-        self.failures.succeeded(client_id)
         issued = self._tokens.issue(tenant.id, scim_audience(request.url, self._public_base_url))
         return _json(
             200, {"access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in}

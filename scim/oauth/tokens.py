@@ -33,6 +33,14 @@ class SigningKeyMissingError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class VerifiedToken:
+    """What a verified access token says: its tenant and when it was issued (seconds since the epoch)."""
+
+    tenant: str
+    issued_at: int
+
+
+@dataclass(frozen=True)
 class IssuedToken:
     access_token: str
     expires_in: int
@@ -76,18 +84,18 @@ class AccessTokens:
         )
         return IssuedToken(token, self.lifetime_seconds)
 
-    def verify(self, token: str, tenant: str, audience: str) -> bool:
-        """True if the token is ours, unexpired, for this audience and for exactly this tenant."""
+    def verify(self, token: str, tenant: str, audience: str) -> VerifiedToken | None:
+        """The token's facts if it is ours, unexpired, for this audience and for exactly this tenant; else None."""
         if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
-            return False
+            return None
         header = _header(token)
         kid = header.get("kid") if header else None
         # typ at+jwt (RFC 9068 §2.1): only our access tokens, never another JWT signed with the same key.
         if not header or header.get("alg") != ALGORITHM or header.get("typ") != TOKEN_TYPE or not isinstance(kid, str):
-            return False
+            return None
         key = self._keys.find(kid)
         if key is None:
-            return False
+            return None
         now = int(self.clock())
         from joserfc import jwt
         from joserfc.errors import JoseError
@@ -106,10 +114,14 @@ class AccessTokens:
             decoded = jwt.decode(token, key.key, algorithms=[ALGORITHM])
             registry.validate(decoded.claims)
         except (JoseError, ValueError, TypeError):
-            return False
+            return None
         issued = decoded.claims.get("iat")
+        # The registry accepts a list that contains the value; we issue one string and accept nothing else.
         # A token from the future (beyond the leeway) was not made by this clock.
-        return isinstance(issued, int) and issued <= now + self.leeway_seconds
+        if not isinstance(issued, int) or isinstance(issued, bool) or issued > now + self.leeway_seconds:
+            return None
+        named = decoded.claims.get(TENANT_CLAIM)
+        return VerifiedToken(tenant, issued) if isinstance(named, str) and named == tenant else None
 
 
 def looks_like_jwt(token: str) -> bool:

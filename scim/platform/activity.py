@@ -2,7 +2,9 @@
 
 `ActivityRecorder.submit` is all a request pays: it puts a small `Outcome` on a bounded in-process queue
 and returns. A daemon thread (started on first use, never at import) turns outcomes into records (every
-4xx/5xx: successful writes are the change log's), adds every request to this worker's 5-minute traffic buckets, and
+4xx/5xx: successful writes are the change log's), adds every request to this worker's 5-minute traffic buckets
+(refusals of requests without valid credentials apart: counted, never recorded or mixed with the tenant's own
+traffic, so a stream of wrong tokens cannot move its figures or push its errors off the page), and
 stores both per tenant in one transaction (scim.store.activity). A full queue or a storage failure loses
 records, never the request: losses are counted (`lost`), logged as counts with tenant ids only, and
 written into the tenant's log as a `lost` record when storage answers again, so the gap shows.
@@ -37,7 +39,7 @@ _RESPONSE_PARSE_LIMIT = 256 * 1024
 _BUCKETS_KEPT = timedelta(minutes=30)
 _NAMES_KEPT = 10_000
 _UNAUTHENTICATED_PER_MINUTE = 60
-"""Records of refused (401) requests per tenant per minute per worker; the rest are counted in buckets only."""
+"""Records of other unauthenticated answers (a 503 while checking credentials) per tenant per minute per worker."""
 
 # (route, method) -> (operation, resource type). Routes are scim.api's operation names.
 _OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
@@ -82,9 +84,16 @@ class Outcome:
         return _OPERATIONS.get((self.route, self.method), ("", ""))[0] in WRITE_OPERATIONS
 
     @property
+    def is_refusal(self) -> bool:
+        """Refused for want of valid credentials: anyone can cause it, so it is counted apart from the tenant's
+        own traffic (figures, last request, recent errors) and keeps no record."""
+        return not self.authenticated and self.status == 401
+
+    @property
     def is_recorded(self) -> bool:
-        """Only answers that are not writes committed: a successful write's facts are its change record."""
-        return self.status >= 400
+        """Only answers that are not writes committed (a successful write's facts are its change record), and
+        not refusals."""
+        return self.status >= 400 and not self.is_refusal
 
 
 def _name_attribute(resource_type: str) -> str:
@@ -133,6 +142,8 @@ class _Counts:
     errors: int = 0
     writes: int = 0
     last_request: datetime | None = None
+    refused: int = 0
+    last_refused: datetime | None = None
 
 
 @dataclass
@@ -281,6 +292,11 @@ class ActivityRecorder:
         if start < bucket_start(self.clock()) - _BUCKETS_KEPT:
             return None  # a bucket already forgotten: counting from 0 would overwrite its stored row
         counts = self._counts.setdefault((outcome.tenant, start), _Counts())
+        if outcome.is_refusal:
+            counts.refused += 1
+            if counts.last_refused is None or outcome.time > counts.last_refused:
+                counts.last_refused = outcome.time
+            return start
         counts.requests += 1
         counts.errors += outcome.status >= 400
         counts.writes += outcome.is_write and outcome.status < 400
@@ -328,7 +344,7 @@ class ActivityRecorder:
                 )
             )
         buckets = [
-            TrafficBucket(start, self.worker, c.requests, c.errors, c.writes, c.last_request)
+            TrafficBucket(start, self.worker, c.requests, c.errors, c.writes, c.last_request, c.refused, c.last_refused)
             for start in sorted(batch.buckets)
             if (c := self._counts.get((tenant, start))) is not None
         ]

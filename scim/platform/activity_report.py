@@ -53,6 +53,9 @@ class TenantStatus:
     groups: int
     max_active_users: int | None
     hours: list[HourBar]
+    day_refused: int = 0
+    """Requests refused in the last 24 h for want of valid credentials (a wrong or old token, or anyone's)."""
+    last_refused: datetime | None = None
 
     @property
     def disabled_users(self) -> int:
@@ -125,6 +128,8 @@ class ActivityReport:
             groups=groups.total,
             max_active_users=self._limit_of(tenant),
             hours=self.hours(buckets, now),
+            day_refused=sum(b.refused for b in buckets if b.start >= now - DAY),
+            last_refused=max((b.last_refused for b in buckets if b.last_refused is not None), default=None),
         )
 
     @staticmethod

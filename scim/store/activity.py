@@ -9,7 +9,10 @@ deletes its activity). Row kinds, by RowKey prefix:
                                               name (exact or prefix) is a key range, never a scan
 - ``i|<id>|<inverted time>|<suffix>``         a copy per record about one of our resource ids (uuid hex)
 - ``t|<yyyymmddHHMM>|<worker>``               requests, errors and writes in one 5-minute bucket, as counted
-                                              by one worker process (no two writers share a row: no ETags)
+                                              by one worker process (no two writers share a row: no ETags),
+                                              and apart from them the refusals of requests without valid
+                                              credentials (anyone can send those: they never move the
+                                              tenant's own figures)
 
 A record and its copies are written in one entity-group transaction. Retention deletes the oldest ``a|``
 rows (a key range at the end of the partition, never the recent rows) and, from their properties, the
@@ -105,6 +108,9 @@ class TrafficBucket:
     errors: int = 0
     writes: int = 0
     last_request: datetime | None = None
+    refused: int = 0
+    """Requests refused 401 for want of valid credentials: counted apart, never in requests or errors."""
+    last_refused: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +221,10 @@ class ActivityTable:
         }
         if bucket.last_request is not None:
             entity["LastRequest"] = bucket.last_request
+        if bucket.refused:
+            entity["Refused"] = bucket.refused
+        if bucket.last_refused is not None:
+            entity["LastRefused"] = bucket.last_refused
         return entity
 
     # -- reads -----------------------------------------------------------------------------------
@@ -320,6 +330,8 @@ class ActivityTable:
                 errors=int(row.get("Errors") or 0),
                 writes=int(row.get("Writes") or 0),
                 last_request=row.get("LastRequest"),
+                refused=int(row.get("Refused") or 0),
+                last_refused=row.get("LastRefused"),
             )
             for row in rows
         ]

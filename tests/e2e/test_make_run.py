@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -59,7 +60,13 @@ def make_run(state: Path, port: int, azurite_port: int) -> Iterator[tuple[str, s
 
 def test_make_run_serves_the_printed_tenant_url_and_keeps_data(tmp_path: Path) -> None:
     port, azurite_port = free_port(), free_port()
-    with make_run(tmp_path, port, azurite_port) as (tenant_url, token):
+    state = tmp_path / "local"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)  # as an earlier version left it: world-readable
+    with make_run(state, port, azurite_port) as (tenant_url, token):
+        # Issue 19: Azurite's data (user data) and the secret store are the owner's only.
+        assert stat.S_IMODE(state.stat().st_mode) == 0o700
+        assert stat.S_IMODE((state / "azurite").stat().st_mode) == 0o700
         assert tenant_url == f"http://127.0.0.1:{port}/scim/v2/contoso"
         assert len(token) >= 40
         headers = {"Authorization": f"Bearer {token}"}
@@ -72,7 +79,7 @@ def test_make_run_serves_the_printed_tenant_url_and_keeps_data(tmp_path: Path) -
         }
         assert httpx.post(f"{tenant_url}/Users", json=user, headers=headers).status_code == 201
 
-    with make_run(tmp_path, port, azurite_port) as (_, same_token):
+    with make_run(state, port, azurite_port) as (_, same_token):
         assert same_token == token
         found = httpx.get(
             f"{tenant_url}/Users", params={"filter": 'userName eq "kept@contoso.com"'}, headers=headers

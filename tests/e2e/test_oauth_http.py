@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import time
 import uuid
@@ -111,6 +112,26 @@ def test_cli_output_alone_connects_a_tenant_and_provisions(oauth_tenant: dict[st
     read = scim("GET", f"{oauth_tenant['tenant_url']}/Users/{created.json()['id']}", token["access_token"])
     assert read.status_code == 200
     assert read.json()["userName"] == created.json()["userName"]
+
+
+def test_a_token_does_not_outlive_its_tenant_deleted_and_created_again(
+    oauth_tenant: dict[str, str], operator_env: dict[str, str]
+) -> None:
+    """Issue 19: a token of a deleted tenant opened the tenant created again under the same id."""
+    old = fetch(oauth_tenant)["access_token"]
+    users = f"{oauth_tenant['tenant_url']}/Users"
+    assert scim("GET", users, old).status_code == 200
+    scim_admin(operator_env, "tenant", "delete", oauth_tenant["id"], "--yes")
+    # `iat` counts whole seconds: the new tenant is created in a later second than the old token was issued.
+    time.sleep(max(0.0, int(json.loads(base64.urlsafe_b64decode(old.split(".")[1] + "=="))["iat"]) + 1 - time.time()))
+    again = entra_fields(scim_admin(operator_env, "tenant", "create", oauth_tenant["id"], "--auth", "oauth"))
+    deadline = time.monotonic() + 15  # the served app sees the new record within its tenant cache time (1 s)
+    while scim("GET", users, old).status_code != 401:
+        assert time.monotonic() < deadline, "the old tenant's token still opens the new tenant"
+        time.sleep(0.2)
+    refused = scim("GET", users, old)
+    assert refused.json()["status"] == "401"
+    assert scim("GET", users, fetch(again)["access_token"]).status_code == 200
 
 
 def test_http_basic_works_as_well(oauth_tenant: dict[str, str]) -> None:
@@ -239,6 +260,8 @@ def basic(client_id: str, secret: str) -> str:
         ({"data": CC}, 401, "invalid_client"),
         ({"json": GOOD}, 400, "invalid_request"),
         ({"content": b"grant_type=client_credentials&grant_type=x", "headers": FORM}, 400, "invalid_request"),
+        ({"content": b"grant_type=client_credentials&client_id=&client_id=x&client_secret=b", "headers": FORM},
+         400, "invalid_request"),
         ({"content": b"\xff\xfe=\xff", "headers": FORM}, 400, "invalid_request"),
         ({"content": b"a=" + b"x" * 5000, "headers": FORM}, 400, "invalid_request"),
         ({"data": {**CC, "client_secret": "b"}, "headers": {"authorization": basic("a", "b")}}, 400, "invalid_request"),
@@ -248,7 +271,8 @@ def basic(client_id: str, secret: str) -> str:
         ({"data": GOOD, "params": {"client_secret": "b"}}, 400, "invalid_request"),
     ],
     ids=[
-        "wrong-grant", "no-grant", "no-credentials", "json-body", "duplicate-parameter", "not-utf8", "too-large",
+        "wrong-grant", "no-grant", "no-credentials", "json-body", "duplicate-parameter", "duplicate-after-empty",
+        "not-utf8", "too-large",
         "basic-and-body-secret", "basic-and-other-body-id", "basic-not-base64", "bearer-instead-of-basic",
         "secret-in-url",
     ],
@@ -281,7 +305,7 @@ def slow_failures() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("slow_failures")
-def test_repeated_failures_slow_a_client_id_down_whether_or_not_it_exists(
+def test_repeated_failures_slow_the_failing_caller_down_whether_or_not_the_id_exists(
     base_url: str, oauth_tenant: dict[str, str]
 ) -> None:
     answers = {}
@@ -289,14 +313,49 @@ def test_repeated_failures_slow_a_client_id_down_whether_or_not_it_exists(
         wrong = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": "wrong"}
         responses = [token_request(base_url, data=wrong) for _ in range(7)]
         assert [r.status_code for r in responses] == [401] * 6 + [429]
-        assert 1 <= int(responses[6].headers["retry-after"]) <= 30
+        assert 1 <= int(responses[6].headers["retry-after"]) <= 60
         answers[client_id] = responses[6].json()
     # The same answer for a real and a made-up client id.
     assert len({json.dumps(a, sort_keys=True) for a in answers.values()}) == 1
     assert answers[oauth_tenant["client_id"]]["error"] == "slow_down"
-    # While an id waits its secret is not even tried, so the right one waits too.
-    right = {k: oauth_tenant[k] for k in ("client_id", "client_secret")}
-    assert token_request(base_url, data={"grant_type": "client_credentials", **right}).status_code == 429
+
+
+@pytest.mark.usefixtures("slow_failures")
+def test_wrong_secrets_never_lock_the_right_client_out(base_url: str, oauth_tenant: dict[str, str]) -> None:
+    """Issue 19's reproduction: six wrong secrets, then the right one, got 429; now the right one gets its token."""
+    client_id = oauth_tenant["client_id"]
+    wrong = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": "wrong"}
+    right = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": oauth_tenant["client_secret"]}
+    assert [token_request(base_url, data=wrong).status_code for _ in range(6)] == [401] * 6
+    granted = token_request(base_url, data=right)
+    assert granted.status_code == 200 and granted.json()["access_token"]
+    # An attacker's stream of wrong secrets, interleaved with the real client's requests from the same address
+    # (the local host serves both from 127.0.0.1): the attacker is slowed down, the real client never is.
+    statuses = []
+    for attempt in range(10):
+        statuses += [token_request(base_url, data=wrong).status_code for _ in range(2)]
+        assert token_request(base_url, data=right).status_code == 200, attempt
+    assert set(statuses) == {429}
+
+
+def test_a_failed_token_request_logs_no_secret(
+    base_url: str, oauth_tenant: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 19: a swapped client_id/client_secret logged the full secret as the client id."""
+    secret = oauth_tenant["client_secret"]
+    swapped = {"grant_type": "client_credentials", "client_id": secret, "client_secret": oauth_tenant["client_id"]}
+    with caplog.at_level(logging.INFO, logger="scim"):
+        assert token_request(base_url, data=swapped).status_code == 401
+        auth = {"authorization": basic(secret, oauth_tenant["client_id"])}
+        assert token_request(base_url, data=CC, headers=auth).status_code == 401
+        wrong = {"grant_type": "client_credentials", "client_id": oauth_tenant["client_id"], "client_secret": "x"}
+        assert token_request(base_url, data=wrong).status_code == 401
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("oauth token")]
+    assert len(lines) == 3, lines
+    assert not any(secret in line or secret[:12] in line for line in caplog.messages)
+    assert all("client=unknown.sha256-" in line for line in lines[:2]), lines
+    # The id of a registered tenant is not a secret and stays in the log, to say whose client fails.
+    assert f"client={oauth_tenant['client_id']} status=401" in lines[2]
 
 
 def signed(claims: dict[str, Any], key: RSAKey, header: dict[str, Any] | None = None) -> str:

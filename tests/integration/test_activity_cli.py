@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -103,3 +104,63 @@ def test_operator_key_rotate_opens_the_operator_pages(cli_env: dict[str, str]) -
     assert page(f"Bearer {key}") == 200
     assert page("Basic " + base64.b64encode(f"me:{key}".encode()).decode()) == 200
     assert page("Basic " + base64.b64encode(b"me:wrong").decode()) == 401
+
+
+def test_operator_key_retire_refuses_every_key_but_the_newest(cli_env: dict[str, str]) -> None:
+    """Issue 19: `operator-key rotate` left the old key working, and nothing retired it."""
+    served = api.build_api(Settings.from_environ({**cli_env, "SCIM_TOKEN_CACHE_SECONDS": "1"}))
+    assert served.operator is not None
+
+    def page(key: str) -> int:
+        request = Request.build("GET", "https://scim.example.net/operator/", headers={"Authorization": f"Bearer {key}"})
+        return served.operator.handle(request).status  # type: ignore[union-attr]
+
+    old = json.loads(run(cli_env, "operator-key", "rotate", "--json").output)["operatorKey"]
+    new = json.loads(run(cli_env, "operator-key", "rotate", "--json").output)["operatorKey"]
+    time.sleep(1.1)  # a key the worker has not seen is re-read at most once a second locally
+    assert (page(old), page(new)) == (200, 200)  # a rotation keeps the previous key working
+    third = CliRunner().invoke(main, ["operator-key", "rotate"], env=cli_env)
+    assert third.exit_code == 1 and "operator-key retire" in third.output  # never a silent third key
+
+    retired = run(cli_env, "operator-key", "retire").output
+    assert retired.startswith("Retired 1 old operator key(s).") and "SCIM_TOKEN_CACHE_SECONDS" in retired
+    assert "by 20" in retired and "UTC" in retired  # when it takes effect on every worker
+    deadline = time.monotonic() + 15  # the worker re-reads the key within its cache time (1 s here)
+    while page(old) != 401:
+        assert time.monotonic() < deadline, "the retired operator key still opens the pages"
+        time.sleep(0.2)
+    assert page(new) == 200
+    assert json.loads(run(cli_env, "operator-key", "retire", "--json").output)["retired"] == 0
+
+
+def test_refusals_without_valid_credentials_are_counted_apart(cli_env: dict[str, str], tenant: str) -> None:
+    """Issue 19: 70 GETs with a wrong token moved the tenant's last request and figures, and pushed its real
+    errors off the operator's page."""
+    token = json.loads(run(cli_env, "tenant", "create", tenant, "--json").output)["secretToken"]
+    served = api.build_api(Settings.from_environ(cli_env))
+    assert create_user(served, tenant, token, "bob@contoso.com", mail=False) == 400
+    assert served.activity is not None and served.activity.flush()
+    before = json.loads(run(cli_env, "tenant", "status", tenant, "--json").output)
+    for _ in range(70):
+        wrong = Request.build(
+            "GET",
+            f"https://scim.example.net/scim/v2/{tenant}/Users",
+            route_params={"tenant": tenant},
+            headers={"Authorization": "Bearer not-the-token"},
+        )
+        assert served.users_collection(wrong).status == 401
+    assert served.activity.flush()
+
+    status = json.loads(run(cli_env, "tenant", "status", tenant, "--json").output)
+    assert status["last24h"] == {"requests": 1, "errors": 1, "writes": 0}
+    assert status["lastRequest"] == before["lastRequest"]  # the refusals did not move it
+    assert status["refused"]["last24h"] == 70 and status["refused"]["last"] >= status["lastRequest"]
+    assert "Refused (no valid credentials): 70 in 24 h" in run(cli_env, "tenant", "status", tenant).output
+    errors = json.loads(run(cli_env, "tenant", "activity", tenant, "--errors", "--json").output)["records"]
+    assert [(r["name"], r["status"]) for r in errors] == [("bob@contoso.com", 400)]
+
+    assert served.operator is not None
+    page = served.operator.tenant(tenant).body.decode()
+    assert "bob@contoso.com" in page  # still among the recent errors
+    assert re.search(r'id="refused"[^>]*>[^<]*<b>70</b>', page)
+    assert re.search(r'id="day">[^<]*<b><span class="requests">1</span>', page)

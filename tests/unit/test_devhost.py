@@ -1,5 +1,6 @@
 """The local host routes like the Functions host: literal segments first, catch-alls last."""
 
+import os
 from pathlib import Path
 
 import azure.functions as func
@@ -64,3 +65,24 @@ def test_timer_functions_run_on_the_devhost_interval() -> None:
     assert [name for name, _, _ in runner.timers] == ["sweep"]
     runner.run_once()
     assert calls == [False]
+
+
+def test_state_directories_are_the_owners_only(tmp_path: Path) -> None:
+    """Issue 19: `.local/azurite` holds user data and was world-readable."""
+    import stat
+
+    from devhost.azurite import AzuriteService, private_dir
+
+    old = tmp_path / "old"
+    old.mkdir()
+    old.chmod(0o755)
+    new = tmp_path / "a" / "b"
+    previous = os.umask(0o022)
+    try:
+        assert private_dir(old) == old and private_dir(new) == new
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(old.stat().st_mode) == stat.S_IMODE(new.stat().st_mode) == 0o700
+    data = tmp_path / "azurite"
+    AzuriteService("table", port=1, location=data).command()
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700

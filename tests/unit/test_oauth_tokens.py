@@ -12,6 +12,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
+from scim.api.oauth import request_source
+from scim.http import Request
 from scim.oauth.keys import SIGNING_KEY_SECRET, SigningKeys, new_signing_key, parse_signing_key
 from scim.oauth.throttle import FailedClientLogins
 from scim.oauth.tokens import AccessTokens
@@ -125,6 +127,13 @@ def test_forged_tokens_are_refused() -> None:
         "aud list without ours": forge(
             {**claims, "aud": ["x"]}, ours.key, {"alg": "RS256", "kid": ours.kid, "typ": "at+jwt"}
         ),
+        # The claims registry accepts a list that contains the value; a tenant is one string.
+        "tenant claim an array": forge(
+            {**claims, "tenant": ["acme", "other"]}, ours.key, {"alg": "RS256", "kid": ours.kid, "typ": "at+jwt"}
+        ),
+        "iat not a number": forge(
+            {**claims, "iat": str(claims["iat"])}, ours.key, {"alg": "RS256", "kid": ours.kid, "typ": "at+jwt"}
+        ),
         "two dots of garbage": "e30.e30.",
         "not base64 header": "%%%.e30.sig",
         "header not an object": f"{b64([])}.e30.sig",  # type: ignore[arg-type]
@@ -185,23 +194,18 @@ def test_a_secret_that_is_not_a_private_rsa_jwk_is_never_used() -> None:
     assert tokens(Keys("not json", KEY)).issue("acme", AUD).access_token
 
 
-def test_failed_logins_slow_down_one_client_id_and_forget_after_success() -> None:
+def test_failed_logins_slow_down_one_client_id_and_source() -> None:
     now = [0.0]
     limits = FailedClientLogins(free=3, base_delay=1, max_delay=8, clock=lambda: now[0])
-    for _ in range(3):
-        limits.failed("acme")
-    assert limits.retry_after("acme") == 0
-    waits = []
-    for _ in range(6):
-        limits.failed("acme")
-        waits.append(limits.retry_after("acme"))
-    assert waits == [1, 2, 4, 8, 8, 8]
-    assert limits.retry_after("other") == 0
+    # The first failures, and the first one past `free`, are plain failures: the pair was open.
+    assert [limits.failed("acme", "198.51.100.7") for _ in range(4)] == [0, 0, 0, 0]
+    assert limits.retry_after("acme", "198.51.100.7") == 1
+    # Failures that come while the pair is closed are told to wait, longer each time.
+    assert [limits.failed("acme", "198.51.100.7") for _ in range(5)] == [2, 4, 8, 8, 8]
+    assert limits.retry_after("acme", "203.0.113.9") == 0  # another source of the same id is not slowed
+    assert limits.retry_after("other", "198.51.100.7") == 0
     now[0] += 8
-    assert limits.retry_after("acme") == 0
-    limits.succeeded("acme")
-    limits.failed("acme")
-    assert limits.retry_after("acme") == 0
+    assert limits.retry_after("acme", "198.51.100.7") == 0
 
 
 def test_failures_are_forgotten_after_the_window_and_the_limiter_is_bounded() -> None:
@@ -215,7 +219,7 @@ def test_failures_are_forgotten_after_the_window_and_the_limiter_is_bounded() ->
     assert limits.retry_after("a") == 1
     limits.failed("b")
     limits.failed("c")
-    assert limits.retry_after("a") == 0  # evicted: at most two ids remembered
+    assert limits.retry_after("a") == 0  # evicted: at most two pairs remembered
 
 
 @pytest.mark.parametrize("lifetime", [60, 3600])
@@ -224,3 +228,19 @@ def test_expires_in_is_the_configured_lifetime(lifetime: int) -> None:
     issued = issuer.issue("acme", AUD)
     assert issued.expires_in == lifetime
     assert claims_of(issued.access_token)["exp"] == 1_800_000_000 + lifetime
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "source"),
+    [
+        (None, ""),
+        ("198.51.100.7", "198.51.100.7"),
+        ("198.51.100.7:50312", "198.51.100.7"),
+        ("10.9.9.9, 203.0.113.5:443", "203.0.113.5"),  # the first entry is the caller's to forge
+        ("[2001:db8::1]:8443", "2001:db8::1"),
+        ("2001:db8::1", "2001:db8::1"),
+    ],
+)
+def test_the_source_of_a_token_request_is_what_the_nearest_proxy_saw(forwarded: str | None, source: str) -> None:
+    headers = {"x-forwarded-for": forwarded} if forwarded else {}
+    assert request_source(Request.build("POST", "https://scim.example.net/oauth2/token", headers=headers)) == source
