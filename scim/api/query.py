@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from scim2_models import InvalidFilterException, ListResponse, Resource, ResponseParameters, SearchRequest
 
 from scim.models import ENTRA_POLICY
+from scim.protocol.expressions import check_filter_length
 from scim.protocol.search import check_values, filter_error
 from scim.resources.base import scim_error_from_validation
 
@@ -30,6 +31,9 @@ def _search_request_type(model: type[Resource[Any]]) -> type[SearchRequest[Any]]
 
 def search_request(model: type[Resource[Any]], raw: Mapping[str, Any]) -> SearchRequest[Any]:
     """A SearchRequest bound to the resource model: filter and sortBy are checked against its attributes."""
+    for name, value in raw.items():
+        if name.lower() == "filter" and isinstance(value, str):
+            check_filter_length(value)
     try:
         query = _search_request_type(model).model_validate(dict(raw), scim_policy=ENTRA_POLICY)
     except ValidationError as exc:

@@ -29,6 +29,7 @@ from scim2_models.path import (
 )
 from scim2_models.path.resolution import coerce_value
 
+from scim.protocol.expressions import check_filter_values
 from scim.resources.base import plausible_id
 from scim.store import ResourceTable, StoredResource
 
@@ -189,6 +190,7 @@ def check_values(scim_filter: ScimFilter[Any]) -> None:
             visit(node.val_filter, node.attr_path)
 
     try:
+        check_filter_values(scim_filter.ast)
         visit(scim_filter.ast, None)
     except InvalidFilterException as exc:
         raise filter_error(exc) from exc

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from scim2_models import InvalidPathException, InvalidValueException, PayloadTooLargeException
 
+from scim.protocol.expressions import check_path
 from scim.resources.base import plausible_id
 
 MAX_MEMBER_VALUES = 1000
@@ -91,6 +92,8 @@ def split_group_patch(payload: dict[str, Any], tenant: str) -> GroupPatch:
         kind = str(operation.get("op", "")).strip().lower()
         path = operation.get("path")
         value = operation.get("value")
+        if isinstance(path, str):
+            check_path(path)
         if path is None and isinstance(value, dict) and any(_is_members(key) for key in value):
             rest = {key: val for key, val in value.items() if not _is_members(key)}
             members = next(val for key, val in value.items() if _is_members(key))
