@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from scim2_models import InvalidFilterException, InvalidPathException
+from scim2_models import InvalidFilterException, InvalidPathException, InvalidValueException
 
 from scim.api.query import list_query, search_request
 from scim.models import ENTRA_POLICY, GroupResource, UserResource
@@ -101,3 +101,11 @@ def test_group_member_paths_are_capped() -> None:
     path = 'members[value eq "' + "a" * MAX_PATH_CHARS + '"]'
     with pytest.raises(InvalidPathException):
         split_group_patch({"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": path}]}, "acme")
+
+
+@pytest.mark.parametrize("raw", [",".join(["userName"] * 201), ["userName"] * 201])
+def test_attribute_lists_are_capped(raw: object) -> None:
+    assert search_request(UserResource, {"attributes": ",".join(["userName"] * 200)}) is not None
+    with pytest.raises(InvalidValueException) as caught:
+        search_request(UserResource, {"excludedAttributes": raw})
+    assert caught.value.status == 400 and "at most 200" in str(caught.value.detail)
