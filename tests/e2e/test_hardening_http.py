@@ -112,3 +112,17 @@ def test_a_forged_host_header_does_not_reach_location(client: httpx.Client, base
     assert response.status_code == 201
     assert response.headers["location"].startswith(f"{base_url}/scim/v2/acme/Users/")
     assert response.json()["meta"]["location"] == response.headers["location"]
+
+
+@pytest.mark.parametrize("sort", [{}, {"sortBy": "userName"}])
+def test_a_huge_start_index_is_an_empty_page_not_a_500(client: httpx.Client, sort: dict[str, str]) -> None:
+    # Issue 19: islice raised ValueError past sys.maxsize (a 500); with sortBy the whole partition was loaded.
+    create(client)
+    response = client.get("/Users", params={"startIndex": "99999999999999999999999", "count": "1000", **sort})
+    assert response.status_code == 200, response.text
+    assert response.json()["itemsPerPage"] == 0 and response.json()["totalResults"] >= 1
+    search = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "startIndex": 10**19, **sort}
+    for path in ("/Users/.search", "/.search"):
+        found = client.post(path, json=search)
+        assert found.status_code == 200, found.text
+        assert found.json()["itemsPerPage"] == 0
