@@ -64,11 +64,12 @@ def eq_string(node: FilterNode, schema: str, name: str, sub: str | None = None) 
 
 MAX_SORTED_RESULTS = 10_000
 """Last result a sorted page may reach (startIndex + count - 1): a sort keeps that many keys while it reads
-the partition. Beyond it a sorted query answers 400 tooMany, unless the page is past the end anyway."""
+the partition. Beyond it a sorted query answers 400 tooMany, unless the page is past the end (known from the
+counter row without a filter, from the filter's scan with one)."""
 
 SORT_KEY_CHARS = 256
 """Characters of a string sort value that order it: the kept keys stay small whatever the values' size;
-values alike in these characters keep arrival order."""
+values alike in these characters come in the order the scan met them (id order)."""
 
 PAGE_MAX_CHARS = 4_000_000
 """Characters of stored documents one page answers at most (at least one resource): a page of large
@@ -122,20 +123,18 @@ def search(
 ) -> SearchPage[R]:
     """Run a query over one tenant: candidate_ids from an index plan, or None to stream the partition.
 
-    A page past the end is empty and reads nothing when the total is known without reading (no filter).
+    A page past the end is empty, and reads nothing when the total is known without reading (no filter).
     """
     first = max(start_index, 1) - 1
+    too_far = query.sort_by is not None and first + count > MAX_SORTED_RESULTS
     if query.filter is None:
         total = table.counts(tenant).total
         if first >= total or count <= 0:
             return SearchPage(total, [])
+        if too_far:
+            raise _too_far()
         if query.sort_by is None:
             return SearchPage(total, [to_model(row) for row in table.page(tenant, start_index, count, PAGE_MAX_CHARS)])
-    if query.sort_by is not None and first + count > MAX_SORTED_RESULTS:
-        raise TooManyException(
-            detail=f"A sorted page may reach at most result {MAX_SORTED_RESULTS} (startIndex + count - 1); "
-            "narrow the filter, or page without sortBy"
-        )
 
     rows: Iterable[StoredResource]
     if candidate_ids is None:
@@ -146,6 +145,11 @@ def search(
         rows = (row for row in found if row is not None)
 
     matches = _matching(rows, query, to_model)
+    if too_far:  # the filter's matches are counted (the scan the filter costs anyway), none is kept
+        total = sum(1 for _ in matches)
+        if first >= total:
+            return SearchPage(total, [])
+        raise _too_far()
     if query.sort_by is None:
         total = 0
         page: list[R] = []
@@ -158,6 +162,13 @@ def search(
         return SearchPage(total, page)
     total, ids = _sorted_ids(query, matches, first, count)
     return SearchPage(total, _read_page(table, tenant, query, ids, to_model))
+
+
+def _too_far() -> TooManyException:
+    return TooManyException(
+        detail=f"A sorted page may reach at most result {MAX_SORTED_RESULTS} (startIndex + count - 1); "
+        "narrow the filter, or page without sortBy"
+    )
 
 
 def _sorted_ids(
