@@ -29,8 +29,8 @@ SCAN_PAGE_CHARS = 4_000_000
 """Characters of documents one storage page of a scan should hold (issue 19: 100 rows near the entity limit
 were 100 MB). Table Storage bounds a page by rows only, so the rows asked for are sized from the largest
 document the scan has seen: the first page asks for SCAN_PAGE_CHARS // MAX_DOCUMENT_CHARS (10), later ones
-for SCAN_PAGE_CHARS // largest (at most SCAN_PAGE_SIZE). Ids are random, so a page of large rows after only
-small ones would take a tenant of mostly large rows whose large rows all sort after its small ones."""
+for SCAN_PAGE_CHARS // largest (at most SCAN_PAGE_SIZE). A page can hold more only when large rows follow a
+run of small ones in id order, and ids are random: a tenant cannot line its large rows up that way."""
 
 _FIRST_SCAN_PAGE = max(1, SCAN_PAGE_CHARS // MAX_DOCUMENT_CHARS)
 T = TypeVar("T")
