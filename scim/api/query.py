@@ -7,9 +7,17 @@ from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
-from scim2_models import InvalidFilterException, ListResponse, Resource, ResponseParameters, SearchRequest
+from scim2_models import (
+    InvalidFilterException,
+    InvalidValueException,
+    ListResponse,
+    Resource,
+    ResponseParameters,
+    SearchRequest,
+)
 
 from scim.models import ENTRA_POLICY
+from scim.protocol.expressions import check_filter_length
 from scim.protocol.search import check_values, filter_error
 from scim.resources.base import scim_error_from_validation
 
@@ -19,6 +27,10 @@ SEARCH_PARAMETERS = frozenset(
 """Query parameters a list reads (RFC 7644 §3.4.2); others, such as Entra's aadOptscim062020, are ignored."""
 
 _RESPONSE_PARAMETERS = ("attributes", "excludedAttributes")
+
+MAX_ATTRIBUTE_NAMES = 200
+"""Names one attributes or excludedAttributes list may hold: a User has under 100 attribute paths, and each
+name is parsed, then compared with every attribute of every resource answered."""
 
 
 @cache
@@ -30,6 +42,13 @@ def _search_request_type(model: type[Resource[Any]]) -> type[SearchRequest[Any]]
 
 def search_request(model: type[Resource[Any]], raw: Mapping[str, Any]) -> SearchRequest[Any]:
     """A SearchRequest bound to the resource model: filter and sortBy are checked against its attributes."""
+    for name, value in raw.items():
+        if name.lower() == "filter" and isinstance(value, str):
+            check_filter_length(value)
+        if name.lower() in ("attributes", "excludedattributes"):
+            names = value.count(",") + 1 if isinstance(value, str) else len(value) if isinstance(value, list) else 0
+            if names > MAX_ATTRIBUTE_NAMES:
+                raise InvalidValueException(detail=f"'{name}' may name at most {MAX_ATTRIBUTE_NAMES} attributes")
     try:
         query = _search_request_type(model).model_validate(dict(raw), scim_policy=ENTRA_POLICY)
     except ValidationError as exc:

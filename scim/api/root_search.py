@@ -42,13 +42,17 @@ def root_search(settings: Settings, users: UserRoutes, groups: GroupRoutes, requ
     start, count = page_bounds(settings, any_query.start_index, any_query.count)
     resources: list[dict[str, Any]] = []
     total = 0
+    users_end = 0
     if (user_query := queries["users"]) is not None:
         page = users.users.search(tenant, user_query, start, count)
         resources += [users.render(user, base, user_query) for user in page.resources]
         total += page.total
+        users_end = start - 1 + len(page.resources)
     if (group_query := queries["groups"]) is not None:
         group_start = max(1, start - total)
-        wanted = count - len(resources)
+        # A users page cut short by its size (itemsPerPage < count) is not followed by groups: the next page
+        # starts at startIndex + itemsPerPage, which must still be a user.
+        wanted = count - len(resources) if users_end >= total else 0
         members = False  # a root search never pages through members
         page_g = groups.groups.search(tenant, group_query, group_start, wanted, members=members)
         resources += [groups.render(group, base, group_query) for group in page_g.resources]

@@ -17,7 +17,7 @@ from typing import Any
 from scim2_models import InvalidSyntaxException, PayloadTooLargeException
 
 from scim.errors import UnsupportedMediaTypeException
-from scim.protocol.text import SURROGATE_ESCAPE, embeds_lone_surrogate, has_control_character, has_lone_surrogate
+from scim.protocol.text import has_control_character, has_lone_surrogate
 
 MAX_DEPTH = 64
 """Deepest nesting of arrays and objects accepted; SCIM resources and PatchOps need fewer than 8."""
@@ -29,8 +29,12 @@ MEDIA_TYPES = frozenset({"application/scim+json", "application/json"})
 """RFC 7644 §3.1: application/scim+json MUST and application/json SHOULD be accepted."""
 
 _UTF8_BOM = b"\xef\xbb\xbf"
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STRING_REST = re.compile(r'(?:[^"\\]++|\\.)*+"', re.DOTALL)
+"""The rest of a JSON string after its opening quote, up to its closing one, stepping over escapes.
+
+Possessive, so it never backtracks: it matches or fails in one pass over what it reads. An unterminated
+string fails here once, at its end, and the scan stops (the parser then names the position).
+"""
 
 
 def check_content_type(content_type: str | None) -> None:
@@ -46,19 +50,44 @@ def check_content_type(content_type: str | None) -> None:
 
 
 def depth_exceeds(text: str, limit: int = MAX_DEPTH) -> bool:
-    """True if arrays and objects nest deeper than limit; a linear scan that never recurses."""
-    if text.count("[") + text.count("{") <= limit:
-        return False
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    """True if arrays and objects nest deeper than limit: one linear pass that never recurses.
+
+    The scan alternates between the text outside strings, where brackets count, and strings, which are
+    skipped whole (an escaped quote does not end one). Each character is read once, so the work grows with
+    the body, never with its square (issue 19: a regex that restarted at every unterminated quote did).
+    """
     depth = 0
-    for char in brackets:
+    pos = 0
+    end = len(text)
+    while pos < end:
+        quote = text.find('"', pos)
+        run_end = end if quote < 0 else quote
+        depth = _run_depth(text, pos, run_end, depth, limit)
+        if depth > limit:
+            return True
+        if quote < 0:
+            return False
+        closing = _STRING_REST.match(text, quote + 1)
+        if closing is None:
+            return False  # an unterminated string: not JSON, and json.loads says where
+        pos = closing.end()
+    return False
+
+
+def _run_depth(text: str, start: int, stop: int, depth: int, limit: int) -> int:
+    """The depth after text[start:stop], a run outside strings; more than limit as soon as it gets there."""
+    run = text[start:stop]
+    opens = run.count("[") + run.count("{")
+    if depth + opens <= limit:  # cannot get past the limit here: no need to walk the run
+        return depth + opens - run.count("]") - run.count("}")
+    for char in run:
         if char in "[{":
             depth += 1
             if depth > limit:
-                return True
-        else:
+                return depth
+        elif char in "]}":
             depth -= 1
-    return False
+    return depth
 
 
 def _syntax(detail: str) -> InvalidSyntaxException:
@@ -99,9 +128,9 @@ def _float(literal: str) -> float:
 
 
 def _strings_are_text(value: Any) -> bool:
-    """No string or key decodes to a lone surrogate, even inside a quoted filter value (depth is bounded)."""
+    """No decoded string or key holds a lone surrogate: one look at each character (depth is bounded)."""
     if isinstance(value, str):
-        return not has_lone_surrogate(value) and not embeds_lone_surrogate(value)
+        return not has_lone_surrogate(value)
     if isinstance(value, dict):
         return all(_strings_are_text(k) and _strings_are_text(v) for k, v in value.items())
     if isinstance(value, list):
@@ -133,6 +162,7 @@ def parse_body(body: bytes, content_type: str | None, max_bytes: int) -> Any:
     except (ValueError, RecursionError) as exc:  # never expected: depth and numbers are checked above
         raise _syntax(type(exc).__name__) from exc
     # Raw UTF-8 cannot carry a surrogate, so only a \\u escape can make one: look only when one is there.
-    if SURROGATE_ESCAPE.search(text) is not None and not _strings_are_text(parsed):
+    # A filter or PATCH path quoted inside a string is checked where it is parsed (scim.protocol.expressions).
+    if "\\u" in text and not _strings_are_text(parsed):
         raise _syntax("a string holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape)")
     return parsed

@@ -20,6 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 from scim2_models import Context, InvalidPathException, PatchOp, Path, PayloadTooLargeException, Resource, ScimPolicy
 
 from scim.protocol import entra
+from scim.protocol.expressions import check_path
 from scim.resources.base import require_object, scim_error_from_validation
 
 DROPPED_ON_PURPOSE = frozenset({"schemas", "meta"})
@@ -112,6 +113,7 @@ class PatchPlan:
         """400 invalidPath for a path (or path-less value key) that names no attribute of the resource type."""
         path = operation.get("path")
         if isinstance(path, str):
+            check_path(path)
             if not (_resolves(model, path) or _is_schema_key(model, path)):
                 raise InvalidPathException(detail=f"The path {path!r} names no attribute of this resource type")
             return
@@ -120,6 +122,7 @@ class PatchPlan:
             for key in value:
                 if not isinstance(key, str) or key in DROPPED_ON_PURPOSE or _is_schema_key(model, key):
                     continue
+                check_path(key)
                 if not _resolves(model, key):
                     raise InvalidPathException(
                         detail=f"The attribute {key!r} in the PATCH value names no attribute of this resource type"

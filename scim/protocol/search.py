@@ -10,12 +10,11 @@ from the tenant's counter row, so its cost does not grow with the tenant.
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from scim2_models import InvalidFilterException, Resource, ScimFilter, SearchRequest
+from scim2_models import InvalidFilterException, Resource, ScimFilter, SearchRequest, TooManyException
 from scim2_models.path import (
     AttrPath,
     CompareOperator,
@@ -29,6 +28,7 @@ from scim2_models.path import (
 )
 from scim2_models.path.resolution import coerce_value
 
+from scim.protocol.expressions import check_filter_values
 from scim.resources.base import plausible_id
 from scim.store import ResourceTable, StoredResource
 
@@ -62,6 +62,20 @@ def eq_string(node: FilterNode, schema: str, name: str, sub: str | None = None) 
     return None
 
 
+MAX_SORTED_RESULTS = 10_000
+"""Last result a sorted page may reach (startIndex + count - 1): a sort keeps that many keys while it reads
+the partition. Beyond it a sorted query answers 400 tooMany, unless the page is past the end (known from the
+counter row without a filter, from the filter's scan with one)."""
+
+SORT_KEY_CHARS = 256
+"""Characters of a string sort value that order it: the kept keys stay small whatever the values' size;
+values alike in these characters come in the order the scan met them (id order)."""
+
+PAGE_MAX_CHARS = 4_000_000
+"""Characters of stored documents one page answers at most (at least one resource): a page of large
+resources holds fewer than count, as RFC 7644 §3.4.2.4 allows (itemsPerPage says how many)."""
+
+
 @dataclass(frozen=True)
 class SearchPage(Generic[R]):
     """One page of matches and the exact number of matches in all."""
@@ -70,13 +84,14 @@ class SearchPage(Generic[R]):
     resources: list[R]
 
 
-def _sort_key(query: SearchRequest[Any]) -> Callable[[tuple[int, Any]], tuple[Any, ...]]:
+def _sort_key(query: SearchRequest[Any]) -> Callable[[int, Any], tuple[Any, ...]]:
     """RFC 7644 §3.4.2.3 order as scim2-models' SearchRequest.sort defines it, stable on arrival order."""
     descending = query.sort_order == SearchRequest.SortOrder.descending
 
-    def key(item: tuple[int, Any]) -> tuple[Any, ...]:
-        seq, resource = item
+    def key(seq: int, resource: Any) -> tuple[Any, ...]:
         value = query.sort_value(resource)
+        if isinstance(value, str):
+            value = value[:SORT_KEY_CHARS]
         missing = value is None
         # Resources without a value come last ascending and first descending; ties keep arrival order.
         return (missing, value if value is not None else "", -seq if descending else seq)
@@ -106,11 +121,20 @@ def search(
     to_model: Callable[[StoredResource], R],
     candidate_ids: Sequence[str] | None,
 ) -> SearchPage[R]:
-    """Run a query over one tenant: candidate_ids from an index plan, or None to stream the partition."""
+    """Run a query over one tenant: candidate_ids from an index plan, or None to stream the partition.
+
+    A page past the end is empty, and reads nothing when the total is known without reading (no filter).
+    """
     first = max(start_index, 1) - 1
-    if query.filter is None and query.sort_by is None:
+    too_far = query.sort_by is not None and first + count > MAX_SORTED_RESULTS
+    if query.filter is None:
         total = table.counts(tenant).total
-        return SearchPage(total, [to_model(row) for row in table.page(tenant, start_index, count)])
+        if first >= total or count <= 0:
+            return SearchPage(total, [])
+        if too_far:
+            raise _too_far()
+        if query.sort_by is None:
+            return SearchPage(total, [to_model(row) for row in table.page(tenant, start_index, count, PAGE_MAX_CHARS)])
 
     rows: Iterable[StoredResource]
     if candidate_ids is None:
@@ -121,39 +145,87 @@ def search(
         rows = (row for row in found if row is not None)
 
     matches = _matching(rows, query, to_model)
+    if too_far:  # the filter's matches are counted (the scan the filter costs anyway), none is kept
+        total = sum(1 for _ in matches)
+        if first >= total:
+            return SearchPage(total, [])
+        raise _too_far()
     if query.sort_by is None:
         total = 0
         page: list[R] = []
-        for position, resource in enumerate(matches):
+        held = 0
+        for position, (row, resource) in enumerate(matches):
             total += 1
-            if first <= position < first + count:
+            if first <= position < first + count and (not page or held < PAGE_MAX_CHARS):
                 page.append(resource)
+                held += row.chars
         return SearchPage(total, page)
+    total, ids = _sorted_ids(query, matches, first, count)
+    return SearchPage(total, _read_page(table, tenant, query, ids, to_model))
 
-    counter = itertools.count()
+
+def _too_far() -> TooManyException:
+    return TooManyException(
+        detail=f"A sorted page may reach at most result {MAX_SORTED_RESULTS} (startIndex + count - 1); "
+        "narrow the filter, or page without sortBy"
+    )
+
+
+def _sorted_ids(
+    query: SearchRequest[Any], matches: Iterator[tuple[StoredResource, R]], first: int, count: int
+) -> tuple[int, list[str]]:
+    """The number of matches, and the ids of the page's in sort order: a heap of first + count keys and ids
+    (never the resources), so memory follows MAX_SORTED_RESULTS, not the partition or the resources' size."""
     key = _sort_key(query)
     total_box = [0]
 
-    def numbered() -> Iterator[tuple[int, R]]:
-        for resource in matches:
+    def keyed() -> Iterator[tuple[tuple[Any, ...], str]]:
+        for seq, (row, resource) in enumerate(matches):
             total_box[0] += 1
-            yield next(counter), resource
+            yield key(seq, resource), row.id
 
     keep = first + count
     if query.sort_order == SearchRequest.SortOrder.descending:
-        best = heapq.nsmallest(keep, numbered(), key=lambda item: _Reversed(key(item)))
+        best = heapq.nsmallest(keep, keyed(), key=lambda item: _Reversed(item[0]))
     else:
-        best = heapq.nsmallest(keep, numbered(), key=key)
-    return SearchPage(total_box[0], [resource for _seq, resource in best[first:keep]])
+        best = heapq.nsmallest(keep, keyed(), key=lambda item: item[0])
+    return total_box[0], [rid for _key, rid in best[first:keep]]
+
+
+def _read_page(
+    table: ResourceTable,
+    tenant: str,
+    query: SearchRequest[Any],
+    ids: list[str],
+    to_model: Callable[[StoredResource], R],
+) -> list[R]:
+    """The page's resources read again by id (8 in flight), within PAGE_MAX_CHARS; one deleted or changed
+    so that it no longer matches since the scan is left out (the page is then shorter)."""
+    page: list[R] = []
+    held = 0
+    reads = table.get_each(tenant, ids)
+    try:
+        for _rid, row in reads:
+            if row is None:
+                continue
+            resource = to_model(row)
+            if query.filter is None or query.filter.match(resource):
+                page.append(resource)
+                held += row.chars
+                if held >= PAGE_MAX_CHARS:
+                    break
+    finally:
+        reads.close()  # reads not yet started are cancelled
+    return page
 
 
 def _matching(
     rows: Iterable[StoredResource], query: SearchRequest[Any], to_model: Callable[[StoredResource], R]
-) -> Iterator[R]:
+) -> Iterator[tuple[StoredResource, R]]:
     for row in rows:
         resource = to_model(row)
         if query.filter is None or query.filter.match(resource):
-            yield resource
+            yield row, resource
 
 
 MAX_FILTER_TERMS = 50
@@ -189,6 +261,7 @@ def check_values(scim_filter: ScimFilter[Any]) -> None:
             visit(node.val_filter, node.attr_path)
 
     try:
+        check_filter_values(scim_filter.ast)
         visit(scim_filter.ast, None)
     except InvalidFilterException as exc:
         raise filter_error(exc) from exc

@@ -13,15 +13,18 @@ scim2-models would apply them to a member list held in the group; we never hold 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sized
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from scim2_models import InvalidPathException, InvalidValueException, PayloadTooLargeException
 
+from scim.protocol.expressions import check_path
 from scim.resources.base import plausible_id
 
 MAX_MEMBER_VALUES = 1000
-"""Member values one PATCH may carry in all; Entra sends far fewer. Documented in the README."""
+"""Member values one PATCH may carry in all, and members a POST or PUT may carry; Entra sends far fewer.
+Each is checked with a point read. Documented in the README."""
 
 _VALUE_FILTER = re.compile(r'^\s*members\s*\[\s*value\s+eq\s+"([^"]*)"\s*\]\s*$', re.IGNORECASE)
 
@@ -91,6 +94,8 @@ def split_group_patch(payload: dict[str, Any], tenant: str) -> GroupPatch:
         kind = str(operation.get("op", "")).strip().lower()
         path = operation.get("path")
         value = operation.get("value")
+        if isinstance(path, str):
+            check_path(path)
         if path is None and isinstance(value, dict) and any(_is_members(key) for key in value):
             rest = {key: val for key, val in value.items() if not _is_members(key)}
             members = next(val for key, val in value.items() if _is_members(key))
@@ -131,8 +136,19 @@ def _change(kind: str, path: str, value: Any, tenant: str, *, has_value: bool = 
     raise InvalidValueException(detail=f"Unknown PATCH op {kind!r} on {path}: use add, replace or remove")
 
 
-def check_ids(user_ids: set[str], existing: set[str]) -> None:
-    """400 naming the first member id that is not a user of this tenant."""
-    for user_id in sorted(user_ids):
-        if not plausible_id(user_id) or user_id not in existing:
-            raise InvalidValueException(detail=f"Member {user_id!r} is not a user of this tenant")
+def missing_member(user_ids: set[str], first_missing_user: Callable[[set[str]], str | None]) -> None:
+    """400 naming a member id that is not a user of this tenant: one of another shape without a read, else
+    the first (in id order) that first_missing_user finds absent."""
+    malformed = sorted(uid for uid in user_ids if not plausible_id(uid))
+    missing = malformed[0] if malformed else first_missing_user(user_ids)
+    if missing is not None:
+        raise InvalidValueException(detail=f"Member {missing!r} is not a user of this tenant")
+
+
+def check_member_count(members: Sized) -> None:
+    """413 for a POST or PUT of a group with more members than a PATCH may carry (each costs a point read)."""
+    if len(members) > MAX_MEMBER_VALUES:
+        raise PayloadTooLargeException(
+            detail=f"A group may be created or replaced with at most {MAX_MEMBER_VALUES} members; it has "
+            f"{len(members)}: add the others with PATCH requests of up to {MAX_MEMBER_VALUES} members each"
+        )

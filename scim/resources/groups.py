@@ -30,12 +30,17 @@ from scim.resources.base import (
     ResourceService,
     identity_entry,
     identity_lookup,
-    plausible_id,
     require_object,
     require_schema,
     scim_error_from_validation,
 )
-from scim.resources.group_members import MemberChange, check_ids, members_of, split_group_patch
+from scim.resources.group_members import (
+    MemberChange,
+    check_member_count,
+    members_of,
+    missing_member,
+    split_group_patch,
+)
 from scim.store import CountChange, IndexEntry, ResourceTable, StorageUnavailableError, StoredResource
 from scim.store.membership import GroupGoneError, Memberships
 
@@ -105,6 +110,7 @@ class GroupService(ResourceService[GroupResource]):
     def _parse(self, payload: Any, tenant: str, ctx: Context) -> tuple[GroupResource, MemberChange]:
         body = require_object(payload)
         members = members_of(body.get("members") or [], tenant, allow_empty=True)
+        check_member_count(members)
         group = self.parse({k: v for k, v in body.items() if k.lower() != "members"}, ctx, GROUP_SCHEMA)
         self._check_rules(group)
         self._check_users(tenant, {uid for uid, _ in members})
@@ -112,8 +118,7 @@ class GroupService(ResourceService[GroupResource]):
 
     def _check_users(self, tenant: str, user_ids: set[str]) -> None:
         if user_ids:
-            existing = self._users.existing_ids(tenant, [uid for uid in user_ids if plausible_id(uid)])
-            check_ids(user_ids, existing)
+            missing_member(user_ids, lambda ids: self._users.first_missing_id(tenant, ids))
 
     def with_members(self, tenant: str, group: GroupResource) -> GroupResource:
         """The group with its member list, paged from the membership rows."""

@@ -102,6 +102,8 @@ class StoredResource:
     index_row_keys: tuple[str, ...]
     seq: int | None = None
     """The change (scim.store.changes) that last wrote the row; None for rows written before change records."""
+    chars: int = 0
+    """Characters of the stored document as read (0 when not read from a row): what pages are bounded by."""
 
     @property
     def version_key(self) -> str:
@@ -132,6 +134,16 @@ def split_document(document: dict[str, Any]) -> dict[str, str]:
         raise DocumentTooLargeError(f"resource is {len(text)} characters; the limit is {MAX_DOCUMENT_CHARS}")
     chunks = [text[i : i + _DOCUMENT_CHUNK_CHARS] for i in range(0, len(text), _DOCUMENT_CHUNK_CHARS)]
     return {f"Document{n}": chunk for n, chunk in enumerate(chunks or [""])}
+
+
+def document_chars(entity: TableEntity) -> int:
+    """Characters of the document a row holds, from its chunks (a row's size, as far as pages care)."""
+    n = 0
+    total = 0
+    while (chunk := entity.get(f"Document{n}")) is not None:
+        total += len(str(chunk))
+        n += 1
+    return total
 
 
 def join_document(entity: TableEntity) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -42,6 +43,20 @@ def test_hostile_bodies_are_400_invalid_syntax_and_store_nothing(client: httpx.C
     assert count_users(client) == before
 
 
+def test_the_quadratic_bodies_of_issue_19_are_answered_at_once(client: httpx.Client) -> None:
+    # Each took 6 s of CPU (and stalled every other request of the process) before the body scan was linear.
+    before = count_users(client)
+    started = time.perf_counter()
+    unterminated = ("[" * 65 + '"' + '\\"' * 20000).encode()
+    assert_scim_error(client.post("/Users", content=unterminated), 400, "invalidSyntax")
+    assert count_users(client) == before
+    name = '\\ud800"' + '\\"' * 16_000  # backslashes and quotes: text, with no surrogate once decoded
+    created = client.post("/Users", content=user_body(userName=name))
+    assert time.perf_counter() - started < 3
+    assert created.status_code == 201, created.text[:300]
+    assert client.get(f"/Users/{created.json()['id']}").json()["userName"] == name
+
+
 def test_media_types(client: httpx.Client) -> None:
     assert_scim_error(client.post("/Users", content=user_body(), headers={"Content-Type": "text/plain"}), 415)
     assert client.post("/Users", content=user_body(), headers={"Content-Type": "application/json"}).status_code == 201
@@ -50,12 +65,13 @@ def test_media_types(client: httpx.Client) -> None:
 
 
 def test_patch_path_with_an_escaped_lone_surrogate_is_400_and_the_user_stays_readable(client: httpx.Client) -> None:
+    # The body is text (the escape is escaped); the path's quoted value decodes to a lone surrogate.
     user = create(client)
     patch = {
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "add", "path": 'emails[type eq "\\ud800"].value', "value": "x@contoso.com"}],
     }
-    assert_scim_error(client.patch(f"/Users/{user['id']}", json=patch), 400, "invalidSyntax")
+    assert_scim_error(client.patch(f"/Users/{user['id']}", json=patch), 400, "invalidPath")
     assert client.get(f"/Users/{user['id']}").status_code == 200
     assert client.get("/Users", params={"count": "1000"}).status_code == 200
 
@@ -96,3 +112,17 @@ def test_a_forged_host_header_does_not_reach_location(client: httpx.Client, base
     assert response.status_code == 201
     assert response.headers["location"].startswith(f"{base_url}/scim/v2/acme/Users/")
     assert response.json()["meta"]["location"] == response.headers["location"]
+
+
+@pytest.mark.parametrize("sort", [{}, {"sortBy": "userName"}])
+def test_a_huge_start_index_is_an_empty_page_not_a_500(client: httpx.Client, sort: dict[str, str]) -> None:
+    # Issue 19: islice raised ValueError past sys.maxsize (a 500); with sortBy the whole partition was loaded.
+    create(client)
+    response = client.get("/Users", params={"startIndex": "99999999999999999999999", "count": "1000", **sort})
+    assert response.status_code == 200, response.text
+    assert response.json()["itemsPerPage"] == 0 and response.json()["totalResults"] >= 1
+    search = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "startIndex": 10**19, **sort}
+    for path in ("/Users/.search", "/.search"):
+        found = client.post(path, json=search)
+        assert found.status_code == 200, found.text
+        assert found.json()["itemsPerPage"] == 0

@@ -1,5 +1,6 @@
 """Strict request bodies: every ambiguous, unbounded or un-storable JSON body is a SCIM 400, 413 or 415."""
 
+import contextlib
 import json
 import time
 
@@ -8,7 +9,7 @@ from scim2_models import InvalidSyntaxException, PayloadTooLargeException
 
 from scim.errors import UnsupportedMediaTypeException
 from scim.protocol.json_body import MAX_DEPTH, depth_exceeds, parse_body
-from scim.protocol.text import embeds_lone_surrogate
+from tests.unit.linear import assert_linear
 
 SCIM = "application/scim+json"
 
@@ -73,8 +74,6 @@ def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
         b'{"\\ud800": 1}',
         b'["ok", ["\\udc00"]]',
         b'"\\ud800"',
-        # A PATCH path quotes its filter value as JSON: the escape is decoded again by the path parser.
-        b'{"Operations": [{"op": "add", "path": "emails[type eq \\"\\\\ud800\\"].value", "value": "a@b.c"}]}',
     ],
 )
 def test_lone_surrogates_anywhere_are_refused(body: bytes) -> None:
@@ -141,7 +140,70 @@ def test_other_media_types_are_415(content_type: str) -> None:
     assert caught.value.status == 415
 
 
-def test_embedded_lone_surrogates_in_filters() -> None:
-    assert embeds_lone_surrogate('userName eq "\\ud800"')
-    assert not embeds_lone_surrogate('userName eq "\\ud83d\\ude00"')
-    assert not embeds_lone_surrogate('userName eq "ada"')
+def test_an_escaped_surrogate_quoted_inside_a_string_is_text_here() -> None:
+    # A filter or PATCH path quotes its values as JSON: the escape is decoded again where that expression is
+    # parsed, and refused there (tests/unit/test_expressions.py), not by a second grammar over the body.
+    body = b'{"path": "emails[type eq \\"\\\\ud800\\"].value"}'
+    assert parse(body) == {"path": 'emails[type eq "\\ud800"].value'}
+
+
+# -- issue 19, finding 1: every check that reads the body is linear ------------------------------------------
+
+
+def test_the_unterminated_string_body_of_issue_19_is_400_at_once() -> None:
+    body = ("[" * 65 + '"' + '\\"' * 20000).encode()  # 40 KB: 6.0 s of CPU before
+    started = time.process_time()
+    assert "deeper than 64" in syntax_error(body)
+    assert time.process_time() - started < 0.5
+
+
+def test_the_escaped_quotes_username_of_issue_19_parses_at_once() -> None:
+    name = '\\ud800"' + '\\"' * 16_000  # 6.5 s of CPU before: text, with no surrogate once decoded
+    body = json.dumps({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name}).encode()
+    started = time.process_time()
+    assert parse(body) == {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name}
+    assert time.process_time() - started < 0.5
+
+
+def _unterminated(n: int) -> bytes:
+    return ("[" * 64 + '"' + '\\"' * n).encode()
+
+
+def _escaped_quotes_value(n: int) -> bytes:
+    return json.dumps({"userName": '\\ud800"' + '\\"' * n, "x": "\ud83d\ude00" * n}).encode()
+
+
+def _brackets_in_strings(n: int) -> bytes:
+    return json.dumps([["[{" * 10, "\\"] for _ in range(n)]).encode()
+
+
+def _parse_quietly(body: bytes) -> None:
+    with contextlib.suppress(InvalidSyntaxException):
+        parse(body, max_bytes=1 << 24)
+
+
+@pytest.mark.parametrize("make", [_unterminated, _escaped_quotes_value, _brackets_in_strings])
+def test_body_checks_grow_linearly_with_the_body(make: object) -> None:
+    assert callable(make)
+    assert_linear(lambda n: _parse_quietly(make(n)), 20_000)
+
+
+def test_the_depth_scan_grows_linearly_with_the_body() -> None:
+    assert_linear(lambda n: depth_exceeds("[" * 63 + "[]" * n), 50_000)  # at the limit, never past it
+    assert_linear(lambda n: depth_exceeds('"' + '\\"' * n), 50_000)
+    assert_linear(lambda n: depth_exceeds('["' + 'a\\"[' * n + '"]'), 50_000)
+
+
+@pytest.mark.parametrize(
+    ("text", "deeper"),
+    [
+        ('["\\\\", "[[[["]', False),  # an escaped backslash ends before the quote that closes the string
+        ('["\\"[[[["]', False),  # an escaped quote does not end a string
+        ("[" * 64 + "]" * 64, False),
+        ("[" * 65, True),
+        ('{"a": [' * 33, True),
+        ('"[[[' + "[" * 100, False),  # unterminated: not JSON, the parser says so
+    ],
+)
+def test_the_depth_scan_knows_strings_and_escapes(text: str, deeper: bool) -> None:
+    assert depth_exceeds(text) is deeper
