@@ -85,7 +85,7 @@ class TenantAuthenticator:
         directory: TenantDirectory,
         secrets: SecretSource,
         *,
-        ttl_seconds: float = 300.0,
+        ttl_seconds: float = 30.0,
         min_refresh_seconds: float = 30.0,
         max_entries: int = 10_000,
         access_tokens: AccessTokens | None = None,

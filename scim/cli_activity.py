@@ -145,6 +145,8 @@ def rotate_operator_key(op: Operator, as_json: bool) -> None:
     text = (
         f"New operator key (secret {settings.operator_secret_name}): {key}\n"
         "Open /operator/sign-in and give it as the password (any user name), or send "
-        "'Authorization: Bearer <key>'. The previous key works until the next rotation."
+        "'Authorization: Bearer <key>'. The previous key works until the next rotation; every worker\n"
+        f"accepts the new one at once and drops a replaced one within {settings.revocation_seconds} s."
     )
-    emit(as_json, {"secretName": settings.operator_secret_name, "operatorKey": key}, text)
+    data = {"secretName": settings.operator_secret_name, "operatorKey": key}
+    emit(as_json, {**data, "effectiveWithinSeconds": settings.revocation_seconds}, text)

@@ -16,6 +16,10 @@ _TABLE_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,49}$")
 _QUEUE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,127}$")
 
+MAX_CACHE_SECONDS = 30
+"""The revocation bound: an operator's change (a retired token or secret, a disabled tenant, a new limit)
+reaches every worker within this time at most, so neither cache may keep a value longer."""
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The checkout's root: make run keeps its state in PROJECT_ROOT/.local (git-ignored)."""
 
@@ -57,6 +61,16 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from exc
     if value <= 0:
         raise SettingsError(f"{name} must be positive, not {value}")
+    return value
+
+
+def _cache_seconds(environ: Mapping[str, str], name: str) -> int:
+    value = _positive_int(environ, name, MAX_CACHE_SECONDS)
+    if value > MAX_CACHE_SECONDS:
+        raise SettingsError(
+            f"{name} is at most {MAX_CACHE_SECONDS}: a retired token, a disabled tenant or a new limit must reach "
+            f"every worker within {MAX_CACHE_SECONDS} s"
+        )
     return value
 
 
@@ -113,13 +127,20 @@ class Settings:
     """Activity records older than this are deleted (scim.platform.activity)."""
     operator_secret_name: str = "scim-operator-key"
     """The secret (same store as the tenants' tokens) whose value opens the operator pages under /operator/."""
-    token_cache_seconds: int = 300
+    token_cache_seconds: int = 30
+    """How long a worker keeps a secret's valid values (tokens, client secrets, operator key, signing keys)."""
     token_grace_seconds: int = 900
     tenant_cache_seconds: int = 30
+    """How long a worker keeps a tenant's record (enabled, limit)."""
     storage_queue_endpoint: str | None = None
     """Queue service of the data account (Azure); with a connection string, its QueueEndpoint is used."""
     changes_queue: str = "scim-changes"
     change_retention_days: int = 30
+
+    @property
+    def revocation_seconds(self) -> int:
+        """Within this many seconds every worker applies an operator's change: the longer of the two caches."""
+        return max(self.token_cache_seconds, self.tenant_cache_seconds)
 
     @property
     def publishes_changes(self) -> bool:
@@ -164,9 +185,9 @@ class Settings:
             change_retention_days=_positive_int(env, "SCIM_CHANGE_RETENTION_DAYS", 30),
             activity_retention_days=_positive_int(env, "SCIM_ACTIVITY_RETENTION_DAYS", 30),
             operator_secret_name=_secret_name(env, "SCIM_OPERATOR_SECRET_NAME", "scim-operator-key"),
-            token_cache_seconds=_positive_int(env, "SCIM_TOKEN_CACHE_SECONDS", 300),
+            token_cache_seconds=_cache_seconds(env, "SCIM_TOKEN_CACHE_SECONDS"),
             token_grace_seconds=_positive_int(env, "SCIM_TOKEN_GRACE_SECONDS", 900),
-            tenant_cache_seconds=_positive_int(env, "SCIM_TENANT_CACHE_SECONDS", 30),
+            tenant_cache_seconds=_cache_seconds(env, "SCIM_TENANT_CACHE_SECONDS"),
             oauth_token_seconds=_positive_int(env, "SCIM_OAUTH_TOKEN_SECONDS", 3600),
             oauth_leeway_seconds=_positive_int(env, "SCIM_OAUTH_LEEWAY_SECONDS", 30),
         )

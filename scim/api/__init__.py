@@ -131,6 +131,7 @@ ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
     "resource_type": discovery.resource_type,
     "oauth_token": ScimApi.oauth_token,
     "unknown": ScimApi.unknown_route,
+    "api_prefix": ScimApi.api_prefix_route,
 }
 
 

@@ -228,6 +228,20 @@ class TenantService:
         self._disable(name, usable[1:])
         return len(usable) - 1
 
+    def revoke_tokens(self, tenant_id: str) -> tuple[str, int]:
+        """After a leak: a new Secret Token, and every other one (the newest included) disabled at once.
+
+        Returns the new token and the number disabled. Entra is refused until the new token is pasted.
+        """
+        self.get(tenant_id)
+        name = secret_name(tenant_id)
+        versions = self._secrets.versions(name)
+        self._after_newest(versions)
+        token = new_token()
+        added = self._secrets.add_version(name, token)
+        self._disable(name, [v for v in self._usable(versions) if v.version != added.version])
+        return token, len(self._usable(versions))
+
     def remove_tokens(self, tenant_id: str) -> int:
         """Disable every Secret Token (a tenant that has moved to OAuth2 client credentials); the number disabled."""
         self.get(tenant_id)

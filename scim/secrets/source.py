@@ -50,7 +50,7 @@ class CachedSecretSource:
         self,
         store: SecretStore,
         *,
-        ttl_seconds: float = 300.0,
+        ttl_seconds: float = 30.0,
         min_refresh_seconds: float = 30.0,
         grace_seconds: float = 900.0,
         max_entries: int = 10_000,

@@ -51,7 +51,7 @@ def create_user(served: Any, tenant: str, token: str, user_name: str, mail: bool
 
 
 def test_activity_and_status_answer_where_is_my_user(cli_env: dict[str, str], tenant: str) -> None:
-    token = json.loads(run(cli_env, "tenant", "create", tenant, "--max-users", "1", "--json").output)["secretToken"]
+    token = json.loads(run(cli_env, "tenant", "create", tenant, "--max-users", "1", "--json").stdout)["secretToken"]
     served = api.build_api(Settings.from_environ(cli_env))
     assert create_user(served, tenant, token, "ada@contoso.com") == 201
     assert create_user(served, tenant, token, "bob@contoso.com", mail=False) == 400
@@ -62,18 +62,18 @@ def test_activity_and_status_answer_where_is_my_user(cli_env: dict[str, str], te
     assert "create" in text and "400" in text and "invalidValue" in text
     assert f"fix:  {MISSING_MAIL}" in text
 
-    errors = json.loads(run(cli_env, "tenant", "activity", tenant, "--errors", "--since", "2h", "--json").output)
+    errors = json.loads(run(cli_env, "tenant", "activity", tenant, "--errors", "--since", "2h", "--json").stdout)
     assert [(r["name"], r["status"], r["hint"]) for r in errors["records"]] == [
         ("carol@contoso.com", 403, LICENSE_CAP),
         ("bob@contoso.com", 400, MISSING_MAIL),
     ]
     assert errors["next"] is None
-    page = json.loads(run(cli_env, "tenant", "activity", tenant, "--limit", "2", "--json").output)
+    page = json.loads(run(cli_env, "tenant", "activity", tenant, "--limit", "2", "--json").stdout)
     assert len(page["records"]) == 2 and page["next"]
-    rest = json.loads(run(cli_env, "tenant", "activity", tenant, "--after", page["next"], "--json").output)
+    rest = json.loads(run(cli_env, "tenant", "activity", tenant, "--after", page["next"], "--json").stdout)
     assert [r["name"] for r in rest["records"]] == ["ada@contoso.com"]
 
-    status = json.loads(run(cli_env, "tenant", "status", tenant, "--json").output)
+    status = json.loads(run(cli_env, "tenant", "status", tenant, "--json").stdout)
     assert status["last24h"] == {"requests": 3, "errors": 2, "writes": 1}
     assert status["lastCycle"] == {"requests": 3, "errors": 2}
     assert status["users"] == {"active": 1, "disabled": 0, "total": 1}
@@ -82,7 +82,7 @@ def test_activity_and_status_answer_where_is_my_user(cli_env: dict[str, str], te
     assert "Licence use:         1 of 1 (100%)" in run(cli_env, "tenant", "status", tenant).output
 
     # Deleting the tenant deletes its activity with its users.
-    deleted = json.loads(run(cli_env, "tenant", "delete", tenant, "--yes", "--json").output)["deletedRows"]
+    deleted = json.loads(run(cli_env, "tenant", "delete", tenant, "--yes", "--json").stdout)["deletedRows"]
     assert deleted["Activity"] > 0
     assert served.operator is not None
     assert served.operator.report.table.page(tenant).records == []
@@ -97,7 +97,7 @@ def test_operator_key_rotate_opens_the_operator_pages(cli_env: dict[str, str]) -
         return served.operator.handle(request).status  # type: ignore[union-attr]
 
     assert page("Bearer anything") == 401  # no operator key yet: every request is refused
-    key = json.loads(run(cli_env, "operator-key", "rotate", "--json").output)["operatorKey"]
+    key = json.loads(run(cli_env, "operator-key", "rotate", "--json").stdout)["operatorKey"]
     assert len(key) >= 43
     time.sleep(1.1)  # a key the worker has not seen is re-read at most once a second locally (30 s: Key Vault)
     assert page(f"Bearer {key}") == 200

@@ -16,6 +16,7 @@ from devhost.azurite import ROOT, Azurite, free_port
 from scim.cli import main
 from scim.platform.tenants import TenantDirectory
 from scim.secrets import CachedSecretSource, LocalSecretStore
+from scim.settings import azurite_connection_string
 from scim.store import TableStorage, TenantTable
 
 
@@ -42,7 +43,7 @@ def cli(cli_env: dict[str, str]) -> Iterator[Any]:
 
 def as_json(result: Result) -> Any:
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def accepted(cli_env: dict[str, str], tenant_id: str) -> tuple[str, ...]:
@@ -156,7 +157,11 @@ def test_every_command_has_help(cli: Any) -> None:
 
 def test_unreachable_storage_is_one_clear_line(tmp_path: Path) -> None:
     """The installed console script, pointed at a port where nothing listens: no traceback."""
-    env = {"PATH": "/usr/bin:/bin", "AZURITE_TABLE_PORT": str(free_port()), "SCIM_STATE_DIR": str(tmp_path)}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SCIM_STORAGE_CONNECTION_STRING": azurite_connection_string(free_port()),
+        "SCIM_STATE_DIR": str(tmp_path),
+    }
     result = subprocess.run(
         [str(Path(sys.executable).parent / "scim-admin"), "tenant", "list"],
         cwd=ROOT,
@@ -191,7 +196,7 @@ def test_changes_lists_the_change_log_for_replay(cli: Any, azurite: Azurite, ten
         )
         for n in range(3)
     ]
-    text = cli("tenant", "changes", tenant).output
+    text = cli("tenant", "changes", tenant).stdout
     assert [line.split()[:2] + line.split()[3:7] for line in text.splitlines()] == [
         ["Users", str(n + 1), "created", "User", uid, f"u{n}@contoso.com"] for n, uid in enumerate(ids)
     ]
@@ -199,6 +204,6 @@ def test_changes_lists_the_change_log_for_replay(cli: Any, azurite: Azurite, ten
     assert [(m["seq"], m["operation"], m["id"], m["resource"]["userName"]) for m in replay] == [
         (2, "created", ids[1], "u1@contoso.com")
     ]
-    assert cli("tenant", "changes", tenant, "--after", "3").output.strip() == "No changes after 3."
+    assert cli("tenant", "changes", tenant, "--after", "3").stdout.strip() == "No changes after 3."
     missing = cli("tenant", "changes", tenant + "-nope")
     assert missing.exit_code == 1 and "no tenant" in missing.output
