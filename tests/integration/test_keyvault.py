@@ -108,7 +108,7 @@ def test_throttled_vault_does_not_hold_the_request(vault: FakeVault, source: Any
     began = time.perf_counter()
     with pytest.raises(SecretSourceUnavailableError):
         source.tenant_tokens("acme")
-    assert time.perf_counter() - began < 1.0
+    assert time.perf_counter() - began < 3.0  # SDK retries would wait 4 s each: this tells them apart under load
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])

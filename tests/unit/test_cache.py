@@ -166,6 +166,6 @@ def test_no_lock_is_held_while_loading() -> None:
     thread.start()
     began = time.perf_counter()
     assert values.get("fast") == "fast"
-    assert time.perf_counter() - began < 0.1
+    assert time.perf_counter() - began < 2.5  # the slow load waits 5 s: this tells the two apart under load
     release.set()
     thread.join(5)
