@@ -182,3 +182,31 @@ def test_no_content_answers_are_not_labelled_text_plain(client: httpx.Client) ->
     for answer in answers:
         assert answer.status_code == 204 and answer.content == b""
         assert answer.headers.get("content-type", "application/scim+json").startswith("application/scim+json")
+
+
+def test_a_users_etag_moves_when_its_groups_change(client: httpx.Client) -> None:
+    """The ETag covers the representation GET answers, `groups` included (README: ETags and groups)."""
+    user = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": f"{uuid.uuid4().hex}@contoso.com",
+        "emails": [{"type": "work", "value": "x@contoso.com"}],
+    }
+    uid = client.post("/Users", json=user).json()["id"]
+    before = client.get(f"/Users/{uid}")
+    old = before.headers["etag"]
+    assert client.get(f"/Users/{uid}", headers={"If-None-Match": old}).status_code == 304
+    group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": uuid.uuid4().hex}
+    gid = client.post("/Groups", json={**group, "members": [{"value": uid}]}).json()["id"]
+
+    after = client.get(f"/Users/{uid}", headers={"If-None-Match": old})
+    assert after.status_code == 200 and [g["value"] for g in after.json()["groups"]] == [gid]
+    new = after.headers["etag"]
+    assert new != old and after.json()["meta"]["version"] == new
+    assert client.get(f"/Users/{uid}", headers={"If-None-Match": new}).status_code == 304
+    # Writes check the user's own attributes: the tag a GET gave is accepted by If-Match.
+    patch = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Renamed"}],
+    }
+    assert client.patch(f"/Users/{uid}", json=patch, headers={"If-Match": new}).status_code == 200
+    assert client.patch(f"/Users/{uid}", json=patch, headers={"If-Match": new}).status_code == 412  # now stale
