@@ -53,17 +53,42 @@ def build_api(
     endpoint = TokenEndpoint(auth, auth.access_tokens, public_base_url=settings.public_base_url)
     api = ScimApi(settings, users, auth, groups, endpoint)
     directory = TenantDirectory(TenantTable(storage), ttl_seconds=settings.tenant_cache_seconds)
-    api.activity = build_recorder(settings, storage, lambda tenant: directory.lookup(tenant) is not None)
+    api.activity = build_recorder(
+        settings, storage, lambda tenant: directory.lookup(tenant) is not None, name_of=resource_names(users, groups)
+    )
     api.operator_factory = lambda: build_operator_pages(settings, storage, source, directory)
     api.delivery = build_delivery(settings, storage)
     return api
 
 
-def build_recorder(settings: Settings, storage: TableStorage, is_registered: Callable[[str], bool]) -> ActivityRecorder:
+def build_recorder(
+    settings: Settings,
+    storage: TableStorage,
+    is_registered: Callable[[str], bool],
+    *,
+    name_of: Callable[[str, str, str], str] | None = None,
+) -> ActivityRecorder:
     """Request outcomes into the activity table, off the request path (scim.platform.activity)."""
     return ActivityRecorder(
-        storage.activity(), is_registered=is_registered, retention=timedelta(days=settings.activity_retention_days)
+        storage.activity(),
+        is_registered=is_registered,
+        retention=timedelta(days=settings.activity_retention_days),
+        name_of=name_of,
     )
+
+
+def resource_names(users: UserService, groups: GroupService) -> Callable[[str, str, str], str]:
+    """The current userName or displayName of a resource (one point read), to name a refusal of a request
+    that carried only the id; '' if it does not exist."""
+
+    def name_of(tenant: str, resource_type: str, resource_id: str) -> str:
+        if resource_type == "User":
+            return str(users.model(users.read(tenant, resource_id)).user_name or "")
+        if resource_type == "Group":
+            return str(groups.model(groups.read(tenant, resource_id)).display_name or "")
+        return ""
+
+    return name_of
 
 
 def build_operator_pages(

@@ -103,3 +103,46 @@ def test_operator_key_rotate_opens_the_operator_pages(cli_env: dict[str, str]) -
     assert page(f"Bearer {key}") == 200
     assert page("Basic " + base64.b64encode(f"me:{key}".encode()).decode()) == 200
     assert page("Basic " + base64.b64encode(b"me:wrong").decode()) == 401
+
+
+def test_a_patch_refused_at_the_license_cap_is_found_by_the_users_name(cli_env: dict[str, str], tenant: str) -> None:
+    """The request names only the id: the record takes the userName of the stored user, so search finds it."""
+    token = json.loads(run(cli_env, "tenant", "create", tenant, "--max-users", "1", "--json").stdout)["secretToken"]
+    served = api.build_api(Settings.from_environ(cli_env))
+    assert create_user(served, tenant, token, "ada@contoso.com") == 201
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "dan@contoso.com",
+        "active": False,  # a disabled user takes no seat
+        "emails": [{"type": "work", "value": "dan@contoso.com"}],
+    }
+    created = served.users_collection(
+        Request.build(
+            "POST",
+            f"https://scim.example.net/scim/v2/{tenant}/Users",
+            route_params={"tenant": tenant},
+            headers=headers,
+            body=json.dumps(body).encode(),
+        )
+    )
+    uid = json.loads(created.body)["id"]
+    enable = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": True}],
+    }
+    refused = served.user_item(
+        Request.build(
+            "PATCH",
+            f"https://scim.example.net/scim/v2/{tenant}/Users/{uid}",
+            route_params={"tenant": tenant, "id": uid},
+            headers=headers,
+            body=json.dumps(enable).encode(),
+        )
+    )
+    assert refused.status == 403
+    assert served.activity is not None and served.activity.flush()
+
+    found = json.loads(run(cli_env, "tenant", "activity", tenant, "--user", "DAN@contoso.com", "--json").stdout)
+    refusals = [r for r in found["records"] if r["status"] == 403]
+    assert [(r["operation"], r["id"], r["name"]) for r in refusals] == [("update", uid, "dan@contoso.com")]
