@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from scim.platform.changes import ChangeLog
+from scim.platform.changes import Change, ChangeLog, with_names
 from scim.platform.clients import ClientCredentials, ClientService
 from scim.platform.tenants import (
     InvalidTenantIdError,
@@ -443,13 +443,21 @@ def changes(  # noqa: PLR0917 - click passes every option as an argument
     if as_json:
         click.echo(json.dumps([json.loads(m) for m in op.change_log.messages(tenant_id, after, limit, name)], indent=2))
         return
-    found = op.change_log.read(tenant_id, after, limit, name)
+    storage = build_storage(op.settings)
+
+    def current_name(change: Change) -> str | None:
+        stored = storage.resources(change.stream).get(tenant_id, change.resource_id)
+        value = stored.document.get("displayName" if change.stream == "Groups" else "userName") if stored else None
+        return str(value) if value else None
+
+    found = with_names(op.change_log.read(tenant_id, after, limit, name), current_name)
+    header = f"{'STREAM':<7}{'SEQ':>7}  {'TIME (UTC)':<25}  {'OPERATION':<15}{'TYPE':<6}{'ID':<33}NAME"
     lines = [
-        f"{c.stream:<7}{c.seq:>7}  {c.time.isoformat(timespec='seconds')}  {c.operation:<15}{c.resource_type:<6}"
-        f"{c.resource_id}  {c.name or ''}" + (f" ({len(c.members)} members)" if c.members else "")
+        f"{c.stream:<7}{c.seq:>7}  {c.time.isoformat(timespec='seconds'):<25}  {c.operation:<15}{c.resource_type:<6}"
+        f"{c.resource_id:<33}{c.name or ''}" + (f" ({len(c.members)} members)" if c.members else "")
         for c in found
     ]
-    click.echo("\n".join(lines) if lines else f"No changes after {after}.")
+    click.echo("\n".join([header, *lines]) if lines else f"No changes after {after}.")
 
 
 from scim import cli_oauth  # noqa: E402 - registers the OAuth2 commands on `tenant` and `main`

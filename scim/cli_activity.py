@@ -111,7 +111,7 @@ def activity(  # noqa: PLR0917 - click passes every option as an argument
 @pass_operator
 @operator_errors
 def status(op: Operator, tenant_id: str, as_json: bool) -> None:
-    """The last Entra request, requests and errors in the last cycle and 24 h, users, groups, licence use."""
+    """The last Entra request, requests and errors in the last cycle and 24 h, users, groups, license use."""
     found = _report(op, tenant_id).status(tenant_id)
     text = "\n".join(
         [
@@ -122,7 +122,7 @@ def status(op: Operator, tenant_id: str, as_json: bool) -> None:
             f"{found.day_writes} writes",
             f"  Users:               {found.active_users} active, {found.disabled_users} disabled",
             f"  Groups:              {found.groups}",
-            f"  Licence use:         {found.license_use}",
+            f"  License use:         {found.license_use}",
         ]
     )
     emit(as_json, status_data(found), text)

@@ -53,7 +53,7 @@ _HEADERS = {
 
 
 class TenantCatalog(Protocol):
-    """Which tenants exist and their licence limits."""
+    """Which tenants exist and their license limits."""
 
     def tenant_ids(self) -> list[str]: ...
     def exists(self, tenant: str) -> bool: ...

@@ -21,7 +21,7 @@ def basic(user: str, password: str) -> str:
 @pytest.fixture(scope="module")
 def cycle(site: Site) -> Site:
     """Three Entra cycles: 10:20, 12:20 and 15:10 UTC (now is 15:20), with failures in each: a missing mail,
-    a userName taken, the licence limit, a displayName taken, an unknown id."""
+    a userName taken, the license limit, a displayName taken, an unknown id."""
     scim = site.scim
     at(site, NOW - timedelta(hours=5))
     assert scim.get("/Users", params={"filter": 'userName eq "nobody@contoso.com"'}).status_code == 200
@@ -31,7 +31,7 @@ def cycle(site: Site) -> Site:
     assert scim.post("/Users", content=user_body("ADA@contoso.com")).status_code == 409
     carol = scim.post("/Users", content=user_body("carol@contoso.com"))
     assert carol.status_code == 201
-    assert scim.post("/Users", content=user_body("erin@contoso.com")).status_code == 403  # licence limit 2
+    assert scim.post("/Users", content=user_body("erin@contoso.com")).status_code == 403  # license limit 2
 
     at(site, NOW - timedelta(hours=3))
     disable = {

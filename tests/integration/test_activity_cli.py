@@ -79,7 +79,7 @@ def test_activity_and_status_answer_where_is_my_user(cli_env: dict[str, str], te
     assert status["users"] == {"active": 1, "disabled": 0, "total": 1}
     assert status["license"]["text"] == "1 of 1 (100%)"
     assert status["lastRequest"] is not None
-    assert "Licence use:         1 of 1 (100%)" in run(cli_env, "tenant", "status", tenant).output
+    assert "License use:         1 of 1 (100%)" in run(cli_env, "tenant", "status", tenant).output
 
     # Deleting the tenant deletes its activity with its users.
     deleted = json.loads(run(cli_env, "tenant", "delete", tenant, "--yes", "--json").stdout)["deletedRows"]
