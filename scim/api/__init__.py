@@ -21,7 +21,7 @@ from scim.platform.delivery import SweepReport
 from scim.platform.tenants import TenantDirectory, is_tenant_id
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
-from scim.secrets import SecretSource, build_secret_source
+from scim.secrets import SecretSource, build_secret_source, build_secret_store
 from scim.settings import Settings, SettingsError
 from scim.store import TableStorage, TenantTable
 from scim.wiring import build_delivery, build_storage
@@ -99,13 +99,15 @@ def build_operator_pages(
     Imported here, on the first operator request: their modules (charts, report) are a cold start's cost otherwise.
     """
     from scim.api.admin import AdminApi, OperatorCredential, TableTenantCatalog
+    from scim.api.admin_view import state_reader
     from scim.platform.activity_report import build_activity_report
 
     catalog = TableTenantCatalog(TenantTable(storage), directory)
     report = build_activity_report(storage, catalog.active_limit)
     name = settings.operator_secret_name
     credential = OperatorCredential(lambda refresh: secrets.secret_values(name, refresh=refresh))
-    return AdminApi(report, catalog, credential, is_tenant_id)
+    state = state_reader(directory, build_secret_store(settings), settings.public_base_url)
+    return AdminApi(report, catalog, credential, is_tenant_id, state=state)
 
 
 def build_authenticator(
