@@ -18,7 +18,9 @@ _SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,127}$")
 
 MAX_CACHE_SECONDS = 30
 """The revocation bound: an operator's change (a retired token or secret, a disabled tenant, a new limit)
-reaches every worker within this time at most, so neither cache may keep a value longer."""
+reaches every worker within this time at most. A worker re-reads a tenant's record this often; a change to
+the tenant's secrets made through the CLI also changes that record, which makes the worker drop the
+secrets it cached. Secrets of the whole deployment (operator key, signing keys) are kept no longer."""
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The checkout's root: make run keeps its state in PROJECT_ROOT/.local (git-ignored)."""
@@ -68,8 +70,8 @@ def _cache_seconds(environ: Mapping[str, str], name: str) -> int:
     value = _positive_int(environ, name, MAX_CACHE_SECONDS)
     if value > MAX_CACHE_SECONDS:
         raise SettingsError(
-            f"{name} is at most {MAX_CACHE_SECONDS}: a retired token, a disabled tenant or a new limit must reach "
-            f"every worker within {MAX_CACHE_SECONDS} s"
+            f"{name} is at most {MAX_CACHE_SECONDS}: a retired token or secret, a disabled tenant or a new limit "
+            f"must reach every worker within {MAX_CACHE_SECONDS} s"
         )
     return value
 
@@ -127,8 +129,9 @@ class Settings:
     """Activity records older than this are deleted (scim.platform.activity)."""
     operator_secret_name: str = "scim-operator-key"
     """The secret (same store as the tenants' tokens) whose value opens the operator pages under /operator/."""
-    token_cache_seconds: int = 30
-    """How long a worker keeps a secret's valid values (tokens, client secrets, operator key, signing keys)."""
+    token_cache_seconds: int = 300
+    """How long a worker keeps a tenant's Secret Tokens and client secrets unless the tenant record says they
+    changed (see MAX_CACHE_SECONDS); the operator key and signing keys are kept at most revocation_seconds."""
     token_grace_seconds: int = 900
     tenant_cache_seconds: int = 30
     """How long a worker keeps a tenant's record (enabled, limit)."""
@@ -139,8 +142,8 @@ class Settings:
 
     @property
     def revocation_seconds(self) -> int:
-        """Within this many seconds every worker applies an operator's change: the longer of the two caches."""
-        return max(self.token_cache_seconds, self.tenant_cache_seconds)
+        """Within this many seconds every worker applies an operator's change made through the CLI."""
+        return self.tenant_cache_seconds
 
     @property
     def publishes_changes(self) -> bool:
@@ -185,7 +188,7 @@ class Settings:
             change_retention_days=_positive_int(env, "SCIM_CHANGE_RETENTION_DAYS", 30),
             activity_retention_days=_positive_int(env, "SCIM_ACTIVITY_RETENTION_DAYS", 30),
             operator_secret_name=_secret_name(env, "SCIM_OPERATOR_SECRET_NAME", "scim-operator-key"),
-            token_cache_seconds=_cache_seconds(env, "SCIM_TOKEN_CACHE_SECONDS"),
+            token_cache_seconds=_positive_int(env, "SCIM_TOKEN_CACHE_SECONDS", 300),
             token_grace_seconds=_positive_int(env, "SCIM_TOKEN_GRACE_SECONDS", 900),
             tenant_cache_seconds=_cache_seconds(env, "SCIM_TENANT_CACHE_SECONDS"),
             oauth_token_seconds=_positive_int(env, "SCIM_OAUTH_TOKEN_SECONDS", 3600),
