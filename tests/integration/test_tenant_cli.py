@@ -218,3 +218,14 @@ def test_changes_lists_the_change_log_for_replay(cli: Any, azurite: Azurite, ten
     assert cli("tenant", "changes", tenant, "--after", "3").stdout.strip() == "No changes after 3."
     missing = cli("tenant", "changes", tenant + "-nope")
     assert missing.exit_code == 1 and "no tenant" in missing.output
+
+
+def test_every_revoking_command_says_when_it_takes_effect(cli: Any, tenant: str) -> None:
+    cli("tenant", "create", tenant)
+    cli("tenant", "rotate-token", tenant)
+    for command in (["retire-token"], ["set-limit", tenant, "5"], ["disable"], ["enable"]):
+        args = [command[0], tenant, *command[2:]] if len(command) > 1 else [command[0], tenant]
+        result = cli("tenant", *args)
+        assert result.exit_code == 0, result.output
+        assert "within 30 s" in result.stdout, (command, result.stdout)
+        assert json.loads(cli("tenant", *args, "--json").stdout)["effectiveWithinSeconds"] == 30
