@@ -19,11 +19,13 @@ from devhost.azurite import ROOT, free_port
 
 
 @contextmanager
-def make_run(state: Path, port: int, azurite_port: int) -> Iterator[tuple[str, str]]:
+def make_run(state: Path, port: int, azurite_port: int, queue_port: int | None = None) -> Iterator[tuple[str, str]]:
     env = {
         **os.environ,
         "PORT": str(port),
         "AZURITE_TABLE_PORT": str(azurite_port),
+        # Not the default 10001: another checkout's make run may hold it (make run now refuses a taken port).
+        "AZURITE_QUEUE_PORT": str(queue_port or free_port()),
         "SCIM_STATE_DIR": str(state),
         "SCIM_TENANT": "contoso",
     }
@@ -58,8 +60,8 @@ def make_run(state: Path, port: int, azurite_port: int) -> Iterator[tuple[str, s
 
 
 def test_make_run_serves_the_printed_tenant_url_and_keeps_data(tmp_path: Path) -> None:
-    port, azurite_port = free_port(), free_port()
-    with make_run(tmp_path, port, azurite_port) as (tenant_url, token):
+    port, azurite_port, queue_port = free_port(), free_port(), free_port()
+    with make_run(tmp_path, port, azurite_port, queue_port) as (tenant_url, token):
         assert tenant_url == f"http://127.0.0.1:{port}/scim/v2/contoso"
         assert len(token) >= 40
         headers = {"Authorization": f"Bearer {token}"}
@@ -72,7 +74,7 @@ def test_make_run_serves_the_printed_tenant_url_and_keeps_data(tmp_path: Path) -
         }
         assert httpx.post(f"{tenant_url}/Users", json=user, headers=headers).status_code == 201
 
-    with make_run(tmp_path, port, azurite_port) as (_, same_token):
+    with make_run(tmp_path, port, azurite_port, queue_port) as (_, same_token):
         assert same_token == token
         found = httpx.get(
             f"{tenant_url}/Users", params={"filter": 'userName eq "kept@contoso.com"'}, headers=headers
