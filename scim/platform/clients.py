@@ -103,6 +103,7 @@ class ClientService:
         self.ensure_signing_key()
         secret = new_token()
         client.add(secret)
+        self._tenants.secrets_changed(tenant_id)
         return self._credentials(tenant_id, secret)
 
     def rotate_client_secret(self, tenant_id: str) -> ClientCredentials:
@@ -119,6 +120,7 @@ class ClientService:
         self.ensure_signing_key()
         secret = new_token()
         client.add(secret)
+        self._tenants.secrets_changed(tenant_id)
         return self._credentials(tenant_id, secret)
 
     def retire_client_secret(self, tenant_id: str) -> int:

@@ -224,6 +224,9 @@ class TenantService:
         self._after_newest(self._secrets.versions(name))
         token = new_token()
         self._secrets.add_version(name, token)
+        # A worker that re-read the store less than its refresh interval ago would refuse the new token
+        # until then; the new record makes every worker read it within the revocation bound at worst.
+        self.secrets_changed(tenant_id)
         return token
 
     def retire_token(self, tenant_id: str) -> int:
