@@ -60,6 +60,7 @@ install: $(PY_STAMP) $(NODE_STAMP)
 browser:
 	@test -x /usr/bin/chromium || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium with apt-get (once, for the operator-page browser tests in tests/browser)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
 	      || echo "chromium could not be installed: the browser tests will skip"; \
 	  else echo "chromium is not installed (needs root and apt-get): the browser tests will skip"; fi; }

@@ -28,7 +28,10 @@ def _to_request(req: func.HttpRequest) -> Request:
 
 
 def _to_response(resp: Response) -> func.HttpResponse:
-    return func.HttpResponse(body=resp.body, status_code=resp.status, headers=dict(resp.headers))
+    # Without a mimetype the worker labels every answer text/plain, a 204 included: say what SCIM answers are.
+    return func.HttpResponse(
+        body=resp.body, status_code=resp.status, headers=dict(resp.headers), mimetype="application/scim+json"
+    )
 
 
 @app.route(route="scim/v2/{tenant}/Users", methods=ALL_METHODS)
@@ -114,6 +117,12 @@ def operator_pages(req: func.HttpRequest) -> func.HttpResponse:
 @app.timer_trigger(schedule="0 */1 * * * *", arg_name="timer", run_on_startup=False, use_monitor=True)
 def scim_changes_sweep(timer: func.TimerRequest) -> None:
     api.sweep_changes()
+
+
+# The usual Functions prefix, which this app does not use (host.json routePrefix ""): a SCIM 404 that says so.
+@app.route(route="api/scim/{*path}", methods=ALL_METHODS)
+def scim_api_prefix(req: func.HttpRequest) -> func.HttpResponse:
+    return _to_response(api.handle("api_prefix", _to_request(req)))
 
 
 # The catch-all stays last: anything no route above matches gets a SCIM 404.

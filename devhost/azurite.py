@@ -34,6 +34,29 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+class PortInUseError(RuntimeError):
+    """A port make run needs is taken; the message names it and the setting that moves it."""
+
+    def __init__(self, port: int, setting: str) -> None:
+        super().__init__(
+            f"port {port} ({setting}) is in use, perhaps by another `make run`: stop that, or choose a free "
+            f"port, e.g. {setting}={port + 10} make run"
+        )
+        self.port = port
+        self.setting = setting
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether nothing listens on host:port now (a bind test; SO_REUSEADDR as servers bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def connection_string(host: str, port: int, queue_port: int | None = None) -> str:
     text = (
         f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
@@ -76,6 +99,9 @@ class AzuriteService:
         return cmd
 
     def launch(self, log_path: Path | None = None) -> None:
+        # Otherwise the readiness check below would pass against whatever already listens there.
+        if not port_is_free(self.port, self.host):
+            raise PortInUseError(self.port, f"AZURITE_{self.kind.upper()}_PORT")
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = log_path.open("ab")

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 
@@ -21,7 +23,7 @@ from scim2_models import UnauthorizedException
 from scim.cache import ReadThroughCache
 from scim.oauth.tokens import AccessTokens, looks_like_jwt
 from scim.platform.tenants import Tenant, TenantDirectory, is_tenant_id
-from scim.secrets import SecretSource, client_secret_name
+from scim.secrets import SecretSource, client_secret_name, secret_name
 
 REFUSED_DETAIL = (
     "The Secret Token is not valid for this Tenant URL: check both in the Entra provisioning settings "
@@ -99,6 +101,11 @@ class TenantAuthenticator:
         self._stand_in: ReadThroughCache[bytes, tuple[str, ...]] = ReadThroughCache(
             self._stand_in_read, ttl=ttl_seconds, max_entries=max_entries, min_reload=min_refresh_seconds
         )
+        # The tenant record each secret was last used under: the CLI rewrites the record whenever it changes
+        # the tenant's secrets, so a record newer than that makes the worker drop the cached secret.
+        self._stamps: OrderedDict[str, str] = OrderedDict()
+        self._stamps_lock = threading.Lock()
+        self._max_stamps = max_entries
 
     def authenticate(self, authorization: str | None, tenant_id: str, *, audience: str | None = None) -> Tenant:
         """The enabled tenant whose Secret Token (or, given the audience, access token) this request carries.
@@ -119,7 +126,9 @@ class TenantAuthenticator:
                 if tenant is not None and tenant.enabled and verified.issued_at >= int(tenant.created.timestamp()):
                     return tenant
             raise UnauthorizedException(detail=ACCESS_REFUSED_DETAIL)
-        return self._check_secret(tenant_id, presented, self._secrets.tenant_tokens, REFUSED_DETAIL)
+        return self._check_secret(
+            tenant_id, presented, self._secrets.tenant_tokens, REFUSED_DETAIL, stamped=secret_name
+        )
 
     def authenticate_client(self, client_id: str, client_secret: str) -> Tenant:
         """The enabled tenant whose OAuth2 client this is (the client id is the tenant id), checked like a
@@ -128,17 +137,26 @@ class TenantAuthenticator:
         def client_secrets(tenant: str, *, refresh: bool = False) -> Sequence[str]:
             return self._secrets.secret_values(client_secret_name(tenant), refresh=refresh)
 
-        return self._check_secret(client_id, client_secret, client_secrets, "invalid client")
+        return self._check_secret(
+            client_id, client_secret, client_secrets, "invalid client", stamped=client_secret_name
+        )
 
     def knows_client(self, client_id: str) -> bool:
         """Whether the client id names a registered tenant (the cached record the secret check just read)."""
         return self._directory.lookup(client_id) is not None
 
     def _check_secret(
-        self, tenant_id: str, presented: str, accepted: Callable[..., Sequence[str]], refused: str
+        self,
+        tenant_id: str,
+        presented: str,
+        accepted: Callable[..., Sequence[str]],
+        refused: str,
+        *,
+        stamped: Callable[[str], str],
     ) -> Tenant:
         tenant = self._directory.lookup(tenant_id) if is_tenant_id(tenant_id) else None
         if tenant is not None and tenant.enabled:
+            self._follow(stamped(tenant.id), tenant.etag)
             if _matches(presented, accepted(tenant.id)):
                 return tenant
             # The secret may have been rotated since it was cached: read again (rate-limited) before refusing.
@@ -149,6 +167,21 @@ class TenantAuthenticator:
             _matches(presented, self._stand_in.get(key))
             _matches(presented, self._stand_in.get(key, reload=True))
         raise UnauthorizedException(detail=refused)
+
+    def _follow(self, name: str, stamp: str) -> None:
+        """Forget the cached secret when the tenant record changed since it was last used: a retired token or
+        secret is refused within the tenant cache time (30 s) without a store call per request."""
+        with self._stamps_lock:
+            seen = self._stamps.get(name)
+            self._stamps[name] = stamp
+            self._stamps.move_to_end(name)
+            while len(self._stamps) > self._max_stamps:
+                self._stamps.popitem(last=False)
+        if seen is not None and seen != stamp:
+            # Test doubles and older sources may cache nothing and have no `forget`.
+            forget = getattr(self._secrets, "forget", None)
+            if forget is not None:
+                forget(name)
 
     def _stand_in_read(self, key: bytes) -> tuple[str, ...]:
         time.sleep(min(self._secrets.typical_read_seconds(), 0.5))

@@ -109,17 +109,20 @@ class ReadThroughCache(Generic[K, V]):
         except BaseException as exc:
             return self._failed(key, flight, exc)
         with self._lock:
-            now = self._clock()
-            self._store(key, _Entry(value, True, now, now + self._min_reload))
-            del self._flights[key]
+            if self._flights.get(key) is flight:  # not invalidated while it ran: its value is current
+                now = self._clock()
+                self._store(key, _Entry(value, True, now, now + self._min_reload))
+                del self._flights[key]
         flight.value = value
         flight.done.set()
         return value
 
     def invalidate(self, key: K) -> None:
-        """Forget the key (e.g. after this process changed the value itself)."""
+        """Forget the key (its value changed): the next get loads it, even if a load had already started
+        (that load's outcome is then not kept)."""
         with self._lock:
             self._entries.pop(key, None)
+            self._flights.pop(key, None)
 
     def _wait(self, flight: _Flight[V]) -> V:
         if not flight.done.wait(self._wait_timeout):
@@ -132,6 +135,10 @@ class ReadThroughCache(Generic[K, V]):
         with self._lock:
             now = self._clock()
             entry = self._entries.get(key)
+            if self._flights.get(key) is not flight:  # invalidated while it ran: keep nothing of it
+                flight.error = exc
+                flight.done.set()
+                raise exc
             del self._flights[key]
             servable = entry is not None and entry.has_value and now - entry.loaded_at <= self._ttl + self._grace
             if isinstance(exc, self._transient) and entry is not None and servable:

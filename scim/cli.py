@@ -1,7 +1,7 @@
 """The operator CLI: `python -m scim …` or `scim-admin …`. A thin door onto scim.platform's services.
 
-With no storage setting in the environment it works against `make run`'s state (its Azurite on
-127.0.0.1:${AZURITE_TABLE_PORT:-10002} and the local secret store under .local/); with the app's settings
+With no storage setting in the environment it works against the running `make run` recorded in its state
+directory (.local/run.json: its Azurite's port, the local secret store under .local/); with the app's settings
 (SCIM_STORAGE_TABLE_ENDPOINT, SCIM_SECRET_SOURCE=keyvault, SCIM_KEY_VAULT_URL, …), in the environment or in
 the `.env` that `azd env get-values > .env` writes (SCIM_ENV_FILE names another), it works against Azure
 through DefaultAzureCredential. Other command groups join `main` the same way `tenant` does.
@@ -21,7 +21,7 @@ import click
 
 from scim.cli_access import secrets_refused_text, storage_refused_text
 from scim.cli_text import echo, echo_json, inline
-from scim.platform.changes import ChangeLog
+from scim.platform.changes import Change, ChangeLog, with_names
 from scim.platform.clients import ClientCredentials, ClientService
 from scim.platform.tenants import (
     InvalidTenantIdError,
@@ -31,22 +31,13 @@ from scim.platform.tenants import (
     TenantService,
     TenantTokenStateError,
 )
+from scim.run_state import describe_store, operator_environ
 from scim.secrets import SecretSourceUnavailableError, SecretStoreRefusedError
-from scim.settings import Settings, SettingsError, azurite_connection_string, with_env_file
+from scim.settings import Settings, SettingsError
 from scim.store import StorageAccessDeniedError, StorageUnavailableError, VersionMismatchError
 from scim.wiring import build_change_log, build_client_service, build_storage, build_tenant_service
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def operator_environ(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment (over its settings file, `.env`) with make run's defaults where no storage or base URL is set."""
-    env = with_env_file(environ)
-    if not env.get("SCIM_STORAGE_CONNECTION_STRING") and not env.get("SCIM_STORAGE_TABLE_ENDPOINT"):
-        env["SCIM_STORAGE_CONNECTION_STRING"] = azurite_connection_string(int(env.get("AZURITE_TABLE_PORT") or 10002))
-    if not env.get("SCIM_PUBLIC_BASE_URL"):
-        env["SCIM_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{env.get('PORT') or 7071}"
-    return env
 
 
 @dataclass
@@ -56,10 +47,16 @@ class Operator:
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     _service: TenantService | None = None
     _clients: ClientService | None = None
+    _settings: Settings | None = None
 
     @property
     def settings(self) -> Settings:
-        return Settings.from_environ(operator_environ(self.environ))
+        """The settings, read once; the first read says on stderr which store this command talks to."""
+        if self._settings is None:
+            env = operator_environ(self.environ)
+            self._settings = Settings.from_environ(env)
+            echo(describe_store(self._settings, env), err=True)
+        return self._settings
 
     @property
     def tenants(self) -> TenantService:
@@ -321,13 +318,36 @@ def rotate_token(op: Operator, tenant_id: str, as_json: bool) -> None:
 
 @tenant.command("retire-token")
 @click.argument("tenant_id")
+@click.option(
+    "--now",
+    is_flag=True,
+    help="After a leak: retire every token, the newest too, and print a new one (Entra fails until it has it).",
+)
 @json_option
 @pass_operator
 @operator_errors
-def retire_token(op: Operator, tenant_id: str, as_json: bool) -> None:
-    """Invalidate every token of the tenant except the newest."""
-    retired = op.tenants.retire_token(tenant_id)
-    emit(as_json, {"id": tenant_id, "retired": retired}, f"Retired {retired} old token(s) of {tenant_id}.")
+def retire_token(op: Operator, tenant_id: str, now: bool, as_json: bool) -> None:
+    """Invalidate every token of the tenant except the newest (with --now: every token, and print a new one)."""
+    bound = op.settings.revocation_seconds
+    data: dict[str, Any] = {"id": tenant_id, "effectiveWithinSeconds": bound}
+    if now:
+        token, retired = op.tenants.revoke_tokens(tenant_id)
+        data.update(retired=retired, secretToken=token, tenantUrl=op.tenants.tenant_url(tenant_id))
+        text = (
+            f"Retired all {retired} token(s) of {tenant_id}; every worker refuses them {takes_effect(bound)}.\n"
+            f"New Secret Token: {token}\n"
+            "Entra's requests get 401 until you paste it (Provisioning > Admin Credentials) and Test Connection."
+        )
+    else:
+        retired = op.tenants.retire_token(tenant_id)
+        data["retired"] = retired
+        text = f"Retired {retired} old token(s) of {tenant_id}; every worker refuses them {takes_effect(bound)}."
+    emit(as_json, data, text)
+
+
+def takes_effect(bound: int) -> str:
+    """When an operator's change reaches every worker: the cache bound (scim.settings.MAX_CACHE_SECONDS at most)."""
+    return f"within {bound} s (until then a worker may still use what it cached)"
 
 
 @tenant.command("set-limit")
@@ -339,7 +359,12 @@ def retire_token(op: Operator, tenant_id: str, as_json: bool) -> None:
 def set_limit(op: Operator, tenant_id: str, max_users: int | None, as_json: bool) -> None:
     """Set the maximum number of active users (N), or remove the limit (none)."""
     updated = op.tenants.set_limit(tenant_id, max_users)
-    emit(as_json, tenant_data(updated), f"Tenant {tenant_id}: at most {limit_text(max_users)} active users.")
+    bound = op.settings.revocation_seconds
+    emit(
+        as_json,
+        {**tenant_data(updated), "effectiveWithinSeconds": bound},
+        f"Tenant {tenant_id}: at most {limit_text(max_users)} active users, on every worker {takes_effect(bound)}.",
+    )
 
 
 @tenant.command("disable")
@@ -350,7 +375,12 @@ def set_limit(op: Operator, tenant_id: str, max_users: int | None, as_json: bool
 def disable(op: Operator, tenant_id: str, as_json: bool) -> None:
     """Refuse every request for the tenant (401, as for an unknown tenant); its data is kept."""
     updated = op.tenants.set_enabled(tenant_id, False)
-    emit(as_json, tenant_data(updated), f"Tenant {tenant_id} disabled (takes effect within the tenant cache time).")
+    bound = op.settings.revocation_seconds
+    emit(
+        as_json,
+        {**tenant_data(updated), "effectiveWithinSeconds": bound},
+        f"Tenant {tenant_id} disabled: every worker refuses its requests {takes_effect(bound)}.",
+    )
 
 
 @tenant.command("enable")
@@ -361,7 +391,12 @@ def disable(op: Operator, tenant_id: str, as_json: bool) -> None:
 def enable(op: Operator, tenant_id: str, as_json: bool) -> None:
     """Serve the tenant again."""
     updated = op.tenants.set_enabled(tenant_id, True)
-    emit(as_json, tenant_data(updated), f"Tenant {tenant_id} enabled.")
+    bound = op.settings.revocation_seconds
+    emit(
+        as_json,
+        {**tenant_data(updated), "effectiveWithinSeconds": bound},
+        f"Tenant {tenant_id} enabled: every worker serves it {takes_effect(bound)}.",
+    )
 
 
 @tenant.command("delete")
@@ -451,13 +486,21 @@ def changes(  # noqa: PLR0917 - click passes every option as an argument
     if as_json:
         echo_json([json.loads(m) for m in op.change_log.messages(tenant_id, after, limit, name)])
         return
-    found = op.change_log.read(tenant_id, after, limit, name)
+    storage = build_storage(op.settings)
+
+    def current_name(change: Change) -> str | None:
+        stored = storage.resources(change.stream).get(tenant_id, change.resource_id)
+        value = stored.document.get("displayName" if change.stream == "Groups" else "userName") if stored else None
+        return str(value) if value else None
+
+    found = with_names(op.change_log.read(tenant_id, after, limit, name), current_name)
+    header = f"{'STREAM':<7}{'SEQ':>7}  {'TIME (UTC)':<25}  {'OPERATION':<15}{'TYPE':<6}{'ID':<33}NAME"
     lines = [
-        f"{c.stream:<7}{c.seq:>7}  {c.time.isoformat(timespec='seconds')}  {c.operation:<15}{c.resource_type:<6}"
-        f"{c.resource_id}  {inline(c.name or '')}" + (f" ({len(c.members)} members)" if c.members else "")
+        f"{c.stream:<7}{c.seq:>7}  {c.time.isoformat(timespec='seconds'):<25}  {c.operation:<15}{c.resource_type:<6}"
+        f"{c.resource_id:<33}{inline(c.name or '')}" + (f" ({len(c.members)} members)" if c.members else "")
         for c in found
     ]
-    echo("\n".join(lines) if lines else f"No changes after {after}.")
+    echo("\n".join([header, *lines]) if lines else f"No changes after {after}.")
 
 
 from scim import cli_oauth  # noqa: E402 - registers the OAuth2 commands on `tenant` and `main`

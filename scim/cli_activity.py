@@ -118,7 +118,7 @@ def activity(  # noqa: PLR0917 - click passes every option as an argument
 @pass_operator
 @operator_errors
 def status(op: Operator, tenant_id: str, as_json: bool) -> None:
-    """The last Entra request, requests and errors in the last cycle and 24 h, users, groups, licence use."""
+    """The last Entra request, requests and errors in the last cycle and 24 h, users, groups, license use."""
     found = _report(op, tenant_id).status(tenant_id)
     text = "\n".join(
         [
@@ -129,7 +129,7 @@ def status(op: Operator, tenant_id: str, as_json: bool) -> None:
             f"{found.day_writes} writes",
             f"  Users:               {found.active_users} active, {found.disabled_users} disabled",
             f"  Groups:              {found.groups}",
-            f"  Licence use:         {found.license_use}",
+            f"  License use:         {found.license_use}",
             # Apart from the tenant's own traffic: anyone can send a request with a wrong token.
             f"  Refused (no valid credentials): {found.day_refused} in 24 h, last {_when(found.last_refused)}",
         ]
@@ -153,9 +153,11 @@ def rotate_operator_key(op: Operator, as_json: bool) -> None:
     text = (
         f"New operator key (secret {settings.operator_secret_name}): {key}\n"
         "Open /operator/sign-in and give it as the password (any user name), or send "
-        "'Authorization: Bearer <key>'. The previous key works until: scim-admin operator-key retire"
+        "'Authorization: Bearer <key>'. The previous key works until `scim-admin operator-key retire`; every\n"
+        f"worker accepts the new one at once and drops a retired one within {settings.revocation_seconds} s."
     )
-    emit(as_json, {"secretName": settings.operator_secret_name, "operatorKey": key}, text)
+    data = {"secretName": settings.operator_secret_name, "operatorKey": key}
+    emit(as_json, {**data, "effectiveWithinSeconds": settings.revocation_seconds}, text)
 
 
 @operator_key.command("retire")
@@ -166,10 +168,11 @@ def retire_operator_key(op: Operator, as_json: bool) -> None:
     """Invalidate every operator key but the newest (a key that leaked, or left with a person)."""
     settings = op.settings
     retired = OperatorKeys(build_secret_store(settings, operator=True), settings.operator_secret_name).retire()
-    seconds = settings.token_cache_seconds
+    seconds = settings.revocation_seconds
     by = datetime.now(UTC) + timedelta(seconds=seconds)
     text = (
-        f"Retired {retired} old operator key(s). Every worker refuses them within SCIM_TOKEN_CACHE_SECONDS "
-        f"({seconds} s): by {by:%Y-%m-%d %H:%M:%S} UTC."
+        f"Retired {retired} old operator key(s). Every worker refuses them within {seconds} s: "
+        f"by {by:%Y-%m-%d %H:%M:%S} UTC."
     )
-    emit(as_json, {"secretName": settings.operator_secret_name, "retired": retired, "refusedBy": by.isoformat()}, text)
+    data = {"secretName": settings.operator_secret_name, "retired": retired, "refusedBy": by.isoformat()}
+    emit(as_json, {**data, "effectiveWithinSeconds": seconds}, text)

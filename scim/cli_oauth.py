@@ -17,6 +17,7 @@ from scim.cli import (
     main,
     operator_errors,
     pass_operator,
+    takes_effect,
     tenant,
 )
 
@@ -60,7 +61,13 @@ def rotate_client_secret(op: Operator, tenant_id: str, as_json: bool) -> None:
 def retire_client_secret(op: Operator, tenant_id: str, as_json: bool) -> None:
     """Invalidate every client secret of the tenant except the newest."""
     retired = op.clients.retire_client_secret(tenant_id)
-    emit(as_json, {"id": tenant_id, "retired": retired}, f"Retired {retired} old client secret(s) of {tenant_id}.")
+    bound = op.settings.revocation_seconds
+    emit(
+        as_json,
+        {"id": tenant_id, "retired": retired, "effectiveWithinSeconds": bound},
+        f"Retired {retired} old client secret(s) of {tenant_id}; the token endpoint refuses them {takes_effect(bound)}"
+        f" (access tokens already issued with them expire within {op.settings.oauth_token_seconds} s).",
+    )
 
 
 @tenant.command("remove-client")
@@ -72,7 +79,12 @@ def remove_client(op: Operator, tenant_id: str, as_json: bool) -> None:
     """Invalidate every client secret: no new access tokens (issued ones expire within their lifetime)."""
     op.tenants.get(tenant_id)
     removed = op.clients.remove_client(tenant_id)
-    emit(as_json, {"id": tenant_id, "retired": removed}, f"Retired {removed} client secret(s) of {tenant_id}.")
+    bound = op.settings.revocation_seconds
+    emit(
+        as_json,
+        {"id": tenant_id, "retired": removed, "effectiveWithinSeconds": bound},
+        f"Retired {removed} client secret(s) of {tenant_id}; the token endpoint refuses them {takes_effect(bound)}.",
+    )
 
 
 @tenant.command("remove-token")
@@ -88,7 +100,12 @@ def remove_token(op: Operator, tenant_id: str, as_json: bool) -> None:
             f"(run `tenant add-client {tenant_id}` first)"
         )
     removed = op.tenants.remove_tokens(tenant_id)
-    emit(as_json, {"id": tenant_id, "retired": removed}, f"Retired {removed} Secret Token(s) of {tenant_id}.")
+    bound = op.settings.revocation_seconds
+    emit(
+        as_json,
+        {"id": tenant_id, "retired": removed, "effectiveWithinSeconds": bound},
+        f"Retired {removed} Secret Token(s) of {tenant_id}; every worker refuses them {takes_effect(bound)}.",
+    )
 
 
 @main.group()
@@ -124,8 +141,8 @@ def rotate_signing_key(op: Operator, as_json: bool) -> None:
     emit(
         as_json,
         {"rotated": True},
-        "New signing key added. Workers pick it up within SCIM_TOKEN_CACHE_SECONDS; once tokens signed by\n"
-        "the previous key have expired (SCIM_OAUTH_TOKEN_SECONDS), run: scim-admin oauth retire-signing-key",
+        f"New signing key added. Workers sign with it {takes_effect(op.settings.revocation_seconds)}; once tokens\n"
+        "signed by the previous key have expired (SCIM_OAUTH_TOKEN_SECONDS), run: scim-admin oauth retire-signing-key",
     )
 
 
@@ -136,4 +153,9 @@ def rotate_signing_key(op: Operator, as_json: bool) -> None:
 def retire_signing_key(op: Operator, as_json: bool) -> None:
     """Disable every signing key but the newest: tokens they signed are refused from then on."""
     retired = op.clients.retire_signing_key()
-    emit(as_json, {"retired": retired}, f"Retired {retired} old signing key(s).")
+    bound = op.settings.revocation_seconds
+    emit(
+        as_json,
+        {"retired": retired, "effectiveWithinSeconds": bound},
+        f"Retired {retired} old signing key(s); every worker refuses tokens they signed {takes_effect(bound)}.",
+    )

@@ -16,6 +16,12 @@ _TABLE_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,49}$")
 _QUEUE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,127}$")
 
+MAX_CACHE_SECONDS = 30
+"""The revocation bound: an operator's change (a retired token or secret, a disabled tenant, a new limit)
+reaches every worker within this time at most. A worker re-reads a tenant's record this often; a change to
+the tenant's secrets made through the CLI also changes that record, which makes the worker drop the
+secrets it cached. Secrets of the whole deployment (operator key, signing keys) are kept no longer."""
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The checkout's root: make run keeps its state in PROJECT_ROOT/.local (git-ignored)."""
 
@@ -94,6 +100,16 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _cache_seconds(environ: Mapping[str, str], name: str) -> int:
+    value = _positive_int(environ, name, MAX_CACHE_SECONDS)
+    if value > MAX_CACHE_SECONDS:
+        raise SettingsError(
+            f"{name} is at most {MAX_CACHE_SECONDS}: a retired token or secret, a disabled tenant or a new limit "
+            f"must reach every worker within {MAX_CACHE_SECONDS} s"
+        )
+    return value
+
+
 def _state_dir(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("SCIM_STATE_DIR") or PROJECT_ROOT / ".local")
 
@@ -148,12 +164,20 @@ class Settings:
     operator_secret_name: str = "scim-operator-key"
     """The secret (same store as the tenants' tokens) whose value opens the operator pages under /operator/."""
     token_cache_seconds: int = 300
+    """How long a worker keeps a tenant's Secret Tokens and client secrets unless the tenant record says they
+    changed (see MAX_CACHE_SECONDS); the operator key and signing keys are kept at most revocation_seconds."""
     token_grace_seconds: int = 900
     tenant_cache_seconds: int = 30
+    """How long a worker keeps a tenant's record (enabled, limit)."""
     storage_queue_endpoint: str | None = None
     """Queue service of the data account (Azure); with a connection string, its QueueEndpoint is used."""
     changes_queue: str = "scim-changes"
     change_retention_days: int = 30
+
+    @property
+    def revocation_seconds(self) -> int:
+        """Within this many seconds every worker applies an operator's change made through the CLI."""
+        return self.tenant_cache_seconds
 
     @property
     def publishes_changes(self) -> bool:
@@ -200,7 +224,7 @@ class Settings:
             operator_secret_name=_secret_name(env, "SCIM_OPERATOR_SECRET_NAME", "scim-operator-key"),
             token_cache_seconds=_positive_int(env, "SCIM_TOKEN_CACHE_SECONDS", 300),
             token_grace_seconds=_positive_int(env, "SCIM_TOKEN_GRACE_SECONDS", 900),
-            tenant_cache_seconds=_positive_int(env, "SCIM_TENANT_CACHE_SECONDS", 30),
+            tenant_cache_seconds=_cache_seconds(env, "SCIM_TENANT_CACHE_SECONDS"),
             oauth_token_seconds=_positive_int(env, "SCIM_OAUTH_TOKEN_SECONDS", 3600),
             oauth_leeway_seconds=_positive_int(env, "SCIM_OAUTH_LEEWAY_SECONDS", 30),
         )

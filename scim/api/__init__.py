@@ -21,7 +21,7 @@ from scim.platform.delivery import SweepReport
 from scim.platform.tenants import TenantDirectory, is_tenant_id
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
-from scim.secrets import SecretSource, build_secret_source
+from scim.secrets import SecretSource, build_secret_source, build_secret_store
 from scim.settings import Settings, SettingsError
 from scim.store import TableStorage, TenantTable
 from scim.wiring import build_delivery, build_storage
@@ -53,17 +53,42 @@ def build_api(
     endpoint = TokenEndpoint(auth, auth.access_tokens, public_base_url=settings.public_base_url)
     api = ScimApi(settings, users, auth, groups, endpoint)
     directory = TenantDirectory(TenantTable(storage), ttl_seconds=settings.tenant_cache_seconds)
-    api.activity = build_recorder(settings, storage, lambda tenant: directory.lookup(tenant) is not None)
+    api.activity = build_recorder(
+        settings, storage, lambda tenant: directory.lookup(tenant) is not None, name_of=resource_names(users, groups)
+    )
     api.operator_factory = lambda: build_operator_pages(settings, storage, source, directory)
     api.delivery = build_delivery(settings, storage)
     return api
 
 
-def build_recorder(settings: Settings, storage: TableStorage, is_registered: Callable[[str], bool]) -> ActivityRecorder:
+def build_recorder(
+    settings: Settings,
+    storage: TableStorage,
+    is_registered: Callable[[str], bool],
+    *,
+    name_of: Callable[[str, str, str], str] | None = None,
+) -> ActivityRecorder:
     """Request outcomes into the activity table, off the request path (scim.platform.activity)."""
     return ActivityRecorder(
-        storage.activity(), is_registered=is_registered, retention=timedelta(days=settings.activity_retention_days)
+        storage.activity(),
+        is_registered=is_registered,
+        retention=timedelta(days=settings.activity_retention_days),
+        name_of=name_of,
     )
+
+
+def resource_names(users: UserService, groups: GroupService) -> Callable[[str, str, str], str]:
+    """The current userName or displayName of a resource (one point read), to name a refusal of a request
+    that carried only the id; '' if it does not exist."""
+
+    def name_of(tenant: str, resource_type: str, resource_id: str) -> str:
+        if resource_type == "User":
+            return str(users.model(users.read(tenant, resource_id)).user_name or "")
+        if resource_type == "Group":
+            return str(groups.model(groups.read(tenant, resource_id)).display_name or "")
+        return ""
+
+    return name_of
 
 
 def build_operator_pages(
@@ -74,13 +99,15 @@ def build_operator_pages(
     Imported here, on the first operator request: their modules (charts, report) are a cold start's cost otherwise.
     """
     from scim.api.admin import AdminApi, OperatorCredential, TableTenantCatalog
+    from scim.api.admin_view import state_reader
     from scim.platform.activity_report import build_activity_report
 
     catalog = TableTenantCatalog(TenantTable(storage), directory)
     report = build_activity_report(storage, catalog.active_limit)
     name = settings.operator_secret_name
     credential = OperatorCredential(lambda refresh: secrets.secret_values(name, refresh=refresh))
-    return AdminApi(report, catalog, credential, is_tenant_id)
+    state = state_reader(directory, build_secret_store(settings), settings.public_base_url)
+    return AdminApi(report, catalog, credential, is_tenant_id, state=state)
 
 
 def build_authenticator(
@@ -131,6 +158,7 @@ ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
     "resource_type": discovery.resource_type,
     "oauth_token": ScimApi.oauth_token,
     "unknown": ScimApi.unknown_route,
+    "api_prefix": ScimApi.api_prefix_route,
 }
 
 

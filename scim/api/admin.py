@@ -19,11 +19,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from scim.api.admin_chart import chart
+from scim.api.admin_view import TenantState, group_errors
 from scim.http import Request, Response
 from scim.platform.activity_report import ActivityReport, parse_since
 from scim.platform.hints import hint
@@ -53,7 +54,7 @@ _HEADERS = {
 
 
 class TenantCatalog(Protocol):
-    """Which tenants exist and their licence limits."""
+    """Which tenants exist and their license limits."""
 
     def tenant_ids(self) -> list[str]: ...
     def exists(self, tenant: str) -> bool: ...
@@ -117,6 +118,16 @@ def _when(moment: datetime | None) -> str:
     return "never" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S} UTC"
 
 
+def _stamp(moment: datetime | None) -> str:
+    """A table cell's time: the column header says UTC; kept on one line by the `time` class."""
+    return "" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S}"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def templates() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -124,6 +135,7 @@ def templates() -> Environment:
         undefined=StrictUndefined,
     )
     env.filters["when"] = _when
+    env.filters["stamp"] = _stamp
     env.filters["hint"] = hint
     return env
 
@@ -137,7 +149,11 @@ class AdminApi:
         catalog: TenantCatalog,
         credential: OperatorCredential,
         is_tenant_id: Callable[[str], bool],
+        *,
+        state: Callable[[str, str], TenantState | None] | None = None,
     ) -> None:
+        self._state = state
+        """(tenant, request origin) -> the tenant's record and credentials for the tenant page."""
         self.report = report
         self.catalog = catalog
         self.credential = credential
@@ -174,7 +190,7 @@ class AdminApi:
             return self.tenants(request)
         if parts[0] == "tenants" and len(parts) in (2, 3) and self._known(parts[1]):
             if len(parts) == 2:
-                return self.tenant(parts[1])
+                return self.tenant(parts[1], _origin(request.url))
             if parts[2] == "activity":
                 return self.activity(request, parts[1])
         return self._message(404, "Not found", "There is no such page or tenant.")
@@ -202,10 +218,19 @@ class AdminApi:
             next_page=number + 1 if more else None,
         )
 
-    def tenant(self, tenant: str) -> Response:
+    def tenant(self, tenant: str, origin: str = "") -> Response:
         status = self.report.status(tenant)
         errors = self.report.activity(tenant, errors_only=True, limit=RECENT_ERRORS)
-        return self._page(200, "tenant.html", status=status, chart=chart(status.hours), errors=errors)
+        state = self._state(tenant, origin) if self._state is not None else None
+        return self._page(
+            200,
+            "tenant.html",
+            status=status,
+            chart=chart(status.hours),
+            errors=errors,
+            error_groups=group_errors(errors.records),
+            state=state,
+        )
 
     def activity(self, request: Request, tenant: str) -> Response:
         query = request.query

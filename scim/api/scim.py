@@ -143,6 +143,19 @@ class ScimApi:
         self._log(request, "unknown", "-", response.status, started)
         return response
 
+    def api_prefix_route(self, request: Request) -> Response:
+        """`/api/scim/...`, the Functions default prefix: a SCIM 404 that says the Tenant URL has no /api."""
+        started = time.perf_counter()
+        start_counting()
+        response = error_response(
+            NotFoundException(
+                detail="No SCIM endpoint under /api: this service's routes have no /api prefix (host.json "
+                "routePrefix is empty). Drop /api from the Tenant URL: <base>/scim/v2/<tenant>"
+            )
+        )
+        self._log(request, "unknown", "-", response.status, started)
+        return response
+
     # -- plumbing -----------------------------------------------------------------------------
 
     def _dispatch(self, request: Request, operation: str, handlers: Mapping[str, Handler]) -> Response:

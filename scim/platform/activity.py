@@ -165,8 +165,12 @@ class ActivityRecorder:
         prune_every: timedelta = timedelta(hours=1),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         linger_seconds: float = 1.0,
+        name_of: Callable[[str, str, str], str] | None = None,
     ) -> None:
         self._table = table
+        self._name_of = name_of
+        """(tenant, resource type, id) -> the resource's userName or displayName now ('' if none): names a
+        refusal whose request carried no name (a PATCH refused at the license cap), off the request path."""
         self.linger_seconds = linger_seconds
         """How long the thread gathers outcomes before it writes: one transaction a second per tenant at most,
         not one per request (which doubled the storage calls and a third of the process's CPU under load)."""
@@ -325,7 +329,12 @@ class ActivityRecorder:
         except Exception:
             return record
         name = next((r.name for r in earlier if r.name), "")
-        return ActivityRecord(**{**record.__dict__, "name": name}) if name else record
+        if not name and self._name_of is not None and record.resource_type:
+            try:
+                name = self._name_of(tenant, record.resource_type, record.resource_id)
+            except Exception:  # a resource that is gone, or storage down: the record keeps its id
+                name = ""
+        return ActivityRecord(**{**record.__dict__, "name": name[:256]}) if name else record
 
     def _write(self, tenant: str, batch: _TenantBatch) -> None:
         with self._lock:

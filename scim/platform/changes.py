@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,20 @@ from scim.store.queue import MAX_MESSAGE_BYTES, encoded_size
 
 MESSAGE_SCHEMA_VERSION = 1
 STREAMS = ("Users", "Groups")
+
+
+def with_names(changes: list[Change], current_name: Callable[[Change], str | None]) -> list[Change]:
+    """Changes whose record carries no name (a group PATCH's member-added: its row is not read then) get the
+    name another change of the same resource in this list has, else the resource's name now (at most one
+    read per resource)."""
+    known: dict[tuple[str, str], str | None] = {(c.stream, c.resource_id): c.name for c in changes if c.name}
+    named = []
+    for change in changes:
+        key = (change.stream, change.resource_id)
+        if not change.name and key not in known:
+            known[key] = current_name(change)
+        named.append(change if change.name else replace(change, name=known[key]))
+    return named
 
 
 @dataclass(frozen=True)

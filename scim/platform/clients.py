@@ -103,6 +103,7 @@ class ClientService:
         self.ensure_signing_key()
         secret = new_token()
         client.add(secret)
+        self._tenants.secrets_changed(tenant_id)
         return self._credentials(tenant_id, secret)
 
     def rotate_client_secret(self, tenant_id: str) -> ClientCredentials:
@@ -119,6 +120,7 @@ class ClientService:
         self.ensure_signing_key()
         secret = new_token()
         client.add(secret)
+        self._tenants.secrets_changed(tenant_id)
         return self._credentials(tenant_id, secret)
 
     def retire_client_secret(self, tenant_id: str) -> int:
@@ -127,12 +129,16 @@ class ClientService:
         valid = client.valid()
         if not valid:
             raise TenantTokenStateError(f"tenant {tenant_id} has no client; run `tenant add-client {tenant_id}`")
-        return client.disable(valid[1:])
+        retired = client.disable(valid[1:])
+        self._tenants.secrets_changed(tenant_id)
+        return retired
 
     def remove_client(self, tenant_id: str) -> int:
         """Disable every client secret: the tenant can get no new access tokens (issued ones run out)."""
         client = VersionedSecret(self._secrets, client_secret_name(tenant_id))
-        return client.disable(client.valid())
+        removed = client.disable(client.valid())
+        self._tenants.secrets_changed(tenant_id)
+        return removed
 
     # -- the deployment's signing keys ----------------------------------------------------------
 

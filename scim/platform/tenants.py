@@ -10,6 +10,7 @@ other form is refused everywhere: the CLI will not create it, and a Tenant URL h
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Sequence
@@ -22,7 +23,14 @@ from scim.resources.base import ReindexReport
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.secrets import SecretStore, SecretVersion, client_secret_name, new_token, secret_name
-from scim.store import StorageUnavailableError, TableStorage, TenantExistsError, TenantRow, TenantTable
+from scim.store import (
+    StorageUnavailableError,
+    TableStorage,
+    TenantExistsError,
+    TenantRow,
+    TenantTable,
+    VersionMismatchError,
+)
 
 __all__ = [
     "RESOURCE_KINDS",
@@ -227,6 +235,9 @@ class TenantService:
         self._after_newest(self._secrets.versions(name))
         token = new_token()
         self._secrets.add_version(name, token)
+        # A worker that re-read the store less than its refresh interval ago would refuse the new token
+        # until then; the new record makes every worker read it within the revocation bound at worst.
+        self.secrets_changed(tenant_id)
         return token
 
     def retire_token(self, tenant_id: str) -> int:
@@ -237,7 +248,23 @@ class TenantService:
         if not usable:
             raise TenantTokenStateError(f"tenant {tenant_id} has no valid token; run `tenant rotate-token {tenant_id}`")
         self._disable(name, usable[1:])
+        self.secrets_changed(tenant_id)
         return len(usable) - 1
+
+    def revoke_tokens(self, tenant_id: str) -> tuple[str, int]:
+        """After a leak: a new Secret Token, and every other one (the newest included) disabled at once.
+
+        Returns the new token and the number disabled. Entra is refused until the new token is pasted.
+        """
+        self.get(tenant_id)
+        name = secret_name(tenant_id)
+        versions = self._secrets.versions(name)
+        self._after_newest(versions)
+        token = new_token()
+        added = self._secrets.add_version(name, token)
+        self._disable(name, [v for v in self._usable(versions) if v.version != added.version])
+        self.secrets_changed(tenant_id)
+        return token, len(self._usable(versions))
 
     def remove_tokens(self, tenant_id: str) -> int:
         """Disable every Secret Token (a tenant that has moved to OAuth2 client credentials); the number disabled."""
@@ -245,7 +272,16 @@ class TenantService:
         name = secret_name(tenant_id)
         usable = self._usable(self._secrets.versions(name))
         self._disable(name, usable)
+        self.secrets_changed(tenant_id)
         return len(usable)
+
+    def secrets_changed(self, tenant_id: str) -> None:
+        """Rewrite the tenant's record after its secrets changed: the new etag makes every worker drop the
+        secrets it cached once it re-reads the record (SCIM_TENANT_CACHE_SECONDS), so a retired token or
+        client secret is refused within that bound, with no store call per request."""
+        # Changed meanwhile by someone else (VersionMismatchError): its etag moved all the same.
+        with contextlib.suppress(VersionMismatchError):
+            self._table.update(self.get(tenant_id))
 
     def set_limit(self, tenant_id: str, max_active_users: int | None) -> TenantRow:
         self._check_limit(max_active_users)

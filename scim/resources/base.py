@@ -59,6 +59,21 @@ def version_of(key: str) -> str:
     return 'W/"' + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24] + '"'
 
 
+def with_groups(version: str, group_ids: list[str]) -> str:
+    """The ETag of a representation that includes the read-only `groups`: the row's version plus a digest of
+    the group ids, so adding the user to a group moves the tag a GET answers (If-None-Match gets 200, not 304)."""
+    if not group_ids:
+        return version
+    digest = hashlib.sha256("\n".join(sorted(group_ids)).encode("utf-8")).hexdigest()[:12]
+    return f'{version[:-1]}.{digest}"'
+
+
+def row_version(tag: str) -> str:
+    """The row's own version in an ETag (with_groups' digest dropped): writes never change `groups`."""
+    head, dot, _ = tag.partition(".")
+    return f'{head}"' if dot else tag
+
+
 def scim_error_from_validation(exc: ValidationError) -> SCIMException:
     errors = Error.from_validation_errors(exc)
     return SCIMException.from_error(errors[0]) if errors else InvalidValueException()
@@ -269,7 +284,7 @@ class ResourceService(Generic[R]):
     def check_version(self, stored: StoredResource, if_match: str | None) -> None:
         if if_match is None:
             return
-        tags = {tag.strip() for tag in if_match.split(",")}
+        tags = {row_version(tag.strip()) for tag in if_match.split(",")}
         if "*" not in tags and version_of(stored.version_key) not in tags:
             raise PreconditionFailedException(
                 detail=f"The {self.resource_type} changed since that version was read (If-Match)"

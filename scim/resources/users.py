@@ -34,6 +34,7 @@ from scim.resources.base import (
     plausible_id,
     require_object,
     scim_error_from_validation,
+    with_groups,
 )
 from scim.store import ActiveLimitReachedError, CountChange, IndexEntry, StorageUnavailableError, StoredResource
 from scim.store.membership import Memberships
@@ -140,6 +141,8 @@ class UserService(ResourceService[UserResource]):
             except StorageUnavailableError as exc:
                 raise ServiceUnavailableException() from exc
             user.groups = [GroupMembership(value=gid, type="direct", ref=None) for gid in group_ids] or None
+            if user.meta is not None and user.meta.version:
+                user.meta.version = with_groups(user.meta.version, list(group_ids))
         return user
 
     def replace(

@@ -78,6 +78,7 @@ def build_secret_source(settings: Settings) -> CachedSecretSource:
     return CachedSecretSource(
         build_secret_store(settings),
         ttl_seconds=settings.token_cache_seconds,
+        shared_ttl_seconds=settings.revocation_seconds,
         grace_seconds=settings.token_grace_seconds,
         # A file read is cheap: a rotated local token works within a second; Key Vault is asked at most
         # every 30 s per tenant, however many wrong tokens arrive.

@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from scim.cache import ReadThroughCache
-from scim.secrets.store import SecretStore, SecretStoreOutageError, SecretVersion, secret_name
+from scim.secrets.store import (
+    CLIENT_SECRET_PREFIX,
+    TOKEN_SECRET_PREFIX,
+    SecretStore,
+    SecretStoreOutageError,
+    SecretVersion,
+    secret_name,
+)
 
 ACCEPTED_VERSIONS = 2
 """The newest and the previous version are both accepted, so a rotation never breaks provisioning."""
@@ -53,6 +60,7 @@ class CachedSecretSource:
         ttl_seconds: float = 300.0,
         min_refresh_seconds: float = 30.0,
         grace_seconds: float = 900.0,
+        shared_ttl_seconds: float = 30.0,
         max_entries: int = 10_000,
         typical_read_seconds: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
@@ -71,6 +79,17 @@ class CachedSecretSource:
             transient=(SecretStoreOutageError,),
             clock=clock,
         )
+        # Secrets of the whole deployment (operator key, signing keys) have no tenant record to say they
+        # changed: they are kept no longer than the revocation bound.
+        self._shared: ReadThroughCache[str, tuple[_HeldValue, ...]] = ReadThroughCache(
+            self._load,
+            ttl=min(ttl_seconds, shared_ttl_seconds),
+            max_entries=64,
+            min_reload=min(min_refresh_seconds, shared_ttl_seconds),
+            grace=grace_seconds,
+            transient=(SecretStoreOutageError,),
+            clock=clock,
+        )
         # A version's value never changes: remember it, so a refresh costs one listing, not three calls.
         self._values: ReadThroughCache[tuple[str, str], str | None] = ReadThroughCache(
             lambda key: store.value(*key), ttl=3600.0, max_entries=2 * max_entries, min_reload=0.0, clock=clock
@@ -80,7 +99,7 @@ class CachedSecretSource:
 
     def secret_values(self, name: str, *, refresh: bool = False) -> tuple[str, ...]:
         now = self._wall_clock()
-        held = self._cache.get(name, reload=refresh)
+        held = self._cache_of(name).get(name, reload=refresh)
         usable = [item.value for item in held if item.version.usable_at(now)]
         return tuple(usable[:ACCEPTED_VERSIONS])
 
@@ -89,6 +108,13 @@ class CachedSecretSource:
 
     def typical_read_seconds(self) -> float:
         return self._typical
+
+    def forget(self, name: str) -> None:
+        """Drop what is cached for the secret: its next use reads the store (its tenant record changed)."""
+        self._cache_of(name).invalidate(name)
+
+    def _cache_of(self, name: str) -> ReadThroughCache[str, tuple[_HeldValue, ...]]:
+        return self._cache if name.startswith((TOKEN_SECRET_PREFIX, CLIENT_SECRET_PREFIX)) else self._shared
 
     def _load(self, name: str) -> tuple[_HeldValue, ...]:
         started = time.perf_counter()
@@ -132,3 +158,6 @@ class StaticSecretSource:
 
     def typical_read_seconds(self) -> float:
         return 0.0
+
+    def forget(self, name: str) -> None:
+        """Nothing is cached."""

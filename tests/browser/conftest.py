@@ -103,7 +103,7 @@ def operator(browser: Any, site: Site) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def site(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """function_app.app over HTTP on settings of its own: tenants made by the operator's TenantService (contoso
-    with a licence limit of 2), the operator key a secret in the same local store, and a clock of its own."""
+    with a license limit of 2), the operator key a secret in the same local store, and a clock of its own."""
     secrets_file = Path(tmp_path_factory.mktemp("browser-state")) / "secrets.json"
     environ = {
         "SCIM_STORAGE_CONNECTION_STRING": azurite.connection_string,

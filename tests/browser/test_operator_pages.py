@@ -21,7 +21,7 @@ def basic(user: str, password: str) -> str:
 @pytest.fixture(scope="module")
 def cycle(site: Site) -> Site:
     """Three Entra cycles: 10:20, 12:20 and 15:10 UTC (now is 15:20), with failures in each: a missing mail,
-    a userName taken, the licence limit, a displayName taken, an unknown id."""
+    a userName taken, the license limit, a displayName taken, an unknown id."""
     scim = site.scim
     at(site, NOW - timedelta(hours=5))
     assert scim.get("/Users", params={"filter": 'userName eq "nobody@contoso.com"'}).status_code == 200
@@ -31,7 +31,7 @@ def cycle(site: Site) -> Site:
     assert scim.post("/Users", content=user_body("ADA@contoso.com")).status_code == 409
     carol = scim.post("/Users", content=user_body("carol@contoso.com"))
     assert carol.status_code == 201
-    assert scim.post("/Users", content=user_body("erin@contoso.com")).status_code == 403  # licence limit 2
+    assert scim.post("/Users", content=user_body("erin@contoso.com")).status_code == 403  # license limit 2
 
     at(site, NOW - timedelta(hours=3))
     disable = {
@@ -92,13 +92,46 @@ def test_tenant_page_shows_figures_chart_and_hints(cycle: Site, operator: Any) -
     assert drawn["14:00"][2] == 0 and drawn["10:00"][3] > 0
     assert list(drawn)[-1] == "15:00"  # the current hour is last
 
+    # Six errors, two of them identical (bob's missing mail, 10:20 and 12:20): five rows, one counted twice.
     rows = operator.locator("#recent-errors tr.record")
-    assert rows.count() == 6
+    assert rows.count() == 5
+    counts = [int(c) for c in operator.locator("#recent-errors td.count").all_inner_texts()]
+    assert sorted(counts) == [1, 1, 1, 1, 2]
+    twice = operator.locator('#recent-errors tr.record[data-count="2"]')
+    assert figure(twice, "td.name") == "bob@contoso.com"
+    assert figure(twice, "td.first") == f"{NOW - timedelta(hours=5):%Y-%m-%d %H:%M}:00"
+    assert figure(twice, "td.last") == f"{NOW - timedelta(hours=3):%Y-%m-%d %H:%M}:00"
     hints = [str(t) for t in operator.locator("#recent-errors .hint").all_inner_texts()]
-    assert hints.count(MISSING_MAIL) == 2
+    assert hints.count(MISSING_MAIL) == 1
     assert USERNAME_TAKEN in hints and DISPLAYNAME_TAKEN in hints and LICENSE_CAP in hints
     assert 'map mail to emails[type eq "work"].value' in MISSING_MAIL
     shot(operator, "tenant")
+
+
+def test_tenant_page_shows_the_tenants_state(cycle: Site, operator: Any) -> None:
+    assert operator.goto(f"{cycle.url}/operator/tenants/{TENANT}").status == 200
+    assert figure(operator, "#state-enabled") == "yes"
+    assert figure(operator, "#state-limit") == "2 active users"
+    assert figure(operator, "#state-auth") == "Secret Token"
+    assert figure(operator, "#state-tokens").startswith("1 valid, made ")
+    assert figure(operator, "#state-client-secrets") == "none"
+    assert figure(operator, "#state-url") == f"http://127.0.0.1:7071/scim/v2/{TENANT}"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_dates_stay_on_one_line_at_desktop_and_phone_width(cycle: Site, operator: Any, width: int) -> None:
+    """A date cell is one line high (it wrapped onto three), and the page itself never scrolls sideways."""
+    operator.set_viewport_size({"width": width, "height": 900})
+    for path, name in ((f"tenants/{TENANT}", "tenant"), (f"tenants/{TENANT}/activity", "activity")):
+        assert operator.goto(f"{cycle.url}/operator/{path}").status == 200
+        cells = operator.locator("td.time time")
+        assert cells.count() > 0
+        line = float(operator.evaluate("parseFloat(getComputedStyle(document.body).lineHeight)"))
+        heights = [float(box["height"]) for box in (cells.nth(n).bounding_box() for n in range(cells.count())) if box]
+        assert max(heights) < 1.5 * line, (name, width, heights)  # one line, not three
+        page_width = int(operator.evaluate("document.documentElement.scrollWidth"))
+        assert page_width <= width, (name, width, page_width)
+        shot(operator, f"{name}-{width}px")
 
 
 def test_tenants_list_shows_status_and_license_use(cycle: Site, operator: Any) -> None:
@@ -122,9 +155,9 @@ def test_did_entra_send_user_x_when_and_what_did_we_say(cycle: Site, operator: A
     assert [str(t) for t in operator.locator("#activity tr.record td:nth-child(6)").all_inner_texts()] == ["400", "400"]
     assert all(t == MISSING_MAIL for t in operator.locator("#activity .hint").all_inner_texts())
     times = [str(t) for t in operator.locator("#activity tr.record td:nth-child(1)").all_inner_texts()]
-    assert times == [
-        f"{NOW - timedelta(hours=3):%Y-%m-%d %H:%M}:00 UTC",
-        f"{NOW - timedelta(hours=5):%Y-%m-%d %H:%M}:00 UTC",
+    assert times == [  # the column header says UTC
+        f"{NOW - timedelta(hours=3):%Y-%m-%d %H:%M}:00",
+        f"{NOW - timedelta(hours=5):%Y-%m-%d %H:%M}:00",
     ]
     shot(operator, "search")
 

@@ -26,7 +26,10 @@ def test_a_created_then_disabled_user_reaches_the_queue(client: httpx.Client, az
     assert disabled.status_code == 200
     delivery = api.get_api().delivery
     assert delivery is not None and delivery.flush()
-    mine = [m for m in receive_all(azurite.connection_string, "scim-changes") if m["id"] == uid]
+    # The queue does not keep order: each message's seq does.
+    mine = sorted(
+        (m for m in receive_all(azurite.connection_string, "scim-changes") if m["id"] == uid), key=lambda m: m["seq"]
+    )
     for message in mine:
         jsonschema.validate(message, SCHEMA)
     assert [(m["operation"], m["version"]) for m in mine] == [

@@ -20,11 +20,13 @@ from devhost.azurite import ROOT, free_port
 
 
 @contextmanager
-def make_run(state: Path, port: int, azurite_port: int) -> Iterator[tuple[str, str]]:
+def make_run(state: Path, port: int, azurite_port: int, queue_port: int | None = None) -> Iterator[tuple[str, str]]:
     env = {
         **os.environ,
         "PORT": str(port),
         "AZURITE_TABLE_PORT": str(azurite_port),
+        # Not the default 10001: another checkout's make run may hold it (make run now refuses a taken port).
+        "AZURITE_QUEUE_PORT": str(queue_port or free_port()),
         "SCIM_STATE_DIR": str(state),
         "SCIM_TENANT": "contoso",
     }
@@ -59,11 +61,11 @@ def make_run(state: Path, port: int, azurite_port: int) -> Iterator[tuple[str, s
 
 
 def test_make_run_serves_the_printed_tenant_url_and_keeps_data(tmp_path: Path) -> None:
-    port, azurite_port = free_port(), free_port()
+    port, azurite_port, queue_port = free_port(), free_port(), free_port()
     state = tmp_path / "local"
     state.mkdir(mode=0o755)
     state.chmod(0o755)  # as an earlier version left it: world-readable
-    with make_run(state, port, azurite_port) as (tenant_url, token):
+    with make_run(state, port, azurite_port, queue_port) as (tenant_url, token):
         # Issue 19: Azurite's data (user data) and the secret store are the owner's only.
         assert stat.S_IMODE(state.stat().st_mode) == 0o700
         assert stat.S_IMODE((state / "azurite").stat().st_mode) == 0o700
@@ -79,7 +81,7 @@ def test_make_run_serves_the_printed_tenant_url_and_keeps_data(tmp_path: Path) -
         }
         assert httpx.post(f"{tenant_url}/Users", json=user, headers=headers).status_code == 201
 
-    with make_run(state, port, azurite_port) as (_, same_token):
+    with make_run(state, port, azurite_port, queue_port) as (_, same_token):
         assert same_token == token
         found = httpx.get(
             f"{tenant_url}/Users", params={"filter": 'userName eq "kept@contoso.com"'}, headers=headers

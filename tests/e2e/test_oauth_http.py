@@ -44,7 +44,7 @@ def operator_env(e2e_environ: dict[str, str], base_url: str) -> dict[str, str]:
 def scim_admin(env: dict[str, str], *args: str) -> str:
     result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def entra_fields(output: str) -> dict[str, str]:

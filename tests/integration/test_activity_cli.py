@@ -52,7 +52,7 @@ def create_user(served: Any, tenant: str, token: str, user_name: str, mail: bool
 
 
 def test_activity_and_status_answer_where_is_my_user(cli_env: dict[str, str], tenant: str) -> None:
-    token = json.loads(run(cli_env, "tenant", "create", tenant, "--max-users", "1", "--json").output)["secretToken"]
+    token = json.loads(run(cli_env, "tenant", "create", tenant, "--max-users", "1", "--json").stdout)["secretToken"]
     served = api.build_api(Settings.from_environ(cli_env))
     assert create_user(served, tenant, token, "ada@contoso.com") == 201
     assert create_user(served, tenant, token, "bob@contoso.com", mail=False) == 400
@@ -63,27 +63,27 @@ def test_activity_and_status_answer_where_is_my_user(cli_env: dict[str, str], te
     assert "create" in text and "400" in text and "invalidValue" in text
     assert f"fix:  {MISSING_MAIL}" in text
 
-    errors = json.loads(run(cli_env, "tenant", "activity", tenant, "--errors", "--since", "2h", "--json").output)
+    errors = json.loads(run(cli_env, "tenant", "activity", tenant, "--errors", "--since", "2h", "--json").stdout)
     assert [(r["name"], r["status"], r["hint"]) for r in errors["records"]] == [
         ("carol@contoso.com", 403, LICENSE_CAP),
         ("bob@contoso.com", 400, MISSING_MAIL),
     ]
     assert errors["next"] is None
-    page = json.loads(run(cli_env, "tenant", "activity", tenant, "--limit", "2", "--json").output)
+    page = json.loads(run(cli_env, "tenant", "activity", tenant, "--limit", "2", "--json").stdout)
     assert len(page["records"]) == 2 and page["next"]
-    rest = json.loads(run(cli_env, "tenant", "activity", tenant, "--after", page["next"], "--json").output)
+    rest = json.loads(run(cli_env, "tenant", "activity", tenant, "--after", page["next"], "--json").stdout)
     assert [r["name"] for r in rest["records"]] == ["ada@contoso.com"]
 
-    status = json.loads(run(cli_env, "tenant", "status", tenant, "--json").output)
+    status = json.loads(run(cli_env, "tenant", "status", tenant, "--json").stdout)
     assert status["last24h"] == {"requests": 3, "errors": 2, "writes": 1}
     assert status["lastCycle"] == {"requests": 3, "errors": 2}
     assert status["users"] == {"active": 1, "disabled": 0, "total": 1}
     assert status["license"]["text"] == "1 of 1 (100%)"
     assert status["lastRequest"] is not None
-    assert "Licence use:         1 of 1 (100%)" in run(cli_env, "tenant", "status", tenant).output
+    assert "License use:         1 of 1 (100%)" in run(cli_env, "tenant", "status", tenant).output
 
     # Deleting the tenant deletes its activity with its users.
-    deleted = json.loads(run(cli_env, "tenant", "delete", tenant, "--yes", "--json").output)["deletedRows"]
+    deleted = json.loads(run(cli_env, "tenant", "delete", tenant, "--yes", "--json").stdout)["deletedRows"]
     assert deleted["Activity"] > 0
     assert served.operator is not None
     assert served.operator.report.table.page(tenant).records == []
@@ -98,7 +98,7 @@ def test_operator_key_rotate_opens_the_operator_pages(cli_env: dict[str, str]) -
         return served.operator.handle(request).status  # type: ignore[union-attr]
 
     assert page("Bearer anything") == 401  # no operator key yet: every request is refused
-    key = json.loads(run(cli_env, "operator-key", "rotate", "--json").output)["operatorKey"]
+    key = json.loads(run(cli_env, "operator-key", "rotate", "--json").stdout)["operatorKey"]
     assert len(key) >= 43
     time.sleep(1.1)  # a key the worker has not seen is re-read at most once a second locally (30 s: Key Vault)
     assert page(f"Bearer {key}") == 200
@@ -115,32 +115,32 @@ def test_operator_key_retire_refuses_every_key_but_the_newest(cli_env: dict[str,
         request = Request.build("GET", "https://scim.example.net/operator/", headers={"Authorization": f"Bearer {key}"})
         return served.operator.handle(request).status  # type: ignore[union-attr]
 
-    old = json.loads(run(cli_env, "operator-key", "rotate", "--json").output)["operatorKey"]
-    new = json.loads(run(cli_env, "operator-key", "rotate", "--json").output)["operatorKey"]
+    old = json.loads(run(cli_env, "operator-key", "rotate", "--json").stdout)["operatorKey"]
+    new = json.loads(run(cli_env, "operator-key", "rotate", "--json").stdout)["operatorKey"]
     time.sleep(1.1)  # a key the worker has not seen is re-read at most once a second locally
     assert (page(old), page(new)) == (200, 200)  # a rotation keeps the previous key working
     third = CliRunner().invoke(main, ["operator-key", "rotate"], env=cli_env)
     assert third.exit_code == 1 and "operator-key retire" in third.output  # never a silent third key
 
     retired = run(cli_env, "operator-key", "retire").output
-    assert retired.startswith("Retired 1 old operator key(s).") and "SCIM_TOKEN_CACHE_SECONDS" in retired
+    assert retired.startswith("Retired 1 old operator key(s).") and "within 30 s" in retired
     assert "by 20" in retired and "UTC" in retired  # when it takes effect on every worker
     deadline = time.monotonic() + 15  # the worker re-reads the key within its cache time (1 s here)
     while page(old) != 401:
         assert time.monotonic() < deadline, "the retired operator key still opens the pages"
         time.sleep(0.2)
     assert page(new) == 200
-    assert json.loads(run(cli_env, "operator-key", "retire", "--json").output)["retired"] == 0
+    assert json.loads(run(cli_env, "operator-key", "retire", "--json").stdout)["retired"] == 0
 
 
 def test_refusals_without_valid_credentials_are_counted_apart(cli_env: dict[str, str], tenant: str) -> None:
     """Issue 19: 70 GETs with a wrong token moved the tenant's last request and figures, and pushed its real
     errors off the operator's page."""
-    token = json.loads(run(cli_env, "tenant", "create", tenant, "--json").output)["secretToken"]
+    token = json.loads(run(cli_env, "tenant", "create", tenant, "--json").stdout)["secretToken"]
     served = api.build_api(Settings.from_environ(cli_env))
     assert create_user(served, tenant, token, "bob@contoso.com", mail=False) == 400
     assert served.activity is not None and served.activity.flush()
-    before = json.loads(run(cli_env, "tenant", "status", tenant, "--json").output)
+    before = json.loads(run(cli_env, "tenant", "status", tenant, "--json").stdout)
     for _ in range(70):
         wrong = Request.build(
             "GET",
@@ -151,12 +151,12 @@ def test_refusals_without_valid_credentials_are_counted_apart(cli_env: dict[str,
         assert served.users_collection(wrong).status == 401
     assert served.activity.flush()
 
-    status = json.loads(run(cli_env, "tenant", "status", tenant, "--json").output)
+    status = json.loads(run(cli_env, "tenant", "status", tenant, "--json").stdout)
     assert status["last24h"] == {"requests": 1, "errors": 1, "writes": 0}
     assert status["lastRequest"] == before["lastRequest"]  # the refusals did not move it
     assert status["refused"]["last24h"] == 70 and status["refused"]["last"] >= status["lastRequest"]
     assert "Refused (no valid credentials): 70 in 24 h" in run(cli_env, "tenant", "status", tenant).output
-    errors = json.loads(run(cli_env, "tenant", "activity", tenant, "--errors", "--json").output)["records"]
+    errors = json.loads(run(cli_env, "tenant", "activity", tenant, "--errors", "--json").stdout)["records"]
     assert [(r["name"], r["status"]) for r in errors] == [("bob@contoso.com", 400)]
 
     assert served.operator is not None
@@ -164,3 +164,46 @@ def test_refusals_without_valid_credentials_are_counted_apart(cli_env: dict[str,
     assert "bob@contoso.com" in page  # still among the recent errors
     assert re.search(r'id="refused"[^>]*>[^<]*<b>70</b>', page)
     assert re.search(r'id="day">[^<]*<b><span class="requests">1</span>', page)
+
+
+def test_a_patch_refused_at_the_license_cap_is_found_by_the_users_name(cli_env: dict[str, str], tenant: str) -> None:
+    """The request names only the id: the record takes the userName of the stored user, so search finds it."""
+    token = json.loads(run(cli_env, "tenant", "create", tenant, "--max-users", "1", "--json").stdout)["secretToken"]
+    served = api.build_api(Settings.from_environ(cli_env))
+    assert create_user(served, tenant, token, "ada@contoso.com") == 201
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "dan@contoso.com",
+        "active": False,  # a disabled user takes no seat
+        "emails": [{"type": "work", "value": "dan@contoso.com"}],
+    }
+    created = served.users_collection(
+        Request.build(
+            "POST",
+            f"https://scim.example.net/scim/v2/{tenant}/Users",
+            route_params={"tenant": tenant},
+            headers=headers,
+            body=json.dumps(body).encode(),
+        )
+    )
+    uid = json.loads(created.body)["id"]
+    enable = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": True}],
+    }
+    refused = served.user_item(
+        Request.build(
+            "PATCH",
+            f"https://scim.example.net/scim/v2/{tenant}/Users/{uid}",
+            route_params={"tenant": tenant, "id": uid},
+            headers=headers,
+            body=json.dumps(enable).encode(),
+        )
+    )
+    assert refused.status == 403
+    assert served.activity is not None and served.activity.flush()
+
+    found = json.loads(run(cli_env, "tenant", "activity", tenant, "--user", "DAN@contoso.com", "--json").stdout)
+    refusals = [r for r in found["records"] if r["status"] == 403]
+    assert [(r["operation"], r["id"], r["name"]) for r in refusals] == [("update", uid, "dan@contoso.com")]

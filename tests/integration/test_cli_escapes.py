@@ -66,6 +66,6 @@ def test_changes_and_activity_print_stored_escape_sequences_escaped(
     assert f"said: taken: {SHOWN}" in outputs["activity"]
 
     # JSON output keeps the stored value, escaped as JSON.
-    records = json.loads(run(env, "tenant", "activity", tenant, "--json").output)["records"]
+    records = json.loads(run(env, "tenant", "activity", tenant, "--json").stdout)["records"]
     assert EVIL in [r["name"] for r in records]
     assert "\x1b" not in run(env, "tenant", "changes", tenant, "--json").output

@@ -48,25 +48,30 @@ def test_every_change_reaches_the_queue_as_a_message_the_schema_accepts(
     users.delete(tenant, uid)
     assert platform.delivery.flush()
 
-    messages = receive_all(azurite.connection_string, platform.queue.name)  # type: ignore[union-attr]
-    check(messages)
-    assert [(m["stream"], m["seq"], m["operation"]) for m in messages] == [
-        ("Users", 1, "created"),
-        ("Users", 2, "disabled"),
-        ("Users", 3, "created"),
-        ("Groups", 1, "created"),
-        ("Groups", 2, "member-added"),
-        ("Groups", 3, "member-removed"),
-        ("Users", 4, "deleted"),
-    ]
-    first = messages[0]
+    received = receive_all(azurite.connection_string, platform.queue.name)  # type: ignore[union-attr]
+    check(received)
+    # The queue does not keep order (README, Platform delivery): each message carries its stream and seq,
+    # which give the order, so compare them as a set and read each message by its (stream, seq).
+    messages = {(m["stream"], m["seq"]): m for m in received}
+    assert len(messages) == len(received)  # each change once
+    assert {key: m["operation"] for key, m in messages.items()} == {
+        ("Users", 1): "created",
+        ("Users", 2): "disabled",
+        ("Users", 3): "created",
+        ("Groups", 1): "created",
+        ("Groups", 2): "member-added",
+        ("Groups", 3): "member-removed",
+        ("Users", 4): "deleted",
+    }
+    first = messages["Users", 1]
     assert first["tenant"] == tenant and first["id"] == uid and first["version"] == ada.meta.version  # type: ignore[union-attr]
     assert first["resource"]["userName"] == ada.user_name and first["resource"]["meta"]["resourceType"] == "User"
-    assert messages[1]["resource"]["active"] is False
-    assert "resource" not in messages[2]
-    assert messages[2]["resourceRef"] == {"location": f"/scim/v2/{tenant}/Users/{big.id}", "stream": "Users", "seq": 3}
-    assert messages[4]["members"] == [uid] and messages[4]["id"] == gid
-    assert "resource" not in messages[6] and "resourceRef" not in messages[6]
+    assert messages["Users", 2]["resource"]["active"] is False
+    assert "resource" not in messages["Users", 3]
+    ref = {"location": f"/scim/v2/{tenant}/Users/{big.id}", "stream": "Users", "seq": 3}
+    assert messages["Users", 3]["resourceRef"] == ref
+    assert messages["Groups", 2]["members"] == [uid] and messages["Groups", 2]["id"] == gid
+    assert "resource" not in messages["Users", 4] and "resourceRef" not in messages["Users", 4]
     # Delivered records moved the watermark, so a sweep finds nothing left to send.
     assert platform.delivery.sweep().published == 0
 
@@ -143,7 +148,8 @@ def test_a_crash_between_commit_and_publish_is_delivered_by_the_sweep(
     assert restarted.sweep().published == 2
     messages = receive_all(azurite.connection_string, platform.queue.name)  # type: ignore[union-attr]
     check(messages)
-    assert [(m["seq"], m["operation"], m["id"]) for m in messages] == [(1, "created", uid), (2, "disabled", uid)]
+    in_order = sorted(messages, key=lambda m: m["seq"])  # the queue does not keep order; seq does
+    assert [(m["seq"], m["operation"], m["id"]) for m in in_order] == [(1, "created", uid), (2, "disabled", uid)]
     assert restarted.sweep().published == 0
 
 

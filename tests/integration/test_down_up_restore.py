@@ -57,7 +57,7 @@ def cli(env: dict[str, str]) -> Callable[..., Result]:
 
 def ok(result: Result) -> Any:
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 @contextmanager

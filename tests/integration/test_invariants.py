@@ -62,7 +62,7 @@ def test_scim_admin_tenant_check(azurite: Azurite, tmp_path: Path, tenant: str) 
     broken_tenant(storage, tenant)
     bad = cli("tenant", "check", tenant, "--json")
     assert bad.exit_code == 1
-    report = json.loads(bad.output)
+    report = json.loads(bad.stdout)
     assert report["ok"] is False and len(report["violations"]) >= 4
     assert cli("tenant", "check", "no-such-tenant").exit_code == 1
     storage.close()

@@ -108,7 +108,7 @@ def test_throttled_vault_does_not_hold_the_request(vault: FakeVault, source: Any
     began = time.perf_counter()
     with pytest.raises(SecretSourceUnavailableError):
         source.tenant_tokens("acme")
-    assert time.perf_counter() - began < 1.0
+    assert time.perf_counter() - began < 3.0  # SDK retries would wait 4 s each: this tells them apart under load
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
@@ -172,11 +172,11 @@ def test_cli_creates_rotates_and_retires_tokens_in_key_vault(
     }
     runner = CliRunner()
     created = json.loads(
-        runner.invoke(main, ["tenant", "create", tenant, "--json"], env=env, catch_exceptions=False).output
+        runner.invoke(main, ["tenant", "create", tenant, "--json"], env=env, catch_exceptions=False).stdout
     )
     assert created["tenantUrl"] == f"https://func-scim.azurewebsites.net/scim/v2/{tenant}"
     assert vault.valid_values(f"scim-token-{tenant}") == [created["secretToken"]]
-    rotated = json.loads(runner.invoke(main, ["tenant", "rotate-token", tenant, "--json"], env=env).output)
+    rotated = json.loads(runner.invoke(main, ["tenant", "rotate-token", tenant, "--json"], env=env).stdout)
     assert vault.valid_values(f"scim-token-{tenant}") == [created["secretToken"], rotated["secretToken"]]
     assert runner.invoke(main, ["tenant", "retire-token", tenant], env=env).exit_code == 0
     assert vault.valid_values(f"scim-token-{tenant}") == [rotated["secretToken"]]

@@ -309,7 +309,7 @@ def test_scim_admin_tenant_reindex(azurite: Azurite, tmp_path: Path, tenant: str
     assert first.exit_code == 1  # a pair to rename
     assert f"{tenant} Users: 1 read, 1 moved" in first.output and f"Groups {wide}:" in first.output
     assert user_ids(users, tenant, 'userName eq "strasse"') == [moved]
-    again = json.loads(cli("tenant", "reindex", "--all", "--json").output)
+    again = json.loads(cli("tenant", "reindex", "--all", "--json").stdout)
     assert again[tenant]["Users"]["moved"] == 0 and again[tenant]["Groups"]["conflicts"] == [wide]
     assert cli("tenant", "reindex").exit_code == 2  # neither tenants nor --all
     assert cli("tenant", "check", tenant).exit_code == 0

@@ -40,7 +40,7 @@ def cli(cli_env: dict[str, str]) -> Cli:
 
 def ok_json(result: Result) -> Any:
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def worker_view(cli_env: dict[str, str], name: str) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from devhost.azurite import ROOT, Azurite, free_port
 from scim.cli import main
 from scim.platform.tenants import TenantDirectory
 from scim.secrets import CachedSecretSource, LocalSecretStore
+from scim.settings import azurite_connection_string
 from scim.store import TableStorage, TenantTable
 
 
@@ -42,7 +43,7 @@ def cli(cli_env: dict[str, str]) -> Iterator[Any]:
 
 def as_json(result: Result) -> Any:
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def accepted(cli_env: dict[str, str], tenant_id: str) -> tuple[str, ...]:
@@ -156,7 +157,11 @@ def test_every_command_has_help(cli: Any) -> None:
 
 def test_unreachable_storage_is_one_clear_line(tmp_path: Path) -> None:
     """The installed console script, pointed at a port where nothing listens: no traceback."""
-    env = {"PATH": "/usr/bin:/bin", "AZURITE_TABLE_PORT": str(free_port()), "SCIM_STATE_DIR": str(tmp_path)}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SCIM_STORAGE_CONNECTION_STRING": azurite_connection_string(free_port()),
+        "SCIM_STATE_DIR": str(tmp_path),
+    }
     result = subprocess.run(
         [str(Path(sys.executable).parent / "scim-admin"), "tenant", "list"],
         cwd=ROOT,
@@ -172,12 +177,12 @@ def test_unreachable_storage_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_changes_lists_the_change_log_for_replay(cli: Any, azurite: Azurite, tenant: str) -> None:
+    from scim.resources.groups import GroupService
     from scim.resources.users import UserService
 
     cli("tenant", "create", tenant)
-    users = UserService(
-        TableStorage(connection_string=azurite.connection_string, table_prefix="cli").resources("Users")
-    )
+    storage = TableStorage(connection_string=azurite.connection_string, table_prefix="cli")
+    users = UserService(storage.resources("Users"))
     ids = [
         str(
             users.create(
@@ -191,14 +196,36 @@ def test_changes_lists_the_change_log_for_replay(cli: Any, azurite: Azurite, ten
         )
         for n in range(3)
     ]
-    text = cli("tenant", "changes", tenant).output
-    assert [line.split()[:2] + line.split()[3:7] for line in text.splitlines()] == [
+    text = cli("tenant", "changes", tenant, "--stream", "users").stdout
+    header, *rows = text.splitlines()
+    assert header.split() == ["STREAM", "SEQ", "TIME", "(UTC)", "OPERATION", "TYPE", "ID", "NAME"]
+    assert [line.split()[:2] + line.split()[3:7] for line in rows] == [
         ["Users", str(n + 1), "created", "User", uid, f"u{n}@contoso.com"] for n, uid in enumerate(ids)
     ]
+    # A group PATCH's member-added record carries no name (the group row is not read then): shown anyway.
+    groups = GroupService(storage.resources("Groups"), storage.resources("Users"))
+    group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Eng"}
+    gid = str(groups.create(tenant, group).id)
+    add = {"op": "add", "path": "members", "value": [{"value": ids[0]}]}
+    groups.patch(tenant, gid, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [add]})
+    group_rows = cli("tenant", "changes", tenant, "--stream", "groups").stdout.splitlines()[1:]
+    assert [row.split()[3] for row in group_rows] == ["created", "member-added"]
+    assert all("Eng" in row.split() for row in group_rows)
     replay = as_json(cli("tenant", "changes", tenant, "--after", "1", "--limit", "1", "--stream", "users", "--json"))
     assert [(m["seq"], m["operation"], m["id"], m["resource"]["userName"]) for m in replay] == [
         (2, "created", ids[1], "u1@contoso.com")
     ]
-    assert cli("tenant", "changes", tenant, "--after", "3").output.strip() == "No changes after 3."
+    assert cli("tenant", "changes", tenant, "--after", "3").stdout.strip() == "No changes after 3."
     missing = cli("tenant", "changes", tenant + "-nope")
     assert missing.exit_code == 1 and "no tenant" in missing.output
+
+
+def test_every_revoking_command_says_when_it_takes_effect(cli: Any, tenant: str) -> None:
+    cli("tenant", "create", tenant)
+    cli("tenant", "rotate-token", tenant)
+    for command in (["retire-token"], ["set-limit", tenant, "5"], ["disable"], ["enable"]):
+        args = [command[0], tenant, *command[2:]] if len(command) > 1 else [command[0], tenant]
+        result = cli("tenant", *args)
+        assert result.exit_code == 0, result.output
+        assert "within 30 s" in result.stdout, (command, result.stdout)
+        assert json.loads(cli("tenant", *args, "--json").stdout)["effectiveWithinSeconds"] == 30

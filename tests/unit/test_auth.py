@@ -206,3 +206,34 @@ def test_a_client_id_is_refused_alike_whether_or_not_it_exists() -> None:
     assert auth.authenticate_client("real", "good").id == "real"
     with pytest.raises(UnauthorizedException):
         auth.authenticate_client("real", "good-but-longer")
+
+
+def test_a_secret_changed_through_the_cli_is_dropped_when_the_tenant_record_changes() -> None:
+    """Retiring a token rewrites the tenant record (a new etag): the next request after the worker re-reads
+    the record (SCIM_TENANT_CACHE_SECONDS) reads the tokens again, however long they were cached for."""
+    store = StaticStore({secret_name("acme"): ["old", "new"]})
+    source = CachedSecretSource(store, ttl_seconds=3600, min_refresh_seconds=3600)  # type: ignore[arg-type]
+    directory = Directory(Tenant("acme", "acme", datetime(2026, 1, 1, tzinfo=UTC), True, None, etag="v1"))
+    auth = authenticator(directory, source)  # type: ignore[arg-type]
+    assert auth.authenticate("Bearer old", "acme").id == "acme"
+    store.values[secret_name("acme")] = ["new"]  # retired in the store; the worker's cache still holds it
+    assert auth.authenticate("Bearer old", "acme").id == "acme"  # same record: the cached tokens serve
+    directory.tenants["acme"] = Tenant("acme", "acme", datetime(2026, 1, 1, tzinfo=UTC), True, None, etag="v2")
+    refused(auth, "Bearer old", "acme")
+    assert auth.authenticate("Bearer new", "acme").id == "acme"
+
+
+class StaticStore:
+    """A secret store whose valid values are set by the test (newest last)."""
+
+    def __init__(self, values: dict[str, list[str]]) -> None:
+        self.values = values
+
+    def versions(self, name: str) -> list[SecretVersion]:
+        return [
+            SecretVersion(name, f"{name}|{value}", True, datetime(2026, 1, 1, n, tzinfo=UTC))
+            for n, value in enumerate(self.values.get(name, []))
+        ]
+
+    def value(self, name: str, version: str) -> str | None:
+        return version.split("|", 1)[1]

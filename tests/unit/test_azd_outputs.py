@@ -102,8 +102,9 @@ def test_the_environment_wins_over_the_file_and_none_reads_no_file(
     monkeypatch.chdir(tmp_path)
     mine = Settings.from_environ(operator_environ({"SCIM_TABLE_PREFIX": "mine"}))
     assert mine.table_prefix == "mine" and mine.secret_source == "keyvault"
-    local = Settings.from_environ(operator_environ({"SCIM_ENV_FILE": "none"}))
-    assert local.secret_source == "local" and local.storage_connection_string  # make run's defaults
+    # No file read: no storage is configured, so the CLI looks for a running `make run` and says what to set.
+    with pytest.raises(SettingsError, match="no `make run` is running"):
+        operator_environ({"SCIM_ENV_FILE": "none", "SCIM_STATE_DIR": str(tmp_path / "no-run")})
 
 
 def test_a_named_settings_file_is_read_and_a_missing_one_is_an_error(tmp_path: Path) -> None:

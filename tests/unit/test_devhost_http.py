@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,3 +104,40 @@ def test_body_limit_setting() -> None:
     assert request_body_limit({"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "2097152"}) == 2_097_152
     with pytest.raises(ValueError, match="FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"):
         request_body_limit({"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "-1"})
+
+
+def test_a_burst_of_128_simultaneous_connections_is_answered_without_a_reset(tmp_path: Path) -> None:
+    """Entra and load tests open many connections at once: none may be reset while it waits to be accepted."""
+    host_json = tmp_path / "host.json"
+    host_json.write_text('{"extensions": {"http": {"routePrefix": ""}}}')
+    server = make_server(echo_app(), "127.0.0.1", 0, host_json)
+    assert server.request_queue_size >= 128
+    serve_in_thread(server)
+    clients = 128
+    start = threading.Barrier(clients)
+    answers: list[int] = []
+    failures: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            with socket.create_connection(server.server_address[:2], timeout=60) as conn:
+                start.wait(timeout=60)  # every connection is open (or queued) before any request is sent
+                conn.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                data = b""
+                while chunk := conn.recv(65536):
+                    data += chunk
+            answers.append(int(data.split(b" ", 2)[1]))
+        except BaseException as exc:  # a reset, a refused connection or a timeout
+            failures.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(clients)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert failures == []
+    assert answers == [200] * clients

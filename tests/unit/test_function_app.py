@@ -45,6 +45,7 @@ def test_routes_are_the_scim_routes() -> None:
         "scim/v2/{tenant}/ResourceTypes/{id}",
         "oauth2/token",
         "scim/{*path}",
+        "api/scim/{*path}",
         "operator",
         "operator/{*path}",
     }
@@ -73,6 +74,7 @@ def test_every_route_has_a_handler_and_the_catch_all_is_last() -> None:
         "resource_type",
         "oauth_token",
         "unknown",
+        "api_prefix",
     }
 
 

@@ -46,3 +46,17 @@ def test_bad_settings_name_the_setting(env: dict[str, str], named: str) -> None:
 
 def test_require_email_can_be_relaxed() -> None:
     assert Settings.from_environ({**BASE, "SCIM_REQUIRE_EMAIL": "false"}).require_email is False
+
+
+def test_every_operator_change_reaches_every_worker_within_30_seconds_by_default() -> None:
+    """The documented revocation bound: the tenant record (which the CLI rewrites with every change of the
+    tenant's secrets) and the deployment's own secrets are kept at most 30 s."""
+    settings = Settings.from_environ(BASE)
+    assert settings.revocation_seconds == settings.tenant_cache_seconds <= 30
+    assert settings.token_cache_seconds == 300  # tenant secrets: dropped early when their record changes
+    assert Settings.from_environ({**BASE, "SCIM_TENANT_CACHE_SECONDS": "3"}).revocation_seconds == 3
+
+
+def test_a_tenant_cache_longer_than_the_revocation_bound_is_refused() -> None:
+    with pytest.raises(SettingsError, match="SCIM_TENANT_CACHE_SECONDS is at most 30"):
+        Settings.from_environ({**BASE, "SCIM_TENANT_CACHE_SECONDS": "300"})
