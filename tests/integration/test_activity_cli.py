@@ -122,7 +122,7 @@ def test_operator_key_retire_refuses_every_key_but_the_newest(cli_env: dict[str,
     third = CliRunner().invoke(main, ["operator-key", "rotate"], env=cli_env)
     assert third.exit_code == 1 and "operator-key retire" in third.output  # never a silent third key
 
-    retired = run(cli_env, "operator-key", "retire").output
+    retired = run(cli_env, "operator-key", "retire").stdout
     assert retired.startswith("Retired 1 old operator key(s).") and "within 30 s" in retired
     assert "by 20" in retired and "UTC" in retired  # when it takes effect on every worker
     deadline = time.monotonic() + 15  # the worker re-reads the key within its cache time (1 s here)

@@ -52,17 +52,17 @@ def test_changes_and_activity_print_stored_escape_sequences_escaped(
     storage.activity().append(tenant, [(refusal, "x")])
 
     outputs = {
-        "changes": run(env, "tenant", "changes", tenant).output,
-        "activity": run(env, "tenant", "activity", tenant).output,
-        "errors": run(env, "tenant", "activity", tenant, "--errors").output,
-        "list": run(env, "tenant", "list").output,
-        "show": run(env, "tenant", "show", tenant).output,
+        "changes": run(env, "tenant", "changes", tenant).stdout,
+        "activity": run(env, "tenant", "activity", tenant).stdout,
+        "errors": run(env, "tenant", "activity", tenant, "--errors").stdout,
+        "list": run(env, "tenant", "list").stdout,
+        "show": run(env, "tenant", "show", tenant).stdout,
     }
     for command, text in outputs.items():
         assert "\x1b" not in text and "\x07" not in text, command
         assert SHOWN in text, command
-    assert len(outputs["changes"].splitlines()) == 1  # the newline in the name did not forge a row
-    assert f"{created}  {SHOWN}\\x0aUsers 99 forged row" in outputs["changes"]
+    assert len(outputs["changes"].splitlines()) == 2  # a header and one row: the newline in the name did not forge a row
+    assert f"{created} {SHOWN}\\x0aUsers 99 forged row" in outputs["changes"]
     assert f"said: taken: {SHOWN}" in outputs["activity"]
 
     # JSON output keeps the stored value, escaped as JSON.
