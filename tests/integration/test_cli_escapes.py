@@ -61,7 +61,7 @@ def test_changes_and_activity_print_stored_escape_sequences_escaped(
     for command, text in outputs.items():
         assert "\x1b" not in text and "\x07" not in text, command
         assert SHOWN in text, command
-    assert len(outputs["changes"].splitlines()) == 2  # a header and one row: the newline in the name did not forge a row
+    assert len(outputs["changes"].splitlines()) == 2  # a header and one row: no forged row
     assert f"{created} {SHOWN}\\x0aUsers 99 forged row" in outputs["changes"]
     assert f"said: taken: {SHOWN}" in outputs["activity"]
 
