@@ -12,8 +12,8 @@ from scim2_models import Context, InvalidSyntaxException, Resource, ResponsePara
 from scim.api.query import entity_tags, search_request
 from scim.http import Request, Response
 from scim.models import ENTRA_POLICY
+from scim.protocol.documents import require_schema
 from scim.protocol.json_body import parse_body
-from scim.resources.base import require_schema
 from scim.settings import Settings
 
 RESPONSE_PARAMETERS = ("attributes", "excludedAttributes")

@@ -17,9 +17,9 @@ from scim2_models import (
 )
 
 from scim.models import ENTRA_POLICY
+from scim.protocol.documents import scim_error_from_validation
 from scim.protocol.expressions import check_filter_length
 from scim.protocol.search import check_values, filter_error
-from scim.resources.base import scim_error_from_validation
 
 SEARCH_PARAMETERS = frozenset(
     {"filter", "attributes", "excludedAttributes", "sortBy", "sortOrder", "startIndex", "count"}

@@ -16,7 +16,7 @@ from scim.api.query import list_body, search_request
 from scim.api.users import UserRoutes
 from scim.http import Request, Response
 from scim.models import GroupResource, UserResource
-from scim.resources.base import require_schema
+from scim.protocol.documents import require_schema
 from scim.settings import Settings
 
 

@@ -33,8 +33,8 @@ from scim.http import Request, Response
 from scim.platform.activity import ActivityRecorder, Outcome
 from scim.platform.delivery import Delivery
 from scim.platform.tenants import is_tenant_id
+from scim.protocol.documents import plausible_id
 from scim.protocol.text import check_url_text, log_safe
-from scim.resources.base import plausible_id
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.secrets import SecretSourceUnavailableError

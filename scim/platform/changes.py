@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from scim.resources.base import version_of
+from scim.protocol.versions import version_of
 from scim.store.changes import ChangeRecord, ChangeRows
 from scim.store.queue import MAX_MESSAGE_BYTES, encoded_size
 

@@ -20,8 +20,8 @@ from pydantic import TypeAdapter, ValidationError
 from scim2_models import Context, InvalidPathException, PatchOp, Path, PayloadTooLargeException, Resource, ScimPolicy
 
 from scim.protocol import entra
+from scim.protocol.documents import require_object, scim_error_from_validation
 from scim.protocol.expressions import check_path
-from scim.resources.base import require_object, scim_error_from_validation
 
 DROPPED_ON_PURPOSE = frozenset({"schemas", "meta"})
 """Keys Entra may put in a path-less value that are not attributes: accepted and ignored, never invalidPath."""

@@ -1,18 +1,15 @@
-"""Search for any resource type: index plans, one validation per candidate, pages that never hold a partition.
+"""Search without storage: filter terms and index plans, the bounds of a page, matching, sort order, paging.
 
-A filter the resource type can plan (an indexed equality among its and-ed terms) reads only the candidates
-the index names; anything else streams the tenant's partition a storage page at a time. Either way each
-candidate is validated into a model once, matched once, and only the requested page is kept in memory;
-``totalResults`` is exact. A list with no filter and no sort reads the page's rows alone and takes its total
-from the tenant's counter row, so its cost does not grow with the tenant.
+scim.resources.search runs a query over a tenant's rows with these; nothing here reads storage. Each
+candidate is validated into a model once, matched once, and only the requested page is kept in memory.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from scim2_models import InvalidFilterException, Resource, ScimFilter, SearchRequest, TooManyException
 from scim2_models.path import (
@@ -29,10 +26,21 @@ from scim2_models.path import (
 from scim2_models.path.resolution import coerce_value
 
 from scim.protocol.expressions import check_filter_values
-from scim.resources.base import plausible_id
-from scim.store import ResourceTable, StoredResource
 
 R = TypeVar("R", bound=Resource[Any])
+
+
+class Candidate(Protocol):
+    """What the plan needs of a stored row: its id (to read the page again) and its size (to bound the page)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def chars(self) -> int: ...
+
+
+C = TypeVar("C", bound=Candidate)
 
 
 def comparison_terms(node: FilterNode) -> list[FilterNode]:
@@ -111,68 +119,33 @@ class _Reversed:
         return other.key < self.key
 
 
-def search(
-    table: ResourceTable,
-    tenant: str,
-    query: SearchRequest[Any],
-    *,
-    start_index: int,
-    count: int,
-    to_model: Callable[[StoredResource], R],
-    candidate_ids: Sequence[str] | None,
-) -> SearchPage[R]:
-    """Run a query over one tenant: candidate_ids from an index plan, or None to stream the partition.
-
-    A page past the end is empty, and reads nothing when the total is known without reading (no filter).
-    """
-    first = max(start_index, 1) - 1
-    too_far = query.sort_by is not None and first + count > MAX_SORTED_RESULTS
-    if query.filter is None:
-        total = table.counts(tenant).total
-        if first >= total or count <= 0:
-            return SearchPage(total, [])
-        if too_far:
-            raise _too_far()
-        if query.sort_by is None:
-            return SearchPage(total, [to_model(row) for row in table.page(tenant, start_index, count, PAGE_MAX_CHARS)])
-
-    rows: Iterable[StoredResource]
-    if candidate_ids is None:
-        rows = table.scan(tenant)
-    else:
-        found = (table.get(tenant, rid) for rid in sorted(set(candidate_ids)) if plausible_id(rid))
-        # An index row whose resource is gone is ignored (never expected: writes are transactional).
-        rows = (row for row in found if row is not None)
-
-    matches = _matching(rows, query, to_model)
-    if too_far:  # the filter's matches are counted (the scan the filter costs anyway), none is kept
-        total = sum(1 for _ in matches)
-        if first >= total:
-            return SearchPage(total, [])
-        raise _too_far()
-    if query.sort_by is None:
-        total = 0
-        page: list[R] = []
-        held = 0
-        for position, (row, resource) in enumerate(matches):
-            total += 1
-            if first <= position < first + count and (not page or held < PAGE_MAX_CHARS):
-                page.append(resource)
-                held += row.chars
-        return SearchPage(total, page)
-    total, ids = _sorted_ids(query, matches, first, count)
-    return SearchPage(total, _read_page(table, tenant, query, ids, to_model))
+def sorted_too_far(query: SearchRequest[Any], first: int, count: int) -> bool:
+    """Whether a sorted page would reach past MAX_SORTED_RESULTS (first is the 0-based start)."""
+    return query.sort_by is not None and first + count > MAX_SORTED_RESULTS
 
 
-def _too_far() -> TooManyException:
+def too_far() -> TooManyException:
     return TooManyException(
         detail=f"A sorted page may reach at most result {MAX_SORTED_RESULTS} (startIndex + count - 1); "
         "narrow the filter, or page without sortBy"
     )
 
 
-def _sorted_ids(
-    query: SearchRequest[Any], matches: Iterator[tuple[StoredResource, R]], first: int, count: int
+def unsorted_page(matches: Iterator[tuple[C, R]], first: int, count: int) -> SearchPage[R]:
+    """The matches' page in arrival order, within PAGE_MAX_CHARS (at least one), and their exact number."""
+    total = 0
+    page: list[R] = []
+    held = 0
+    for position, (row, resource) in enumerate(matches):
+        total += 1
+        if first <= position < first + count and (not page or held < PAGE_MAX_CHARS):
+            page.append(resource)
+            held += row.chars
+    return SearchPage(total, page)
+
+
+def sorted_ids(
+    query: SearchRequest[Any], matches: Iterator[tuple[C, R]], first: int, count: int
 ) -> tuple[int, list[str]]:
     """The number of matches, and the ids of the page's in sort order: a heap of first + count keys and ids
     (never the resources), so memory follows MAX_SORTED_RESULTS, not the partition or the resources' size."""
@@ -192,36 +165,8 @@ def _sorted_ids(
     return total_box[0], [rid for _key, rid in best[first:keep]]
 
 
-def _read_page(
-    table: ResourceTable,
-    tenant: str,
-    query: SearchRequest[Any],
-    ids: list[str],
-    to_model: Callable[[StoredResource], R],
-) -> list[R]:
-    """The page's resources read again by id (8 in flight), within PAGE_MAX_CHARS; one deleted or changed
-    so that it no longer matches since the scan is left out (the page is then shorter)."""
-    page: list[R] = []
-    held = 0
-    reads = table.get_each(tenant, ids)
-    try:
-        for _rid, row in reads:
-            if row is None:
-                continue
-            resource = to_model(row)
-            if query.filter is None or query.filter.match(resource):
-                page.append(resource)
-                held += row.chars
-                if held >= PAGE_MAX_CHARS:
-                    break
-    finally:
-        reads.close()  # reads not yet started are cancelled
-    return page
-
-
-def _matching(
-    rows: Iterable[StoredResource], query: SearchRequest[Any], to_model: Callable[[StoredResource], R]
-) -> Iterator[tuple[StoredResource, R]]:
+def matching(rows: Iterable[C], query: SearchRequest[Any], to_model: Callable[[C], R]) -> Iterator[tuple[C, R]]:
+    """Each row validated into a model once, kept with its row when the filter matches it."""
     for row in rows:
         resource = to_model(row)
         if query.filter is None or query.filter.match(resource):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -13,8 +12,6 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 from scim2_models import (
     Context,
-    Error,
-    InvalidSyntaxException,
     InvalidValueException,
     Meta,
     NotFoundException,
@@ -27,7 +24,9 @@ from scim2_models import (
 
 from scim.errors import ServiceUnavailableException
 from scim.models import ENTRA_POLICY
+from scim.protocol.documents import plausible_id, require_object, require_schema, scim_error_from_validation
 from scim.protocol.names import identity_key, legacy_identity_key
+from scim.protocol.versions import row_version, version_of
 from scim.store import (
     DocumentTooLargeError,
     IndexEntry,
@@ -48,47 +47,6 @@ MAX_VALUES_PER_ATTRIBUTE = 100
 """Values one multi-valued attribute may hold (emails, phoneNumbers, addresses, …): Entra sends a handful.
 
 It bounds the work of a PATCH whose filters scan the list (issue 15), and is documented in the README."""
-
-
-def version_of(key: str) -> str:
-    """meta.version / ETag header from StoredResource.version_key (a weak tag: semantic equality).
-
-    The key is the number of the change that last wrote the resource, so the change record (and the queue
-    message made from it) carries the very version a GET returns; rows older than change records use the ETag.
-    """
-    return 'W/"' + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24] + '"'
-
-
-def with_groups(version: str, group_ids: list[str]) -> str:
-    """The ETag of a representation that includes the read-only `groups`: the row's version plus a digest of
-    the group ids, so adding the user to a group moves the tag a GET answers (If-None-Match gets 200, not 304)."""
-    if not group_ids:
-        return version
-    digest = hashlib.sha256("\n".join(sorted(group_ids)).encode("utf-8")).hexdigest()[:12]
-    return f'{version[:-1]}.{digest}"'
-
-
-def row_version(tag: str) -> str:
-    """The row's own version in an ETag (with_groups' digest dropped): writes never change `groups`."""
-    head, dot, _ = tag.partition(".")
-    return f'{head}"' if dot else tag
-
-
-def scim_error_from_validation(exc: ValidationError) -> SCIMException:
-    errors = Error.from_validation_errors(exc)
-    return SCIMException.from_error(errors[0]) if errors else InvalidValueException()
-
-
-def require_schema(payload: dict[str, Any], schema: str) -> None:
-    schemas = payload.get("schemas")
-    if not isinstance(schemas, list) or schema.lower() not in {str(s).lower() for s in schemas}:
-        raise InvalidSyntaxException(detail=f"'schemas' must be a list that includes {schema}")
-
-
-def require_object(payload: Any) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise InvalidSyntaxException(detail="The request body must be a JSON object")
-    return payload
 
 
 def identity_entry(attribute: str, value: str) -> IndexEntry:
@@ -121,11 +79,6 @@ class ReindexReport:
     conflicts: list[str] = field(default_factory=list)
     """Resources whose value another resource already holds under identity_key: they keep their legacy row."""
     unreadable: list[str] = field(default_factory=list)
-
-
-def plausible_id(resource_id: str) -> bool:
-    """Our ids are uuid4 hex; anything else cannot exist, and must never reach a storage key."""
-    return len(resource_id) == 32 and all(c in "0123456789abcdef" for c in resource_id)
 
 
 class ResourceService(Generic[R]):

@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 from scim2_models import InvalidPathException, InvalidValueException, PayloadTooLargeException
 
+from scim.protocol.documents import plausible_id
 from scim.protocol.expressions import check_path
-from scim.resources.base import plausible_id
 
 MAX_MEMBER_VALUES = 1000
 """Member values one PATCH may carry in all, and members a POST or PUT may carry; Entra sends far fewer.

@@ -23,17 +23,11 @@ from scim2_models.path import Comparison, FilterNode, LogicalExpr, Not, Present,
 
 from scim.errors import ServiceUnavailableException
 from scim.models import ENTRA_POLICY, GROUP_SCHEMA, SEARCH_POLICY, GroupResource
+from scim.protocol.documents import require_object, require_schema, scim_error_from_validation
 from scim.protocol.names import GROUP_NAME_ATTRIBUTES, identity_key, refuse_control_characters
 from scim.protocol.patch import PatchPlan
-from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error, search
-from scim.resources.base import (
-    ResourceService,
-    identity_entry,
-    identity_lookup,
-    require_object,
-    require_schema,
-    scim_error_from_validation,
-)
+from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error
+from scim.resources.base import ResourceService, identity_entry, identity_lookup
 from scim.resources.group_members import (
     MemberChange,
     check_member_count,
@@ -41,6 +35,7 @@ from scim.resources.group_members import (
     missing_member,
     split_group_patch,
 )
+from scim.resources.search import search
 from scim.store import CountChange, IndexEntry, ResourceTable, StorageUnavailableError, StoredResource
 from scim.store.membership import GroupGoneError, Memberships
 

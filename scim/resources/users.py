@@ -23,19 +23,13 @@ from scim2_models.path import FilterNode, ValuePath
 from scim.errors import ServiceUnavailableException
 from scim.models import ENTRA_POLICY, SEARCH_POLICY, USER_SCHEMA, UserResource
 from scim.protocol import entra
+from scim.protocol.documents import plausible_id, require_object, scim_error_from_validation
 from scim.protocol.names import USER_NAME_ATTRIBUTES, identity_key, refuse_control_characters
 from scim.protocol.patch import PatchPlan
-from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error, is_core_attr, search
-from scim.resources.base import (
-    ResourceService,
-    check_multi_valued_limits,
-    identity_entry,
-    identity_lookup,
-    plausible_id,
-    require_object,
-    scim_error_from_validation,
-    with_groups,
-)
+from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error, is_core_attr
+from scim.protocol.versions import with_groups
+from scim.resources.base import ResourceService, check_multi_valued_limits, identity_entry, identity_lookup
+from scim.resources.search import search
 from scim.store import ActiveLimitReachedError, CountChange, IndexEntry, StorageUnavailableError, StoredResource
 from scim.store.membership import Memberships
 
