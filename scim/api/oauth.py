@@ -22,15 +22,17 @@ from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from scim2_models import UnauthorizedException
 
+from scim.api.failures import UNAVAILABLE
 from scim.auth import TenantAuthenticator
 from scim.http import Request, Response
 from scim.oauth.throttle import FailedClientLogins
 from scim.oauth.tokens import AccessTokens, SigningKeyMissingError
 from scim.protocol.text import log_safe
-from scim.secrets import SecretSourceUnavailableError
-from scim.store import StorageUnavailableError
 
 log = logging.getLogger("scim")
+
+TOKEN_UNAVAILABLE: tuple[type[Exception], ...] = (*UNAVAILABLE, SigningKeyMissingError)
+"""The SCIM routes' dependency failures (scim.api.failures), and no signing key yet: 503 in OAuth's error form."""
 
 MAX_BODY_BYTES = 4096
 """A token request is a few hundred bytes; a larger body is refused before it is parsed."""
@@ -182,7 +184,7 @@ class TokenEndpoint:
             response = self._issue(request, client_id, secret)
         except OAuthError as exc:
             response = _json(exc.status, {"error": exc.error, "error_description": exc.description}, exc.headers)
-        except (SecretSourceUnavailableError, StorageUnavailableError, TimeoutError, SigningKeyMissingError) as exc:
+        except TOKEN_UNAVAILABLE as exc:
             log.warning("oauth token endpoint unavailable: error=%s", type(exc).__name__)
             response = _json(
                 503,

@@ -13,20 +13,17 @@ from urllib.parse import urlsplit
 
 from scim2_models import (
     NotFoundException,
-    SCIMException,
-    UnauthorizedException,
 )
 
 from scim.api.common import REQUEST_PAYLOAD
+from scim.api.failures import failure_response
 from scim.api.groups import GroupRoutes
 from scim.api.oauth import TokenEndpoint, scim_audience
 from scim.api.root_search import root_search
 from scim.api.users import UserRoutes
 from scim.auth import REQUEST_TENANT, TenantAuthenticator
 from scim.errors import (
-    InternalServerException,
     MethodNotAllowedException,
-    ServiceUnavailableException,
     error_response,
 )
 from scim.http import Request, Response
@@ -37,9 +34,8 @@ from scim.protocol.documents import plausible_id
 from scim.protocol.text import check_url_text, log_safe
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
-from scim.secrets import SecretSourceUnavailableError
 from scim.settings import Settings
-from scim.store import StorageUnavailableError, counted_calls, start_counting
+from scim.store import counted_calls, start_counting
 
 if TYPE_CHECKING:  # the operator pages are imported when first used: a SCIM request never needs them
     from scim.api.admin import AdminApi
@@ -177,17 +173,9 @@ class ScimApi:
             if handler is None:
                 raise MethodNotAllowedException(allowed=tuple(handlers))
             response = handler(request, tenant)
-        except UnauthorizedException as exc:
-            response = error_response(exc, {"WWW-Authenticate": 'Bearer realm="scim"'})
-        except (SecretSourceUnavailableError, StorageUnavailableError, TimeoutError) as exc:
-            # Never a 401 here: Entra would report bad credentials and quarantine the job.
-            error = type(exc).__name__
-            response = error_response(ServiceUnavailableException())
-        except SCIMException as exc:
-            response = error_response(exc)
-        except Exception:
-            log.exception("scim request failed: tenant=%s operation=%s", log_safe(tenant), operation)
-            response = error_response(InternalServerException())
+        except Exception as exc:
+            failure = failure_response(exc, tenant=tenant, operation=operation)
+            response, error = failure.response, failure.error
         REQUEST_TENANT.set(None)
         self._log(request, operation, tenant, response.status, started, error=error)
         if named and self.activity is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -31,7 +31,6 @@ from scim.store import (
     DocumentTooLargeError,
     IndexEntry,
     ResourceTable,
-    StorageUnavailableError,
     StoredResource,
     UniqueValueTakenError,
     VersionMismatchError,
@@ -169,16 +168,10 @@ class ResourceService(Generic[R]):
         legacy row, still found by look-ups, and reported, for the operator to rename one of them.
         """
         report = ReindexReport()
-        for stored in self._scan(tenant):
+        for stored in self._table.scan(tenant):
             report.resources += 1
             self._reindex_one(tenant, stored, report)
         return report
-
-    def _scan(self, tenant: str) -> Iterable[StoredResource]:
-        try:
-            yield from self._table.scan(tenant)
-        except StorageUnavailableError as exc:
-            raise ServiceUnavailableException() from exc
 
     def _reindex_one(self, tenant: str, stored: StoredResource, report: ReindexReport) -> None:
         current: StoredResource | None = stored
@@ -200,8 +193,6 @@ class ResourceService(Generic[R]):
             except VersionMismatchError:
                 current = self._table.get(tenant, current.id)
                 continue
-            except StorageUnavailableError as exc:
-                raise ServiceUnavailableException() from exc
             report.moved += 1
             return
         raise ServiceUnavailableException(detail=f"The {self.resource_type} {stored.id} kept changing; retry later")
@@ -222,14 +213,9 @@ class ResourceService(Generic[R]):
             raise UniquenessException(detail=self.uniqueness_detail(exc.attribute)) from exc
         except DocumentTooLargeError as exc:
             raise PayloadTooLargeException(detail=f"The {self.resource_type} is too large to store: {exc}") from exc
-        except StorageUnavailableError as exc:
-            raise ServiceUnavailableException() from exc
 
     def read(self, tenant: str, resource_id: str) -> StoredResource:
-        try:
-            stored = self._table.get(tenant, resource_id) if plausible_id(resource_id) else None
-        except StorageUnavailableError as exc:
-            raise ServiceUnavailableException() from exc
+        stored = self._table.get(tenant, resource_id) if plausible_id(resource_id) else None
         if stored is None:
             raise NotFoundException(detail=f"{self.resource_type} {resource_id} not found")
         return stored

@@ -21,7 +21,6 @@ from scim2_models import (
 )
 from scim2_models.path import Comparison, FilterNode, LogicalExpr, Not, Present, ValuePath
 
-from scim.errors import ServiceUnavailableException
 from scim.models import ENTRA_POLICY, GROUP_SCHEMA, SEARCH_POLICY, GroupResource
 from scim.protocol.documents import require_object, require_schema, scim_error_from_validation
 from scim.protocol.names import GROUP_NAME_ATTRIBUTES, identity_key, refuse_control_characters
@@ -36,7 +35,7 @@ from scim.resources.group_members import (
     split_group_patch,
 )
 from scim.resources.search import search
-from scim.store import CountChange, IndexEntry, ResourceTable, StorageUnavailableError, StoredResource
+from scim.store import CountChange, IndexEntry, ResourceTable, StoredResource
 from scim.store.membership import GroupGoneError, Memberships
 
 MAX_DISPLAY_NAME = 256
@@ -140,8 +139,6 @@ class GroupService(ResourceService[GroupResource]):
                     rows.remove(tenant, group_id, change.user_ids, now, name)
         except GroupGoneError as exc:
             raise NotFoundException(detail=f"Group {group_id} not found") from exc
-        except StorageUnavailableError as exc:
-            raise ServiceUnavailableException() from exc
 
     # -- use cases ----------------------------------------------------------------------------
 
@@ -312,8 +309,6 @@ class GroupService(ResourceService[GroupResource]):
                 )
         except InvalidFilterException as exc:
             raise filter_error(exc) from exc
-        except StorageUnavailableError as exc:
-            raise ServiceUnavailableException() from exc
         for group in page.resources:
             if members:
                 self.with_members(tenant, group)

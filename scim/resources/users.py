@@ -20,7 +20,6 @@ from scim2_models import (
 )
 from scim2_models.path import FilterNode, ValuePath
 
-from scim.errors import ServiceUnavailableException
 from scim.models import ENTRA_POLICY, SEARCH_POLICY, USER_SCHEMA, UserResource
 from scim.protocol import entra
 from scim.protocol.documents import plausible_id, require_object, scim_error_from_validation
@@ -30,7 +29,7 @@ from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter
 from scim.protocol.versions import with_groups
 from scim.resources.base import ResourceService, check_multi_valued_limits, identity_entry, identity_lookup
 from scim.resources.search import search
-from scim.store import ActiveLimitReachedError, CountChange, IndexEntry, StorageUnavailableError, StoredResource
+from scim.store import ActiveLimitReachedError, CountChange, IndexEntry, StoredResource
 from scim.store.membership import Memberships
 
 T = TypeVar("T")
@@ -130,10 +129,7 @@ class UserService(ResourceService[UserResource]):
         """GET /Users/{id}: one point read (and one range read for ``groups``); disabled users as any other."""
         user = self.model(self.read(tenant, user_id))
         if groups and self._memberships is not None:
-            try:
-                group_ids = self._memberships.groups_of(tenant, user_id)
-            except StorageUnavailableError as exc:
-                raise ServiceUnavailableException() from exc
+            group_ids = self._memberships.groups_of(tenant, user_id)
             user.groups = [GroupMembership(value=gid, type="direct", ref=None) for gid in group_ids] or None
             if user.meta is not None and user.meta.version:
                 user.meta.version = with_groups(user.meta.version, list(group_ids))
@@ -218,10 +214,7 @@ class UserService(ResourceService[UserResource]):
         if if_match is not None:  # refuse before any membership is touched
             self.check_version(self.read(tenant, user_id), if_match)
         if self._memberships is not None:
-            try:
-                self._memberships.forget_user(tenant, user_id, self._clock())
-            except StorageUnavailableError as exc:
-                raise ServiceUnavailableException() from exc
+            self._memberships.forget_user(tenant, user_id, self._clock())
 
         def write(stored: StoredResource) -> StoredResource:
             active = stored.document.get("active") is not False
@@ -248,8 +241,6 @@ class UserService(ResourceService[UserResource]):
         except InvalidFilterException as exc:
             # A value its attribute cannot hold (e.g. a boolean compared with "yes"), found while matching.
             raise filter_error(exc) from exc
-        except StorageUnavailableError as exc:
-            raise ServiceUnavailableException() from exc
 
     def _candidate_ids(self, tenant: str, query: SearchRequest[UserResource]) -> Sequence[str] | None:
         plan = plan_search(query.filter.ast) if query.filter is not None else None
