@@ -48,17 +48,23 @@ def build_api(
         storage.resources("Users"), memberships=groups.memberships, require_email=settings.require_email
     )
     source = secrets or build_secret_source(settings)
-    auth = build_authenticator(settings, storage, source)
-    assert auth.access_tokens is not None
-    endpoint = TokenEndpoint(auth, auth.access_tokens, public_base_url=settings.public_base_url)
-    api = ScimApi(settings, users, auth, groups, endpoint)
+    # One cache of tenant records: a tenant disabled takes effect at the same moment in auth and in the activity log.
     directory = TenantDirectory(TenantTable(storage), ttl_seconds=settings.tenant_cache_seconds)
-    api.activity = build_recorder(
+    auth = build_authenticator(settings, directory, source)
+    assert auth.access_tokens is not None
+    activity = build_recorder(
         settings, storage, lambda tenant: directory.lookup(tenant) is not None, name_of=resource_names(users, groups)
     )
-    api.operator_factory = lambda: build_operator_pages(settings, storage, source, directory)
-    api.delivery = build_delivery(settings, storage)
-    return api
+    return ScimApi(
+        settings,
+        users,
+        auth,
+        groups,
+        TokenEndpoint(auth, auth.access_tokens, public_base_url=settings.public_base_url),
+        activity=activity,
+        operator_factory=lambda: build_operator_pages(settings, storage, source, directory),
+        delivery=build_delivery(settings, storage),
+    )
 
 
 def build_recorder(
@@ -111,9 +117,9 @@ def build_operator_pages(
 
 
 def build_authenticator(
-    settings: Settings, storage: TableStorage, secrets: SecretSource | None = None
+    settings: Settings, directory: TenantDirectory, secrets: SecretSource | None = None
 ) -> TenantAuthenticator:
-    """Tenant records from the tenants table, tokens and signing keys from the secret source, cached per worker."""
+    """Tenant records from the directory, tokens and signing keys from the secret source, cached per worker."""
     source = secrets or build_secret_source(settings)
     access_tokens = AccessTokens(
         SigningKeys(source),
@@ -121,7 +127,7 @@ def build_authenticator(
         leeway_seconds=settings.oauth_leeway_seconds,
     )
     return TenantAuthenticator(
-        TenantDirectory(TenantTable(storage), ttl_seconds=settings.tenant_cache_seconds),
+        directory,
         source,
         ttl_seconds=settings.token_cache_seconds,
         min_refresh_seconds=float(getattr(source, "min_refresh_seconds", 30.0)),

@@ -63,6 +63,10 @@ class ScimApi:
         auth: TenantAuthenticator,
         groups: GroupService,
         token_endpoint: TokenEndpoint | None = None,
+        *,
+        activity: ActivityRecorder | None = None,
+        operator_factory: Callable[[], AdminApi] | None = None,
+        delivery: Delivery | None = None,
     ) -> None:
         self.settings = settings
         self.token_endpoint = token_endpoint
@@ -71,12 +75,12 @@ class ScimApi:
         self.auth = auth
         self.user_routes = UserRoutes(settings, users)
         self.group_routes = GroupRoutes(settings, groups)
-        self.delivery: Delivery | None = None
-        """Publishes change records to the platform's queue (scim.platform.delivery); set by build_api."""
-        self.activity: ActivityRecorder | None = None
-        """Where request outcomes go (scim.platform.activity); set by build_api."""
-        self.operator_factory: Callable[[], AdminApi] | None = None
-        """Builds the operator pages under /operator/ (scim.api.admin) on first use; set by build_api."""
+        self.delivery = delivery
+        """Publishes change records to the platform's queue (scim.platform.delivery); None in tests without it."""
+        self.activity = activity
+        """Where request outcomes go (scim.platform.activity); None records nothing."""
+        self.operator_factory = operator_factory
+        """Builds the operator pages under /operator/ (scim.api.admin) on first use; None serves no pages."""
         self._operator: AdminApi | None = None
         self._operator_lock = threading.Lock()
 
@@ -88,10 +92,6 @@ class ScimApi:
                 if self._operator is None:
                     self._operator = self.operator_factory()
         return self._operator
-
-    @operator.setter
-    def operator(self, pages: AdminApi | None) -> None:
-        self._operator = pages
 
     # -- the routes function_app.py registers ---------------------------------------------------
 
