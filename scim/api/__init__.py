@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from scim.api import discovery
 from scim.api.oauth import TokenEndpoint
+from scim.api.routes import ROUTE_TABLE, SCIM_HANDLERS, Route
 from scim.api.scim import ScimApi
 from scim.auth import TenantAuthenticator
 from scim.errors import InternalServerException, error_response
@@ -29,7 +29,18 @@ from scim.wiring import build_delivery, build_storage
 if TYPE_CHECKING:
     from scim.api.admin import AdminApi
 
-__all__ = ["ROUTES", "ScimApi", "build_api", "get_api", "handle", "handle_operator", "sweep_changes"]
+__all__ = [
+    "ROUTES",
+    "ROUTE_TABLE",
+    "Route",
+    "ScimApi",
+    "build_api",
+    "get_api",
+    "handle",
+    "handle_operator",
+    "serve",
+    "sweep_changes",
+]
 
 log = logging.getLogger("scim")
 
@@ -149,23 +160,8 @@ def get_api() -> ScimApi:
     return _api
 
 
-ROUTES: dict[str, Callable[[ScimApi, Request], Response]] = {
-    "users": ScimApi.users_collection,
-    "users_search": ScimApi.users_search,
-    "user": ScimApi.user_item,
-    "groups": ScimApi.groups_collection,
-    "groups_search": ScimApi.groups_search,
-    "group": ScimApi.group_item,
-    "search": ScimApi.root_search,
-    "service_provider_config": discovery.service_provider_config,
-    "schemas": discovery.schemas,
-    "schema": discovery.schema,
-    "resource_types": discovery.resource_types,
-    "resource_type": discovery.resource_type,
-    "oauth_token": ScimApi.oauth_token,
-    "unknown": ScimApi.unknown_route,
-    "api_prefix": ScimApi.api_prefix_route,
-}
+ROUTES = SCIM_HANDLERS
+"""Route name -> handler, from the route table (scim.api.routes)."""
 
 
 def sweep_changes() -> SweepReport:
@@ -194,6 +190,11 @@ def handle_operator(request: Request) -> Response:
     if api.operator is None:
         return Response(404, b"Not Found", {"Content-Type": "text/plain"})
     return api.operator.handle(request)
+
+
+def serve(route: Route, request: Request) -> Response:
+    """Entry point for hosts, per row of the route table: the operator pages or a SCIM route."""
+    return handle_operator(request) if route.is_operator else handle(route.name, request)
 
 
 def handle(route: str, request: Request) -> Response:

@@ -11,7 +11,7 @@ from typing import Any
 from scim2_models import Context, ForbiddenException, ListResponse, Meta, NotFoundException, Resource
 
 from scim.api.common import base_url as _base_url
-from scim.api.scim import ScimApi
+from scim.api.scim import Operation, ScimApi
 from scim.http import Request, Response
 from scim.provider import ServiceDescription, describe_service
 
@@ -51,7 +51,7 @@ def service_provider_config(api: ScimApi, request: Request) -> Response:
         config = _description(api).config
         return Response.scim_json(200, _located(config, "ServiceProviderConfig", _base_url(request, 0)))
 
-    return api._dispatch(request, "serviceProviderConfig", {"GET": get})
+    return api._dispatch(request, "service_provider_config", "", {"GET": Operation("get", get)})
 
 
 def schemas(api: ScimApi, request: Request) -> Response:
@@ -60,7 +60,7 @@ def schemas(api: ScimApi, request: Request) -> Response:
         base_url = _base_url(request, 1)
         return _list([_located(s, "Schema", f"{base_url}/Schemas/{s.id}") for s in _description(api).schemas])
 
-    return api._dispatch(request, "schemas", {"GET": get})
+    return api._dispatch(request, "schemas", "", {"GET": Operation("get", get)})
 
 
 def schema(api: ScimApi, request: Request) -> Response:
@@ -71,7 +71,7 @@ def schema(api: ScimApi, request: Request) -> Response:
             raise NotFoundException(detail="No such schema; GET /Schemas lists the schemas this service uses")
         return Response.scim_json(200, _located(found, "Schema", f"{_base_url(request, 2)}/Schemas/{found.id}"))
 
-    return api._dispatch(request, "schema", {"GET": get})
+    return api._dispatch(request, "schema", "", {"GET": Operation("get", get)})
 
 
 def resource_types(api: ScimApi, request: Request) -> Response:
@@ -82,7 +82,7 @@ def resource_types(api: ScimApi, request: Request) -> Response:
             [_located(t, "ResourceType", f"{base_url}/ResourceTypes/{t.id}") for t in _description(api).resource_types]
         )
 
-    return api._dispatch(request, "resourceTypes", {"GET": get})
+    return api._dispatch(request, "resource_types", "", {"GET": Operation("get", get)})
 
 
 def resource_type(api: ScimApi, request: Request) -> Response:
@@ -94,4 +94,4 @@ def resource_type(api: ScimApi, request: Request) -> Response:
         location = f"{_base_url(request, 2)}/ResourceTypes/{found.id}"
         return Response.scim_json(200, _located(found, "ResourceType", location))
 
-    return api._dispatch(request, "resourceType", {"GET": get})
+    return api._dispatch(request, "resource_type", "", {"GET": Operation("get", get)})

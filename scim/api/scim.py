@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -43,6 +43,14 @@ if TYPE_CHECKING:  # the operator pages are imported when first used: a SCIM req
 log = logging.getLogger("scim")
 
 Handler = Callable[[Request, str], Response]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What one method of a route does, as the activity log records it, and the handler that does it."""
+
+    name: str
+    handler: Handler
 
 
 def _public(request: Request, public_base_url: str | None) -> Request:
@@ -97,33 +105,35 @@ class ScimApi:
 
     def users_collection(self, request: Request) -> Response:
         routes = self.user_routes
-        return self._dispatch(request, "users", {"GET": routes.list, "POST": routes.create})
+        operations = {"GET": Operation("list", routes.list), "POST": Operation("create", routes.create)}
+        return self._dispatch(request, "users", "User", operations)
 
     def users_search(self, request: Request) -> Response:
-        return self._dispatch(request, "usersSearch", {"POST": self.user_routes.post_search})
+        return self._dispatch(
+            request, "users_search", "User", {"POST": Operation("search", self.user_routes.post_search)}
+        )
 
     def user_item(self, request: Request) -> Response:
-        routes = self.user_routes
-        handlers = {"GET": routes.get, "PUT": routes.replace, "PATCH": routes.patch, "DELETE": routes.delete}
-        return self._dispatch(request, "user", handlers)
+        return self._dispatch(request, "user", "User", _item_operations(self.user_routes))
 
     def groups_collection(self, request: Request) -> Response:
         routes = self.group_routes
-        return self._dispatch(request, "groups", {"GET": routes.list, "POST": routes.create})
+        operations = {"GET": Operation("list", routes.list), "POST": Operation("create", routes.create)}
+        return self._dispatch(request, "groups", "Group", operations)
 
     def groups_search(self, request: Request) -> Response:
-        return self._dispatch(request, "groupsSearch", {"POST": self.group_routes.post_search})
+        return self._dispatch(
+            request, "groups_search", "Group", {"POST": Operation("search", self.group_routes.post_search)}
+        )
 
     def group_item(self, request: Request) -> Response:
-        routes = self.group_routes
-        handlers = {"GET": routes.get, "PUT": routes.replace, "PATCH": routes.patch, "DELETE": routes.delete}
-        return self._dispatch(request, "group", handlers)
+        return self._dispatch(request, "group", "Group", _item_operations(self.group_routes))
 
     def root_search(self, request: Request) -> Response:
         def handler(request: Request, tenant: str) -> Response:
             return root_search(self.settings, self.user_routes, self.group_routes, request, tenant)
 
-        return self._dispatch(request, "search", {"POST": handler})
+        return self._dispatch(request, "search", "", {"POST": Operation("search", handler)})
 
     def oauth_token(self, request: Request) -> Response:
         """POST /oauth2/token (scim.api.oauth); a deployment built without it answers 404."""
@@ -149,12 +159,15 @@ class ScimApi:
                 "routePrefix is empty). Drop /api from the Tenant URL: <base>/scim/v2/<tenant>"
             )
         )
-        self._log(request, "unknown", "-", response.status, started)
+        self._log(request, "api_prefix", "-", response.status, started)
         return response
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _dispatch(self, request: Request, operation: str, handlers: Mapping[str, Handler]) -> Response:
+    def _dispatch(
+        self, request: Request, route: str, resource_type: str, operations: Mapping[str, Operation]
+    ) -> Response:
+        """Authenticate, run the method's operation, answer failures from scim.api.failures, log and record."""
         started = time.perf_counter()
         start_counting()
         error: str | None = None
@@ -169,21 +182,23 @@ class ScimApi:
             REQUEST_TENANT.set(self.auth.authenticate(request.header("authorization"), tenant, audience=audience))
             authenticated = True
             check_url_text(request.route_params, request.query)
-            handler = handlers.get(request.method)
-            if handler is None:
-                raise MethodNotAllowedException(allowed=tuple(handlers))
-            response = handler(request, tenant)
+            operation = operations.get(request.method)
+            if operation is None:
+                raise MethodNotAllowedException(allowed=tuple(operations))
+            response = operation.handler(request, tenant)
         except Exception as exc:
-            failure = failure_response(exc, tenant=tenant, operation=operation)
+            failure = failure_response(exc, tenant=tenant, operation=route)
             response, error = failure.response, failure.error
         REQUEST_TENANT.set(None)
-        self._log(request, operation, tenant, response.status, started, error=error)
+        self._log(request, route, tenant, response.status, started, error=error)
         if named and self.activity is not None:
             try:
+                known = operations.get(request.method)
                 self._record(
                     self.activity,
                     request,
-                    operation,
+                    known.name if known is not None else request.method.lower(),
+                    resource_type,
                     tenant=tenant,
                     response=response,
                     started=started,
@@ -199,6 +214,7 @@ class ScimApi:
         recorder: ActivityRecorder,
         request: Request,
         operation: str,
+        resource_type: str,
         *,
         tenant: str,
         response: Response,
@@ -212,7 +228,8 @@ class ScimApi:
             Outcome(
                 tenant=tenant,
                 time=recorder.clock(),
-                route=operation,
+                operation=operation,
+                resource_type=resource_type,
                 method=request.method,
                 status=response.status,
                 latency_ms=(time.perf_counter() - started) * 1000,
@@ -248,3 +265,12 @@ class ScimApi:
             line["error"] = error
         level = logging.WARNING if status >= 500 else logging.INFO
         log.log(level, json.dumps(line, separators=(",", ":"), ensure_ascii=True))
+
+
+def _item_operations(routes: UserRoutes | GroupRoutes) -> dict[str, Operation]:
+    return {
+        "GET": Operation("get", routes.get),
+        "PUT": Operation("replace", routes.replace),
+        "PATCH": Operation("update", routes.patch),
+        "DELETE": Operation("delete", routes.delete),
+    }

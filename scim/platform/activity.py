@@ -41,26 +41,6 @@ _NAMES_KEPT = 10_000
 _UNAUTHENTICATED_PER_MINUTE = 60
 """Records of other unauthenticated answers (a 503 while checking credentials) per tenant per minute per worker."""
 
-# (route, method) -> (operation, resource type). Routes are scim.api's operation names.
-_OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
-    ("users", "GET"): ("list", "User"),
-    ("users", "POST"): ("create", "User"),
-    ("usersSearch", "POST"): ("search", "User"),
-    ("user", "GET"): ("get", "User"),
-    ("user", "PUT"): ("replace", "User"),
-    ("user", "PATCH"): ("update", "User"),
-    ("user", "DELETE"): ("delete", "User"),
-    ("groups", "GET"): ("list", "Group"),
-    ("groups", "POST"): ("create", "Group"),
-    ("groupsSearch", "POST"): ("search", "Group"),
-    ("group", "GET"): ("get", "Group"),
-    ("group", "PUT"): ("replace", "Group"),
-    ("group", "PATCH"): ("update", "Group"),
-    ("group", "DELETE"): ("delete", "Group"),
-    ("search", "POST"): ("search", ""),
-}
-_TYPES = {"users": "User", "user": "User", "usersSearch": "User", "groups": "Group", "group": "Group"}
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -68,7 +48,10 @@ class Outcome:
 
     tenant: str
     time: datetime
-    route: str
+    operation: str
+    """What the request did, as the route table names it per method (create, list, …; the method's name if none)."""
+    resource_type: str
+    """User, Group, or '' for a route about neither."""
     method: str
     status: int
     latency_ms: float
@@ -81,7 +64,7 @@ class Outcome:
 
     @property
     def is_write(self) -> bool:
-        return _OPERATIONS.get((self.route, self.method), ("", ""))[0] in WRITE_OPERATIONS
+        return self.operation in WRITE_OPERATIONS
 
     @property
     def is_refusal(self) -> bool:
@@ -106,9 +89,7 @@ def _text(value: Any) -> str:
 
 def to_record(outcome: Outcome) -> ActivityRecord:
     """The record of an outcome: ids and names from our own answer, else from the request body."""
-    operation, resource_type = _OPERATIONS.get(
-        (outcome.route, outcome.method), (outcome.method.lower(), _TYPES.get(outcome.route, ""))
-    )
+    operation, resource_type = outcome.operation, outcome.resource_type
     answer: Mapping[str, Any] = {}
     if outcome.response_body and len(outcome.response_body) <= _RESPONSE_PARSE_LIMIT:
         try:

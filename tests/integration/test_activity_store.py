@@ -107,13 +107,24 @@ def test_recorder_stores_outcomes_off_the_request_path(storage: TableStorage, te
     now = [T0]
     recorder = ActivityRecorder(storage.activity(), clock=lambda: now[0])
     body = b'{"id":"0123456789abcdef0123456789abcdef","userName":"ada@contoso.com"}'
-    recorder.submit(Outcome(tenant, T0, "users", "POST", 201, 20.0, True, response_body=body))
-    recorder.submit(Outcome(tenant, T0, "users", "GET", 200, 5.0, True))
+    recorder.submit(Outcome(tenant, T0, "create", "User", "POST", 201, 20.0, True, response_body=body))
+    recorder.submit(Outcome(tenant, T0, "list", "User", "GET", 200, 5.0, True))
     error = b'{"status":"400","scimType":"invalidValue","detail":"map mail"}'
     recorder.submit(
-        Outcome(tenant, T0, "users", "POST", 400, 7.0, True, request_payload={"userName": "bob"}, response_body=error)
+        Outcome(
+            tenant,
+            T0,
+            "create",
+            "User",
+            "POST",
+            400,
+            7.0,
+            True,
+            request_payload={"userName": "bob"},
+            response_body=error,
+        )
     )
-    recorder.submit(Outcome(tenant, T0, "user", "DELETE", 204, 9.0, True, "0123456789abcdef0123456789abcdef"))
+    recorder.submit(Outcome(tenant, T0, "delete", "User", "DELETE", 204, 9.0, True, "0123456789abcdef0123456789abcdef"))
     assert recorder.flush()
     records = storage.activity().page(tenant).records
     # Successful writes are the change log's facts: only the answer that was not one is recorded.
@@ -142,12 +153,12 @@ class BrokenTable:
 def test_a_storage_failure_loses_records_and_counts_them(storage: TableStorage, tenant: str) -> None:
     recorder = ActivityRecorder(BrokenTable())  # type: ignore[arg-type]
     for _ in range(3):
-        recorder.submit(Outcome(tenant, datetime.now(UTC), "users", "POST", 409, 1.0, True))
+        recorder.submit(Outcome(tenant, datetime.now(UTC), "create", "User", "POST", 409, 1.0, True))
     assert recorder.flush()
     assert recorder.lost == 3
     # When storage answers again, the tenant's log says how many were lost.
     recorder._table = storage.activity()  # type: ignore[assignment]
-    recorder.submit(Outcome(tenant, datetime.now(UTC), "users", "POST", 409, 1.0, True))
+    recorder.submit(Outcome(tenant, datetime.now(UTC), "create", "User", "POST", 409, 1.0, True))
     assert recorder.flush()
     ops = [r.operation for r in storage.activity().page(tenant).records]
     assert sorted(ops) == ["create", "lost"]
@@ -159,14 +170,14 @@ def test_a_full_queue_drops_instead_of_waiting(storage: TableStorage, tenant: st
     recorder = ActivityRecorder(BrokenTable(), capacity=1)  # type: ignore[arg-type]
     recorder._ensure_thread = lambda: None  # type: ignore[method-assign]  # nothing drains
     for _ in range(5):
-        recorder.submit(Outcome(tenant, datetime.now(UTC), "users", "POST", 201, 1.0, True))
+        recorder.submit(Outcome(tenant, datetime.now(UTC), "create", "User", "POST", 201, 1.0, True))
     assert recorder.lost == 4
 
 
 @pytest.mark.parametrize("status", [401])
 def test_refusals_of_unknown_tenants_store_nothing(storage: TableStorage, tenant: str, status: int) -> None:
     recorder = ActivityRecorder(storage.activity(), is_registered=lambda t: False)
-    recorder.submit(Outcome(tenant, datetime.now(UTC), "users", "GET", status, 1.0, False))
+    recorder.submit(Outcome(tenant, datetime.now(UTC), "list", "User", "GET", status, 1.0, False))
     assert recorder.flush()
     assert storage.activity().page(tenant).records == []
     assert storage.activity().buckets(tenant, datetime.now(UTC) - timedelta(hours=1)) == []
@@ -210,7 +221,7 @@ def test_the_view_merges_writes_from_the_change_log_with_the_answers(storage: Ta
     legacy = ActivityRecord(datetime.now(UTC), "create", "User", ada, "Ada@contoso.com", 201)
     storage.activity().append(tenant, [(legacy, "old")])  # recorded before writes were the change log's alone
     taken = _user("ada@contoso.com")
-    recorder.submit(Outcome(tenant, datetime.now(UTC), "users", "POST", 409, 3.0, True, request_payload=taken))
+    recorder.submit(Outcome(tenant, datetime.now(UTC), "create", "User", "POST", 409, 3.0, True, request_payload=taken))
     assert recorder.flush()
     users.delete(tenant, ada)
     bob = str(users.create(tenant, _user("bob@contoso.com")).id)
