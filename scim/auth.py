@@ -16,7 +16,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar
 
 from scim2_models import UnauthorizedException
 
@@ -37,16 +36,6 @@ ACCESS_REFUSED_DETAIL = (
 
 _B64TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 """RFC 6750 §2.1 b64token: a comma, a space or a second credential make the header invalid."""
-
-REQUEST_TENANT: ContextVar[Tenant | None] = ContextVar("scim_request_tenant", default=None)
-"""The tenant record authentication returned for the request being handled (set by the API's dispatch)."""
-
-
-def request_active_limit() -> int | None:
-    """The authenticated tenant's maximum active users (the license cap), read once per request."""
-    tenant = REQUEST_TENANT.get()
-    return tenant.max_active_users if tenant is not None else None
-
 
 _DECOY = b"\x00" * 43
 """Compared against when there is nothing to compare: the same work as a real token check."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from scim2_models import Context, InvalidSyntaxException, Resource, ResponseParameters, SearchRequest
 
+from scim.api.context import RequestContext
 from scim.api.query import entity_tags, search_request
 from scim.http import Request, Response
 from scim.models import ENTRA_POLICY
@@ -19,10 +19,6 @@ from scim.settings import Settings
 RESPONSE_PARAMETERS = ("attributes", "excludedAttributes")
 R = TypeVar("R", bound=Resource[Any])
 
-REQUEST_PAYLOAD: ContextVar[Any] = ContextVar("scim_request_payload", default=None)
-"""The body of the request being handled, as parse_json returned it: the activity log's record of what
-was sent (a failed create's userName) without parsing it twice. Set and reset by ScimApi._dispatch."""
-
 
 def base_url(request: Request, trailing_segments: int) -> str:
     """The tenant's SCIM base URL (what Entra calls the Tenant URL), from the request URL."""
@@ -32,11 +28,13 @@ def base_url(request: Request, trailing_segments: int) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-def parse_json(request: Request, max_bytes: int) -> Any:
-    """The body as JSON, strictly (scim.protocol.json_body): size, media type, UTF-8, depth, duplicates."""
-    payload = parse_body(request.body, request.header("content-type"), max_bytes)
-    REQUEST_PAYLOAD.set(payload)
-    return payload
+def parse_json(ctx: RequestContext, max_bytes: int) -> Any:
+    """The body as JSON, strictly (scim.protocol.json_body): size, media type, UTF-8, depth, duplicates.
+
+    Kept in the request's context: the activity log records what was sent (a failed create's userName).
+    """
+    ctx.payload = parse_body(ctx.request.body, ctx.request.header("content-type"), max_bytes)
+    return ctx.payload
 
 
 def asks_for(params: ResponseParameters[Any] | None, attribute: str) -> bool:
@@ -93,9 +91,9 @@ class ResourceRoutes(Generic[R]):
             return Response.empty(304, {"ETag": version})
         return None
 
-    def search_body(self, request: Request) -> SearchRequest[Any]:
+    def search_body(self, ctx: RequestContext) -> SearchRequest[Any]:
         """The SearchRequest of a POST …/.search (RFC 7644 §3.4.3), bound to this resource type."""
-        payload = parse_json(request, self.settings.max_body_bytes)
+        payload = parse_json(ctx, self.settings.max_body_bytes)
         if not isinstance(payload, dict):
             raise InvalidSyntaxException(detail="The request body must be a SearchRequest JSON object")
         require_schema(payload, str(SearchRequest.__schema__))

@@ -11,6 +11,7 @@ from typing import Any
 from scim2_models import Context, ForbiddenException, ListResponse, Meta, NotFoundException, Resource
 
 from scim.api.common import base_url as _base_url
+from scim.api.context import RequestContext
 from scim.api.scim import Operation, ScimApi
 from scim.http import Request, Response
 from scim.provider import ServiceDescription, describe_service
@@ -46,7 +47,8 @@ def _list(resources: list[dict[str, Any]]) -> Response:
 
 
 def service_provider_config(api: ScimApi, request: Request) -> Response:
-    def get(request: Request, tenant: str) -> Response:
+    def get(ctx: RequestContext) -> Response:
+        request = ctx.request
         _refuse_filter(request)
         config = _description(api).config
         return Response.scim_json(200, _located(config, "ServiceProviderConfig", _base_url(request, 0)))
@@ -55,7 +57,8 @@ def service_provider_config(api: ScimApi, request: Request) -> Response:
 
 
 def schemas(api: ScimApi, request: Request) -> Response:
-    def get(request: Request, tenant: str) -> Response:
+    def get(ctx: RequestContext) -> Response:
+        request = ctx.request
         _refuse_filter(request)
         base_url = _base_url(request, 1)
         return _list([_located(s, "Schema", f"{base_url}/Schemas/{s.id}") for s in _description(api).schemas])
@@ -64,7 +67,8 @@ def schemas(api: ScimApi, request: Request) -> Response:
 
 
 def schema(api: ScimApi, request: Request) -> Response:
-    def get(request: Request, tenant: str) -> Response:
+    def get(ctx: RequestContext) -> Response:
+        request = ctx.request
         _refuse_filter(request)
         found = _description(api).schema(request.route_params["id"])
         if found is None:
@@ -75,7 +79,8 @@ def schema(api: ScimApi, request: Request) -> Response:
 
 
 def resource_types(api: ScimApi, request: Request) -> Response:
-    def get(request: Request, tenant: str) -> Response:
+    def get(ctx: RequestContext) -> Response:
+        request = ctx.request
         _refuse_filter(request)
         base_url = _base_url(request, 1)
         return _list(
@@ -86,7 +91,8 @@ def resource_types(api: ScimApi, request: Request) -> Response:
 
 
 def resource_type(api: ScimApi, request: Request) -> Response:
-    def get(request: Request, tenant: str) -> Response:
+    def get(ctx: RequestContext) -> Response:
+        request = ctx.request
         _refuse_filter(request)
         found = _description(api).resource_type(request.route_params["id"])
         if found is None:

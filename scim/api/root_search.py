@@ -11,17 +11,19 @@ from typing import Any
 from scim2_models import InvalidSyntaxException, SCIMException, SearchRequest
 
 from scim.api.common import base_url, page_bounds, parse_json
+from scim.api.context import RequestContext
 from scim.api.groups import GroupRoutes
 from scim.api.query import list_body, search_request
 from scim.api.users import UserRoutes
-from scim.http import Request, Response
+from scim.http import Response
 from scim.models import GroupResource, UserResource
 from scim.protocol.documents import require_schema
 from scim.settings import Settings
 
 
-def root_search(settings: Settings, users: UserRoutes, groups: GroupRoutes, request: Request, tenant: str) -> Response:
-    payload = parse_json(request, settings.max_body_bytes)
+def root_search(settings: Settings, users: UserRoutes, groups: GroupRoutes, ctx: RequestContext) -> Response:
+    payload = parse_json(ctx, settings.max_body_bytes)
+    request, tenant = ctx.request, ctx.tenant
     if not isinstance(payload, dict):
         raise InvalidSyntaxException(detail="The request body must be a SearchRequest JSON object")
     require_schema(payload, str(SearchRequest.__schema__))

@@ -15,13 +15,13 @@ from scim2_models import (
     NotFoundException,
 )
 
-from scim.api.common import REQUEST_PAYLOAD
+from scim.api.context import RequestContext
 from scim.api.failures import failure_response
 from scim.api.groups import GroupRoutes
 from scim.api.oauth import TokenEndpoint, scim_audience
 from scim.api.root_search import root_search
 from scim.api.users import UserRoutes
-from scim.auth import REQUEST_TENANT, TenantAuthenticator
+from scim.auth import TenantAuthenticator
 from scim.errors import (
     MethodNotAllowedException,
     error_response,
@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # the operator pages are imported when first used: a SCIM req
 
 log = logging.getLogger("scim")
 
-Handler = Callable[[Request, str], Response]
+Handler = Callable[[RequestContext], Response]
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,8 @@ class ScimApi:
         return self._dispatch(request, "group", "Group", _item_operations(self.group_routes))
 
     def root_search(self, request: Request) -> Response:
-        def handler(request: Request, tenant: str) -> Response:
-            return root_search(self.settings, self.user_routes, self.group_routes, request, tenant)
+        def handler(ctx: RequestContext) -> Response:
+            return root_search(self.settings, self.user_routes, self.group_routes, ctx)
 
         return self._dispatch(request, "search", "", {"POST": Operation("search", handler)})
 
@@ -172,61 +172,50 @@ class ScimApi:
         start_counting()
         error: str | None = None
         tenant = request.route_params.get("tenant", "")
-        request = _public(request, self.settings.public_base_url)
-        payload_token = REQUEST_PAYLOAD.set(None)
-        named = authenticated = False
+        ctx = RequestContext(_public(request, self.settings.public_base_url), tenant)
+        request = ctx.request
+        named = False
         try:
             named = is_tenant_id(tenant)
-            # The tenant record is read once per request, here; handlers get its limit from REQUEST_TENANT.
+            # The tenant record is read once per request, here; handlers get its limit from the context.
             audience = scim_audience(request.url, self.settings.public_base_url)
-            REQUEST_TENANT.set(self.auth.authenticate(request.header("authorization"), tenant, audience=audience))
-            authenticated = True
+            ctx.record = self.auth.authenticate(request.header("authorization"), tenant, audience=audience)
             check_url_text(request.route_params, request.query)
             operation = operations.get(request.method)
             if operation is None:
                 raise MethodNotAllowedException(allowed=tuple(operations))
-            response = operation.handler(request, tenant)
+            response = operation.handler(ctx)
         except Exception as exc:
             failure = failure_response(exc, tenant=tenant, operation=route)
             response, error = failure.response, failure.error
-        REQUEST_TENANT.set(None)
-        self._log(request, route, tenant, response.status, started, error=error)
+        self._log(request, route, tenant, response.status, started, error=error, calls=ctx.storage_calls)
         if named and self.activity is not None:
             try:
                 known = operations.get(request.method)
-                self._record(
-                    self.activity,
-                    request,
-                    known.name if known is not None else request.method.lower(),
-                    resource_type,
-                    tenant=tenant,
-                    response=response,
-                    started=started,
-                    authenticated=authenticated,
-                )
+                operation_name = known.name if known is not None else request.method.lower()
+                self._record(self.activity, ctx, operation_name, resource_type, response=response, started=started)
             except Exception:  # recording never fails the request it describes
                 log.warning("activity outcome dropped: tenant=%s", log_safe(tenant))
-        REQUEST_PAYLOAD.reset(payload_token)
         return response
 
     @staticmethod
     def _record(
         recorder: ActivityRecorder,
-        request: Request,
+        ctx: RequestContext,
         operation: str,
         resource_type: str,
         *,
-        tenant: str,
         response: Response,
         started: float,
-        authenticated: bool,
     ) -> None:
         """Hand the outcome to the activity recorder: a queue put, after the answer is complete."""
+        request = ctx.request
+        authenticated = ctx.record is not None
         resource_id = request.route_params.get("id", "")
         keep_body = response.status >= 400 or request.method in ("POST", "PUT", "PATCH")
         recorder.submit(
             Outcome(
-                tenant=tenant,
+                tenant=ctx.tenant,
                 time=recorder.clock(),
                 operation=operation,
                 resource_type=resource_type,
@@ -235,14 +224,21 @@ class ScimApi:
                 latency_ms=(time.perf_counter() - started) * 1000,
                 authenticated=authenticated,
                 resource_id=resource_id if plausible_id(resource_id) else "",
-                request_payload=REQUEST_PAYLOAD.get() if authenticated else None,
+                request_payload=ctx.payload if authenticated else None,
                 response_body=response.body if keep_body else b"",
             )
         )
 
     @staticmethod
     def _log(
-        request: Request, operation: str, tenant: str, status: int, started: float, *, error: str | None = None
+        request: Request,
+        operation: str,
+        tenant: str,
+        status: int,
+        started: float,
+        *,
+        error: str | None = None,
+        calls: int | None = None,
     ) -> None:
         # Ids only: never tokens, bodies, filters or user names. Tenant and id come from the URL and may be
         # forged ("%0A…") even without a token: the tenant is escaped onto this one line, and an id that
@@ -259,7 +255,7 @@ class ScimApi:
             "resourceId": resource_id,
             "status": status,
             "latencyMs": round((time.perf_counter() - started) * 1000, 1),
-            "storageCalls": counted_calls(),
+            "storageCalls": counted_calls() if calls is None else calls,
         }
         if error:
             line["error"] = error

@@ -5,9 +5,9 @@ from __future__ import annotations
 from scim2_models import SearchRequest
 
 from scim.api.common import ResourceRoutes, asks_for, base_url, page_bounds, parse_json
+from scim.api.context import RequestContext
 from scim.api.query import list_body, list_query, response_parameters
-from scim.auth import request_active_limit
-from scim.http import Request, Response
+from scim.http import Response
 from scim.models import UserResource
 from scim.resources.users import UserService
 from scim.settings import Settings
@@ -23,12 +23,12 @@ class UserRoutes(ResourceRoutes[UserResource]):
         super().__init__(settings)
         self.users = users
 
-    def list(self, request: Request, tenant: str) -> Response:
-        return self._search(tenant, list_query(UserResource, request.query), base_url(request, 1))
+    def list(self, ctx: RequestContext) -> Response:
+        return self._search(ctx.tenant, list_query(UserResource, ctx.request.query), base_url(ctx.request, 1))
 
-    def post_search(self, request: Request, tenant: str) -> Response:
+    def post_search(self, ctx: RequestContext) -> Response:
         """POST /Users/.search (RFC 7644 §3.4.3): the query in a SearchRequest body."""
-        return self._search(tenant, self.search_body(request), base_url(request, 2))
+        return self._search(ctx.tenant, self.search_body(ctx), base_url(ctx.request, 2))
 
     def _search(self, tenant: str, query: SearchRequest[UserResource], base: str) -> Response:
         start, count = page_bounds(self.settings, query.start_index, query.count)
@@ -36,31 +36,39 @@ class UserRoutes(ResourceRoutes[UserResource]):
         resources = [self.render(user, base, query) for user in page.resources]
         return Response.scim_json(200, list_body(page.total, start, resources))
 
-    def create(self, request: Request, tenant: str) -> Response:
-        payload = parse_json(request, self.settings.max_body_bytes)
-        user = self.users.create(tenant, payload, active_limit=request_active_limit())
-        return self.respond(201, user, base_url(request, 1))
+    def create(self, ctx: RequestContext) -> Response:
+        payload = parse_json(ctx, self.settings.max_body_bytes)
+        user = self.users.create(ctx.tenant, payload, active_limit=ctx.active_limit)
+        return self.respond(201, user, base_url(ctx.request, 1))
 
-    def get(self, request: Request, tenant: str) -> Response:
-        params = response_parameters(UserResource, request.query)
-        user = self.users.get(tenant, request.route_params["id"], groups=asks_for(params, "groups"))
-        return self.not_modified(request, user) or self.respond(200, user, base_url(request, 2), params)
+    def get(self, ctx: RequestContext) -> Response:
+        params = response_parameters(UserResource, ctx.request.query)
+        user = self.users.get(ctx.tenant, ctx.request.route_params["id"], groups=asks_for(params, "groups"))
+        return self.not_modified(ctx.request, user) or self.respond(200, user, base_url(ctx.request, 2), params)
 
-    def replace(self, request: Request, tenant: str) -> Response:
-        payload = parse_json(request, self.settings.max_body_bytes)
+    def replace(self, ctx: RequestContext) -> Response:
+        payload = parse_json(ctx, self.settings.max_body_bytes)
         user = self.users.replace(
-            tenant, request.route_params["id"], payload, request.header("if-match"), active_limit=request_active_limit()
+            ctx.tenant,
+            ctx.request.route_params["id"],
+            payload,
+            ctx.request.header("if-match"),
+            active_limit=ctx.active_limit,
         )
-        return self.respond(200, user, base_url(request, 2))
+        return self.respond(200, user, base_url(ctx.request, 2))
 
-    def patch(self, request: Request, tenant: str) -> Response:
-        params = response_parameters(UserResource, request.query)
-        payload = parse_json(request, self.settings.max_body_bytes)
+    def patch(self, ctx: RequestContext) -> Response:
+        params = response_parameters(UserResource, ctx.request.query)
+        payload = parse_json(ctx, self.settings.max_body_bytes)
         user = self.users.patch(
-            tenant, request.route_params["id"], payload, request.header("if-match"), active_limit=request_active_limit()
+            ctx.tenant,
+            ctx.request.route_params["id"],
+            payload,
+            ctx.request.header("if-match"),
+            active_limit=ctx.active_limit,
         )
-        return self.respond(200, user, base_url(request, 2), params)
+        return self.respond(200, user, base_url(ctx.request, 2), params)
 
-    def delete(self, request: Request, tenant: str) -> Response:
-        self.users.delete(tenant, request.route_params["id"], request.header("if-match"))
+    def delete(self, ctx: RequestContext) -> Response:
+        self.users.delete(ctx.tenant, ctx.request.route_params["id"], ctx.request.header("if-match"))
         return Response.empty(204)
