@@ -12,7 +12,7 @@ from scim.store import counted_calls
 
 @dataclass
 class RequestContext:
-    """One request: made by ScimApi._dispatch, filled in as authentication and the body parser run."""
+    """One request: made by ScimApi.dispatch, filled in as authentication and the body parser run."""
 
     request: Request
     """The request, its URL on the configured public base."""

@@ -53,7 +53,7 @@ def service_provider_config(api: ScimApi, request: Request) -> Response:
         config = _description(api).config
         return Response.scim_json(200, _located(config, "ServiceProviderConfig", _base_url(request, 0)))
 
-    return api._dispatch(request, "service_provider_config", "", {"GET": Operation("get", get)})
+    return api.dispatch(request, "service_provider_config", "", {"GET": Operation("get", get)})
 
 
 def schemas(api: ScimApi, request: Request) -> Response:
@@ -63,7 +63,7 @@ def schemas(api: ScimApi, request: Request) -> Response:
         base_url = _base_url(request, 1)
         return _list([_located(s, "Schema", f"{base_url}/Schemas/{s.id}") for s in _description(api).schemas])
 
-    return api._dispatch(request, "schemas", "", {"GET": Operation("get", get)})
+    return api.dispatch(request, "schemas", "", {"GET": Operation("get", get)})
 
 
 def schema(api: ScimApi, request: Request) -> Response:
@@ -75,7 +75,7 @@ def schema(api: ScimApi, request: Request) -> Response:
             raise NotFoundException(detail="No such schema; GET /Schemas lists the schemas this service uses")
         return Response.scim_json(200, _located(found, "Schema", f"{_base_url(request, 2)}/Schemas/{found.id}"))
 
-    return api._dispatch(request, "schema", "", {"GET": Operation("get", get)})
+    return api.dispatch(request, "schema", "", {"GET": Operation("get", get)})
 
 
 def resource_types(api: ScimApi, request: Request) -> Response:
@@ -87,7 +87,7 @@ def resource_types(api: ScimApi, request: Request) -> Response:
             [_located(t, "ResourceType", f"{base_url}/ResourceTypes/{t.id}") for t in _description(api).resource_types]
         )
 
-    return api._dispatch(request, "resource_types", "", {"GET": Operation("get", get)})
+    return api.dispatch(request, "resource_types", "", {"GET": Operation("get", get)})
 
 
 def resource_type(api: ScimApi, request: Request) -> Response:
@@ -100,4 +100,4 @@ def resource_type(api: ScimApi, request: Request) -> Response:
         location = f"{_base_url(request, 2)}/ResourceTypes/{found.id}"
         return Response.scim_json(200, _located(found, "ResourceType", location))
 
-    return api._dispatch(request, "resource_type", "", {"GET": Operation("get", get)})
+    return api.dispatch(request, "resource_type", "", {"GET": Operation("get", get)})

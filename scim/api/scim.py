@@ -106,34 +106,34 @@ class ScimApi:
     def users_collection(self, request: Request) -> Response:
         routes = self.user_routes
         operations = {"GET": Operation("list", routes.list), "POST": Operation("create", routes.create)}
-        return self._dispatch(request, "users", "User", operations)
+        return self.dispatch(request, "users", "User", operations)
 
     def users_search(self, request: Request) -> Response:
-        return self._dispatch(
+        return self.dispatch(
             request, "users_search", "User", {"POST": Operation("search", self.user_routes.post_search)}
         )
 
     def user_item(self, request: Request) -> Response:
-        return self._dispatch(request, "user", "User", _item_operations(self.user_routes))
+        return self.dispatch(request, "user", "User", _item_operations(self.user_routes))
 
     def groups_collection(self, request: Request) -> Response:
         routes = self.group_routes
         operations = {"GET": Operation("list", routes.list), "POST": Operation("create", routes.create)}
-        return self._dispatch(request, "groups", "Group", operations)
+        return self.dispatch(request, "groups", "Group", operations)
 
     def groups_search(self, request: Request) -> Response:
-        return self._dispatch(
+        return self.dispatch(
             request, "groups_search", "Group", {"POST": Operation("search", self.group_routes.post_search)}
         )
 
     def group_item(self, request: Request) -> Response:
-        return self._dispatch(request, "group", "Group", _item_operations(self.group_routes))
+        return self.dispatch(request, "group", "Group", _item_operations(self.group_routes))
 
     def root_search(self, request: Request) -> Response:
         def handler(ctx: RequestContext) -> Response:
             return root_search(self.settings, self.user_routes, self.group_routes, ctx)
 
-        return self._dispatch(request, "search", "", {"POST": Operation("search", handler)})
+        return self.dispatch(request, "search", "", {"POST": Operation("search", handler)})
 
     def oauth_token(self, request: Request) -> Response:
         """POST /oauth2/token (scim.api.oauth); a deployment built without it answers 404."""
@@ -164,7 +164,7 @@ class ScimApi:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _dispatch(
+    def dispatch(
         self, request: Request, route: str, resource_type: str, operations: Mapping[str, Operation]
     ) -> Response:
         """Authenticate, run the method's operation, answer failures from scim.api.failures, log and record."""
