@@ -56,7 +56,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "membership costs O(changes) (goal: add one member and GET without members at most 1.5x, 10 vs 20,000)",
         "round trips, median and p90 ms per group size, the ratio, and the time to add 20,000 members",
         "10-20 min",
-        ("--sizes", "10,100", "--repeat", "2", "--fill-sample", "100"),
+        ("--sizes", "10,200", "--repeat", "2", "--fill-sample", "100"),
     ),
     Scenario(
         "oauth",
