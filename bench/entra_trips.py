@@ -1,4 +1,4 @@
-"""Storage calls per request of Entra's provisioning pattern, against Azurite: the inputs of bench/capacity.py.
+"""Storage calls per request of Entra's provisioning pattern, against Azurite: the inputs of bench/capacity/report.py.
 
 Run with `make bench` (or `python -m bench.entra_trips`). For each request Entra sends in an initial
 and an incremental cycle it prints the Table Storage calls by kind (point reads, queries, transactions, other

@@ -1,7 +1,7 @@
 """Serve `function_app.app` on loopback against storage that is already running: no Azurite, no tenant set-up.
 
 `make run` (devhost.run) starts Azurite and creates the demo tenant itself. Benchmarks that start Azurite
-on their own, to count its CPU apart from ours (bench/compare.py), start this instead: it reads the same
+on their own, to count its CPU apart from ours (bench/compare/run.py), start this instead: it reads the same
 settings as the Functions host (SCIM_STORAGE_CONNECTION_STRING, SCIM_SECRET_SOURCE, SCIM_STATE_DIR, ...),
 prints one line once it listens, and stops on SIGTERM or Ctrl-C.
 

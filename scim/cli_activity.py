@@ -1,6 +1,7 @@
 """`scim-admin tenant activity|status` and `scim-admin operator-key`: the operator's view of what Entra did.
 
-Registered on scim.cli's groups when scim.cli is imported; a plain table for people, `--json` for scripts.
+scim.cli puts TENANT_COMMANDS on its `tenant` group and `operator-key` on `main`; a plain table for people,
+`--json` for scripts.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 import click
 
-from scim.cli import Operator, emit, json_option, main, operator_errors, pass_operator, tenant
+from scim.cli_operator import Operator, emit, json_option, operator_errors, pass_operator
 from scim.cli_text import echo, inline
 from scim.platform.activity_report import ActivityReport, TenantStatus, build_activity_report, parse_since
 from scim.platform.hints import hint
@@ -67,7 +68,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-@tenant.command("activity")
+@click.command("activity")
 @click.argument("tenant_id")
 @click.option("--since", help="Only records this recent: 90m, 2h, 7d.")
 @click.option("--errors", "errors_only", is_flag=True, help="Only 4xx/5xx answers.")
@@ -112,7 +113,7 @@ def activity(  # noqa: PLR0917 - click passes every option as an argument
         echo(f"More: add --after '{page.next_key}'")
 
 
-@tenant.command("status")
+@click.command("status")
 @click.argument("tenant_id")
 @json_option
 @pass_operator
@@ -137,7 +138,7 @@ def status(op: Operator, tenant_id: str, as_json: bool) -> None:
     emit(as_json, status_data(found), text)
 
 
-@main.group("operator-key")
+@click.group("operator-key")
 def operator_key() -> None:
     """The operator credential of the /operator/ pages (a secret in the same store as the tenants' tokens)."""
 
@@ -176,3 +177,6 @@ def retire_operator_key(op: Operator, as_json: bool) -> None:
     )
     data = {"secretName": settings.operator_secret_name, "retired": retired, "refusedBy": by.isoformat()}
     emit(as_json, {**data, "effectiveWithinSeconds": seconds}, text)
+
+
+TENANT_COMMANDS = (activity, status)

@@ -1,28 +1,26 @@
 """The operator's OAuth2 commands: a tenant's client (`tenant add-client`, `rotate-client-secret`,
 `retire-client-secret`) and the deployment's signing keys (`oauth rotate-signing-key`, …).
 
-Registered on scim.cli's groups when that module loads; a thin door onto scim.platform.clients.
+scim.cli puts TENANT_COMMANDS on its `tenant` group and `oauth` on `main`; a thin door onto scim.platform.clients.
 """
 
 from __future__ import annotations
 
 import click
 
-from scim.cli import (
+from scim.cli_operator import (
     Operator,
     client_credentials_data,
     client_credentials_text,
     emit,
     json_option,
-    main,
     operator_errors,
     pass_operator,
     takes_effect,
-    tenant,
 )
 
 
-@tenant.command("add-client")
+@click.command("add-client")
 @click.argument("tenant_id")
 @json_option
 @pass_operator
@@ -36,7 +34,7 @@ def add_client(op: Operator, tenant_id: str, as_json: bool) -> None:
     emit(as_json, {"id": tenant_id, **client_credentials_data(credentials)}, client_credentials_text(credentials))
 
 
-@tenant.command("rotate-client-secret")
+@click.command("rotate-client-secret")
 @click.argument("tenant_id")
 @json_option
 @pass_operator
@@ -53,7 +51,7 @@ def rotate_client_secret(op: Operator, tenant_id: str, as_json: bool) -> None:
     emit(as_json, {"id": tenant_id, **client_credentials_data(credentials)}, text)
 
 
-@tenant.command("retire-client-secret")
+@click.command("retire-client-secret")
 @click.argument("tenant_id")
 @json_option
 @pass_operator
@@ -70,7 +68,7 @@ def retire_client_secret(op: Operator, tenant_id: str, as_json: bool) -> None:
     )
 
 
-@tenant.command("remove-client")
+@click.command("remove-client")
 @click.argument("tenant_id")
 @json_option
 @pass_operator
@@ -87,7 +85,7 @@ def remove_client(op: Operator, tenant_id: str, as_json: bool) -> None:
     )
 
 
-@tenant.command("remove-token")
+@click.command("remove-token")
 @click.argument("tenant_id")
 @json_option
 @pass_operator
@@ -108,7 +106,7 @@ def remove_token(op: Operator, tenant_id: str, as_json: bool) -> None:
     )
 
 
-@main.group()
+@click.group("oauth")
 def oauth() -> None:
     """The deployment's access-token signing keys (one set for every tenant)."""
 
@@ -159,3 +157,6 @@ def retire_signing_key(op: Operator, as_json: bool) -> None:
         {"retired": retired, "effectiveWithinSeconds": bound},
         f"Retired {retired} old signing key(s); every worker refuses tokens they signed {takes_effect(bound)}.",
     )
+
+
+TENANT_COMMANDS = (add_client, rotate_client_secret, retire_client_secret, remove_client, remove_token)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from scim.cli import Operator, emit, json_option, main, operator_errors, pass_operator
+from scim.cli_operator import Operator, emit, json_option, operator_errors, pass_operator
 from scim.oauth.keys import SIGNING_KEY_SECRET
 from scim.platform.transfer import TenantTransfer
 from scim.secrets import build_secret_store
@@ -42,7 +42,7 @@ def _passphrase(op: Operator, passphrase_file: str | None, confirm: bool) -> str
     return text
 
 
-@main.command("export")
+@click.command("export")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--tenant", "tenant_ids", multiple=True, help="Only this tenant (repeatable); default: every tenant.")
 @click.option(
@@ -73,7 +73,7 @@ def export(  # noqa: PLR0917 - click passes every option as an argument
     emit(as_json, {"path": str(path), **summary.as_dict()}, text)
 
 
-@main.command("import")
+@click.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False), help="First line: the passphrase.")
 @json_option

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from scim.cli import Operator, operator_environ
+from scim.cli_operator import Operator
+from scim.run_state import operator_environ
 from scim.settings import Settings, SettingsError, with_env_file
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""The pure parts of bench/compare.py: /proc CPU parsing, percentiles, the PATCH plan, our request lines."""
+"""The pure parts of bench/compare/run.py: /proc CPU parsing, percentiles, the PATCH plan, our request lines."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.compare import storage_calls_from_log
-from bench.compare_load import SHAPES, PhaseResult, patch_plan, percentile, process_cpu_seconds, stat_cpu_seconds
-from bench.compare_report import observed_calls, verdict
+from bench.compare.load import SHAPES, PhaseResult, patch_plan, percentile, process_cpu_seconds, stat_cpu_seconds
+from bench.compare.report import observed_calls, verdict
+from bench.compare.run import storage_calls_from_log
 
 
 def stat_line(comm: str, utime: int, stime: int) -> str:

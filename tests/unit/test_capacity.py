@@ -1,11 +1,10 @@
-"""The arithmetic of the capacity model (bench/capacity_model.py) and its simulation (bench/capacity_sim.py)."""
+"""The arithmetic of the capacity model (bench/capacity/model.py) and its simulation (bench/capacity/sim.py)."""
 
 import math
 
 import pytest
 
-from bench.capacity import crossing
-from bench.capacity_model import (
+from bench.capacity.model import (
     ACTIVITY_WRITE_CPU_MS,
     COSTS,
     POINT_READ_THREADS,
@@ -23,7 +22,8 @@ from bench.capacity_model import (
     saturation,
     tenant_load,
 )
-from bench.capacity_sim import Bucket, Simulation, op_vectors, script
+from bench.capacity.report import crossing
+from bench.capacity.sim import Bucket, Simulation, op_vectors, script
 from scim.store import reads
 
 LAT = Latency(read_s=0.010, tx_s=0.020)
@@ -223,8 +223,8 @@ def test_the_simulation_replays_the_same_whatever_the_hash_seed() -> None:
     import sys
 
     code = (
-        "from bench.capacity_model import Latency, Limits, Phase\n"
-        "from bench.capacity_sim import Simulation\n"
+        "from bench.capacity.model import Latency, Limits, Phase\n"
+        "from bench.capacity.sim import Simulation\n"
         "sim = Simulation(Limits(max_instances=8), Latency(), seed=5)\n"
         "sim.add(3, 0.0, [Phase('u', 40, {'user_post': 1, 'user_patch': 1})], [25.0])\n"
         "sim.run(30, 1.0)\n"

@@ -1,7 +1,7 @@
 """When one deployment stops being enough: many tenants' Entra cycles replayed through Azure's limits.
 
 Run with `make capacity` (stdlib only, seeded, seconds). It prints, next to the paper model of
-bench/capacity_model.py, what the simulation of bench/capacity_sim.py measures: the tenant count at which each
+bench/capacity/model.py, what the simulation of bench/capacity/sim.py measures: the tenant count at which each
 shared limit saturates when initial cycles start together (the busiest minute of the users phase, and of the
 members phase), the utilisation of every limit there, cycle durations per tenant, and the mean load of
 incremental cycles in steady state.
@@ -15,7 +15,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from bench.capacity_model import (
+from bench.capacity.model import (
     ACTIVITY_WRITE_CPU_MS,
     PER_TENANT,
     REGISTRY_CALL_CPU_MS,
@@ -41,7 +41,7 @@ from bench.capacity_model import (
     utilisation,
     with_instances,
 )
-from bench.capacity_sim import Cohort, Simulation
+from bench.capacity.sim import Cohort, Simulation
 
 LEARN_MINUTES_PER_OBJECT = 0.01
 """Microsoft Learn's fastest initial-cycle estimate: 0.01 minutes per assigned user, group and member."""

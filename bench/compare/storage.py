@@ -1,4 +1,4 @@
-"""The storage client's share of our CPU per operation, for bench/compare.py; run in a fresh process.
+"""The storage client's share of our CPU per operation, for bench/compare/run.py; run in a fresh process.
 
 Two measurements against the Azurite the comparison uses, printed as one JSON object:
 - CPU seconds of this process per bare azure-data-tables call (create_entity, get_entity, and a four-row
@@ -8,7 +8,7 @@ Two measurements against the Azurite the comparison uses, printed as one JSON ob
 - storage round trips of each of the comparison's operations through our handlers in process (as
   bench/round_trips.py counts them), split into reads (GET) and writes (any other method).
 
-    python -m bench.compare_storage --connection-string "..." --calls 300
+    python -m bench.compare.storage --connection-string "..." --calls 300
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 from azure.data.tables import TableClient
 
-from bench.compare_load import SHAPES, user_body
+from bench.compare.load import SHAPES, user_body
 
 DOCUMENT = "x" * 700
 """About the size of a user's stored document in the comparison's load."""

@@ -1,4 +1,4 @@
-"""The load of bench/compare.py: Entra's requests for new users, from worker threads over keep-alive connections.
+"""The load of bench/compare/run.py: Entra's requests for new users, from worker threads over keep-alive connections.
 
 Per user, in Entra's order (HOW-IT-WORKS in /work/shared/entra-behaviour.md): the matching filter (a miss),
 POST, GET by the returned id, then two PATCHes: an attribute update (with paths in Entra's default dialect,

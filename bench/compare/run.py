@@ -2,11 +2,11 @@
 
 Starts a fresh in-memory Azurite (tables only), our local host (devhost.serve, a process of its own) and
 scim2-server (in .venv-scim2-server), both on loopback. Each round sends Entra's requests for new users
-(bench/compare_load.py: filter miss, POST, GET, two PATCHes) from 8 threads with keep-alive connections to
+(bench/compare/load.py: filter miss, POST, GET, two PATCHes) from 8 threads with keep-alive connections to
 one server, then the other (the order flips each round, so drift on a busy machine hits both). It reads
 the CPU of each server process, of Azurite's node process and of itself from /proc/<pid>/stat around
 each phase, estimates the storage client's share of our CPU from a calibration in a fresh process
-(bench/compare_storage.py), and times cold starts (Popen to the first answered Test Connection). The
+(bench/compare/storage.py), and times cold starts (Popen to the first answered Test Connection). The
 report is plain text, for docs/performance.md.
 
     make bench-compare                                   # 3 rounds of 400 users, 5 cold starts each
@@ -34,7 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from bench.compare_load import (
+from bench.compare.load import (
     Connection,
     PhaseResult,
     Target,
@@ -43,7 +43,7 @@ from bench.compare_load import (
     process_cpu_seconds,
     run_phase,
 )
-from bench.compare_report import Report
+from bench.compare.report import Report
 from devhost.azurite import ROOT, AzuriteService, connection_string, free_port
 
 TENANT = "compare"
@@ -146,7 +146,7 @@ def measured_phase(
 
 def calibrate(conn_string: str, calls: int) -> dict[str, Any]:
     """The storage client's CPU per call and our round trips per operation, from a fresh process."""
-    command = [sys.executable, "-m", "bench.compare_storage", "--connection-string", conn_string]
+    command = [sys.executable, "-m", "bench.compare.storage", "--connection-string", conn_string]
     out = subprocess.run(
         [*command, "--calls", str(calls)],
         capture_output=True,
@@ -178,7 +178,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scim2-front",
         choices=("keepalive", "cli"),
         default="keepalive",
-        help="keepalive: its application behind a front like ours (bench/scim2_host.py); "
+        help="keepalive: its application behind a front like ours (bench/compare/scim2_host.py); "
         "cli: the `scim2-server` command as shipped (HTTP/1.0, a connection per request)",
     )
     parser.add_argument("--users", type=int, default=400, help="new users per server per round (5 requests each)")
@@ -304,7 +304,7 @@ def start_targets(
     if args.scim2_front == "cli":
         scim2_cmd = [str(Path(args.scim2_python).with_name("scim2-server")), "--port", str(scim2_port)]
     else:
-        scim2_cmd = [args.scim2_python, str(ROOT / "bench" / "scim2_host.py"), "--port", str(scim2_port)]
+        scim2_cmd = [args.scim2_python, str(ROOT / "bench" / "compare" / "scim2_host.py"), "--port", str(scim2_port)]
     scim2_cmd += ["--bearer-token", SCIM2_TOKEN]
     scim2_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
     ours = Server(Target("us", port, f"/scim/v2/{TENANT}/Users", token), our_cmd, our_env, state / "ours.log")

@@ -1,4 +1,4 @@
-"""The plain-text report of bench/compare.py: ratios us / scim2-server next to the goals of issue #11."""
+"""The plain-text report of bench/compare/run.py: ratios us / scim2-server next to the goals of issue #11."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bench.compare_load import OPERATIONS, SHAPES, percentile
+from bench.compare.load import OPERATIONS, SHAPES, percentile
 
 GOALS = {"throughput": (0.6, ">="), "cpu": (1.0, "<="), "cold": (1.2, "<=")}
 NAMES = {"throughput": "throughput (ops/s)", "cold": "cold start (median)"}
@@ -93,12 +93,13 @@ class Report:
         args = self.args
         order = ", ".join(f"round {r + 1}: {us if r % 2 == 0 else them} first" for r in range(min(args.rounds, 2)))
         front = (
-            "its application behind bench/scim2_host.py: ThreadingHTTPServer, HTTP/1.1 keep-alive, no access log"
+            "its application behind bench/compare/scim2_host.py: ThreadingHTTPServer, HTTP/1.1 keep-alive, "
+            "no access log"
             if args.scim2_front == "keepalive"
             else "the `scim2-server` command as shipped: wsgiref, HTTP/1.0 (a connection a request), access log"
         )
         load = ", ".join(f"{x:.2f}" for x in self.load_before), ", ".join(f"{x:.2f}" for x in self.load_after)
-        self.out("bench/compare.py: our host and scim2-server, the same Entra load, alternating phases, one run")
+        self.out("bench/compare/run.py: our host and scim2-server, the same Entra load, alternating phases, one run")
         self.field("date", f"{self.started:%Y-%m-%d %H:%M} UTC")
         self.field("machine", f"{self.machine}; load average (1/5/15 min) {load[0]} at start, {load[1]} at end")
         self.field("python", f"{self.python}; reference {self.reference}")

@@ -1,7 +1,7 @@
 """The inputs of the capacity model and its paper form: Azure's limits, our storage calls per Entra request, the
 workload of a tenant, and the tenant count at which each limit saturates, from rates alone (no time).
 
-bench/capacity.py replays the same workload through token buckets over time and must agree with this.
+bench/capacity/report.py replays the same workload through token buckets over time and must agree with this.
 Stdlib only. Every figure is documented in docs/performance.md, each limit with its source.
 """
 

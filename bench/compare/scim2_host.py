@@ -1,7 +1,8 @@
-"""scim2-server's application behind the same kind of HTTP front as our local host, for bench/compare.py.
+"""scim2-server's application behind the same kind of HTTP front as our local host, for bench/compare/run.py.
 
-Run with scim2-server's own venv (`.venv-scim2-server/bin/python bench/scim2_host.py --port P --bearer-token T`);
-it imports nothing of ours. The application is built as the `scim2-server` command builds it (RFC 7643's
+Run with scim2-server's own venv
+(`.venv-scim2-server/bin/python bench/compare/scim2_host.py --port P --bearer-token T`); it imports nothing
+of ours. The application is built as the `scim2-server` command builds it (RFC 7643's
 schemas, User with the enterprise extension and Group, the default ServiceProviderConfig, a static bearer
 token, in-memory storage), but served the way devhost.server serves ours: http.server's
 ThreadingHTTPServer, HTTP/1.1 keep-alive, Nagle off, no access log. The `scim2-server` command itself

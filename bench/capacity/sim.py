@@ -1,4 +1,5 @@
-"""The token-bucket simulation behind bench/capacity.py: tenants replayed request by request through Azure's limits.
+"""The token-bucket simulation behind bench/capacity/report.py:
+tenants replayed request by request through Azure's limits.
 
 Tenants are replayed in cohorts: each cohort is one representative tenant whose requests are executed one by
 one (the instance each lands on is drawn at random, so stale counter rows, registry merges, activity
@@ -20,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from bench.capacity_model import (
+from bench.capacity.model import (
     ACTIVITY_WRITE_CPU_MS,
     BYTES_PER_ENTITY,
     BYTES_PER_MESSAGE,
