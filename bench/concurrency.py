@@ -429,7 +429,7 @@ async def async_table(connection: str, lean: bool) -> tuple[Any, Any]:
     from azure.core.pipeline.transport import AioHttpTransport
     from azure.data.tables.aio import TableServiceClient
 
-    from scim.store.transport import RetryBudget
+    from scim.store import RetryBudget
 
     budget = RetryBudget()
     transport = AioHttpTransport(

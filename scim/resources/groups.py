@@ -41,8 +41,15 @@ from scim.resources.group_members import (
     missing_member,
     split_group_patch,
 )
-from scim.store import CountChange, IndexEntry, ResourceTable, StorageUnavailableError, StoredResource
-from scim.store.membership import GroupGoneError, Memberships
+from scim.store import (
+    CountChange,
+    GroupGoneError,
+    IndexEntry,
+    Memberships,
+    ResourceTable,
+    StorageUnavailableError,
+    StoredResource,
+)
 
 MAX_DISPLAY_NAME = 256
 """Entra's own limit for a group's displayName."""

@@ -36,8 +36,14 @@ from scim.resources.base import (
     scim_error_from_validation,
     with_groups,
 )
-from scim.store import ActiveLimitReachedError, CountChange, IndexEntry, StorageUnavailableError, StoredResource
-from scim.store.membership import Memberships
+from scim.store import (
+    ActiveLimitReachedError,
+    CountChange,
+    IndexEntry,
+    Memberships,
+    StorageUnavailableError,
+    StoredResource,
+)
 
 T = TypeVar("T")
 

@@ -56,12 +56,16 @@ class TableStorage:
         """A client of one table, its transactions sent through scim.store.batch's lean envelope."""
         return lean_transactions(self._service.get_table_client(name))
 
+    def table_name(self, kind: str) -> str:
+        """The Azure table name of one kind of rows, e.g. 'Users' -> '<prefix>Users'."""
+        return f"{self._prefix}{kind}"
+
     def resources(self, kind: str) -> ResourceTable:
         """The table for one resource kind, e.g. 'Users' -> table '<prefix>Users'."""
         with self._lock:
             table = self._tables.get(kind)
             if table is None:
-                table = ResourceTable(self.table_client(f"{self._prefix}{kind}"), kind)
+                table = ResourceTable(self.table_client(self.table_name(kind)), kind)
                 self._tables[kind] = table
             return table
 
@@ -69,7 +73,7 @@ class TableStorage:
         """The activity table '<prefix>Activity' (scim.store.activity)."""
         with self._lock:
             if self._activity is None:
-                self._activity = ActivityTable(self.table_client(f"{self._prefix}Activity"))
+                self._activity = ActivityTable(self.table_client(self.table_name("Activity")))
             return self._activity
 
     def close(self) -> None:

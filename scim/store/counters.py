@@ -15,7 +15,6 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-COUNTER_ROW_KEY = "c|count"
 _CACHE_SIZE = 10_000
 
 

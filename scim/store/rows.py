@@ -11,8 +11,8 @@ from typing import Any
 
 from azure.data.tables import TableEntity
 
-RESOURCE_PREFIX = "r|"
-INDEX_PREFIX = "i|"
+from scim.store.keys import index_key, index_prefix
+
 _DOCUMENT_CHUNK_CHARS = 16_000
 """A string property holds at most 64 KiB of UTF-16; 16,000 code points fit even if all are astral."""
 MAX_DOCUMENT_CHARS = 400_000
@@ -83,11 +83,10 @@ class IndexEntry:
         return hashlib.sha256(self.value_key.encode("utf-8")).hexdigest()
 
     def value_prefix(self) -> str:
-        return f"{INDEX_PREFIX}{self.attribute}|{self.digest()}"
+        return index_prefix(self.attribute, self.digest())
 
     def row_key(self, resource_id: str) -> str:
-        prefix = self.value_prefix()
-        return prefix if self.unique else f"{prefix}|{resource_id}"
+        return index_key(self.attribute, self.digest(), None if self.unique else resource_id)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,6 @@ from azure.data.tables import (
 
 from scim.store.changes import ChangeDraft, ChangeRecord, record_row, registry_row
 from scim.store.counters import (
-    COUNTER_ROW_KEY,
     ActiveLimitReachedError,
     CountChange,
     CounterCache,
@@ -54,10 +53,8 @@ from scim.store.counters import (
     Counts,
     apply_change,
 )
+from scim.store.keys import COUNTER_ROW_KEY, resource_key
 from scim.store.reads import PartitionReads
-from scim.store.rows import (
-    RESOURCE_PREFIX as _RESOURCE_PREFIX,
-)
 from scim.store.rows import (
     DocumentTooLargeError,
     IndexEntry,
@@ -85,7 +82,7 @@ log = logging.getLogger("scim.store")
 ChangeListener = Callable[[str, Sequence[ChangeRecord]], None]
 """Told (tenant, records) right after a transaction with change records commits; it must not block."""
 
-_Operation = (
+Operation = (
     tuple[TransactionOperation, Mapping[str, Any]] | tuple[TransactionOperation, Mapping[str, Any], Mapping[str, Any]]
 )
 
@@ -116,7 +113,7 @@ class ResourceTable(PartitionReads):
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _table(self) -> TableClient:
+    def client(self) -> TableClient:
         """The table client; the table is created once per process if it does not exist yet."""
         if not self._table_ready:
             with self._ready_lock:
@@ -133,7 +130,7 @@ class ResourceTable(PartitionReads):
                     self._table_ready = True
         return self._client
 
-    def _guard(self, exc: Exception) -> Exception:
+    def storage_error(self, exc: Exception) -> Exception:
         denied = access_denied(exc, self._client.table_name)
         if denied is not None:
             return denied
@@ -144,12 +141,12 @@ class ResourceTable(PartitionReads):
         return exc
 
     def _submit(
-        self, operations: Sequence[_Operation], index_attributes: dict[str, str], counter_index: int | None = None
+        self, operations: Sequence[Operation], index_attributes: dict[str, str], counter_index: int | None = None
     ) -> list[Any]:
         if len(operations) > _TRANSACTION_LIMIT:
             raise DocumentTooLargeError("too many index rows for one transaction")
         try:
-            return list(self._table().submit_transaction(operations))
+            return list(self.client().submit_transaction(operations))
         except TableTransactionError as exc:
             code = str(getattr(exc, "error_code", None) or "")
             if counter_index is not None and exc.index == counter_index:
@@ -160,24 +157,24 @@ class ResourceTable(PartitionReads):
                 raise UniqueValueTakenError(index_attributes.get(row_key, "a unique attribute")) from exc
             if code in ("UpdateConditionNotSatisfied", "ResourceNotFound", "ConditionNotMet"):
                 raise VersionMismatchError(exc.index) from exc
-            raise self._guard(exc) from exc
+            raise self.storage_error(exc) from exc
         except AzureError as exc:
-            raise self._guard(exc) from exc
+            raise self.storage_error(exc) from exc
 
     def _register(self, tenant: str) -> None:
         """The tenant's registry row (scim.store.changes), once per process, before its first change commits."""
         if tenant in self._registered:
             return
         try:
-            self._table().upsert_entity(registry_row(tenant), mode=UpdateMode.MERGE)
+            self.client().upsert_entity(registry_row(tenant), mode=UpdateMode.MERGE)
         except AzureError as exc:
-            raise self._guard(exc) from exc
+            raise self.storage_error(exc) from exc
         if len(self._registered) >= _REGISTERED_LIMIT:
             self._registered.clear()
         self._registered.add(tenant)
 
     def commit(
-        self, tenant: str, operations: Sequence[_Operation], drafts: Sequence[ChangeDraft]
+        self, tenant: str, operations: Sequence[Operation], drafts: Sequence[ChangeDraft]
     ) -> tuple[list[Any], list[ChangeRecord]]:
         """Rows that change no count (memberships) with their change records: one transaction."""
         return self._transact(tenant, operations, {}, _NO_CHANGE, drafts)
@@ -185,7 +182,7 @@ class ResourceTable(PartitionReads):
     def _transact(
         self,
         tenant: str,
-        operations: Sequence[_Operation],
+        operations: Sequence[Operation],
         index_attributes: dict[str, str],
         change: CountChange,
         drafts: Sequence[ChangeDraft],
@@ -221,7 +218,7 @@ class ResourceTable(PartitionReads):
     def _commit_in_turn(
         self,
         tenant: str,
-        operations: Sequence[_Operation],
+        operations: Sequence[Operation],
         index_attributes: dict[str, str],
         change: CountChange,
         drafts: Sequence[ChangeDraft],
@@ -258,7 +255,7 @@ class ResourceTable(PartitionReads):
                 "Active": counts.active,
                 "Seq": seq,
             }
-            counter_op: _Operation = (
+            counter_op: Operation = (
                 (TransactionOperation.CREATE, counter_row)
                 if row.etag is None
                 else (
@@ -267,7 +264,7 @@ class ResourceTable(PartitionReads):
                     {"mode": UpdateMode.REPLACE, "etag": row.etag, "match_condition": MatchConditions.IfNotModified},
                 )
             )
-            record_ops: list[_Operation] = [(TransactionOperation.CREATE, record_row(r)) for r in records]
+            record_ops: list[Operation] = [(TransactionOperation.CREATE, record_row(r)) for r in records]
             try:
                 results = self._submit(
                     [*stamped, counter_op, *record_ops], index_attributes, counter_index=len(stamped)
@@ -293,7 +290,7 @@ class ResourceTable(PartitionReads):
     def _read_counter(self, tenant: str) -> CounterRow:
         """The counter row; a tenant written before counters existed gets its counts from one scan."""
         try:
-            entity = self._table().get_entity(tenant, COUNTER_ROW_KEY)
+            entity = self.client().get_entity(tenant, COUNTER_ROW_KEY)
         except ResourceNotFoundError:
             total = active = 0
             for stored in self.scan(tenant):
@@ -301,18 +298,18 @@ class ResourceTable(PartitionReads):
                 active += stored.document.get("active") is not False
             return CounterRow(Counts(total, active), None)
         except AzureError as exc:
-            raise self._guard(exc) from exc
+            raise self.storage_error(exc) from exc
         counts = Counts(int(entity["Total"]), int(entity["Active"]))
         return CounterRow(counts, str(entity.metadata["etag"]), int(entity.get("Seq") or 0))
 
     def sequence(self, tenant: str) -> int:
         """The number of the partition's last change record (0: none): one point read."""
         try:
-            entity = self._table().get_entity(tenant, COUNTER_ROW_KEY, select=["Seq"])
+            entity = self.client().get_entity(tenant, COUNTER_ROW_KEY, select=["Seq"])
         except ResourceNotFoundError:
             return 0
         except AzureError as exc:
-            raise self._guard(exc) from exc
+            raise self.storage_error(exc) from exc
         return int(entity.get("Seq") or 0)
 
     def counts(self, tenant: str) -> Counts:
@@ -342,13 +339,13 @@ class ResourceTable(PartitionReads):
         guards = {entry.row_key(resource_id): entry.attribute for entry in absent}
         resource_row: dict[str, Any] = {
             "PartitionKey": tenant,
-            "RowKey": _RESOURCE_PREFIX + resource_id,
+            "RowKey": resource_key(resource_id),
             "Created": now,
             "LastModified": now,
             "IndexRows": json.dumps(sorted(index_rows)),
             **split_document(document),
         }
-        operations: list[_Operation] = [(TransactionOperation.CREATE, resource_row)]
+        operations: list[Operation] = [(TransactionOperation.CREATE, resource_row)]
         operations += [
             (TransactionOperation.CREATE, {"PartitionKey": tenant, "RowKey": key, "ResourceId": resource_id})
             for key in sorted(index_rows)
@@ -384,13 +381,13 @@ class ResourceTable(PartitionReads):
         guards = {key: entry.attribute for entry in absent if (key := entry.row_key(current.id)) not in old_keys}
         resource_row: dict[str, Any] = {
             "PartitionKey": tenant,
-            "RowKey": _RESOURCE_PREFIX + current.id,
+            "RowKey": resource_key(current.id),
             "Created": current.created,
             "LastModified": now,
             "IndexRows": json.dumps(sorted(index_rows)),
             **split_document(document),
         }
-        operations: list[_Operation] = [
+        operations: list[Operation] = [
             (
                 TransactionOperation.UPDATE,
                 resource_row,
@@ -422,10 +419,10 @@ class ResourceTable(PartitionReads):
     ) -> None:
         """Remove the resource (if unchanged since read), its index rows and its count, and record it: one
         transaction."""
-        operations: list[_Operation] = [
+        operations: list[Operation] = [
             (
                 TransactionOperation.DELETE,
-                {"PartitionKey": tenant, "RowKey": _RESOURCE_PREFIX + current.id},
+                {"PartitionKey": tenant, "RowKey": resource_key(current.id)},
                 {"etag": current.etag, "match_condition": MatchConditions.IfNotModified},
             )
         ]
@@ -442,12 +439,12 @@ class ResourceTable(PartitionReads):
         if another resource holds one of the new unique rows (nothing moves)."""
         index_rows = {entry.row_key(current.id): entry.attribute for entry in indexes}
         old_keys = set(current.index_row_keys)
-        operations: list[_Operation] = [
+        operations: list[Operation] = [
             (
                 TransactionOperation.UPDATE,
                 {
                     "PartitionKey": tenant,
-                    "RowKey": _RESOURCE_PREFIX + current.id,
+                    "RowKey": resource_key(current.id),
                     "IndexRows": json.dumps(sorted(index_rows)),
                 },
                 {"mode": UpdateMode.MERGE, "etag": current.etag, "match_condition": MatchConditions.IfNotModified},
