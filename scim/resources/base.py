@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -138,6 +138,14 @@ class ResourceService(Generic[R]):
     resource_type: str
     identity_attribute: str
     """The attribute the type is unique by (userName, displayName), compared under identity_key."""
+
+    name_attribute: str = "displayName"
+    """The attribute a change record names the resource by (userName, displayName)."""
+
+    def record_name(self, document: Mapping[str, Any]) -> str | None:
+        """What the change record of a write of this document calls the resource."""
+        name = document.get(self.name_attribute)
+        return str(name) if name else None
 
     def __init__(self, table: ResourceTable, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._table = table

@@ -28,6 +28,7 @@ from scim.store.keys import (
     resource_id_of,
     resource_key,
 )
+from scim.store.membership import PAIRS_PER_TRANSACTION as MEMBER_PAIRS_PER_TRANSACTION
 from scim.store.membership import GroupGoneError, Memberships
 from scim.store.queue import MAX_MESSAGE_BYTES, ChangeQueue, QueueUnavailableError, encoded_size
 from scim.store.reads import POINT_READ_THREADS, SCAN_PAGE_CHARS
@@ -42,7 +43,7 @@ from scim.store.rows import (
     UniqueValueTakenError,
     VersionMismatchError,
 )
-from scim.store.tables import ResourceTable
+from scim.store.tables import LoadedResource, ResourceTable
 from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
 from scim.store.transfer import EncodedRow, PartitionTransfer
 from scim.store.transport import RetryBudget, counted_calls, start_counting
@@ -52,6 +53,7 @@ __all__ = [
     "MAX_ACTIVITY_PAGE",
     "MAX_DOCUMENT_CHARS",
     "MAX_MESSAGE_BYTES",
+    "MEMBER_PAIRS_PER_TRANSACTION",
     "POINT_READ_THREADS",
     "SCAN_PAGE_CHARS",
     "ActiveLimitReachedError",
@@ -67,6 +69,7 @@ __all__ = [
     "EncodedRow",
     "GroupGoneError",
     "IndexEntry",
+    "LoadedResource",
     "Memberships",
     "PartitionTransfer",
     "QueueUnavailableError",

@@ -193,6 +193,11 @@ def registry_row(tenant: str) -> dict[str, Any]:
     return {"PartitionKey": REGISTRY_PARTITION, "RowKey": tenant}
 
 
+def watermark_row(tenant: str, published: int) -> dict[str, Any]:
+    """The registry row saying every record up to ``published`` was delivered."""
+    return {**registry_row(tenant), "Published": published, "Sent": "[]"}
+
+
 class ChangeRows:
     """The change records and delivery watermarks of one resource table."""
 

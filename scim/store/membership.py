@@ -24,7 +24,7 @@ from scim.store.keys import member_key, member_of_key, member_of_prefix, members
 from scim.store.rows import StorageUnavailableError, VersionMismatchError
 from scim.store.tables import Operation, ResourceTable
 
-_PAIRS_PER_TRANSACTION = 48
+PAIRS_PER_TRANSACTION = 48
 """Two rows a pair, the group row, the counter row and the change record: 99 operations of the 100 allowed."""
 _GROUPS_PER_USER_TRANSACTION = 24
 """A deleted user leaves 24 groups a transaction: its two rows, the group row and a record each, plus the counter."""
@@ -51,6 +51,11 @@ class Memberships:
 
     def __init__(self, groups: ResourceTable) -> None:
         self._groups = groups
+
+    @property
+    def table(self) -> ResourceTable:
+        """The Groups table the pairs live in."""
+        return self._groups
 
     def _touch(self, tenant: str, group_id: str, now: datetime) -> Operation:
         row = {"PartitionKey": tenant, "RowKey": resource_key(group_id), "LastModified": now}
@@ -88,6 +93,13 @@ class Memberships:
                 raise GroupGoneError(group_id) from exc
             raise PairGoneError() from exc
 
+    def load(self, tenant: str, group_id: str, user_ids: Sequence[str], now: datetime) -> None:
+        """New memberships for seeding (benchmarks, fixtures): the transactions ``add`` commits, the pairs created
+        rather than upserted (for a new pair the rows are the same; Azurite reads an upserted row twice)."""
+        for chunk in _chunks(list(user_ids), PAIRS_PER_TRANSACTION):
+            ops = [op for uid in chunk for op in self._pair_ops(TransactionOperation.CREATE, tenant, group_id, uid)]
+            self._submit_batch(tenant, group_id, ops, now, operation="member-added", user_ids=chunk, name=None)
+
     def add(
         self,
         tenant: str,
@@ -100,7 +112,7 @@ class Memberships:
     ) -> None:
         """Add members (re-adding one is a no-op, but recorded): one transaction and record per 48 members."""
         shown = displays or {}
-        for chunk in _chunks(sorted(set(user_ids)), _PAIRS_PER_TRANSACTION):
+        for chunk in _chunks(sorted(set(user_ids)), PAIRS_PER_TRANSACTION):
             ops = [
                 op
                 for uid in chunk
@@ -112,7 +124,7 @@ class Memberships:
         self, tenant: str, group_id: str, user_ids: Sequence[str], now: datetime, name: str | None = None
     ) -> None:
         """Remove the given members that the group holds; the others are ignored (and not recorded)."""
-        for chunk in _chunks(sorted(set(user_ids)), _PAIRS_PER_TRANSACTION):
+        for chunk in _chunks(sorted(set(user_ids)), PAIRS_PER_TRANSACTION):
             self._delete_pairs(tenant, group_id, chunk, now, name)
 
     def _delete_pairs(
@@ -136,7 +148,7 @@ class Memberships:
             page = list(itertools.islice(self.members(tenant, group_id), 1000))
             if not page:
                 return
-            for chunk in _chunks(page, _PAIRS_PER_TRANSACTION):
+            for chunk in _chunks(page, PAIRS_PER_TRANSACTION):
                 self._delete_pairs(tenant, group_id, chunk, now, name)
 
     def forget_user(self, tenant: str, user_id: str, now: datetime | None = None) -> None:

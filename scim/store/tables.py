@@ -24,6 +24,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,9 +44,10 @@ from azure.data.tables import (
     UpdateMode,
 )
 
-from scim.store.changes import ChangeDraft, ChangeRecord, record_row, registry_row
+from scim.store.changes import ChangeDraft, ChangeRecord, record_row, registry_row, watermark_row
 from scim.store.counters import (
     ActiveLimitReachedError,
+    ActiveOf,
     CountChange,
     CounterCache,
     CounterConflictError,
@@ -89,11 +91,6 @@ Operation = (
 
 def _is_unavailable(exc: HttpResponseError) -> bool:
     return exc.status_code in (408, 429, 500, 502, 503, 504)
-
-
-def _name_of(document: Mapping[str, Any]) -> str | None:
-    name = document.get("userName") or document.get("displayName")
-    return str(name) if name else None
 
 
 class ResourceTable(PartitionReads):
@@ -227,7 +224,7 @@ class ResourceTable(PartitionReads):
     ) -> tuple[list[Any], list[ChangeRecord]]:
         for attempt in range(_COUNTER_RETRIES):
             cached = self._counters.get(tenant)
-            row = cached or self._read_counter(tenant)
+            row = cached or self._read_counter(tenant, change.active_of)
             for row_key, attribute in sorted((absent or {}).items()):
                 if self._exists(tenant, row_key):
                     raise UniqueValueTakenError(attribute)
@@ -237,7 +234,7 @@ class ResourceTable(PartitionReads):
                 if cached is None:
                     raise
                 # Another worker may have disabled or deleted users since: refuse on fresh counts only.
-                row = self._read_counter(tenant)
+                row = self._read_counter(tenant, change.active_of)
                 counts = apply_change(row, change)
             seq = row.seq
             stamped = list(operations)
@@ -287,7 +284,7 @@ class ResourceTable(PartitionReads):
         except Exception:
             log.exception("change listener failed: stream=%s", self.stream)
 
-    def _read_counter(self, tenant: str) -> CounterRow:
+    def _read_counter(self, tenant: str, active_of: ActiveOf | None = None) -> CounterRow:
         """The counter row; a tenant written before counters existed gets its counts from one scan."""
         try:
             entity = self.client().get_entity(tenant, COUNTER_ROW_KEY)
@@ -295,7 +292,7 @@ class ResourceTable(PartitionReads):
             total = active = 0
             for stored in self.scan(tenant):
                 total += 1
-                active += stored.document.get("active") is not False
+                active += active_of is None or active_of(stored.document)
             return CounterRow(Counts(total, active), None)
         except AzureError as exc:
             raise self.storage_error(exc) from exc
@@ -312,9 +309,10 @@ class ResourceTable(PartitionReads):
             raise self.storage_error(exc) from exc
         return int(entity.get("Seq") or 0)
 
-    def counts(self, tenant: str) -> Counts:
-        """The tenant's exact counts: one point read (never a count scan once the row exists)."""
-        row = self._read_counter(tenant)
+    def counts(self, tenant: str, active_of: ActiveOf | None = None) -> Counts:
+        """The tenant's exact counts: one point read (never a count scan once the row exists; before it does,
+        ``active_of`` tells which resources the scan counts as active)."""
+        row = self._read_counter(tenant, active_of)
         if row.etag is not None:
             self._counters.put(tenant, row)
         return row.counts
@@ -332,6 +330,7 @@ class ResourceTable(PartitionReads):
         change: CountChange = _ONE_MORE,
         operation: str = "created",
         absent: Sequence[IndexEntry] = (),
+        name: str | None = None,
     ) -> StoredResource:
         """Resource row, index rows, counter and change record in one transaction: one round trip, all or nothing
         (plus a point read per ``absent`` unique row, which must not exist: see _transact)."""
@@ -350,7 +349,7 @@ class ResourceTable(PartitionReads):
             (TransactionOperation.CREATE, {"PartitionKey": tenant, "RowKey": key, "ResourceId": resource_id})
             for key in sorted(index_rows)
         ]
-        draft = ChangeDraft(operation, resource_id, now, _name_of(document), document, now, stamps=0)
+        draft = ChangeDraft(operation, resource_id, now, name, document, now, stamps=0)
         results, records = self._transact(tenant, operations, index_rows, change, [draft], absent=guards)
         return StoredResource(
             id=resource_id,
@@ -373,6 +372,7 @@ class ResourceTable(PartitionReads):
         change: CountChange = _NO_CHANGE,
         operation: str = "updated",
         absent: Sequence[IndexEntry] = (),
+        name: str | None = None,
     ) -> StoredResource:
         """Rewrite a resource if unchanged since read (ETag), moving only the index rows that changed (``absent``:
         unique rows another resource must not hold, as in create; the resource's own rows are not asked about)."""
@@ -402,7 +402,7 @@ class ResourceTable(PartitionReads):
             (TransactionOperation.CREATE, {"PartitionKey": tenant, "RowKey": key, "ResourceId": current.id})
             for key in sorted(index_rows.keys() - old_keys)
         ]
-        draft = ChangeDraft(operation, current.id, now, _name_of(document), document, current.created, stamps=0)
+        draft = ChangeDraft(operation, current.id, now, name, document, current.created, stamps=0)
         results, records = self._transact(tenant, operations, index_rows, change, [draft], absent=guards)
         return StoredResource(
             id=current.id,
@@ -415,7 +415,13 @@ class ResourceTable(PartitionReads):
         )
 
     def delete(
-        self, tenant: str, current: StoredResource, *, change: CountChange = _ONE_LESS, now: datetime | None = None
+        self,
+        tenant: str,
+        current: StoredResource,
+        *,
+        change: CountChange = _ONE_LESS,
+        now: datetime | None = None,
+        name: str | None = None,
     ) -> None:
         """Remove the resource (if unchanged since read), its index rows and its count, and record it: one
         transaction."""
@@ -429,7 +435,7 @@ class ResourceTable(PartitionReads):
         operations += [
             (TransactionOperation.DELETE, {"PartitionKey": tenant, "RowKey": key}) for key in current.index_row_keys
         ]
-        draft = ChangeDraft("deleted", current.id, now or datetime.now(UTC), _name_of(current.document))
+        draft = ChangeDraft("deleted", current.id, now or datetime.now(UTC), name)
         self._transact(tenant, operations, {}, change, [draft])
 
     def move_index_rows(self, tenant: str, current: StoredResource, indexes: Sequence[IndexEntry]) -> StoredResource:
@@ -460,3 +466,79 @@ class ResourceTable(PartitionReads):
         ]
         results, _records = self._transact(tenant, operations, index_rows, _NO_CHANGE, [])
         return dataclasses.replace(current, etag=str(results[0]["etag"]), index_row_keys=tuple(sorted(index_rows)))
+
+    # -- bulk loading (benchmarks, fixtures) -------------------------------------------------------
+
+    def adjust_counts(self, tenant: str, change: CountChange) -> None:
+        """Move the tenant's counts by ``change`` with no row and no record: after a load(..., counted=False)."""
+        self._transact(tenant, [], {}, change, [])
+
+    def load(
+        self,
+        tenant: str,
+        resources: Sequence[LoadedResource],
+        now: datetime,
+        *,
+        change_records: bool = False,
+        writers: int = 2,
+    ) -> int:
+        """Store many new resources as many to a transaction as fit; how many transactions it took.
+
+        The partition ends as if each had been created by ``create`` and, unless ``change_records``, its
+        "created" record delivered and trimmed since: resource rows stamped with their Seq, index rows, and the
+        counter row's Total, Active and Seq counting them all. Sequence numbers are handed out here, in order,
+        so the transactions need not write the counter row and ``writers`` never contend for it; the counter
+        row is written once at the end. Without records the registry's watermark says all were delivered; with
+        them they wait for the delivery sweep (none is handed to the listener). Not for concurrent writers of
+        the same tenant: for seeding benchmarks and fixtures.
+        """
+        self._register(tenant)
+        counts = self.counts(tenant)
+        seq = self.sequence(tenant)
+        batches: list[list[Operation]] = [[]]
+        active = 0
+        for resource in resources:
+            index_rows = sorted(entry.row_key(resource.id) for entry in resource.indexes)
+            seq += 1
+            rows: list[dict[str, Any]] = [
+                {
+                    "PartitionKey": tenant,
+                    "RowKey": resource_key(resource.id),
+                    "Created": now,
+                    "LastModified": now,
+                    "IndexRows": json.dumps(index_rows),
+                    **split_document(resource.document),
+                    "Seq": seq,
+                },
+                *({"PartitionKey": tenant, "RowKey": key, "ResourceId": resource.id} for key in index_rows),
+            ]
+            if change_records:
+                draft = ChangeDraft("created", resource.id, now, resource.name, resource.document, now)
+                rows.append(record_row(ChangeRecord.of(tenant, self.stream, seq, draft)))
+            if len(batches[-1]) + len(rows) > _TRANSACTION_LIMIT:
+                batches.append([])
+            batches[-1] += [(TransactionOperation.CREATE, row) for row in rows]
+            active += resource.active
+        batches = [batch for batch in batches if batch]
+        with ThreadPoolExecutor(max_workers=writers) as pool:
+            list(pool.map(lambda batch: self._submit(batch, {}), batches))
+        counter = {"Total": counts.total + len(resources), "Active": counts.active + active, "Seq": seq}
+        try:
+            self.client().upsert_entity({"PartitionKey": tenant, "RowKey": COUNTER_ROW_KEY, **counter})
+            self._counters.forget(tenant)
+            if not change_records:
+                self.client().upsert_entity(watermark_row(tenant, seq))
+        except AzureError as exc:
+            raise self.storage_error(exc) from exc
+        return len(batches)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedResource:
+    """A resource for ResourceTable.load: its id, document, index entries, name (for its record), activity."""
+
+    id: str
+    document: dict[str, Any]
+    indexes: Sequence[IndexEntry]
+    name: str | None = None
+    active: bool = True
