@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from scim.platform.activity import WRITE_OPERATIONS
 from scim.platform.changes import STREAMS, Change, ChangeLog
+from scim.resources.users import is_active_document
 from scim.store import (
     MAX_ACTIVITY_PAGE,
     ActivityPage,
@@ -125,7 +126,7 @@ class ActivityReport:
         cycle_requests, cycle_errors, _ = sum_buckets(buckets, now - CYCLE)
         day_requests, day_errors, day_writes = sum_buckets(buckets, now - DAY)
         last = max((b.last_request for b in buckets if b.last_request is not None), default=None)
-        users = self._users.counts(tenant)
+        users = self._users.counts(tenant, is_active_document)
         groups = self._groups.counts(tenant)
         return TenantStatus(
             tenant=tenant,

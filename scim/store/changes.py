@@ -26,17 +26,14 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableEntity, TableTransactionError, TransactionOperation, UpdateMode
+from azure.data.tables import TableClient, TableEntity, TableTransactionError, TransactionOperation, UpdateMode
 
 from scim.store.keys import RECORD_END, RECORD_PREFIX, record_key
 from scim.store.rows import join_document, split_document
-
-if TYPE_CHECKING:
-    from scim.store.tables import ResourceTable
 
 REGISTRY_PARTITION = "~changes"
 _NAME_CHARS = 1024
@@ -198,10 +195,26 @@ def watermark_row(tenant: str, published: int) -> dict[str, Any]:
     return {**registry_row(tenant), "Published": published, "Sent": "[]"}
 
 
+class ChangeTable(Protocol):
+    """What the change records need of a resource table (scim.store.tables.ResourceTable)."""
+
+    stream: str
+
+    def client(self) -> TableClient: ...
+
+    def storage_error(self, exc: Exception) -> Exception: ...
+
+    def sequence(self, tenant: str) -> int: ...
+
+    def query(
+        self, query: str, params: dict[str, Any], *, page: int = 1000, select: list[str] | None = None
+    ) -> Iterator[TableEntity]: ...
+
+
 class ChangeRows:
     """The change records and delivery watermarks of one resource table."""
 
-    def __init__(self, table: ResourceTable) -> None:
+    def __init__(self, table: ChangeTable) -> None:
         self._table = table
         self.stream = table.stream
 
