@@ -236,7 +236,7 @@ async def patch_async(table: Any, work: ModelWork, rows: Rows) -> None:
 
 
 async def _lean_batch_send_async(self: Any, table_name: str, *reqs: Any, **kwargs: Any) -> list[dict[str, Any]]:
-    """scim.store.batch's envelope on the aio client: what an async port of scim/store/batch.py would do."""
+    """scim.store.azure's envelope on the aio client: what an async port of scim/store/azure/batch.py would do."""
     from scim.store import batch
 
     request = batch.batch_request(self, *batch._envelope(reqs))

@@ -7,6 +7,8 @@ a submodule, and never builds a row key itself (the codec is scim.store.keys, re
 from scim.store.account import TableStorage
 from scim.store.activity import MAX_PAGE as MAX_ACTIVITY_PAGE
 from scim.store.activity import ActivityPage, ActivityRecord, ActivityTable, TrafficBucket, bucket_start
+from scim.store.azure import RetryBudget
+from scim.store.calls import counted_calls, start_counting
 from scim.store.changes import ChangeRecord, ChangeRows, Watermark
 from scim.store.counters import ActiveLimitReachedError, CountChange, Counts
 from scim.store.keys import (
@@ -46,7 +48,6 @@ from scim.store.rows import (
 from scim.store.tables import LoadedResource, ResourceTable
 from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
 from scim.store.transfer import EncodedRow, PartitionTransfer
-from scim.store.transport import RetryBudget, counted_calls, start_counting
 
 __all__ = [
     "COUNTER_ROW_KEY",

@@ -9,10 +9,10 @@ from typing import Any
 from azure.data.tables import TableClient, TableServiceClient
 
 from scim.store.activity import ActivityTable
-from scim.store.batch import lean_transactions
+from scim.store.azure import RetryBudget, bounded_transport, install_retry_policy, lean_transactions
+from scim.store.calls import count_call
 from scim.store.rows import RoundTripCounter
 from scim.store.tables import ResourceTable
-from scim.store.transport import RetryBudget, bounded_transport, count_call, install_retry_policy
 
 
 class TableStorage:
@@ -53,7 +53,7 @@ class TableStorage:
         count_call()
 
     def table_client(self, name: str) -> TableClient:
-        """A client of one table, its transactions sent through scim.store.batch's lean envelope."""
+        """A client of one table, its transactions sent through scim.store.azure's lean envelope."""
         return lean_transactions(self._service.get_table_client(name))
 
     def table_name(self, kind: str) -> str:
