@@ -32,6 +32,7 @@ from scim.store.keys import (
 )
 from scim.store.membership import PAIRS_PER_TRANSACTION as MEMBER_PAIRS_PER_TRANSACTION
 from scim.store.membership import GroupGoneError, Memberships
+from scim.store.memory import MemoryStorage
 from scim.store.queue import MAX_MESSAGE_BYTES, ChangeQueue, QueueUnavailableError, encoded_size
 from scim.store.reads import POINT_READ_THREADS, SCAN_PAGE_CHARS
 from scim.store.rows import (
@@ -72,6 +73,7 @@ __all__ = [
     "IndexEntry",
     "LoadedResource",
     "Memberships",
+    "MemoryStorage",
     "PartitionTransfer",
     "QueueUnavailableError",
     "ResourceTable",

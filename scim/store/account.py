@@ -42,6 +42,10 @@ class TableStorage:
         else:
             raise ValueError("TableStorage needs a connection string or an endpoint")
         install_retry_policy(self._service, self.retry)
+        self._init_tables(table_prefix)
+
+    def _init_tables(self, table_prefix: str) -> None:
+        """The per-account state every implementation shares (scim.store.memory builds no SDK service)."""
         self._prefix = table_prefix
         self._tables: dict[str, ResourceTable] = {}
         self._activity: ActivityTable | None = None

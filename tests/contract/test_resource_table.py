@@ -1,4 +1,4 @@
-"""ResourceTable against Azurite: transactional index rows, conditional writes, round-trip counts."""
+"""ResourceTable on both stores: transactional index rows, conditional writes, round-trip counts."""
 
 from datetime import UTC, datetime
 
