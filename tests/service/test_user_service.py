@@ -1,4 +1,4 @@
-"""User use cases against Azurite: what Entra sends, what is stored, and what each operation costs."""
+"""User use cases on the in-memory store: what Entra sends, what is stored, and what each operation costs."""
 
 from typing import Any
 
