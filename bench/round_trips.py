@@ -143,14 +143,14 @@ def seed_users(api: ScimApi, tenant: str, count: int, prefix: str = "user") -> l
         body = {"schemas": [USER_SCHEMA], "userName": name, "emails": [{"value": name}]}
         user = users.parse(body, Context.RESOURCE_CREATION_REQUEST, USER_SCHEMA)
         user_id = uuid.uuid4().hex
-        users._table.create(
+        users.table.create(
             tenant, user_id, users.document(user), users.indexes(user), now, change=CountChange(), name=name
         )
         return user_id
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         ids = list(pool.map(one, range(count)))
-    users._table.adjust_counts(tenant, CountChange(total=count, active=count))
+    users.table.adjust_counts(tenant, CountChange(total=count, active=count))
     return ids
 
 
@@ -178,7 +178,7 @@ def seed_users_in_transactions(
         user = users.parse(body, Context.RESOURCE_CREATION_REQUEST, USER_SCHEMA)
         document = users.document(user)
         loaded.append(LoadedResource(uuid.uuid4().hex, document, users.indexes(user), name, is_active(user)))
-    transactions = users._table.load(tenant, loaded, datetime.now(UTC), change_records=change_records, writers=writers)
+    transactions = users.table.load(tenant, loaded, datetime.now(UTC), change_records=change_records, writers=writers)
     return [resource.id for resource in loaded], transactions
 
 

@@ -151,6 +151,11 @@ class ResourceService(Generic[R]):
         self._table = table
         self._clock = clock
 
+    @property
+    def table(self) -> ResourceTable:
+        """The store's table of this resource type (what seeding and checks outside the service write through)."""
+        return self._table
+
     # -- model <-> storage --------------------------------------------------------------------
 
     @staticmethod
