@@ -8,7 +8,7 @@ from scim.store.account import TableStorage
 from scim.store.activity import MAX_PAGE as MAX_ACTIVITY_PAGE
 from scim.store.activity import ActivityPage, ActivityRecord, ActivityTable, TrafficBucket, bucket_start
 from scim.store.azure import RetryBudget
-from scim.store.calls import counted_calls, start_counting
+from scim.store.calls import counted_calls, counting, start_counting
 from scim.store.changes import ChangeRecord, ChangeRows, Watermark
 from scim.store.counters import ActiveLimitReachedError, CountChange, Counts
 from scim.store.keys import (
@@ -95,6 +95,7 @@ __all__ = [
     "bucket_start",
     "change_suffix",
     "counted_calls",
+    "counting",
     "encoded_size",
     "index_key",
     "is_change_key",

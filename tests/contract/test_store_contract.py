@@ -17,13 +17,17 @@ from scim.store import (
     IndexEntry,
     Memberships,
     MemoryStorage,
+    RoundTripCounter,
     StoredResource,
     TableStorage,
     UniqueValueTakenError,
     VersionMismatchError,
+    counted_calls,
+    counting,
     member_key,
     member_of_key,
     resource_key,
+    start_counting,
 )
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -205,3 +209,20 @@ def test_both_stores_hold_the_same_rows_after_the_same_calls(azurite: Azurite) -
         seen.append((comparable(rows_of(storage, "Users", tenant)), comparable(rows_of(storage, "Groups", tenant))))
         storage.close()
     assert seen[0] == seen[1]
+
+
+def test_a_request_counts_its_own_storage_calls(storage: TableStorage, tenant: str) -> None:
+    table = storage.resources("Users")
+    user(storage, tenant, "a" * 32, "alice")
+    mine, other = RoundTripCounter(), RoundTripCounter()
+    with counting(mine):
+        table.get(tenant, "a" * 32)
+        assert table.existing_keys(tenant, [resource_key(f"{n:032x}") for n in range(5)]) == set()  # pooled reads
+        with counting(other):
+            table.get(tenant, "a" * 32)
+        table.get(tenant, "a" * 32)
+    table.get(tenant, "a" * 32)  # after the block: counted by nobody
+    assert (mine.count, other.count) == (7, 1)
+    start_counting()
+    table.get(tenant, "a" * 32)
+    assert counted_calls() == 1
