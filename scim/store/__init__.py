@@ -8,6 +8,7 @@ from scim.store.account import TableStorage
 from scim.store.activity import MAX_PAGE as MAX_ACTIVITY_PAGE
 from scim.store.activity import ActivityPage, ActivityRecord, ActivityTable, TrafficBucket, bucket_start
 from scim.store.azure import RetryBudget
+from scim.store.bulk import LoadedResource
 from scim.store.calls import counted_calls, counting, start_counting
 from scim.store.changes import ChangeRecord, ChangeRows, Watermark
 from scim.store.counters import ActiveLimitReachedError, CountChange, Counts
@@ -46,7 +47,7 @@ from scim.store.rows import (
     UniqueValueTakenError,
     VersionMismatchError,
 )
-from scim.store.tables import LoadedResource, ResourceTable
+from scim.store.tables import ResourceTable
 from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
 from scim.store.transfer import EncodedRow, PartitionTransfer
 

@@ -21,8 +21,8 @@ from azure.data.tables import TransactionOperation, UpdateMode
 
 from scim.store.changes import ChangeDraft
 from scim.store.keys import member_key, member_of_key, member_of_prefix, members_prefix, resource_key
-from scim.store.rows import StorageUnavailableError, VersionMismatchError
-from scim.store.tables import Operation, ResourceTable
+from scim.store.rows import Operation, StorageUnavailableError, VersionMismatchError
+from scim.store.tables import ResourceTable
 
 PAIRS_PER_TRANSACTION = 48
 """Two rows a pair, the group row, the counter row and the change record: 99 operations of the 100 allowed."""

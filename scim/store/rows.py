@@ -5,13 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from azure.data.tables import TableEntity
+from azure.data.tables import TableEntity, TransactionOperation
 
 from scim.store.keys import index_key, index_prefix
+
+Operation = (
+    tuple[TransactionOperation, Mapping[str, Any]] | tuple[TransactionOperation, Mapping[str, Any], Mapping[str, Any]]
+)
+"""One operation of an entity-group transaction, as the SDK takes it: (kind, entity[, options])."""
 
 _DOCUMENT_CHUNK_CHARS = 16_000
 """A string property holds at most 64 KiB of UTF-16; 16,000 code points fit even if all are astral."""

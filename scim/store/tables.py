@@ -23,8 +23,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +32,6 @@ from azure.core.exceptions import (
     AzureError,
     HttpResponseError,
     ResourceExistsError,
-    ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
 )
@@ -44,22 +42,24 @@ from azure.data.tables import (
     UpdateMode,
 )
 
-from scim.store.changes import ChangeDraft, ChangeRecord, record_row, registry_row, watermark_row
+from scim.store.bulk import LoadedResource, load_resources
+from scim.store.changes import ChangeDraft, ChangeRecord, record_row
 from scim.store.counters import (
     ActiveLimitReachedError,
     ActiveOf,
     CountChange,
-    CounterCache,
     CounterConflictError,
     CounterRow,
     Counts,
     apply_change,
 )
-from scim.store.keys import COUNTER_ROW_KEY, resource_key
+from scim.store.keys import resource_key
+from scim.store.outbox import ChangeListener, OutboxRegistry, notify
 from scim.store.reads import PartitionReads
 from scim.store.rows import (
     DocumentTooLargeError,
     IndexEntry,
+    Operation,
     StorageUnavailableError,
     StoredResource,
     UniqueValueTakenError,
@@ -67,26 +67,16 @@ from scim.store.rows import (
     access_denied,
     split_document,
 )
+from scim.store.sequence import TenantCounters
+from scim.store.writers import WriterTurns
 
 _TRANSACTION_LIMIT = 100
 _COUNTER_RETRIES = 40
-_WRITER_STRIPES = 64
-"""Writers of one tenant in this process take turns (a lock per stripe of tenants); see _transact."""
-_WRITER_WAIT_SECONDS = 10.0
-"""A writer that cannot have its turn within this time gets a 503 with Retry-After, never a hang."""
 _ONE_MORE = CountChange(total=1)
 _ONE_LESS = CountChange(total=-1)
 _NO_CHANGE = CountChange()
-_REGISTERED_LIMIT = 100_000
 
 log = logging.getLogger("scim.store")
-
-ChangeListener = Callable[[str, Sequence[ChangeRecord]], None]
-"""Told (tenant, records) right after a transaction with change records commits; it must not block."""
-
-Operation = (
-    tuple[TransactionOperation, Mapping[str, Any]] | tuple[TransactionOperation, Mapping[str, Any], Mapping[str, Any]]
-)
 
 
 def _is_unavailable(exc: HttpResponseError) -> bool:
@@ -102,9 +92,10 @@ class ResourceTable(PartitionReads):
         """The kind ("Users", "Groups"): names this table's change sequence."""
         self._table_ready = False
         self._ready_lock = threading.Lock()
-        self._counters = CounterCache()
-        self._writers = [threading.Lock() for _ in range(_WRITER_STRIPES)]
-        self._registered: set[str] = set()
+        self.counters = TenantCounters(self)
+        """The partition's counter row: counts, change sequence, its cached ETag."""
+        self.registry = OutboxRegistry(self)
+        self.turns = WriterTurns()
         self.on_commit: ChangeListener | None = None
         """Told of each commit's change records (the publisher); one per table, so wiring twice cannot double it."""
 
@@ -158,18 +149,6 @@ class ResourceTable(PartitionReads):
         except AzureError as exc:
             raise self.storage_error(exc) from exc
 
-    def _register(self, tenant: str) -> None:
-        """The tenant's registry row (scim.store.changes), once per process, before its first change commits."""
-        if tenant in self._registered:
-            return
-        try:
-            self.client().upsert_entity(registry_row(tenant), mode=UpdateMode.MERGE)
-        except AzureError as exc:
-            raise self.storage_error(exc) from exc
-        if len(self._registered) >= _REGISTERED_LIMIT:
-            self._registered.clear()
-        self._registered.add(tenant)
-
     def commit(
         self, tenant: str, operations: Sequence[Operation], drafts: Sequence[ChangeDraft]
     ) -> tuple[list[Any], list[ChangeRecord]]:
@@ -196,20 +175,13 @@ class ResourceTable(PartitionReads):
         The counter row is written conditionally on its (cached) ETag, so sequence numbers are handed out
         once each and committed in order; the transaction is retried while another writer wins the race.
 
-        Writers of the same tenant in this process take turns: each would otherwise commit against the same
-        cached ETag, all but one would fail, read the counter again and retry (8 concurrent writers averaged
-        ~8 storage calls a write, bench/compare.py). In turn, each commit finds the ETag its predecessor left
-        in the cache and costs one call; writers in other processes still meet the ETag check and retry.
+        Writers of the same tenant in this process take turns (scim.store.writers): in turn, each commit finds
+        the ETag its predecessor left in the cache and costs one call.
         """
-        self._register(tenant)
-        turn = self._writers[hash(tenant) % _WRITER_STRIPES]
-        if not turn.acquire(timeout=_WRITER_WAIT_SECONDS):
-            raise StorageUnavailableError("the tenant's writes are queued too deep; retry later")
-        try:
+        self.registry.register(tenant)
+        with self.turns.turn(tenant):
             results, records = self._commit_in_turn(tenant, operations, index_attributes, change, drafts, absent=absent)
-        finally:
-            turn.release()
-        self._notify(tenant, records)
+        notify(self.on_commit, self.stream, tenant, records)
         return results, records
 
     def _commit_in_turn(
@@ -223,8 +195,8 @@ class ResourceTable(PartitionReads):
         absent: Mapping[str, str] | None = None,
     ) -> tuple[list[Any], list[ChangeRecord]]:
         for attempt in range(_COUNTER_RETRIES):
-            cached = self._counters.get(tenant)
-            row = cached or self._read_counter(tenant, change.active_of)
+            cached = self.counters.cached(tenant)
+            row = cached or self.counters.read(tenant, change.active_of)
             for row_key, attribute in sorted((absent or {}).items()):
                 if self._exists(tenant, row_key):
                     raise UniqueValueTakenError(attribute)
@@ -234,7 +206,7 @@ class ResourceTable(PartitionReads):
                 if cached is None:
                     raise
                 # Another worker may have disabled or deleted users since: refuse on fresh counts only.
-                row = self._read_counter(tenant, change.active_of)
+                row = self.counters.read(tenant, change.active_of)
                 counts = apply_change(row, change)
             seq = row.seq
             stamped = list(operations)
@@ -245,77 +217,28 @@ class ResourceTable(PartitionReads):
                 if draft.stamps is not None:
                     kind, entity, *options = stamped[draft.stamps]
                     stamped[draft.stamps] = (kind, {**entity, "Seq": seq}, *options)  # type: ignore[assignment]
-            counter_row = {
-                "PartitionKey": tenant,
-                "RowKey": COUNTER_ROW_KEY,
-                "Total": counts.total,
-                "Active": counts.active,
-                "Seq": seq,
-            }
-            counter_op: Operation = (
-                (TransactionOperation.CREATE, counter_row)
-                if row.etag is None
-                else (
-                    TransactionOperation.UPDATE,
-                    counter_row,
-                    {"mode": UpdateMode.REPLACE, "etag": row.etag, "match_condition": MatchConditions.IfNotModified},
-                )
-            )
+            counter_op = self.counters.operation(tenant, counts, seq, row)
             record_ops: list[Operation] = [(TransactionOperation.CREATE, record_row(r)) for r in records]
             try:
                 results = self._submit(
                     [*stamped, counter_op, *record_ops], index_attributes, counter_index=len(stamped)
                 )
             except CounterConflictError:
-                self._counters.forget(tenant)
+                self.counters.forget(tenant)
                 time.sleep(random.uniform(0, min(0.2, 0.002 * 2 ** min(attempt, 7))))  # noqa: S311 - jitter, not security
                 continue
-            self._counters.put(tenant, CounterRow(counts, str(results[len(stamped)]["etag"]), seq))
+            self.counters.remember(tenant, CounterRow(counts, str(results[len(stamped)]["etag"]), seq))
             return results[: len(stamped)], records
         raise StorageUnavailableError("the tenant's counter row is contended; retry later")
 
-    def _notify(self, tenant: str, records: Sequence[ChangeRecord]) -> None:
-        """Tell the listener (the publisher) what committed; its failure never fails the write."""
-        listener = self.on_commit
-        if listener is None or not records:
-            return
-        try:
-            listener(tenant, records)
-        except Exception:
-            log.exception("change listener failed: stream=%s", self.stream)
-
-    def _read_counter(self, tenant: str, active_of: ActiveOf | None = None) -> CounterRow:
-        """The counter row; a tenant written before counters existed gets its counts from one scan."""
-        try:
-            entity = self.client().get_entity(tenant, COUNTER_ROW_KEY)
-        except ResourceNotFoundError:
-            total = active = 0
-            for stored in self.scan(tenant):
-                total += 1
-                active += active_of is None or active_of(stored.document)
-            return CounterRow(Counts(total, active), None)
-        except AzureError as exc:
-            raise self.storage_error(exc) from exc
-        counts = Counts(int(entity["Total"]), int(entity["Active"]))
-        return CounterRow(counts, str(entity.metadata["etag"]), int(entity.get("Seq") or 0))
-
     def sequence(self, tenant: str) -> int:
         """The number of the partition's last change record (0: none): one point read."""
-        try:
-            entity = self.client().get_entity(tenant, COUNTER_ROW_KEY, select=["Seq"])
-        except ResourceNotFoundError:
-            return 0
-        except AzureError as exc:
-            raise self.storage_error(exc) from exc
-        return int(entity.get("Seq") or 0)
+        return self.counters.sequence(tenant)
 
     def counts(self, tenant: str, active_of: ActiveOf | None = None) -> Counts:
         """The tenant's exact counts: one point read (never a count scan once the row exists; before it does,
         ``active_of`` tells which resources the scan counts as active)."""
-        row = self._read_counter(tenant, active_of)
-        if row.etag is not None:
-            self._counters.put(tenant, row)
-        return row.counts
+        return self.counters.counts(tenant, active_of)
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -470,7 +393,7 @@ class ResourceTable(PartitionReads):
     # -- bulk loading (benchmarks, fixtures) -------------------------------------------------------
 
     def adjust_counts(self, tenant: str, change: CountChange) -> None:
-        """Move the tenant's counts by ``change`` with no row and no record: after a load(..., counted=False)."""
+        """Move the tenant's counts by ``change`` with no row and no record (after a load of uncounted rows)."""
         self._transact(tenant, [], {}, change, [])
 
     def load(
@@ -482,63 +405,16 @@ class ResourceTable(PartitionReads):
         change_records: bool = False,
         writers: int = 2,
     ) -> int:
-        """Store many new resources as many to a transaction as fit; how many transactions it took.
-
-        The partition ends as if each had been created by ``create`` and, unless ``change_records``, its
-        "created" record delivered and trimmed since: resource rows stamped with their Seq, index rows, and the
-        counter row's Total, Active and Seq counting them all. Sequence numbers are handed out here, in order,
-        so the transactions need not write the counter row and ``writers`` never contend for it; the counter
-        row is written once at the end. Without records the registry's watermark says all were delivered; with
-        them they wait for the delivery sweep (none is handed to the listener). Not for concurrent writers of
-        the same tenant: for seeding benchmarks and fixtures.
-        """
-        self._register(tenant)
-        counts = self.counts(tenant)
-        seq = self.sequence(tenant)
-        batches: list[list[Operation]] = [[]]
-        active = 0
-        for resource in resources:
-            index_rows = sorted(entry.row_key(resource.id) for entry in resource.indexes)
-            seq += 1
-            rows: list[dict[str, Any]] = [
-                {
-                    "PartitionKey": tenant,
-                    "RowKey": resource_key(resource.id),
-                    "Created": now,
-                    "LastModified": now,
-                    "IndexRows": json.dumps(index_rows),
-                    **split_document(resource.document),
-                    "Seq": seq,
-                },
-                *({"PartitionKey": tenant, "RowKey": key, "ResourceId": resource.id} for key in index_rows),
-            ]
-            if change_records:
-                draft = ChangeDraft("created", resource.id, now, resource.name, resource.document, now)
-                rows.append(record_row(ChangeRecord.of(tenant, self.stream, seq, draft)))
-            if len(batches[-1]) + len(rows) > _TRANSACTION_LIMIT:
-                batches.append([])
-            batches[-1] += [(TransactionOperation.CREATE, row) for row in rows]
-            active += resource.active
-        batches = [batch for batch in batches if batch]
-        with ThreadPoolExecutor(max_workers=writers) as pool:
-            list(pool.map(lambda batch: self._submit(batch, {}), batches))
-        counter = {"Total": counts.total + len(resources), "Active": counts.active + active, "Seq": seq}
-        try:
-            self.client().upsert_entity({"PartitionKey": tenant, "RowKey": COUNTER_ROW_KEY, **counter})
-            self._counters.forget(tenant)
-            if not change_records:
-                self.client().upsert_entity(watermark_row(tenant, seq))
-        except AzureError as exc:
-            raise self.storage_error(exc) from exc
-        return len(batches)
-
-
-@dataclasses.dataclass(frozen=True)
-class LoadedResource:
-    """A resource for ResourceTable.load: its id, document, index entries, name (for its record), activity."""
-
-    id: str
-    document: dict[str, Any]
-    indexes: Sequence[IndexEntry]
-    name: str | None = None
-    active: bool = True
+        """Many new resources, as many to a transaction as fit (scim.store.bulk); how many transactions it took."""
+        return load_resources(
+            self,
+            self.stream,
+            self.counters,
+            self.registry,
+            lambda batch: self._submit(batch, {}),
+            tenant=tenant,
+            resources=resources,
+            now=now,
+            change_records=change_records,
+            writers=writers,
+        )
