@@ -7,6 +7,9 @@ A tenant's partition of a resource table (Users, Groups):
 - ``c|count``                         the counter row: counts and the change sequence
 - ``o|<seq, 12 digits>``              a change record
 
+Index rows are keyed by a hash of the normalised value, never the raw value: userName may hold ``#`` (B2B
+guests' ``#EXT#``) or ``/``, which Table keys forbid.
+
 A tenant's partition of the activity table: ``a|<inverted time>|<suffix>`` (a record), ``e|…`` (an error's
 copy), ``n|<name key>|<inverted time>|<suffix>`` (a name's copy), ``i|<id>|…`` (a resource id's copy) and
 ``t|<yyyymmddHHMM>|<worker>`` (a traffic bucket). Inverted times sort newest first, so a time range is a key

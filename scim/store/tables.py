@@ -1,29 +1,19 @@
 """SCIM resources in Azure Table Storage: one partition per tenant, a row per resource, a row per index value.
 
-Row layout inside a tenant's partition (RowKey):
-- ``r|<id>``                             the resource: its SCIM JSON in Document0..n, timestamps, its index rows
-- ``i|<attribute>|<sha256>``             a unique index row (e.g. userName): ResourceId
-- ``i|<attribute>|<sha256>|<id>``        a non-unique index row (e.g. externalId): ResourceId
-- ``c|count``                            the tenant's counts and change sequence (scim.store.counters), written
-                                         with each change
-- ``o|<seq>``                            a change record (scim.store.changes), written with the change it records
-
-Index rows are keyed by a hash of the normalised value, never the raw value: userName may hold ``#``
-(B2B guests' ``#EXT#``) or ``/``, which Table keys forbid. A resource and all its index rows are written in
-one entity-group transaction with the counter row and the change record, so a taken unique value fails the
-whole write atomically (409) and a failed request leaves nothing behind, not even a change record. Only
-scim.store imports azure.data.tables.
+The rows and their keys are scim.store.keys'. A resource and all its index rows are written in one
+entity-group transaction with the counter row (scim.store.sequence) and the change record (scim.store.changes),
+so a taken unique value fails the whole write atomically (409) and a failed request leaves nothing behind, not
+even a change record. Only scim.store imports azure.data.tables.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,7 +66,13 @@ _ONE_MORE = CountChange(total=1)
 _ONE_LESS = CountChange(total=-1)
 _NO_CHANGE = CountChange()
 
-log = logging.getLogger("scim.store")
+
+def _index_moves(tenant: str, resource_id: str, old: Iterable[str], new: Iterable[str]) -> list[Operation]:
+    """The index rows a resource no longer needs deleted, and its new ones created."""
+    gone, added = sorted(set(old) - set(new)), sorted(set(new) - set(old))
+    deletes: list[Operation] = [(TransactionOperation.DELETE, {"PartitionKey": tenant, "RowKey": k}) for k in gone]
+    row = {"PartitionKey": tenant, "ResourceId": resource_id}
+    return deletes + [(TransactionOperation.CREATE, {**row, "RowKey": key}) for key in added]
 
 
 def _is_unavailable(exc: HttpResponseError) -> bool:
@@ -268,10 +264,7 @@ class ResourceTable(PartitionReads):
             **split_document(document),
         }
         operations: list[Operation] = [(TransactionOperation.CREATE, resource_row)]
-        operations += [
-            (TransactionOperation.CREATE, {"PartitionKey": tenant, "RowKey": key, "ResourceId": resource_id})
-            for key in sorted(index_rows)
-        ]
+        operations += _index_moves(tenant, resource_id, (), index_rows)
         draft = ChangeDraft(operation, resource_id, now, name, document, now, stamps=0)
         results, records = self._transact(tenant, operations, index_rows, change, [draft], absent=guards)
         return StoredResource(
@@ -317,14 +310,7 @@ class ResourceTable(PartitionReads):
                 {"mode": UpdateMode.REPLACE, "etag": current.etag, "match_condition": MatchConditions.IfNotModified},
             )
         ]
-        operations += [
-            (TransactionOperation.DELETE, {"PartitionKey": tenant, "RowKey": key})
-            for key in sorted(old_keys - index_rows.keys())
-        ]
-        operations += [
-            (TransactionOperation.CREATE, {"PartitionKey": tenant, "RowKey": key, "ResourceId": current.id})
-            for key in sorted(index_rows.keys() - old_keys)
-        ]
+        operations += _index_moves(tenant, current.id, old_keys, index_rows.keys())
         draft = ChangeDraft(operation, current.id, now, name, document, current.created, stamps=0)
         results, records = self._transact(tenant, operations, index_rows, change, [draft], absent=guards)
         return StoredResource(
@@ -379,14 +365,7 @@ class ResourceTable(PartitionReads):
                 {"mode": UpdateMode.MERGE, "etag": current.etag, "match_condition": MatchConditions.IfNotModified},
             )
         ]
-        operations += [
-            (TransactionOperation.DELETE, {"PartitionKey": tenant, "RowKey": key})
-            for key in sorted(old_keys - index_rows.keys())
-        ]
-        operations += [
-            (TransactionOperation.CREATE, {"PartitionKey": tenant, "RowKey": key, "ResourceId": current.id})
-            for key in sorted(index_rows.keys() - old_keys)
-        ]
+        operations += _index_moves(tenant, current.id, old_keys, index_rows.keys())
         results, _records = self._transact(tenant, operations, index_rows, _NO_CHANGE, [])
         return dataclasses.replace(current, etag=str(results[0]["etag"]), index_row_keys=tuple(sorted(index_rows)))
 
