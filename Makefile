@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install lock browser run test lint lint-imports-target bench bench-abuse bench-compare bench-concurrency capacity soak check-infra clean
+.PHONY: help install lock browser run test lint bench bench-abuse bench-compare bench-concurrency capacity soak check-infra clean
 
 help:
 	@echo "make run    - start Azurite and the SCIM endpoint on 127.0.0.1:\$${PORT:-7071}; prints Tenant URL and token"
@@ -71,20 +71,11 @@ run: install
 test: install browser
 	$(PY) -m pytest
 
-# pyproject's [tool.importlinter] contracts that do not hold yet: issue 22 moves the store boundary and a pure
-# protocol/ in steps. `make lint` checks every other contract; empty this list once they hold, and
-# `make lint-imports-target` prints what each pending one still finds.
-LINT_IMPORTS_PENDING := store-boundary acyclic
-LINT_IMPORTS_HELD = $(PY) -c "import tomllib; contracts = tomllib.load(open('pyproject.toml', 'rb'))['tool']['importlinter']['contracts']; \
-	print(*('--contract=' + c['id'] for c in contracts if c['id'] not in '$(LINT_IMPORTS_PENDING)'.split()))"
-
 lint: $(PY_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict scim
-	$(VENV)/bin/lint-imports --no-cache --no-logo $$($(LINT_IMPORTS_HELD))
-
-lint-imports-target: $(PY_STAMP)
+	# every [tool.importlinter] contract of pyproject.toml (design.md §1's layers), none held back, no exceptions
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 # Infra checkers live in venvs of their own: checkov pins an older pycep-parser than the one we parse with.

@@ -80,8 +80,7 @@ def build(connection_string: str) -> Any:
     from scim.api import build_api
     from scim.secrets import StaticSecretSource
     from scim.settings import Settings
-    from scim.store import TableStorage
-    from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
+    from scim.store import TableStorage, TenantExistsError, TenantRow, TenantTable
 
     settings = Settings(
         storage_connection_string=connection_string, table_prefix="abuse", max_body_bytes=MAX_BODY_BYTES

@@ -56,6 +56,7 @@ from types import MethodType
 from typing import Any
 
 from devhost.azurite import ACCOUNT_KEY, ACCOUNT_NAME, AzuriteService, free_port
+from scim.store import COUNTER_ROW_KEY, index_key, resource_id_of, resource_key
 
 TABLE = "benchConcurrency"
 ROWS_PER_WORKER = 4
@@ -197,7 +198,7 @@ class Rows:
     def next(self) -> tuple[str, str]:
         self.seq += 1
         n = self.worker * ROWS_PER_WORKER + self.seq % ROWS_PER_WORKER
-        return f"r|{n:032x}", f"i|title|{n:032x}"
+        return resource_key(f"{n:032x}"), index_key("title", f"{n:032x}", None)
 
 
 def operations(rows: Rows, row_key: str, index_key: str, document: str, etag: str) -> list[Any]:
@@ -211,8 +212,12 @@ def operations(rows: Rows, row_key: str, index_key: str, document: str, etag: st
             {"PartitionKey": pk, "RowKey": row_key, "Document0": document},
             {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified},
         ),
-        (TransactionOperation.UPSERT, {"PartitionKey": pk, "RowKey": index_key, "ResourceId": row_key[2:]}),
-        (TransactionOperation.UPDATE, {"PartitionKey": pk, "RowKey": "c|count", "Seq": rows.seq}, {"mode": "merge"}),
+        (TransactionOperation.UPSERT, {"PartitionKey": pk, "RowKey": index_key, "ResourceId": resource_id_of(row_key)}),
+        (
+            TransactionOperation.UPDATE,
+            {"PartitionKey": pk, "RowKey": COUNTER_ROW_KEY, "Seq": rows.seq},
+            {"mode": "merge"},
+        ),
     ]
 
 
@@ -231,7 +236,7 @@ async def patch_async(table: Any, work: ModelWork, rows: Rows) -> None:
 
 
 async def _lean_batch_send_async(self: Any, table_name: str, *reqs: Any, **kwargs: Any) -> list[dict[str, Any]]:
-    """scim.store.batch's envelope on the aio client: what an async port of scim/store/batch.py would do."""
+    """scim.store.azure's envelope on the aio client: what an async port of scim/store/azure/batch.py would do."""
     from scim.store import batch
 
     request = batch.batch_request(self, *batch._envelope(reqs))
@@ -409,10 +414,10 @@ def seed(table: Any, workers: int) -> None:
         table.create_table()
     for worker in range(workers):
         rows = Rows(worker)
-        table.upsert_entity({"PartitionKey": rows.partition, "RowKey": "c|count", "Seq": 0})
+        table.upsert_entity({"PartitionKey": rows.partition, "RowKey": COUNTER_ROW_KEY, "Seq": 0})
         for _ in range(ROWS_PER_WORKER):
             row_key, _index = rows.next()
-            n = int(row_key[2:], 16)
+            n = int(resource_id_of(row_key) or "", 16)
             document = json.dumps(seed_document(n), separators=(",", ":"))
             table.upsert_entity({"PartitionKey": rows.partition, "RowKey": row_key, "Document0": document})
 
@@ -429,7 +434,7 @@ async def async_table(connection: str, lean: bool) -> tuple[Any, Any]:
     from azure.core.pipeline.transport import AioHttpTransport
     from azure.data.tables.aio import TableServiceClient
 
-    from scim.store.transport import RetryBudget
+    from scim.store import RetryBudget
 
     budget = RetryBudget()
     transport = AioHttpTransport(

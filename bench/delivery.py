@@ -16,8 +16,7 @@ from typing import Any
 from devhost.azurite import Azurite
 from scim.platform.delivery import Delivery
 from scim.resources.users import UserService
-from scim.store import TableStorage
-from scim.store.queue import ChangeQueue
+from scim.store import ChangeQueue, TableStorage
 from scim.wiring import build_change_log
 
 REPEAT = 40

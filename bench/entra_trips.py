@@ -36,8 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from devhost.azurite import Azurite
-from scim.store import TableStorage, TrafficBucket
-from scim.store.queue import ChangeQueue
+from scim.store import ChangeQueue, TableStorage, TrafficBucket
 from scim.wiring import build_change_log
 from tests.entra_cycle import ENTERPRISE, GROUP, PATCH, Client, in_process_api, user_body
 

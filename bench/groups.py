@@ -34,13 +34,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.round_trips import CREATE, TOKEN, bench_api, seed_users_in_transactions
+from bench.round_trips import TOKEN, bench_api, seed_users_in_transactions
 from devhost.azurite import Azurite
 from scim.api import ScimApi
 from scim.http import Request, Response
 from scim.platform.invariants import check_tenant
 from scim.store import RetryBudget, RoundTripCounter, TableStorage
-from scim.store.membership import _PAIRS_PER_TRANSACTION as PAIRS_PER_TRANSACTION
 
 SIZES = (10, 1_000, 20_000)
 """Group sizes, each measured in the same interleaved run; the largest is also the one filled by PATCH."""
@@ -219,14 +218,10 @@ def seed_members(api: ScimApi, group_id: str, user_ids: list[str]) -> None:
     Azurite looks an upserted row up twice, each time by scanning the partition, a created row once.
     """
     rows = api.groups.memberships
-    table = rows._groups
+    table = rows.table
     listener, table.on_commit = table.on_commit, None  # seeding's records are not sent to the queue
     try:
-        now = datetime.now(UTC)
-        for start in range(0, len(user_ids), PAIRS_PER_TRANSACTION):
-            chunk = user_ids[start : start + PAIRS_PER_TRANSACTION]
-            operations = [op for uid in chunk for op in rows._pair_ops(CREATE, TENANT, group_id, uid)]  # type: ignore[arg-type]
-            rows._submit_batch(TENANT, group_id, operations, now, operation="member-added", user_ids=chunk, name=None)
+        rows.load(TENANT, group_id, user_ids, datetime.now(UTC))
     finally:
         table.on_commit = listener
 

@@ -25,10 +25,7 @@ from scim.models import USER_SCHEMA
 from scim.resources.users import is_active
 from scim.secrets import StaticSecretSource
 from scim.settings import Settings
-from scim.store import CountChange, TableStorage, TenantRow, TenantTable
-from scim.store.changes import ChangeDraft, ChangeRecord, record_row, registry_row
-from scim.store.counters import COUNTER_ROW_KEY
-from scim.store.rows import RESOURCE_PREFIX, split_document
+from scim.store import CountChange, LoadedResource, TableStorage, TenantRow, TenantTable, resource_key
 
 TOKEN = "bench-token"
 REPEAT = 30
@@ -98,7 +95,7 @@ def run_size(bench: Bench, size: int) -> list[Row]:
     for n in range(size):
         assert bench.request("POST", "Users", user_body(f"user{n}@contoso.com")).status == 201
     user_id = json.loads(bench.search('userName eq "user7@contoso.com"').body)["Resources"][0]["id"]
-    client = bench.api.users._table._table()
+    client = bench.storage.table_client(bench.storage.table_name("Users"))
     created: list[str] = []
 
     def create() -> None:
@@ -109,7 +106,7 @@ def run_size(bench: Bench, size: int) -> list[Row]:
         assert bench.request("DELETE", f"Users/{created.pop()}").status == 204
 
     operations: list[tuple[str, Callable[[], object]]] = [
-        (RAW, lambda: client.get_entity(bench.tenant, "r|" + user_id)),
+        (RAW, lambda: client.get_entity(bench.tenant, resource_key(user_id))),
         ("Test Connection (userName eq <guid>)", lambda: bench.search(f'userName eq "{uuid.uuid4()}"')),
         ("GET /Users/{id}", lambda: bench.request("GET", f"Users/{user_id}")),
         ("filter userName eq", lambda: bench.search('userName eq "USER7@contoso.com"')),
@@ -146,19 +143,15 @@ def seed_users(api: ScimApi, tenant: str, count: int, prefix: str = "user") -> l
         body = {"schemas": [USER_SCHEMA], "userName": name, "emails": [{"value": name}]}
         user = users.parse(body, Context.RESOURCE_CREATION_REQUEST, USER_SCHEMA)
         user_id = uuid.uuid4().hex
-        users._table.create(tenant, user_id, users.document(user), users.indexes(user), now, change=CountChange())
+        users.table.create(
+            tenant, user_id, users.document(user), users.indexes(user), now, change=CountChange(), name=name
+        )
         return user_id
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         ids = list(pool.map(one, range(count)))
-    users._table._transact(tenant, [], {}, CountChange(total=count, active=count), [])
+    users.table.adjust_counts(tenant, CountChange(total=count, active=count))
     return ids
-
-
-TRANSACTION_ROWS = 100
-"""Operations an entity-group transaction may hold."""
-CREATE = "create"
-"""The SDK's TransactionOperation.CREATE, as the string it accepts (only scim.store imports the SDK)."""
 
 
 def seed_users_in_transactions(
@@ -178,52 +171,15 @@ def seed_users_in_transactions(
     change record is a third row per user, which makes seeding 20,000 users about twice as slow.
     """
     users = api.users
-    table = users._table
-    table._register(tenant)
-    counts = table.counts(tenant)
-    seq = table.sequence(tenant)
-    now = datetime.now(UTC)
-    batches: list[list[Any]] = [[]]
-    ids: list[str] = []
-    active = 0
+    loaded: list[LoadedResource] = []
     for n in range(count):
         name = f"{prefix}{n}@contoso.com"
         body = {"schemas": [USER_SCHEMA], "userName": name, "emails": [{"value": name}]}
         user = users.parse(body, Context.RESOURCE_CREATION_REQUEST, USER_SCHEMA)
         document = users.document(user)
-        user_id = uuid.uuid4().hex
-        index_rows = sorted(entry.row_key(user_id) for entry in users.indexes(user))
-        seq += 1
-        rows = [
-            {
-                "PartitionKey": tenant,
-                "RowKey": RESOURCE_PREFIX + user_id,
-                "Created": now,
-                "LastModified": now,
-                "IndexRows": json.dumps(index_rows),
-                **split_document(document),
-                "Seq": seq,
-            },
-            *({"PartitionKey": tenant, "RowKey": key, "ResourceId": user_id} for key in index_rows),
-        ]
-        if change_records:
-            draft = ChangeDraft("created", user_id, now, name, document, now)
-            rows.append(record_row(ChangeRecord.of(tenant, table.stream, seq, draft)))
-        if len(batches[-1]) + len(rows) > TRANSACTION_ROWS:
-            batches.append([])
-        batches[-1] += [(CREATE, row) for row in rows]
-        active += is_active(user)
-        ids.append(user_id)
-    batches = [batch for batch in batches if batch]
-    with ThreadPoolExecutor(max_workers=writers) as pool:
-        list(pool.map(lambda batch: table._submit(batch, {}), batches))
-    client = table._table()
-    counter = {"Total": counts.total + count, "Active": counts.active + active, "Seq": seq}
-    client.upsert_entity({"PartitionKey": tenant, "RowKey": COUNTER_ROW_KEY, **counter})
-    table._counters.forget(tenant)
-    if not change_records:
-        client.upsert_entity({**registry_row(tenant), "Published": seq, "Sent": "[]"})
-    return ids, len(batches)
+        loaded.append(LoadedResource(uuid.uuid4().hex, document, users.indexes(user), name, is_active(user)))
+    transactions = users.table.load(tenant, loaded, datetime.now(UTC), change_records=change_records, writers=writers)
+    return [resource.id for resource in loaded], transactions
 
 
 def main() -> None:

@@ -11,9 +11,7 @@ from scim.platform.delivery import Delivery
 from scim.platform.tenants import TenantService
 from scim.secrets import azure_credential, build_secret_store
 from scim.settings import Settings
-from scim.store import TableStorage
-from scim.store.changes import ChangeRows
-from scim.store.queue import ChangeQueue
+from scim.store import ChangeQueue, ChangeRows, TableStorage
 
 
 def build_storage(settings: Settings) -> TableStorage:

@@ -43,6 +43,4 @@ def tenant() -> str:
 
 def partition_rows(storage: TableStorage, kind: str, tenant: str) -> list[dict[str, Any]]:
     """Every row of a tenant's partition, to assert what is stored (and that failures change nothing)."""
-    client = storage.resources(kind)._table()
-    rows = client.query_entities("PartitionKey eq @pk", parameters={"pk": tenant})
-    return sorted((dict(row) for row in rows), key=lambda row: str(row["RowKey"]))
+    return sorted(storage.resources(kind).rows(tenant), key=lambda row: str(row["RowKey"]))

@@ -19,7 +19,7 @@ from scim.platform.tenants import Tenant, TenantDirectory
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.settings import Settings
-from scim.store import TableStorage
+from scim.store import TableStorage, membership_of
 
 TOKEN = "cycle-secret-token-0123456789abcdefghijklmnopqrstuvwxyz"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -231,36 +231,31 @@ def final_state(client: Client) -> dict[str, Any]:
 
 
 def stored_state(storage: TableStorage, tenant: str) -> dict[str, Any]:
-    """final_state read straight from the partition (two queries): cheap enough to run after every fault."""
-    from scim.store.audit import partition_rows
-    from scim.store.rows import join_document
-
+    """final_state read straight from the partitions (a scan of each, and the membership rows)."""
     users: dict[str, dict[str, Any]] = {}
     names: dict[str, str] = {}
     managers: dict[str, str | None] = {}
-    for row in partition_rows(storage, "Users", tenant):
-        if str(row["RowKey"]).startswith("r|"):
-            doc = join_document(row)  # type: ignore[arg-type]
-            name = str(doc["userName"])
-            assert name not in users, f"duplicate user {name}"
-            names[str(row["RowKey"])[2:]] = name
-            users[name] = {"active": doc.get("active") is not False}
-            managers[name] = ((doc.get(ENTERPRISE) or {}).get("manager") or {}).get("value")
+    for stored in storage.resources("Users").scan(tenant):
+        doc = stored.document
+        name = str(doc["userName"])
+        assert name not in users, f"duplicate user {name}"
+        names[stored.id] = name
+        users[name] = {"active": doc.get("active") is not False}
+        managers[name] = ((doc.get(ENTERPRISE) or {}).get("manager") or {}).get("value")
     for name, manager in managers.items():
         users[name]["manager"] = names.get(manager) if manager else None
     groups: dict[str, list[str]] = {}
     group_names: dict[str, str] = {}
     members: list[tuple[str, str]] = []
-    for row in partition_rows(storage, "Groups", tenant):
-        key = str(row["RowKey"])
-        if key.startswith("r|"):
-            doc = join_document(row)  # type: ignore[arg-type]
-            assert doc["displayName"] not in groups, f"duplicate group {doc['displayName']}"
-            group_names[key[2:]] = str(doc["displayName"])
-            groups[str(doc["displayName"])] = []
-        elif key.startswith("m|"):
-            _, gid, uid = key.split("|")
-            members.append((gid, uid))
+    for stored in storage.resources("Groups").scan(tenant):
+        name = str(stored.document["displayName"])
+        assert name not in groups, f"duplicate group {name}"
+        group_names[stored.id] = name
+        groups[name] = []
+    for row in storage.resources("Groups").rows(tenant):
+        pair = membership_of(str(row["RowKey"]))
+        if pair is not None and pair[0]:
+            members.append((pair[1], pair[2]))
     for gid, uid in members:
         groups[group_names[gid]].append(names[uid])
     return {"users": users, "groups": {g: sorted(m) for g, m in groups.items()}}

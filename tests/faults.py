@@ -23,7 +23,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPResponse
 
-from scim.store.transport import RetryBudget
+from scim.store import RetryBudget
 
 FAULT_KINDS = ("timeout", "reset", "500", "503")
 NO_RETRY = RetryBudget(retries=0, backoff_seconds=0.0, max_sleep_seconds=0.0, call_timeout=10.0)

@@ -30,8 +30,7 @@ from scim.platform.activity_report import ActivityReport, parse_since
 from scim.platform.hints import hint
 from scim.platform.tenants import TenantDirectory
 from scim.protocol.text import log_safe
-from scim.store import StorageUnavailableError, TenantTable
-from scim.store.activity import MAX_PAGE
+from scim.store import MAX_ACTIVITY_PAGE, StorageUnavailableError, TenantTable
 
 log = logging.getLogger("scim.admin")
 
@@ -244,7 +243,7 @@ class AdminApi:
         except ValueError as exc:
             since, since_text, note = None, "", str(exc)
         after = (query.get("after") or "")[:512] or None
-        limit = min(_positive(query.get("limit"), RECORDS_PER_PAGE), MAX_PAGE)
+        limit = min(_positive(query.get("limit"), RECORDS_PER_PAGE), MAX_ACTIVITY_PAGE)
         if prefix:
             page = self.report.search(tenant, user, after=after, limit=limit)
         else:

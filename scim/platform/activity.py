@@ -29,8 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scim.protocol.text import log_safe
-from scim.store import ActivityRecord, ActivityTable, TrafficBucket
-from scim.store.activity import bucket_start
+from scim.store import ActivityRecord, ActivityTable, TrafficBucket, bucket_start
 
 log = logging.getLogger("scim.activity")
 

@@ -1,7 +1,7 @@
 """Reading a tenant's activity for the operator: status figures, the 24-hour chart, pages of records.
 
 Every figure is a bounded read: the traffic buckets of the last 24 hours (one key range), the counter
-rows of users and groups (point reads), and pages of at most `MAX_PAGE` records by key range with a
+rows of users and groups (point reads), and pages of at most `MAX_ACTIVITY_PAGE` records by key range with a
 RowKey cursor. Nothing here scans the activity, however many records a tenant has.
 
 One mechanism for the facts of writes: a successful write is a change record (scim.platform.changes),
@@ -21,9 +21,22 @@ from datetime import UTC, datetime, timedelta
 
 from scim.platform.activity import WRITE_OPERATIONS
 from scim.platform.changes import STREAMS, Change, ChangeLog
-from scim.store import ActivityPage, ActivityRecord, ActivityTable, ResourceTable, TableStorage, TrafficBucket
-from scim.store.activity import MAX_PAGE, inverted, name_key
-from scim.store.changes import ChangeRows
+from scim.resources.users import is_active_document
+from scim.store import (
+    MAX_ACTIVITY_PAGE,
+    ActivityPage,
+    ActivityRecord,
+    ActivityTable,
+    ChangeRows,
+    ResourceTable,
+    TableStorage,
+    TrafficBucket,
+    activity_key,
+    change_suffix,
+    is_change_key,
+    name_key,
+    named_activity_key,
+)
 
 CYCLE = timedelta(minutes=40)
 """Entra's provisioning interval for non-gallery apps."""
@@ -113,7 +126,7 @@ class ActivityReport:
         cycle_requests, cycle_errors, _ = sum_buckets(buckets, now - CYCLE)
         day_requests, day_errors, day_writes = sum_buckets(buckets, now - DAY)
         last = max((b.last_request for b in buckets if b.last_request is not None), default=None)
-        users = self._users.counts(tenant)
+        users = self._users.counts(tenant, is_active_document)
         groups = self._groups.counts(tenant)
         return TenantStatus(
             tenant=tenant,
@@ -157,7 +170,7 @@ class ActivityReport:
     ) -> ActivityPage:
         """One page, newest first: all (writes from the change log, answers from the activity), errors only,
         or about one userName (exact, any case)."""
-        limit = max(1, min(limit, MAX_PAGE))
+        limit = max(1, min(limit, MAX_ACTIVITY_PAGE))
         earliest = self.clock() - since if since is not None else None
         if errors_only and not user:
             key = (after or "").partition("#")[0] or None
@@ -176,7 +189,7 @@ class ActivityReport:
 
     def search(self, tenant: str, prefix: str, *, after: str | None = None, limit: int = 50) -> ActivityPage:
         """Records whose userName/displayName starts with `prefix` (any case), grouped by name."""
-        return self._named(tenant, prefix, prefix=True, after=after, limit=max(1, min(limit, MAX_PAGE)))
+        return self._named(tenant, prefix, prefix=True, after=after, limit=max(1, min(limit, MAX_ACTIVITY_PAGE)))
 
     def _all(self, tenant: str, earliest: datetime | None, after: str | None, limit: int) -> ActivityPage:
         key, bounds = _parse_cursor(after)
@@ -189,7 +202,7 @@ class ActivityReport:
             kept = [c for c in found if earliest is None or c.time >= earliest]
             read[stream] = kept
             more[stream] = len(found) == limit and len(kept) == len(found) and found[-1].seq > 1
-            candidates.extend(_record_of(c, f"a|{inverted(c.time)}|~{c.stream}{c.seq:012d}") for c in kept)
+            candidates.extend(_record_of(c, activity_key(c.time, change_suffix(c.stream, c.seq))) for c in kept)
         candidates.sort(key=lambda r: r.key)
         shown = candidates[:limit]
         left = candidates[limit:]
@@ -221,7 +234,9 @@ class ActivityReport:
                 encoded = name_key(change.name or "")
                 if not change.name or not (encoded.startswith(wanted) if prefix else encoded == wanted):
                     continue
-                record = _record_of(change, f"n|{encoded}|{inverted(change.time)}|~{change.stream}{change.seq:012d}")
+                record = _record_of(
+                    change, named_activity_key(encoded, change.time, change_suffix(change.stream, change.seq))
+                )
                 if key is None or record.key > key:
                     candidates.append(record)
         candidates.sort(key=lambda r: r.key)
@@ -246,12 +261,11 @@ def _without_legacy(records: list[ActivityRecord]) -> list[ActivityRecord]:
 
 
 def _is_change(record: ActivityRecord) -> bool:
-    """Activity keys end in a hex suffix; a change's key in ``~<stream><seq>``."""
-    return "~" in record.key.rpartition("|")[2]
+    return is_change_key(record.key)
 
 
 def _suffix(stream: str, record: ActivityRecord) -> str:
-    return f"~{stream}{record.change_seq or 0:012d}"
+    return change_suffix(stream, record.change_seq or 0)
 
 
 def _record_of(change: Change, key: str) -> ActivityRecord:

@@ -16,8 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from scim.protocol.versions import version_of
-from scim.store.changes import ChangeRecord, ChangeRows
-from scim.store.queue import MAX_MESSAGE_BYTES, encoded_size
+from scim.store import MAX_MESSAGE_BYTES, ChangeRecord, ChangeRows, encoded_size
 
 MESSAGE_SCHEMA_VERSION = 1
 STREAMS = ("Users", "Groups")

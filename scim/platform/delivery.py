@@ -20,10 +20,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from scim.platform.changes import message
-from scim.store import StorageUnavailableError
-from scim.store.changes import ChangeRecord, ChangeRows, Watermark
-from scim.store.queue import ChangeQueue, QueueUnavailableError
-from scim.store.tables import ResourceTable
+from scim.store import (
+    ChangeQueue,
+    ChangeRecord,
+    ChangeRows,
+    QueueUnavailableError,
+    ResourceTable,
+    StorageUnavailableError,
+    Watermark,
+)
 
 log = logging.getLogger("scim.delivery")
 

@@ -10,7 +10,7 @@ entity-group transaction):
   `scim-admin tenant reindex` moves them);
 - the counter row equals the counted resources: Total, and Active for users (a missing row is allowed: the
   store counts by a scan until the first write creates it);
-- every membership is whole (``m|g|u`` has its ``u|u|g`` and the reverse) and both its ends exist.
+- every membership is whole (its member row has its reverse row and the reverse) and both its ends exist.
 
 Multi-step operations (a user's delete leaves its groups first; a group's delete, create or large member
 change runs in batches of 49) stop between steps in states that satisfy all of the above: a group with
@@ -26,10 +26,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scim.resources.base import identity_entry, legacy_identity_entry
-from scim.store import TableStorage
-from scim.store.audit import partition_rows
-
-_COUNTER = "c|count"
+from scim.store import (
+    COUNTER_ROW_KEY,
+    TableStorage,
+    attribute_index_prefix,
+    is_counter_key,
+    is_index_key,
+    member_key,
+    member_of_key,
+    membership_of,
+    resource_id_of,
+    resource_key,
+)
 
 
 @dataclass(frozen=True)
@@ -84,11 +92,11 @@ def _name_row(
     table: str, rid: str, document: Mapping[str, Any] | None, listed: set[str], identity: str
 ) -> tuple[list[Violation], bool]:
     """Is the resource's unique name row the one its name has (identity_key, or legacy: the bool)?"""
-    held = {key for key in listed if key.startswith(f"i|{identity}|")}
+    held = {key for key in listed if key.startswith(attribute_index_prefix(identity))}
     value = document.get(identity) if document is not None else None
     if not isinstance(value, str) or not value:
         problem = f"lists {len(held)} {identity} index row(s) but has no {identity}"
-        return ([Violation(table, f"r|{rid}", problem)] if held else []), False
+        return ([Violation(table, resource_key(rid), problem)] if held else []), False
     current = identity_entry(identity, value).row_key(rid)
     legacy = legacy_identity_entry(identity, value)
     if held == {current}:
@@ -97,7 +105,7 @@ def _name_row(
         return [], True
     expected = current if legacy is None else f"{current} (or the legacy {legacy.row_key(rid)})"
     problem = f"its {identity} index rows are {sorted(held)}, expected {expected}"
-    return [Violation(table, f"r|{rid}", problem)], False
+    return [Violation(table, resource_key(rid), problem)], False
 
 
 def _listed_index_rows(row: Mapping[str, Any]) -> set[str] | None:
@@ -120,20 +128,21 @@ def check_table(
     active = legacy = 0
     for row in rows:
         key = str(row["RowKey"])
-        if key.startswith("r|"):
+        rid = resource_id_of(key)
+        if rid is not None:
             listed = _listed_index_rows(row)
             if listed is None:
                 problems.append(Violation(table, key, "IndexRows is not a JSON list"))
-            resources[key[2:]] = listed or set()
+            resources[rid] = listed or set()
             document = _document(row)
             active += not (document is not None and document.get("active") is False)
             if identity is not None:
-                found, is_legacy = _name_row(table, key[2:], document, listed or set(), identity)
+                found, is_legacy = _name_row(table, rid, document, listed or set(), identity)
                 problems += found
                 legacy += is_legacy
-        elif key.startswith("i|"):
+        elif is_index_key(key):
             index_rows[key] = str(row.get("ResourceId", ""))
-        elif key == _COUNTER:
+        elif is_counter_key(key):
             counter = row
     problems += _check_listed(table, resources, index_rows)
     for index_key, owner in sorted(index_rows.items()):
@@ -152,18 +161,20 @@ def _check_listed(table: str, resources: Mapping[str, set[str]], index_rows: Map
         for index_key in sorted(listed):
             owner = index_rows.get(index_key)
             if owner is None:
-                problems.append(Violation(table, f"r|{rid}", f"index row {index_key} is missing"))
+                problems.append(Violation(table, resource_key(rid), f"index row {index_key} is missing"))
             elif owner != rid:
-                problems.append(Violation(table, f"r|{rid}", f"index row {index_key} points to {owner}"))
+                problems.append(Violation(table, resource_key(rid), f"index row {index_key} points to {owner}"))
     return problems
 
 
 def _check_counter(table: str, counter: Mapping[str, Any], total: int, active: int | None) -> list[Violation]:
     problems = []
     if int(counter.get("Total", -1)) != total:
-        problems.append(Violation(table, _COUNTER, f"Total is {counter.get('Total')}, {total} resources are stored"))
+        problems.append(
+            Violation(table, COUNTER_ROW_KEY, f"Total is {counter.get('Total')}, {total} resources are stored")
+        )
     if active is not None and int(counter.get("Active", -1)) != active:
-        problems.append(Violation(table, _COUNTER, f"Active is {counter.get('Active')}, {active} are active"))
+        problems.append(Violation(table, COUNTER_ROW_KEY, f"Active is {counter.get('Active')}, {active} are active"))
     return problems
 
 
@@ -175,31 +186,28 @@ def check_memberships(
     forward: set[tuple[str, str]] = set()
     reverse: set[tuple[str, str]] = set()
     for row in group_rows:
-        key = str(row["RowKey"])
-        parts = key.split("|")
-        if len(parts) != 3 or parts[0] not in ("m", "u"):
+        pair = membership_of(str(row["RowKey"]))
+        if pair is None:
             continue
-        if parts[0] == "m":
-            forward.add((parts[1], parts[2]))
-        else:
-            reverse.add((parts[2], parts[1]))
+        is_forward, group_id, user_id = pair
+        (forward if is_forward else reverse).add((group_id, user_id))
     for group_id, user_id in sorted(forward - reverse):
-        problems.append(Violation("Groups", f"m|{group_id}|{user_id}", "half membership: reverse row missing"))
+        problems.append(Violation("Groups", member_key(group_id, user_id), "half membership: reverse row missing"))
     for group_id, user_id in sorted(reverse - forward):
-        problems.append(Violation("Groups", f"u|{user_id}|{group_id}", "half membership: member row missing"))
+        problems.append(Violation("Groups", member_of_key(user_id, group_id), "half membership: member row missing"))
     for group_id, user_id in sorted(forward | reverse):
         if group_id not in group_ids:
-            problems.append(Violation("Groups", f"m|{group_id}|{user_id}", f"group {group_id} does not exist"))
+            problems.append(Violation("Groups", member_key(group_id, user_id), f"group {group_id} does not exist"))
         if user_id not in user_ids:
-            problems.append(Violation("Groups", f"m|{group_id}|{user_id}", f"member {user_id} does not exist"))
+            problems.append(Violation("Groups", member_key(group_id, user_id), f"member {user_id} does not exist"))
     return problems, len(forward & reverse)
 
 
 def check_tenant(storage: TableStorage, tenant: str) -> CheckReport:
     """Read the tenant's Users and Groups partitions once and check every invariant above."""
     report = CheckReport(tenant)
-    users = list(partition_rows(storage, "Users", tenant))
-    groups = list(partition_rows(storage, "Groups", tenant))
+    users = list(storage.resources("Users").rows(tenant))
+    groups = list(storage.resources("Groups").rows(tenant))
     report.rows = {"Users": len(users), "Groups": len(groups)}
     user_problems, report.resources["Users"], legacy_users = check_table(
         "Users", users, count_active=True, identity="userName"
@@ -208,8 +216,12 @@ def check_tenant(storage: TableStorage, tenant: str) -> CheckReport:
         "Groups", groups, count_active=False, identity="displayName"
     )
     report.legacy_index_rows = {"Users": legacy_users, "Groups": legacy_groups}
-    user_ids = {str(row["RowKey"])[2:] for row in users if str(row["RowKey"]).startswith("r|")}
-    group_ids = {str(row["RowKey"])[2:] for row in groups if str(row["RowKey"]).startswith("r|")}
+    user_ids = _resource_ids(users)
+    group_ids = _resource_ids(groups)
     member_problems, report.memberships = check_memberships(groups, group_ids, user_ids)
     report.violations = user_problems + group_problems + member_problems
     return report
+
+
+def _resource_ids(rows: Iterable[Mapping[str, Any]]) -> set[str]:
+    return {rid for row in rows if (rid := resource_id_of(str(row["RowKey"]))) is not None}

@@ -21,7 +21,7 @@ from scim.cache import ReadThroughCache
 from scim.platform.invariants import CheckReport, check_tenant
 from scim.resources.base import ReindexReport
 from scim.resources.groups import GroupService
-from scim.resources.users import UserService
+from scim.resources.users import UserService, is_active_document
 from scim.secrets import SecretStore, SecretVersion, client_secret_name, new_token, secret_name
 from scim.store import (
     StorageUnavailableError,
@@ -151,7 +151,7 @@ class TenantService:
     def usage(self, tenant_id: str) -> TenantUsage:
         """Users, active users and groups of the tenant: the counter rows, no scan."""
         self.get(tenant_id)
-        users = self._storage.resources("Users").counts(tenant_id)
+        users = self._storage.resources("Users").counts(tenant_id, is_active_document)
         groups = self._storage.resources("Groups").counts(tenant_id)
         return TenantUsage(users=users.total, active_users=users.active, groups=groups.total)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -91,9 +91,22 @@ class ResourceService(Generic[R]):
     identity_attribute: str
     """The attribute the type is unique by (userName, displayName), compared under identity_key."""
 
+    name_attribute: str = "displayName"
+    """The attribute a change record names the resource by (userName, displayName)."""
+
+    def record_name(self, document: Mapping[str, Any]) -> str | None:
+        """What the change record of a write of this document calls the resource."""
+        name = document.get(self.name_attribute)
+        return str(name) if name else None
+
     def __init__(self, table: ResourceTable, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._table = table
         self._clock = clock
+
+    @property
+    def table(self) -> ResourceTable:
+        """The store's table of this resource type (what seeding and checks outside the service write through)."""
+        return self._table
 
     # -- model <-> storage --------------------------------------------------------------------
 

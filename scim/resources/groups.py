@@ -35,8 +35,14 @@ from scim.resources.group_members import (
     split_group_patch,
 )
 from scim.resources.search import search
-from scim.store import CountChange, IndexEntry, ResourceTable, StoredResource
-from scim.store.membership import GroupGoneError, Memberships
+from scim.store import (
+    CountChange,
+    GroupGoneError,
+    IndexEntry,
+    Memberships,
+    ResourceTable,
+    StoredResource,
+)
 
 MAX_DISPLAY_NAME = 256
 """Entra's own limit for a group's displayName."""
@@ -149,7 +155,18 @@ class GroupService(ResourceService[GroupResource]):
         group_id = uuid.uuid4().hex
         doc, indexes, now = self.document(group), self.indexes(group), self._clock()
         guards = self.legacy_guards(group)
-        self.write(self._table.create, tenant, group_id, doc, indexes, now, change=CountChange(total=1), absent=guards)
+        name = self.record_name(doc)
+        self.write(
+            self._table.create,
+            tenant,
+            group_id,
+            doc,
+            indexes,
+            now,
+            change=CountChange(total=1),
+            absent=guards,
+            name=name,
+        )
         if members.user_ids:
             self._apply_member_changes(tenant, group_id, [members], group.display_name)
         return self.with_members(tenant, self.model(self.read(tenant, group_id)))
@@ -245,13 +262,15 @@ class GroupService(ResourceService[GroupResource]):
             if updated is None:
                 return stored
             updated.members = None
+            document = self.document(updated)
             return self._table.replace(
                 tenant,
                 stored,
-                self.document(updated),
+                document,
                 self.indexes(updated),
                 self._clock(),
                 absent=self.legacy_guards(updated),
+                name=self.record_name(document),
             )
 
         self.conditional(tenant, group_id, if_match, write)
@@ -264,7 +283,8 @@ class GroupService(ResourceService[GroupResource]):
         self._apply_member_changes(tenant, group_id, [MemberChange("remove_all")], str(name) if name else None)
 
         def write(stored: StoredResource) -> StoredResource:
-            self._table.delete(tenant, stored, change=CountChange(total=-1), now=self._clock())
+            name = self.record_name(stored.document)
+            self._table.delete(tenant, stored, change=CountChange(total=-1), now=self._clock(), name=name)
             return stored
 
         self.conditional(tenant, group_id, None, write)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -29,8 +29,13 @@ from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter
 from scim.protocol.versions import with_groups
 from scim.resources.base import ResourceService, check_multi_valued_limits, identity_entry, identity_lookup
 from scim.resources.search import search
-from scim.store import ActiveLimitReachedError, CountChange, IndexEntry, StoredResource
-from scim.store.membership import Memberships
+from scim.store import (
+    ActiveLimitReachedError,
+    CountChange,
+    IndexEntry,
+    Memberships,
+    StoredResource,
+)
 
 T = TypeVar("T")
 
@@ -51,11 +56,17 @@ def is_active(user: UserResource) -> bool:
     return user.active is not False
 
 
+def is_active_document(document: Mapping[str, Any]) -> bool:
+    """is_active for a stored document: what the store counts as active should it rebuild a tenant's counts."""
+    return document.get("active") is not False
+
+
 class UserService(ResourceService[UserResource]):
     """The User resource type of one storage account, for every tenant in it."""
 
     model_class = UserResource
     resource_type = "User"
+    name_attribute = "userName"
     identity_attribute = "userName"
 
     def __init__(
@@ -112,16 +123,20 @@ class UserService(ResourceService[UserResource]):
         403 if an active user would take the tenant past its active_limit (the license cap)."""
         user = self._parse_user(payload, Context.RESOURCE_CREATION_REQUEST)
         refuse_control_characters(user, USER_NAME_ATTRIBUTES)
-        change = CountChange(total=1, active=int(is_active(user)), active_limit=active_limit)
+        change = CountChange(
+            total=1, active=int(is_active(user)), active_limit=active_limit, active_of=is_active_document
+        )
+        document = self.document(user)
         stored = self.write(
             self._table.create,
             tenant,
             uuid.uuid4().hex,
-            self.document(user),
+            document,
             self.indexes(user),
             self._clock(),
             change=change,
             absent=self.legacy_guards(user),
+            name=self.record_name(document),
         )
         return self.written(user, stored)
 
@@ -189,17 +204,23 @@ class UserService(ResourceService[UserResource]):
             if updated is None:  # nothing changed: no write, and the model read is the answer
                 result[:] = [current]
                 return stored
-            counted = CountChange(active=int(is_active(updated)) - int(was_active), active_limit=active_limit)
+            counted = CountChange(
+                active=int(is_active(updated)) - int(was_active),
+                active_limit=active_limit,
+                active_of=is_active_document,
+            )
+            document = self.document(updated)
             operation = {1: "enabled", -1: "disabled"}.get(counted.active, "updated")
             written = self._table.replace(
                 tenant,
                 stored,
-                self.document(updated),
+                document,
                 self.indexes(updated),
                 self._clock(),
                 change=counted,
                 operation=operation,
                 absent=self.legacy_guards(updated),
+                name=self.record_name(document),
             )
             result[:] = [self.written(updated, written)]
             return written
@@ -217,8 +238,10 @@ class UserService(ResourceService[UserResource]):
             self._memberships.forget_user(tenant, user_id, self._clock())
 
         def write(stored: StoredResource) -> StoredResource:
-            active = stored.document.get("active") is not False
-            self._table.delete(tenant, stored, change=CountChange(total=-1, active=-int(active)), now=self._clock())
+            active = is_active_document(stored.document)
+            counted = CountChange(total=-1, active=-int(active), active_of=is_active_document)
+            name = self.record_name(stored.document)
+            self._table.delete(tenant, stored, change=counted, now=self._clock(), name=name)
             return stored
 
         self.conditional(tenant, user_id, if_match, write)

@@ -1,8 +1,41 @@
-"""Table Storage for SCIM resources; the only package that imports azure.data.tables."""
+"""Table Storage for SCIM resources; the only package that imports azure.data.tables.
+
+The names below are the store's whole public API: code outside scim.store imports them from here, never from
+a submodule, and never builds a row key itself (the codec is scim.store.keys, re-exported here).
+"""
 
 from scim.store.account import TableStorage
-from scim.store.activity import ActivityPage, ActivityRecord, ActivityTable, TrafficBucket
+from scim.store.activity import MAX_PAGE as MAX_ACTIVITY_PAGE
+from scim.store.activity import ActivityPage, ActivityRecord, ActivityTable, TrafficBucket, bucket_start
+from scim.store.azure import RetryBudget
+from scim.store.bulk import LoadedResource
+from scim.store.calls import counted_calls, counting, start_counting
+from scim.store.changes import ChangeRecord, ChangeRows, Watermark
 from scim.store.counters import ActiveLimitReachedError, CountChange, Counts
+from scim.store.keys import (
+    COUNTER_ROW_KEY,
+    activity_key,
+    attribute_index_prefix,
+    change_suffix,
+    index_key,
+    is_change_key,
+    is_counter_key,
+    is_index_key,
+    is_record_key,
+    member_key,
+    member_of_key,
+    membership_of,
+    name_key,
+    named_activity_key,
+    record_key,
+    resource_id_of,
+    resource_key,
+)
+from scim.store.membership import PAIRS_PER_TRANSACTION as MEMBER_PAIRS_PER_TRANSACTION
+from scim.store.membership import GroupGoneError, Memberships
+from scim.store.memory import MemoryStorage
+from scim.store.queue import MAX_MESSAGE_BYTES, ChangeQueue, QueueUnavailableError, encoded_size
+from scim.store.reads import POINT_READ_THREADS, SCAN_PAGE_CHARS
 from scim.store.rows import (
     MAX_DOCUMENT_CHARS,
     DocumentTooLargeError,
@@ -17,20 +50,33 @@ from scim.store.rows import (
 from scim.store.tables import ResourceTable
 from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
 from scim.store.transfer import EncodedRow, PartitionTransfer
-from scim.store.transport import RetryBudget, counted_calls, start_counting
 
 __all__ = [
+    "COUNTER_ROW_KEY",
+    "MAX_ACTIVITY_PAGE",
     "MAX_DOCUMENT_CHARS",
+    "MAX_MESSAGE_BYTES",
+    "MEMBER_PAIRS_PER_TRANSACTION",
+    "POINT_READ_THREADS",
+    "SCAN_PAGE_CHARS",
     "ActiveLimitReachedError",
     "ActivityPage",
     "ActivityRecord",
     "ActivityTable",
+    "ChangeQueue",
+    "ChangeRecord",
+    "ChangeRows",
     "CountChange",
     "Counts",
     "DocumentTooLargeError",
     "EncodedRow",
+    "GroupGoneError",
     "IndexEntry",
+    "LoadedResource",
+    "Memberships",
+    "MemoryStorage",
     "PartitionTransfer",
+    "QueueUnavailableError",
     "ResourceTable",
     "RetryBudget",
     "RoundTripCounter",
@@ -44,6 +90,26 @@ __all__ = [
     "TrafficBucket",
     "UniqueValueTakenError",
     "VersionMismatchError",
+    "Watermark",
+    "activity_key",
+    "attribute_index_prefix",
+    "bucket_start",
+    "change_suffix",
     "counted_calls",
+    "counting",
+    "encoded_size",
+    "index_key",
+    "is_change_key",
+    "is_counter_key",
+    "is_index_key",
+    "is_record_key",
+    "member_key",
+    "member_of_key",
+    "membership_of",
+    "name_key",
+    "named_activity_key",
+    "record_key",
+    "resource_id_of",
+    "resource_key",
     "start_counting",
 ]

@@ -9,10 +9,10 @@ from typing import Any
 from azure.data.tables import TableClient, TableServiceClient
 
 from scim.store.activity import ActivityTable
-from scim.store.batch import lean_transactions
+from scim.store.azure import RetryBudget, bounded_transport, install_retry_policy, lean_transactions
+from scim.store.calls import count_call
 from scim.store.rows import RoundTripCounter
 from scim.store.tables import ResourceTable
-from scim.store.transport import RetryBudget, bounded_transport, count_call, install_retry_policy
 
 
 class TableStorage:
@@ -42,6 +42,10 @@ class TableStorage:
         else:
             raise ValueError("TableStorage needs a connection string or an endpoint")
         install_retry_policy(self._service, self.retry)
+        self._init_tables(table_prefix)
+
+    def _init_tables(self, table_prefix: str) -> None:
+        """The per-account state every implementation shares (scim.store.memory builds no SDK service)."""
         self._prefix = table_prefix
         self._tables: dict[str, ResourceTable] = {}
         self._activity: ActivityTable | None = None
@@ -53,15 +57,19 @@ class TableStorage:
         count_call()
 
     def table_client(self, name: str) -> TableClient:
-        """A client of one table, its transactions sent through scim.store.batch's lean envelope."""
+        """A client of one table, its transactions sent through scim.store.azure's lean envelope."""
         return lean_transactions(self._service.get_table_client(name))
+
+    def table_name(self, kind: str) -> str:
+        """The Azure table name of one kind of rows, e.g. 'Users' -> '<prefix>Users'."""
+        return f"{self._prefix}{kind}"
 
     def resources(self, kind: str) -> ResourceTable:
         """The table for one resource kind, e.g. 'Users' -> table '<prefix>Users'."""
         with self._lock:
             table = self._tables.get(kind)
             if table is None:
-                table = ResourceTable(self.table_client(f"{self._prefix}{kind}"), kind)
+                table = ResourceTable(self.table_client(self.table_name(kind)), kind)
                 self._tables[kind] = table
             return table
 
@@ -69,7 +77,7 @@ class TableStorage:
         """The activity table '<prefix>Activity' (scim.store.activity)."""
         with self._lock:
             if self._activity is None:
-                self._activity = ActivityTable(self.table_client(f"{self._prefix}Activity"))
+                self._activity = ActivityTable(self.table_client(self.table_name("Activity")))
             return self._activity
 
     def close(self) -> None:

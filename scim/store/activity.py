@@ -27,46 +27,25 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
 from azure.data.tables import TableClient, TableEntity, TransactionOperation
 
+from scim.store.keys import ACTIVITY, BUCKETS, ERRORS, IDS, NAMES, activity_stamp, bucket_key, inverted, name_key
 from scim.store.rows import RoundTripCounter, StorageUnavailableError, access_denied
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MAX_MICROS = 10**19 - 1
 _TRANSACTION_LIMIT = 100
-_MAX_NAME_KEY = 256
 _MAX_DETAIL = 1000
 BUCKET_MINUTES = 5
 MAX_PAGE = 200
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1)
-
-
-def inverted(moment: datetime) -> str:
-    """A key that sorts newer times first: 19 digits of (max - microseconds since 1970)."""
-    return f"{_MAX_MICROS - _micros(moment):019d}"
-
-
-def name_key(name: str) -> str:
-    """A userName or displayName as a key part: lower-cased, percent-encoded, ASCII, prefix-preserving."""
-    return quote(name.lower()[:_MAX_NAME_KEY], safe="@.-_+!$&'()*,;=: ").replace("~", "%7E")
 
 
 def bucket_start(moment: datetime) -> datetime:
     """The start of the 5-minute bucket holding this moment (UTC)."""
     moment = moment.astimezone(UTC)
     return moment.replace(minute=moment.minute - moment.minute % BUCKET_MINUTES, second=0, microsecond=0)
-
-
-def _bucket_key(start: datetime) -> str:
-    return f"t|{start:%Y%m%d%H%M}"
 
 
 def _is_our_id(value: str) -> bool:
@@ -158,7 +137,7 @@ class ActivityTable:
 
     @staticmethod
     def _entities(tenant: str, record: ActivityRecord, suffix: str) -> list[dict[str, Any]]:
-        stamp = f"{inverted(record.time)}|{suffix}"
+        stamp = activity_stamp(record.time, suffix)
         props: dict[str, Any] = {
             "PartitionKey": tenant,
             "Time": record.time,
@@ -170,18 +149,18 @@ class ActivityTable:
             "ScimType": record.scim_type,
             "Detail": record.detail[:_MAX_DETAIL],
             "LatencyMs": float(record.latency_ms),
-            "Main": f"a|{stamp}",
+            "Main": f"{ACTIVITY}|{stamp}",
         }
         if record.change_seq is not None:
             props["ChangeSeq"] = record.change_seq
-        keys = [f"a|{stamp}"]
+        keys = [f"{ACTIVITY}|{stamp}"]
         if record.is_error:
-            keys.append(f"e|{stamp}")
+            keys.append(f"{ERRORS}|{stamp}")
         if record.name:
             props["NameKey"] = name_key(record.name)
-            keys.append(f"n|{props['NameKey']}|{stamp}")
+            keys.append(f"{NAMES}|{props['NameKey']}|{stamp}")
         if _is_our_id(record.resource_id):
-            keys.append(f"i|{record.resource_id}|{stamp}")
+            keys.append(f"{IDS}|{record.resource_id}|{stamp}")
         return [{**props, "RowKey": key} for key in keys]
 
     def append(
@@ -213,7 +192,7 @@ class ActivityTable:
     def _bucket_entity(tenant: str, bucket: TrafficBucket) -> dict[str, Any]:
         entity: dict[str, Any] = {
             "PartitionKey": tenant,
-            "RowKey": f"{_bucket_key(bucket.start)}|{bucket.worker}",
+            "RowKey": f"{bucket_key(bucket.start)}|{bucket.worker}",
             "Start": bucket.start,
             "Requests": bucket.requests,
             "Errors": bucket.errors,
@@ -284,7 +263,7 @@ class ActivityTable:
         limit: int = 50,
     ) -> ActivityPage:
         """Records newest first between since and until; `after` continues from a previous page's next_key."""
-        kind = "e" if errors_only else "a"
+        kind = ERRORS if errors_only else ACTIVITY
         low = f"{kind}|{inverted(until)}" if until else f"{kind}|"
         if after and after.startswith(f"{kind}|") and after > low:
             low = after
@@ -296,7 +275,7 @@ class ActivityTable:
     ) -> ActivityPage:
         """Records about a userName/displayName (case-insensitive): exactly, or every name starting with it."""
         encoded = name_key(name)
-        start = f"n|{encoded}" if prefix else f"n|{encoded}|"
+        start = f"{NAMES}|{encoded}" if prefix else f"{NAMES}|{encoded}|"
         low = after if after and after.startswith(start) else start
         return self._page(tenant, low, f"{start}~", limit)
 
@@ -304,18 +283,18 @@ class ActivityTable:
         """Records about one of our resource ids, newest first."""
         if not _is_our_id(resource_id):
             return ActivityPage([], None)
-        start = f"i|{resource_id}|"
+        start = f"{IDS}|{resource_id}|"
         low = after if after and after.startswith(start) else start
         return self._page(tenant, low, f"{start}~", limit)
 
     def buckets(self, tenant: str, since: datetime) -> list[TrafficBucket]:
         """Every worker's bucket rows from `since` on (288 a day per worker: one round trip for a day)."""
-        low = f"{_bucket_key(bucket_start(since))}"
+        low = f"{bucket_key(bucket_start(since))}"
         rows: list[TableEntity] = []
         try:
             query = self._table().query_entities(
                 "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
-                parameters={"pk": tenant, "lo": low, "hi": "t|~"},
+                parameters={"pk": tenant, "lo": low, "hi": f"{BUCKETS}|~"},
                 results_per_page=1000,
                 raw_request_hook=self.round_trips,
             )
@@ -345,7 +324,11 @@ class ActivityTable:
         records deleted (call again while it returns max_records).
         """
         old = self._query(
-            tenant, f"a|{inverted(before)}~", "a|~", min(max_records, 1000), ["RowKey", "NameKey", "ResId", "Status"]
+            tenant,
+            f"{ACTIVITY}|{inverted(before)}~",
+            f"{ACTIVITY}|~",
+            min(max_records, 1000),
+            ["RowKey", "NameKey", "ResId", "Status"],
         )
         deletes: list[str] = []
         for row in old:
@@ -353,13 +336,13 @@ class ActivityTable:
             stamp = main[2:]
             keys = [main]
             if int(row.get("Status") or 0) >= 400:
-                keys.append(f"e|{stamp}")
+                keys.append(f"{ERRORS}|{stamp}")
             if row.get("NameKey"):
-                keys.append(f"n|{row['NameKey']}|{stamp}")
+                keys.append(f"{NAMES}|{row['NameKey']}|{stamp}")
             if _is_our_id(str(row.get("ResId") or "")):
-                keys.append(f"i|{row['ResId']}|{stamp}")
+                keys.append(f"{IDS}|{row['ResId']}|{stamp}")
             deletes += keys
-        stale = self._query(tenant, "t|", _bucket_key(bucket_start(before)), 1000, ["RowKey"])
+        stale = self._query(tenant, f"{BUCKETS}|", bucket_key(bucket_start(before)), 1000, ["RowKey"])
         deletes += [str(row["RowKey"]) for row in stale]
         self._delete(tenant, deletes)
         return len(old)

@@ -26,29 +26,21 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableEntity, TableTransactionError, TransactionOperation, UpdateMode
+from azure.data.tables import TableClient, TableEntity, TableTransactionError, TransactionOperation, UpdateMode
 
+from scim.store.keys import RECORD_END, RECORD_PREFIX, record_key
 from scim.store.rows import join_document, split_document
 
-if TYPE_CHECKING:
-    from scim.store.tables import ResourceTable
-
-RECORD_PREFIX = "o|"
 REGISTRY_PARTITION = "~changes"
-_SEQ_DIGITS = 12
 _NAME_CHARS = 1024
 _DELETES_PER_TRANSACTION = 100
 
 OPERATIONS = ("created", "updated", "disabled", "enabled", "deleted", "member-added", "member-removed")
 """What a change did; member-added and member-removed are changes to a group's members."""
-
-
-def record_key(seq: int) -> str:
-    return f"{RECORD_PREFIX}{seq:0{_SEQ_DIGITS}d}"
 
 
 def version_key(seq: int) -> str:
@@ -198,10 +190,31 @@ def registry_row(tenant: str) -> dict[str, Any]:
     return {"PartitionKey": REGISTRY_PARTITION, "RowKey": tenant}
 
 
+def watermark_row(tenant: str, published: int) -> dict[str, Any]:
+    """The registry row saying every record up to ``published`` was delivered."""
+    return {**registry_row(tenant), "Published": published, "Sent": "[]"}
+
+
+class ChangeTable(Protocol):
+    """What the change records need of a resource table (scim.store.tables.ResourceTable)."""
+
+    stream: str
+
+    def client(self) -> TableClient: ...
+
+    def storage_error(self, exc: Exception) -> Exception: ...
+
+    def sequence(self, tenant: str) -> int: ...
+
+    def query(
+        self, query: str, params: dict[str, Any], *, page: int = 1000, select: list[str] | None = None
+    ) -> Iterator[TableEntity]: ...
+
+
 class ChangeRows:
     """The change records and delivery watermarks of one resource table."""
 
-    def __init__(self, table: ResourceTable) -> None:
+    def __init__(self, table: ChangeTable) -> None:
         self._table = table
         self.stream = table.stream
 
@@ -214,7 +227,7 @@ class ChangeRows:
             return []
         rows = self._query(
             "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
-            {"pk": tenant, "lo": record_key(max(after, 0)), "hi": "o}"},
+            {"pk": tenant, "lo": record_key(max(after, 0)), "hi": RECORD_END},
             page=min(limit, 1000),
             select=_BRIEF if brief else None,
         )
@@ -235,7 +248,7 @@ class ChangeRows:
         The watermark moves over every record delivered without a gap; later ones are kept as ranges, so the
         sweep skips them. ``known`` (a cached copy) saves the read; None if the row stayed contended.
         """
-        client = self._table._table()
+        client = self._table.client()
         for _attempt in range(3):
             try:
                 if known is None:
@@ -253,13 +266,13 @@ class ChangeRows:
             except (ResourceModifiedError, ResourceNotFoundError):
                 known = None  # another publisher moved it (or the cached copy is stale): read it again
             except AzureError as exc:
-                raise self._table._guard(exc) from exc
+                raise self._table.storage_error(exc) from exc
         return None
 
     def reset(self, known: Watermark) -> Watermark | None:
         """Nothing delivered: for a partition purged since (its numbers start again from 1)."""
         try:
-            written = self._table._table().update_entity(
+            written = self._table.client().update_entity(
                 {**registry_row(known.tenant), "Published": 0, "Sent": "[]"},
                 mode=UpdateMode.MERGE,
                 etag=known.etag,
@@ -268,7 +281,7 @@ class ChangeRows:
         except ResourceModifiedError:
             return None
         except AzureError as exc:
-            raise self._table._guard(exc) from exc
+            raise self._table.storage_error(exc) from exc
         return Watermark(known.tenant, 0, str(written["etag"]))
 
     def trim(self, tenant: str, before: datetime, up_to: int) -> int:
@@ -279,7 +292,7 @@ class ChangeRows:
         keys: list[str] = []
         rows = self._query(
             "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
-            {"pk": tenant, "lo": RECORD_PREFIX, "hi": "o}"},
+            {"pk": tenant, "lo": RECORD_PREFIX, "hi": RECORD_END},
             page=_DELETES_PER_TRANSACTION,
             select=["RowKey", "Seq", "Time"],
         )
@@ -287,7 +300,7 @@ class ChangeRows:
             if int(row["Seq"]) > up_to or row["Time"] >= before:
                 break
             keys.append(str(row["RowKey"]))
-        client = self._table._table()
+        client = self._table.client()
         deleted = 0
         for start in range(0, len(keys), _DELETES_PER_TRANSACTION):
             batch = keys[start : start + _DELETES_PER_TRANSACTION]
@@ -299,15 +312,10 @@ class ChangeRows:
             except TableTransactionError:
                 return deleted  # another sweep is trimming the same records
             except AzureError as exc:
-                raise self._table._guard(exc) from exc
+                raise self._table.storage_error(exc) from exc
         return deleted
 
     def _query(
         self, query: str, params: dict[str, Any], *, page: int, select: list[str] | None = None
     ) -> Iterator[TableEntity]:
-        try:
-            yield from self._table._table().query_entities(
-                query, parameters=params, results_per_page=page, select=select
-            )
-        except AzureError as exc:
-            raise self._table._guard(exc) from exc
+        return self._table.query(query, params, page=page, select=select)

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-COUNTER_ROW_KEY = "c|count"
 _CACHE_SIZE = 10_000
+
+ActiveOf = Callable[[Mapping[str, Any]], bool]
+"""Does a stored document count as active (e.g. a user that is not disabled)?"""
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class CountChange:
     total: int = 0
     active: int = 0
     active_limit: int | None = None
+    active_of: ActiveOf | None = None
+    """Which stored documents count as active, should the counts be rebuilt from a scan (a partition written
+    before the counter row existed); None: every resource counts. The service knows, the store does not."""
 
     @property
     def is_empty(self) -> bool:

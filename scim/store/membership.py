@@ -16,16 +16,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-from azure.core.exceptions import AzureError
 from azure.data.tables import TransactionOperation, UpdateMode
 
 from scim.store.changes import ChangeDraft
-from scim.store.rows import RESOURCE_PREFIX, StorageUnavailableError, VersionMismatchError
-from scim.store.tables import ResourceTable, _Operation
+from scim.store.keys import member_key, member_of_key, member_of_prefix, members_prefix, resource_key
+from scim.store.rows import Operation, StorageUnavailableError, VersionMismatchError
+from scim.store.tables import ResourceTable
 
-_PAIRS_PER_TRANSACTION = 48
+PAIRS_PER_TRANSACTION = 48
 """Two rows a pair, the group row, the counter row and the change record: 99 operations of the 100 allowed."""
 _GROUPS_PER_USER_TRANSACTION = 24
 """A deleted user leaves 24 groups a transaction: its two rows, the group row and a record each, plus the counter."""
@@ -42,14 +41,6 @@ class PairGoneError(Exception):
     """A membership being removed was removed by someone else first; read again and retry."""
 
 
-def _member_key(group_id: str, user_id: str) -> str:
-    return f"m|{group_id}|{user_id}"
-
-
-def _reverse_key(user_id: str, group_id: str) -> str:
-    return f"u|{user_id}|{group_id}"
-
-
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -61,17 +52,22 @@ class Memberships:
     def __init__(self, groups: ResourceTable) -> None:
         self._groups = groups
 
-    def _touch(self, tenant: str, group_id: str, now: datetime) -> _Operation:
-        row = {"PartitionKey": tenant, "RowKey": RESOURCE_PREFIX + group_id, "LastModified": now}
+    @property
+    def table(self) -> ResourceTable:
+        """The Groups table the pairs live in."""
+        return self._groups
+
+    def _touch(self, tenant: str, group_id: str, now: datetime) -> Operation:
+        row = {"PartitionKey": tenant, "RowKey": resource_key(group_id), "LastModified": now}
         return (TransactionOperation.UPDATE, row, {"mode": UpdateMode.MERGE})
 
     def _pair_ops(
         self, kind: TransactionOperation, tenant: str, group_id: str, user_id: str, display: str | None = None
-    ) -> list[_Operation]:
-        member = {"PartitionKey": tenant, "RowKey": _member_key(group_id, user_id), "UserId": user_id}
+    ) -> list[Operation]:
+        member = {"PartitionKey": tenant, "RowKey": member_key(group_id, user_id), "UserId": user_id}
         if display:
             member["Display"] = display[:_DISPLAY_CHARS]
-        reverse = {"PartitionKey": tenant, "RowKey": _reverse_key(user_id, group_id), "GroupId": group_id}
+        reverse = {"PartitionKey": tenant, "RowKey": member_of_key(user_id, group_id), "GroupId": group_id}
         if kind == TransactionOperation.UPSERT:
             return [(kind, member, {"mode": UpdateMode.REPLACE}), (kind, reverse, {"mode": UpdateMode.REPLACE})]
         return [(kind, member), (kind, reverse)]
@@ -80,7 +76,7 @@ class Memberships:
         self,
         tenant: str,
         group_id: str,
-        operations: list[_Operation],
+        operations: list[Operation],
         now: datetime,
         *,
         operation: str,
@@ -97,6 +93,13 @@ class Memberships:
                 raise GroupGoneError(group_id) from exc
             raise PairGoneError() from exc
 
+    def load(self, tenant: str, group_id: str, user_ids: Sequence[str], now: datetime) -> None:
+        """New memberships for seeding (benchmarks, fixtures): the transactions ``add`` commits, the pairs created
+        rather than upserted (for a new pair the rows are the same; Azurite reads an upserted row twice)."""
+        for chunk in _chunks(list(user_ids), PAIRS_PER_TRANSACTION):
+            ops = [op for uid in chunk for op in self._pair_ops(TransactionOperation.CREATE, tenant, group_id, uid)]
+            self._submit_batch(tenant, group_id, ops, now, operation="member-added", user_ids=chunk, name=None)
+
     def add(
         self,
         tenant: str,
@@ -109,7 +112,7 @@ class Memberships:
     ) -> None:
         """Add members (re-adding one is a no-op, but recorded): one transaction and record per 48 members."""
         shown = displays or {}
-        for chunk in _chunks(sorted(set(user_ids)), _PAIRS_PER_TRANSACTION):
+        for chunk in _chunks(sorted(set(user_ids)), PAIRS_PER_TRANSACTION):
             ops = [
                 op
                 for uid in chunk
@@ -121,7 +124,7 @@ class Memberships:
         self, tenant: str, group_id: str, user_ids: Sequence[str], now: datetime, name: str | None = None
     ) -> None:
         """Remove the given members that the group holds; the others are ignored (and not recorded)."""
-        for chunk in _chunks(sorted(set(user_ids)), _PAIRS_PER_TRANSACTION):
+        for chunk in _chunks(sorted(set(user_ids)), PAIRS_PER_TRANSACTION):
             self._delete_pairs(tenant, group_id, chunk, now, name)
 
     def _delete_pairs(
@@ -145,7 +148,7 @@ class Memberships:
             page = list(itertools.islice(self.members(tenant, group_id), 1000))
             if not page:
                 return
-            for chunk in _chunks(page, _PAIRS_PER_TRANSACTION):
+            for chunk in _chunks(page, PAIRS_PER_TRANSACTION):
                 self._delete_pairs(tenant, group_id, chunk, now, name)
 
     def forget_user(self, tenant: str, user_id: str, now: datetime | None = None) -> None:
@@ -160,7 +163,7 @@ class Memberships:
         raise StorageUnavailableError("membership rows are contended; retry later")
 
     def _leave(self, tenant: str, user_id: str, group_ids: Sequence[str], now: datetime) -> None:
-        operations: list[_Operation] = []
+        operations: list[Operation] = []
         drafts: list[ChangeDraft] = []
         for gid in group_ids:
             operations += self._pair_ops(TransactionOperation.DELETE, tenant, gid, user_id)
@@ -173,36 +176,23 @@ class Memberships:
 
     def members(self, tenant: str, group_id: str) -> Iterator[str]:
         """The group's member ids in id order, read 1,000 keys a round trip."""
-        yield from self._range(tenant, f"m|{group_id}|", "UserId")
+        yield from self._range(tenant, members_prefix(group_id), "UserId")
 
     def members_shown(self, tenant: str, group_id: str) -> Iterator[tuple[str, str | None]]:
         """The group's members as (id, display) in id order, read 1,000 rows a round trip."""
-        query = "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi"
-        prefix = f"m|{group_id}|"
-        params = {"pk": tenant, "lo": prefix, "hi": prefix[:-1] + "}"}
-        for row in self._query(query, params, ["UserId", "Display"]):
+        for row in self._groups.key_range(tenant, members_prefix(group_id), select=["UserId", "Display"]):
             display = row.get("Display")
             yield str(row["UserId"]), str(display) if display else None
 
     def groups_of(self, tenant: str, user_id: str) -> list[str]:
         """Ids of the groups that hold the user: one range query over the reverse rows."""
-        return list(self._range(tenant, f"u|{user_id}|", "GroupId"))
+        return list(self._range(tenant, member_of_prefix(user_id), "GroupId"))
 
     def held(self, tenant: str, group_id: str, user_ids: Iterable[str]) -> set[str]:
         """Which of these users the group holds: a point read of each pair's row, whatever the group's size."""
-        keys = {_member_key(group_id, uid): uid for uid in user_ids}
+        keys = {member_key(group_id, uid): uid for uid in user_ids}
         return {keys[key] for key in self._groups.existing_keys(tenant, keys)}
 
     def _range(self, tenant: str, prefix: str, column: str) -> Iterator[str]:
-        query = "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi"
-        params = {"pk": tenant, "lo": prefix, "hi": prefix[:-1] + "}"}
-        for row in self._query(query, params, [column]):
+        for row in self._groups.key_range(tenant, prefix, select=[column]):
             yield str(row[column])
-
-    def _query(self, query: str, params: dict[str, Any], select: list[str]) -> Iterator[Any]:
-        try:
-            yield from self._groups._table().query_entities(
-                query, parameters=params, select=select, results_per_page=1000
-            )
-        except AzureError as exc:
-            raise self._groups._guard(exc) from exc

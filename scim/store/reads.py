@@ -1,7 +1,7 @@
 """Reads of one resource table's tenant partition: point reads, index look-ups, scans and pages.
 
-A mixin of ResourceTable (scim.store.tables), which supplies the client (`_table`) and the mapping of
-storage errors (`_guard`); reads never write, so they live apart from the transaction plumbing.
+A mixin of ResourceTable (scim.store.tables), which supplies the client (`client`) and the mapping of
+storage errors (`storage_error`); reads never write, so they live apart from the transaction plumbing.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity
 
+from scim.store.keys import RESOURCE_END, RESOURCE_PREFIX, resource_key
 from scim.store.rows import MAX_DOCUMENT_CHARS, IndexEntry, StoredResource, document_chars, join_document
-from scim.store.rows import RESOURCE_PREFIX as _RESOURCE_PREFIX
 
 SCAN_PAGE_SIZE = 100
 """Most rows one storage page of a scan holds (Table Storage's own maximum is 1,000)."""
@@ -86,16 +86,44 @@ def _in_window(read: Callable[[str], T], keys: list[str]) -> Generator[tuple[str
 class PartitionReads:
     """The read half of ResourceTable."""
 
-    def _table(self) -> TableClient:
+    def client(self) -> TableClient:
+        """The SDK client of the table (for scim.store's own modules: nothing outside the package sees it)."""
         raise NotImplementedError
 
-    def _guard(self, exc: Exception) -> Exception:
+    def storage_error(self, exc: Exception) -> Exception:
+        """The store's error for an SDK error (StorageUnavailableError, StorageAccessDeniedError), else itself."""
         raise NotImplementedError
+
+    def query(
+        self, query: str, params: dict[str, Any], *, page: int = 1000, select: list[str] | None = None
+    ) -> Iterator[TableEntity]:
+        """Rows matching an OData filter with @-parameters (never values spliced in), a page at a time."""
+        try:
+            yield from self.client().query_entities(query, parameters=params, results_per_page=page, select=select)
+        except AzureError as exc:
+            raise self.storage_error(exc) from exc
+
+    def key_range(
+        self, tenant: str, prefix: str, *, select: list[str] | None = None, page: int = 1000
+    ) -> Iterator[TableEntity]:
+        """The tenant's rows whose RowKey starts with ``prefix`` (ending in ``|``), in RowKey order."""
+        yield from self.query(
+            "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
+            {"pk": tenant, "lo": prefix, "hi": prefix[:-1] + "}"},
+            page=page,
+            select=select,
+        )
+
+    def rows(self, tenant: str) -> Iterator[dict[str, Any]]:
+        """Every row of the tenant's partition, raw, in RowKey order, a page at a time: for the consistency
+        check (scim.platform.invariants) and tests that assert what is stored, never for serving a request."""
+        for row in self.query("PartitionKey eq @pk", {"pk": tenant}):
+            yield dict(row)
 
     @staticmethod
     def _to_stored(entity: TableEntity) -> StoredResource:
         return StoredResource(
-            id=str(entity["RowKey"])[len(_RESOURCE_PREFIX) :],
+            id=str(entity["RowKey"])[len(RESOURCE_PREFIX) :],
             document=join_document(entity),
             created=entity["Created"],
             last_modified=entity["LastModified"],
@@ -110,11 +138,11 @@ class PartitionReads:
     def get(self, tenant: str, resource_id: str) -> StoredResource | None:
         """One point read."""
         try:
-            entity = self._table().get_entity(tenant, _RESOURCE_PREFIX + resource_id)
+            entity = self.client().get_entity(tenant, resource_key(resource_id))
         except ResourceNotFoundError:
             return None
         except AzureError as exc:
-            raise self._guard(exc) from exc
+            raise self.storage_error(exc) from exc
         return self._to_stored(entity)
 
     def find_ids(self, tenant: str, entry: IndexEntry) -> list[str]:
@@ -122,19 +150,19 @@ class PartitionReads:
         try:
             if entry.unique:
                 try:
-                    row = self._table().get_entity(tenant, entry.value_prefix(), select=["ResourceId"])
+                    row = self.client().get_entity(tenant, entry.value_prefix(), select=["ResourceId"])
                 except ResourceNotFoundError:
                     return []
                 return [str(row["ResourceId"])]
             prefix = entry.value_prefix()
-            rows = self._table().query_entities(
+            rows = self.client().query_entities(
                 "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
                 parameters={"pk": tenant, "lo": prefix + "|", "hi": prefix + "}"},
                 select=["ResourceId"],
             )
             return [str(row["ResourceId"]) for row in rows]
         except AzureError as exc:
-            raise self._guard(exc) from exc
+            raise self.storage_error(exc) from exc
 
     def existing_keys(self, tenant: str, row_keys: Iterable[str]) -> set[str]:
         """Which of these row keys exist in the tenant's partition: one point read per key, 8 in flight.
@@ -151,9 +179,9 @@ class PartitionReads:
         Reads stop once the answer is known: a list of made-up ids costs one window of reads, not one each.
         """
         wanted = sorted(set(resource_ids))
-        for key, found in self._each_exists(tenant, [_RESOURCE_PREFIX + rid for rid in wanted]):
+        for key, found in self._each_exists(tenant, [resource_key(rid) for rid in wanted]):
             if not found:
-                return key[len(_RESOURCE_PREFIX) :]
+                return key[len(RESOURCE_PREFIX) :]
         return None
 
     def get_each(
@@ -167,11 +195,11 @@ class PartitionReads:
 
     def _exists(self, tenant: str, row_key: str) -> bool:
         try:
-            self._table().get_entity(tenant, row_key, select=["RowKey"])
+            self.client().get_entity(tenant, row_key, select=["RowKey"])
         except ResourceNotFoundError:
             return False
         except AzureError as exc:
-            raise self._guard(exc) from exc
+            raise self.storage_error(exc) from exc
         return True
 
     def scan(
@@ -186,10 +214,10 @@ class PartitionReads:
         try:
             while True:
                 pages = (
-                    self._table()
+                    self.client()
                     .query_entities(
                         "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
-                        parameters={"pk": tenant, "lo": _RESOURCE_PREFIX + (after or ""), "hi": "r}"},
+                        parameters={"pk": tenant, "lo": resource_key(after or ""), "hi": RESOURCE_END},
                         results_per_page=rows_wanted,
                     )
                     .by_page()
@@ -206,7 +234,7 @@ class PartitionReads:
                     return
                 rows_wanted = max(1, min(page_size, SCAN_PAGE_CHARS // max(largest, 1)))
         except AzureError as exc:
-            raise self._guard(exc) from exc
+            raise self.storage_error(exc) from exc
 
     def page(self, tenant: str, start_index: int, count: int, max_chars: int) -> list[StoredResource]:
         """Resources start_index..start_index+count-1 (1-based, id order): only those documents are read.
@@ -221,18 +249,18 @@ class PartitionReads:
         skip = max(start_index, 1) - 1
         try:
             if skip:
-                keys = self._table().query_entities(
+                keys = self.client().query_entities(
                     "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
-                    parameters={"pk": tenant, "lo": _RESOURCE_PREFIX, "hi": "r}"},
+                    parameters={"pk": tenant, "lo": RESOURCE_PREFIX, "hi": RESOURCE_END},
                     select=["RowKey"],
                     results_per_page=1000,
                 )
                 last = next(itertools.islice(keys, min(skip, sys.maxsize) - 1, None), None)
                 if last is None:
                     return []
-                after = str(last["RowKey"])[len(_RESOURCE_PREFIX) :]
+                after = str(last["RowKey"])[len(RESOURCE_PREFIX) :]
         except AzureError as exc:
-            raise self._guard(exc) from exc
+            raise self.storage_error(exc) from exc
         return list(within_chars(self.scan(tenant, after=after, page_size=min(count, 1000)), count, max_chars))
 
 

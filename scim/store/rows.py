@@ -5,14 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from azure.data.tables import TableEntity
+from azure.data.tables import TableEntity, TransactionOperation
 
-RESOURCE_PREFIX = "r|"
-INDEX_PREFIX = "i|"
+from scim.store.keys import index_key, index_prefix
+
+Operation = (
+    tuple[TransactionOperation, Mapping[str, Any]] | tuple[TransactionOperation, Mapping[str, Any], Mapping[str, Any]]
+)
+"""One operation of an entity-group transaction, as the SDK takes it: (kind, entity[, options])."""
+
 _DOCUMENT_CHUNK_CHARS = 16_000
 """A string property holds at most 64 KiB of UTF-16; 16,000 code points fit even if all are astral."""
 MAX_DOCUMENT_CHARS = 400_000
@@ -83,11 +89,10 @@ class IndexEntry:
         return hashlib.sha256(self.value_key.encode("utf-8")).hexdigest()
 
     def value_prefix(self) -> str:
-        return f"{INDEX_PREFIX}{self.attribute}|{self.digest()}"
+        return index_prefix(self.attribute, self.digest())
 
     def row_key(self, resource_id: str) -> str:
-        prefix = self.value_prefix()
-        return prefix if self.unique else f"{prefix}|{resource_id}"
+        return index_key(self.attribute, self.digest(), None if self.unique else resource_id)
 
 
 @dataclass(frozen=True)

@@ -1,29 +1,19 @@
 """SCIM resources in Azure Table Storage: one partition per tenant, a row per resource, a row per index value.
 
-Row layout inside a tenant's partition (RowKey):
-- ``r|<id>``                             the resource: its SCIM JSON in Document0..n, timestamps, its index rows
-- ``i|<attribute>|<sha256>``             a unique index row (e.g. userName): ResourceId
-- ``i|<attribute>|<sha256>|<id>``        a non-unique index row (e.g. externalId): ResourceId
-- ``c|count``                            the tenant's counts and change sequence (scim.store.counters), written
-                                         with each change
-- ``o|<seq>``                            a change record (scim.store.changes), written with the change it records
-
-Index rows are keyed by a hash of the normalised value, never the raw value: userName may hold ``#``
-(B2B guests' ``#EXT#``) or ``/``, which Table keys forbid. A resource and all its index rows are written in
-one entity-group transaction with the counter row and the change record, so a taken unique value fails the
-whole write atomically (409) and a failed request leaves nothing behind, not even a change record. Only
-scim.store imports azure.data.tables.
+The rows and their keys are scim.store.keys'. A resource and all its index rows are written in one
+entity-group transaction with the counter row (scim.store.sequence) and the change record (scim.store.changes),
+so a taken unique value fails the whole write atomically (409) and a failed request leaves nothing behind, not
+even a change record. Only scim.store imports azure.data.tables.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +22,6 @@ from azure.core.exceptions import (
     AzureError,
     HttpResponseError,
     ResourceExistsError,
-    ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
 )
@@ -43,24 +32,24 @@ from azure.data.tables import (
     UpdateMode,
 )
 
-from scim.store.changes import ChangeDraft, ChangeRecord, record_row, registry_row
+from scim.store.bulk import LoadedResource, load_resources
+from scim.store.changes import ChangeDraft, ChangeRecord, record_row
 from scim.store.counters import (
-    COUNTER_ROW_KEY,
     ActiveLimitReachedError,
+    ActiveOf,
     CountChange,
-    CounterCache,
     CounterConflictError,
     CounterRow,
     Counts,
     apply_change,
 )
+from scim.store.keys import resource_key
+from scim.store.outbox import ChangeListener, OutboxRegistry, notify
 from scim.store.reads import PartitionReads
-from scim.store.rows import (
-    RESOURCE_PREFIX as _RESOURCE_PREFIX,
-)
 from scim.store.rows import (
     DocumentTooLargeError,
     IndexEntry,
+    Operation,
     StorageUnavailableError,
     StoredResource,
     UniqueValueTakenError,
@@ -68,35 +57,26 @@ from scim.store.rows import (
     access_denied,
     split_document,
 )
+from scim.store.sequence import TenantCounters
+from scim.store.writers import WriterTurns
 
 _TRANSACTION_LIMIT = 100
 _COUNTER_RETRIES = 40
-_WRITER_STRIPES = 64
-"""Writers of one tenant in this process take turns (a lock per stripe of tenants); see _transact."""
-_WRITER_WAIT_SECONDS = 10.0
-"""A writer that cannot have its turn within this time gets a 503 with Retry-After, never a hang."""
 _ONE_MORE = CountChange(total=1)
 _ONE_LESS = CountChange(total=-1)
 _NO_CHANGE = CountChange()
-_REGISTERED_LIMIT = 100_000
 
-log = logging.getLogger("scim.store")
 
-ChangeListener = Callable[[str, Sequence[ChangeRecord]], None]
-"""Told (tenant, records) right after a transaction with change records commits; it must not block."""
-
-_Operation = (
-    tuple[TransactionOperation, Mapping[str, Any]] | tuple[TransactionOperation, Mapping[str, Any], Mapping[str, Any]]
-)
+def _index_moves(tenant: str, resource_id: str, old: Iterable[str], new: Iterable[str]) -> list[Operation]:
+    """The index rows a resource no longer needs deleted, and its new ones created."""
+    gone, added = sorted(set(old) - set(new)), sorted(set(new) - set(old))
+    deletes: list[Operation] = [(TransactionOperation.DELETE, {"PartitionKey": tenant, "RowKey": k}) for k in gone]
+    row = {"PartitionKey": tenant, "ResourceId": resource_id}
+    return deletes + [(TransactionOperation.CREATE, {**row, "RowKey": key}) for key in added]
 
 
 def _is_unavailable(exc: HttpResponseError) -> bool:
     return exc.status_code in (408, 429, 500, 502, 503, 504)
-
-
-def _name_of(document: Mapping[str, Any]) -> str | None:
-    name = document.get("userName") or document.get("displayName")
-    return str(name) if name else None
 
 
 class ResourceTable(PartitionReads):
@@ -108,15 +88,16 @@ class ResourceTable(PartitionReads):
         """The kind ("Users", "Groups"): names this table's change sequence."""
         self._table_ready = False
         self._ready_lock = threading.Lock()
-        self._counters = CounterCache()
-        self._writers = [threading.Lock() for _ in range(_WRITER_STRIPES)]
-        self._registered: set[str] = set()
+        self.counters = TenantCounters(self)
+        """The partition's counter row: counts, change sequence, its cached ETag."""
+        self.registry = OutboxRegistry(self)
+        self.turns = WriterTurns()
         self.on_commit: ChangeListener | None = None
         """Told of each commit's change records (the publisher); one per table, so wiring twice cannot double it."""
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _table(self) -> TableClient:
+    def client(self) -> TableClient:
         """The table client; the table is created once per process if it does not exist yet."""
         if not self._table_ready:
             with self._ready_lock:
@@ -133,7 +114,7 @@ class ResourceTable(PartitionReads):
                     self._table_ready = True
         return self._client
 
-    def _guard(self, exc: Exception) -> Exception:
+    def storage_error(self, exc: Exception) -> Exception:
         denied = access_denied(exc, self._client.table_name)
         if denied is not None:
             return denied
@@ -144,12 +125,12 @@ class ResourceTable(PartitionReads):
         return exc
 
     def _submit(
-        self, operations: Sequence[_Operation], index_attributes: dict[str, str], counter_index: int | None = None
+        self, operations: Sequence[Operation], index_attributes: dict[str, str], counter_index: int | None = None
     ) -> list[Any]:
         if len(operations) > _TRANSACTION_LIMIT:
             raise DocumentTooLargeError("too many index rows for one transaction")
         try:
-            return list(self._table().submit_transaction(operations))
+            return list(self.client().submit_transaction(operations))
         except TableTransactionError as exc:
             code = str(getattr(exc, "error_code", None) or "")
             if counter_index is not None and exc.index == counter_index:
@@ -160,24 +141,12 @@ class ResourceTable(PartitionReads):
                 raise UniqueValueTakenError(index_attributes.get(row_key, "a unique attribute")) from exc
             if code in ("UpdateConditionNotSatisfied", "ResourceNotFound", "ConditionNotMet"):
                 raise VersionMismatchError(exc.index) from exc
-            raise self._guard(exc) from exc
+            raise self.storage_error(exc) from exc
         except AzureError as exc:
-            raise self._guard(exc) from exc
-
-    def _register(self, tenant: str) -> None:
-        """The tenant's registry row (scim.store.changes), once per process, before its first change commits."""
-        if tenant in self._registered:
-            return
-        try:
-            self._table().upsert_entity(registry_row(tenant), mode=UpdateMode.MERGE)
-        except AzureError as exc:
-            raise self._guard(exc) from exc
-        if len(self._registered) >= _REGISTERED_LIMIT:
-            self._registered.clear()
-        self._registered.add(tenant)
+            raise self.storage_error(exc) from exc
 
     def commit(
-        self, tenant: str, operations: Sequence[_Operation], drafts: Sequence[ChangeDraft]
+        self, tenant: str, operations: Sequence[Operation], drafts: Sequence[ChangeDraft]
     ) -> tuple[list[Any], list[ChangeRecord]]:
         """Rows that change no count (memberships) with their change records: one transaction."""
         return self._transact(tenant, operations, {}, _NO_CHANGE, drafts)
@@ -185,7 +154,7 @@ class ResourceTable(PartitionReads):
     def _transact(
         self,
         tenant: str,
-        operations: Sequence[_Operation],
+        operations: Sequence[Operation],
         index_attributes: dict[str, str],
         change: CountChange,
         drafts: Sequence[ChangeDraft],
@@ -202,26 +171,19 @@ class ResourceTable(PartitionReads):
         The counter row is written conditionally on its (cached) ETag, so sequence numbers are handed out
         once each and committed in order; the transaction is retried while another writer wins the race.
 
-        Writers of the same tenant in this process take turns: each would otherwise commit against the same
-        cached ETag, all but one would fail, read the counter again and retry (8 concurrent writers averaged
-        ~8 storage calls a write, bench/compare.py). In turn, each commit finds the ETag its predecessor left
-        in the cache and costs one call; writers in other processes still meet the ETag check and retry.
+        Writers of the same tenant in this process take turns (scim.store.writers): in turn, each commit finds
+        the ETag its predecessor left in the cache and costs one call.
         """
-        self._register(tenant)
-        turn = self._writers[hash(tenant) % _WRITER_STRIPES]
-        if not turn.acquire(timeout=_WRITER_WAIT_SECONDS):
-            raise StorageUnavailableError("the tenant's writes are queued too deep; retry later")
-        try:
+        self.registry.register(tenant)
+        with self.turns.turn(tenant):
             results, records = self._commit_in_turn(tenant, operations, index_attributes, change, drafts, absent=absent)
-        finally:
-            turn.release()
-        self._notify(tenant, records)
+        notify(self.on_commit, self.stream, tenant, records)
         return results, records
 
     def _commit_in_turn(
         self,
         tenant: str,
-        operations: Sequence[_Operation],
+        operations: Sequence[Operation],
         index_attributes: dict[str, str],
         change: CountChange,
         drafts: Sequence[ChangeDraft],
@@ -229,8 +191,8 @@ class ResourceTable(PartitionReads):
         absent: Mapping[str, str] | None = None,
     ) -> tuple[list[Any], list[ChangeRecord]]:
         for attempt in range(_COUNTER_RETRIES):
-            cached = self._counters.get(tenant)
-            row = cached or self._read_counter(tenant)
+            cached = self.counters.cached(tenant)
+            row = cached or self.counters.read(tenant, change.active_of)
             for row_key, attribute in sorted((absent or {}).items()):
                 if self._exists(tenant, row_key):
                     raise UniqueValueTakenError(attribute)
@@ -240,7 +202,7 @@ class ResourceTable(PartitionReads):
                 if cached is None:
                     raise
                 # Another worker may have disabled or deleted users since: refuse on fresh counts only.
-                row = self._read_counter(tenant)
+                row = self.counters.read(tenant, change.active_of)
                 counts = apply_change(row, change)
             seq = row.seq
             stamped = list(operations)
@@ -251,76 +213,28 @@ class ResourceTable(PartitionReads):
                 if draft.stamps is not None:
                     kind, entity, *options = stamped[draft.stamps]
                     stamped[draft.stamps] = (kind, {**entity, "Seq": seq}, *options)  # type: ignore[assignment]
-            counter_row = {
-                "PartitionKey": tenant,
-                "RowKey": COUNTER_ROW_KEY,
-                "Total": counts.total,
-                "Active": counts.active,
-                "Seq": seq,
-            }
-            counter_op: _Operation = (
-                (TransactionOperation.CREATE, counter_row)
-                if row.etag is None
-                else (
-                    TransactionOperation.UPDATE,
-                    counter_row,
-                    {"mode": UpdateMode.REPLACE, "etag": row.etag, "match_condition": MatchConditions.IfNotModified},
-                )
-            )
-            record_ops: list[_Operation] = [(TransactionOperation.CREATE, record_row(r)) for r in records]
+            counter_op = self.counters.operation(tenant, counts, seq, row)
+            record_ops: list[Operation] = [(TransactionOperation.CREATE, record_row(r)) for r in records]
             try:
                 results = self._submit(
                     [*stamped, counter_op, *record_ops], index_attributes, counter_index=len(stamped)
                 )
             except CounterConflictError:
-                self._counters.forget(tenant)
+                self.counters.forget(tenant)
                 time.sleep(random.uniform(0, min(0.2, 0.002 * 2 ** min(attempt, 7))))  # noqa: S311 - jitter, not security
                 continue
-            self._counters.put(tenant, CounterRow(counts, str(results[len(stamped)]["etag"]), seq))
+            self.counters.remember(tenant, CounterRow(counts, str(results[len(stamped)]["etag"]), seq))
             return results[: len(stamped)], records
         raise StorageUnavailableError("the tenant's counter row is contended; retry later")
 
-    def _notify(self, tenant: str, records: Sequence[ChangeRecord]) -> None:
-        """Tell the listener (the publisher) what committed; its failure never fails the write."""
-        listener = self.on_commit
-        if listener is None or not records:
-            return
-        try:
-            listener(tenant, records)
-        except Exception:
-            log.exception("change listener failed: stream=%s", self.stream)
-
-    def _read_counter(self, tenant: str) -> CounterRow:
-        """The counter row; a tenant written before counters existed gets its counts from one scan."""
-        try:
-            entity = self._table().get_entity(tenant, COUNTER_ROW_KEY)
-        except ResourceNotFoundError:
-            total = active = 0
-            for stored in self.scan(tenant):
-                total += 1
-                active += stored.document.get("active") is not False
-            return CounterRow(Counts(total, active), None)
-        except AzureError as exc:
-            raise self._guard(exc) from exc
-        counts = Counts(int(entity["Total"]), int(entity["Active"]))
-        return CounterRow(counts, str(entity.metadata["etag"]), int(entity.get("Seq") or 0))
-
     def sequence(self, tenant: str) -> int:
         """The number of the partition's last change record (0: none): one point read."""
-        try:
-            entity = self._table().get_entity(tenant, COUNTER_ROW_KEY, select=["Seq"])
-        except ResourceNotFoundError:
-            return 0
-        except AzureError as exc:
-            raise self._guard(exc) from exc
-        return int(entity.get("Seq") or 0)
+        return self.counters.sequence(tenant)
 
-    def counts(self, tenant: str) -> Counts:
-        """The tenant's exact counts: one point read (never a count scan once the row exists)."""
-        row = self._read_counter(tenant)
-        if row.etag is not None:
-            self._counters.put(tenant, row)
-        return row.counts
+    def counts(self, tenant: str, active_of: ActiveOf | None = None) -> Counts:
+        """The tenant's exact counts: one point read (never a count scan once the row exists; before it does,
+        ``active_of`` tells which resources the scan counts as active)."""
+        return self.counters.counts(tenant, active_of)
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -335,6 +249,7 @@ class ResourceTable(PartitionReads):
         change: CountChange = _ONE_MORE,
         operation: str = "created",
         absent: Sequence[IndexEntry] = (),
+        name: str | None = None,
     ) -> StoredResource:
         """Resource row, index rows, counter and change record in one transaction: one round trip, all or nothing
         (plus a point read per ``absent`` unique row, which must not exist: see _transact)."""
@@ -342,18 +257,15 @@ class ResourceTable(PartitionReads):
         guards = {entry.row_key(resource_id): entry.attribute for entry in absent}
         resource_row: dict[str, Any] = {
             "PartitionKey": tenant,
-            "RowKey": _RESOURCE_PREFIX + resource_id,
+            "RowKey": resource_key(resource_id),
             "Created": now,
             "LastModified": now,
             "IndexRows": json.dumps(sorted(index_rows)),
             **split_document(document),
         }
-        operations: list[_Operation] = [(TransactionOperation.CREATE, resource_row)]
-        operations += [
-            (TransactionOperation.CREATE, {"PartitionKey": tenant, "RowKey": key, "ResourceId": resource_id})
-            for key in sorted(index_rows)
-        ]
-        draft = ChangeDraft(operation, resource_id, now, _name_of(document), document, now, stamps=0)
+        operations: list[Operation] = [(TransactionOperation.CREATE, resource_row)]
+        operations += _index_moves(tenant, resource_id, (), index_rows)
+        draft = ChangeDraft(operation, resource_id, now, name, document, now, stamps=0)
         results, records = self._transact(tenant, operations, index_rows, change, [draft], absent=guards)
         return StoredResource(
             id=resource_id,
@@ -376,6 +288,7 @@ class ResourceTable(PartitionReads):
         change: CountChange = _NO_CHANGE,
         operation: str = "updated",
         absent: Sequence[IndexEntry] = (),
+        name: str | None = None,
     ) -> StoredResource:
         """Rewrite a resource if unchanged since read (ETag), moving only the index rows that changed (``absent``:
         unique rows another resource must not hold, as in create; the resource's own rows are not asked about)."""
@@ -384,28 +297,21 @@ class ResourceTable(PartitionReads):
         guards = {key: entry.attribute for entry in absent if (key := entry.row_key(current.id)) not in old_keys}
         resource_row: dict[str, Any] = {
             "PartitionKey": tenant,
-            "RowKey": _RESOURCE_PREFIX + current.id,
+            "RowKey": resource_key(current.id),
             "Created": current.created,
             "LastModified": now,
             "IndexRows": json.dumps(sorted(index_rows)),
             **split_document(document),
         }
-        operations: list[_Operation] = [
+        operations: list[Operation] = [
             (
                 TransactionOperation.UPDATE,
                 resource_row,
                 {"mode": UpdateMode.REPLACE, "etag": current.etag, "match_condition": MatchConditions.IfNotModified},
             )
         ]
-        operations += [
-            (TransactionOperation.DELETE, {"PartitionKey": tenant, "RowKey": key})
-            for key in sorted(old_keys - index_rows.keys())
-        ]
-        operations += [
-            (TransactionOperation.CREATE, {"PartitionKey": tenant, "RowKey": key, "ResourceId": current.id})
-            for key in sorted(index_rows.keys() - old_keys)
-        ]
-        draft = ChangeDraft(operation, current.id, now, _name_of(document), document, current.created, stamps=0)
+        operations += _index_moves(tenant, current.id, old_keys, index_rows.keys())
+        draft = ChangeDraft(operation, current.id, now, name, document, current.created, stamps=0)
         results, records = self._transact(tenant, operations, index_rows, change, [draft], absent=guards)
         return StoredResource(
             id=current.id,
@@ -418,21 +324,27 @@ class ResourceTable(PartitionReads):
         )
 
     def delete(
-        self, tenant: str, current: StoredResource, *, change: CountChange = _ONE_LESS, now: datetime | None = None
+        self,
+        tenant: str,
+        current: StoredResource,
+        *,
+        change: CountChange = _ONE_LESS,
+        now: datetime | None = None,
+        name: str | None = None,
     ) -> None:
         """Remove the resource (if unchanged since read), its index rows and its count, and record it: one
         transaction."""
-        operations: list[_Operation] = [
+        operations: list[Operation] = [
             (
                 TransactionOperation.DELETE,
-                {"PartitionKey": tenant, "RowKey": _RESOURCE_PREFIX + current.id},
+                {"PartitionKey": tenant, "RowKey": resource_key(current.id)},
                 {"etag": current.etag, "match_condition": MatchConditions.IfNotModified},
             )
         ]
         operations += [
             (TransactionOperation.DELETE, {"PartitionKey": tenant, "RowKey": key}) for key in current.index_row_keys
         ]
-        draft = ChangeDraft("deleted", current.id, now or datetime.now(UTC), _name_of(current.document))
+        draft = ChangeDraft("deleted", current.id, now or datetime.now(UTC), name)
         self._transact(tenant, operations, {}, change, [draft])
 
     def move_index_rows(self, tenant: str, current: StoredResource, indexes: Sequence[IndexEntry]) -> StoredResource:
@@ -442,24 +354,46 @@ class ResourceTable(PartitionReads):
         if another resource holds one of the new unique rows (nothing moves)."""
         index_rows = {entry.row_key(current.id): entry.attribute for entry in indexes}
         old_keys = set(current.index_row_keys)
-        operations: list[_Operation] = [
+        operations: list[Operation] = [
             (
                 TransactionOperation.UPDATE,
                 {
                     "PartitionKey": tenant,
-                    "RowKey": _RESOURCE_PREFIX + current.id,
+                    "RowKey": resource_key(current.id),
                     "IndexRows": json.dumps(sorted(index_rows)),
                 },
                 {"mode": UpdateMode.MERGE, "etag": current.etag, "match_condition": MatchConditions.IfNotModified},
             )
         ]
-        operations += [
-            (TransactionOperation.DELETE, {"PartitionKey": tenant, "RowKey": key})
-            for key in sorted(old_keys - index_rows.keys())
-        ]
-        operations += [
-            (TransactionOperation.CREATE, {"PartitionKey": tenant, "RowKey": key, "ResourceId": current.id})
-            for key in sorted(index_rows.keys() - old_keys)
-        ]
+        operations += _index_moves(tenant, current.id, old_keys, index_rows.keys())
         results, _records = self._transact(tenant, operations, index_rows, _NO_CHANGE, [])
         return dataclasses.replace(current, etag=str(results[0]["etag"]), index_row_keys=tuple(sorted(index_rows)))
+
+    # -- bulk loading (benchmarks, fixtures) -------------------------------------------------------
+
+    def adjust_counts(self, tenant: str, change: CountChange) -> None:
+        """Move the tenant's counts by ``change`` with no row and no record (after a load of uncounted rows)."""
+        self._transact(tenant, [], {}, change, [])
+
+    def load(
+        self,
+        tenant: str,
+        resources: Sequence[LoadedResource],
+        now: datetime,
+        *,
+        change_records: bool = False,
+        writers: int = 2,
+    ) -> int:
+        """Many new resources, as many to a transaction as fit (scim.store.bulk); how many transactions it took."""
+        return load_resources(
+            self,
+            self.stream,
+            self.counters,
+            self.registry,
+            lambda batch: self._submit(batch, {}),
+            tenant=tenant,
+            resources=resources,
+            now=now,
+            change_records=change_records,
+            writers=writers,
+        )

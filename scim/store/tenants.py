@@ -160,7 +160,7 @@ class TenantTable:
 
     def purge_partition(self, kind: str, tenant_id: str) -> int:
         """Delete every row of the tenant in the resource table of `kind`, 100 per transaction; rows deleted."""
-        client = self._storage.table_client(f"{self._storage._prefix}{kind}")
+        client = self._storage.table_client(self._storage.table_name(kind))
         deleted = 0
         while True:
             try:

@@ -95,7 +95,7 @@ class PartitionTransfer:
         self._storage = storage
 
     def _client(self, kind: str) -> TableClient:
-        return self._storage.table_client(f"{self._storage._prefix}{kind}")
+        return self._storage.table_client(self._storage.table_name(kind))
 
     def _guard(self, exc: AzureError, client: TableClient) -> Exception:
         denied = access_denied(exc, client.table_name)

@@ -17,9 +17,7 @@ from scim.platform.changes import STREAMS, ChangeLog
 from scim.platform.delivery import Delivery
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
-from scim.store import TableStorage
-from scim.store.changes import ChangeRows
-from scim.store.queue import ChangeQueue
+from scim.store import ChangeQueue, ChangeRows, TableStorage
 
 
 class Platform:

@@ -10,8 +10,7 @@ import pytest
 from scim.platform.activity import ActivityRecorder, Outcome
 from scim.platform.activity_report import build_activity_report
 from scim.resources.users import UserService
-from scim.store import ActivityPage, ActivityRecord, TableStorage
-from scim.store.activity import name_key
+from scim.store import ActivityPage, ActivityRecord, TableStorage, name_key
 
 
 def trips(storage: TableStorage) -> int:

@@ -10,7 +10,7 @@ from scim2_models import UniquenessException
 
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
-from scim.store import TableStorage
+from scim.store import COUNTER_ROW_KEY, TableStorage, resource_id_of
 from tests.conftest import partition_rows
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -86,8 +86,8 @@ def test_twenty_concurrent_creates_of_one_user_name_give_one_user(
         outcomes = list(pool.map(create, range(20)))
     assert outcomes.count("201") == 1 and outcomes.count("409") == 19
     rows = partition_rows(storage, "Users", tenant)
-    assert [row["Total"] for row in rows if row["RowKey"] == "c|count"] == [1]
-    assert len([row for row in rows if row["RowKey"].startswith("r|")]) == 1
+    assert [row["Total"] for row in rows if row["RowKey"] == COUNTER_ROW_KEY] == [1]
+    assert len([row for row in rows if resource_id_of(row["RowKey"])]) == 1
 
 
 def test_counts_stay_exact_under_concurrent_creates_disables_and_deletes(

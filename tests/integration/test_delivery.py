@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 
 from devhost.azurite import Azurite, AzuriteService, free_port
-from scim.store.queue import ChangeQueue
+from scim.store import ChangeQueue
 from tests.conftest import fixture_json
 from tests.integration.conftest import Platform, receive_all
 

@@ -12,19 +12,19 @@ from click.testing import CliRunner
 from devhost.azurite import Azurite
 from scim.cli import main
 from scim.platform.invariants import check_tenant
-from scim.store import TableStorage
+from scim.store import COUNTER_ROW_KEY, TableStorage, index_key, member_key
 from tests.entra_cycle import Client, Plan, in_process_api, run_cycle
 
 
 def broken_tenant(storage: TableStorage, tenant: str) -> None:
     run_cycle(Client(in_process_api(storage), tenant), Plan())
-    users = storage.resources("Users")._table()
-    groups = storage.resources("Groups")._table()
-    users.upsert_entity({"PartitionKey": tenant, "RowKey": "i|userName|" + "0" * 64, "ResourceId": "f" * 32})
-    user = next(users.query_entities("PartitionKey eq @pk and RowKey gt 'r|'", parameters={"pk": tenant}))
-    user_id = str(user["RowKey"])[2:]
-    groups.upsert_entity({"PartitionKey": tenant, "RowKey": f"m|{'a' * 32}|{user_id}", "UserId": user_id})
-    counter = users.get_entity(tenant, "c|count")
+    users = storage.table_client(storage.table_name("Users"))
+    groups = storage.table_client(storage.table_name("Groups"))
+    orphan = index_key("userName", "0" * 64, None)
+    users.upsert_entity({"PartitionKey": tenant, "RowKey": orphan, "ResourceId": "f" * 32})
+    user_id = next(iter(storage.resources("Users").scan(tenant))).id
+    groups.upsert_entity({"PartitionKey": tenant, "RowKey": member_key("a" * 32, user_id), "UserId": user_id})
+    counter = users.get_entity(tenant, COUNTER_ROW_KEY)
     users.upsert_entity({**counter, "Total": int(counter["Total"]) + 1})
 
 

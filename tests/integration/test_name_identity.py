@@ -206,14 +206,14 @@ def stored_as_old_code(users: UserService, tenant: str, user_name: str) -> str:
     indexes += [entry for entry in UserService.indexes(user) if entry.attribute != "userName"]
     uid = uuid.uuid4().hex
     one_more = CountChange(total=1, active=1)
-    users._table.create(tenant, uid, UserService.document(user), indexes, datetime.now(UTC), change=one_more)
+    users.table.create(tenant, uid, UserService.document(user), indexes, datetime.now(UTC), change=one_more)
     return uid
 
 
 def group_as_old_code(groups: GroupService, tenant: str, name: str) -> str:
     gid = uuid.uuid4().hex
     entry = IndexEntry("displayName", legacy_identity_key(name), True)
-    groups._table.create(tenant, gid, {"schemas": [GROUP], "displayName": name}, [entry], datetime.now(UTC))
+    groups.table.create(tenant, gid, {"schemas": [GROUP], "displayName": name}, [entry], datetime.now(UTC))
     return gid
 
 

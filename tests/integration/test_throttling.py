@@ -10,7 +10,6 @@ import pytest
 
 from devhost.azurite import Azurite
 from scim.store import RetryBudget, TableStorage
-from scim.store import transport as transport_module
 from tests.entra_cycle import Client, in_process_api, user_body
 from tests.faults import FaultTransport
 
@@ -34,7 +33,7 @@ def record_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         slept.append(seconds)
         real(seconds)
 
-    monkeypatch.setattr(transport_module.time, "sleep", sleep)
+    monkeypatch.setattr(time, "sleep", sleep)  # the retry policy sleeps through the time module
     return slept
 
 

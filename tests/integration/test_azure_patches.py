@@ -1,4 +1,5 @@
-"""scim.store.batch sends a transaction the SDK's way in effect: same rows stored, same answers, same errors.
+"""scim.store.azure's patches hold for the SDK installed: the pinned versions, the private names they use, and
+the lean $batch envelope sending a transaction the SDK's way in effect: same rows stored, same answers, same errors.
 
 Each case runs the same operations through a plain azure-data-tables client and through one with the lean
 envelope, on two tables of the same Azurite, and compares what comes back and what is stored.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from typing import Any
 
 import pytest
@@ -15,7 +17,40 @@ from azure.core import MatchConditions
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
 from devhost.azurite import Azurite
-from scim.store.batch import _http_parts, lean_transactions
+from scim.store import COUNTER_ROW_KEY, RetryBudget, TableStorage
+from scim.store.azure import PATCHED_FOR, http_parts, install_retry_policy, lean_transactions
+
+
+@pytest.mark.parametrize("package", sorted(PATCHED_FOR))
+def test_the_installed_sdk_is_the_one_the_patches_were_written_for(package: str) -> None:
+    installed = version(package)
+    assert installed == PATCHED_FOR[package], (
+        f"{package} {installed} is installed; scim.store.azure patches private parts of {PATCHED_FOR[package]}:"
+        " re-read azure/batch.py and azure/transport.py against the new SDK, then update PATCHED_FOR"
+    )
+
+
+def test_the_private_names_the_patches_use_are_there() -> None:
+    from azure.data.tables import _error, _policies
+
+    assert callable(_error._decode_error) and callable(_error._validate_tablename_error)
+    assert issubclass(_error.RequestTooLargeError, Exception)
+    assert isinstance(_policies.TablesRetryPolicy, type)
+    client = TableClient.from_connection_string(
+        "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=YQ==;TableEndpoint=http://127.0.0.1:1/a", "t"
+    )
+    assert callable(client._batch_send) and client._primary_hostname and client._client is not None
+    service = TableServiceClient.from_connection_string(
+        "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=YQ==;TableEndpoint=http://127.0.0.1:1/a"
+    )
+    install_retry_policy(service, RetryBudget())  # raises if the SDK's retry policy is no longer in its list
+
+
+def test_storage_clients_are_built_with_the_patches(azurite: Azurite) -> None:
+    storage = TableStorage(connection_string=azurite.connection_string)
+    client = storage.table_client(storage.table_name("Users"))
+    assert client._batch_send.__func__.__module__ == "scim.store.azure.batch"
+    storage.close()
 
 
 @pytest.fixture
@@ -43,7 +78,7 @@ def outcome(action: Callable[[], Any]) -> Any:
 
 
 SEED = [
-    {"PartitionKey": "t", "RowKey": "c|count", "Total": 1},
+    {"PartitionKey": "t", "RowKey": COUNTER_ROW_KEY, "Total": 1},
     {"PartitionKey": "t", "RowKey": "r|one", "Document0": "{}"},
 ]
 
@@ -51,7 +86,7 @@ STALE = "W/\"datetime'2000-01-01T00%3A00%3A00.000Z'\""
 CASES: dict[str, list[Any]] = {
     "create, merge, delete": [
         ("create", {"PartitionKey": "t", "RowKey": "r|two", "Document0": '{"userName":"é ✓ \\u2028"}', "N": 7}),
-        ("update", {"PartitionKey": "t", "RowKey": "c|count", "Total": 2}, {"mode": UpdateMode.MERGE}),
+        ("update", {"PartitionKey": "t", "RowKey": COUNTER_ROW_KEY, "Total": 2}, {"mode": UpdateMode.MERGE}),
         ("delete", {"PartitionKey": "t", "RowKey": "r|one"}),
     ],
     "upsert replace": [("upsert", {"PartitionKey": "t", "RowKey": "r|one", "Document0": "x" * 30_000})],
@@ -64,7 +99,7 @@ CASES: dict[str, list[Any]] = {
         ("upsert", {"PartitionKey": "t", "RowKey": "r|x"}),
         (
             "update",
-            {"PartitionKey": "t", "RowKey": "c|count", "Total": 5},
+            {"PartitionKey": "t", "RowKey": COUNTER_ROW_KEY, "Total": 5},
             {
                 "mode": UpdateMode.MERGE,
                 "etag": "W/\"datetime'2000-01-01T00%3A00%3A00.000Z'\"",
@@ -111,7 +146,7 @@ def test_parts_are_read_in_order_with_nested_changesets() -> None:
         b'--c\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 201 Created\r\nETag: two\r\n\r\n{"a": 1}\r\n'
         b"--c--\r\n--b--\r\n"
     )
-    parts = _http_parts(body, "multipart/mixed; boundary=b")
+    parts = http_parts(body, "multipart/mixed; boundary=b")
     assert [(status, headers["etag"], content) for status, _, headers, content in parts] == [
         (204, "one", b""),
         (201, "two", b'{"a": 1}'),

@@ -1,20 +1,19 @@
-"""How long a Table Storage call may take: bounded retries with backoff and jitter, short timeouts, a call count.
+"""How long a Table Storage call may take: bounded retries with backoff and jitter, short timeouts.
 
 The SDK's defaults retry a call for minutes (10 retries, backoff up to 120 s, the server's Retry-After
 honoured as is, 300 s timeouts), far past what Entra waits. Here a call makes at most ``retries + 1``
 attempts, each bounded by the connection and read timeouts, with jittered sleeps between them, and the
 whole call is cut at ``call_timeout`` seconds; what is still failing then becomes StorageUnavailableError
 and a 503 with Retry-After to Entra. TableStorage takes the transport as an option: tests inject faults
-there (tests/faults.py), so that the real store code runs under them.
+there (tests/faults.py), so that the real store code runs under them. The retry policy replaces the SDK's private
+TablesRetryPolicy in the client's private policy list: see scim.store.azure for the pinned versions.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import threading
 import time
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,26 +114,3 @@ def bounded_transport(budget: RetryBudget) -> RequestsTransport:
     return PooledRequestsTransport(
         connection_timeout=budget.connection_timeout, read_timeout=budget.read_timeout, use_env_settings=use_env
     )
-
-
-_REQUEST_CALLS: ContextVar[list[int] | None] = ContextVar("scim_storage_calls", default=None)
-
-
-def start_counting() -> None:
-    """Count the storage calls (retries included) made from here on in this context: one SCIM request."""
-    _REQUEST_CALLS.set([0])
-
-
-def counted_calls() -> int:
-    counter = _REQUEST_CALLS.get()
-    return counter[0] if counter is not None else 0
-
-
-_COUNT_LOCK = threading.Lock()
-
-
-def count_call() -> None:
-    counter = _REQUEST_CALLS.get()
-    if counter is not None:
-        with _COUNT_LOCK:  # a request's point reads may run on several threads (scim.store.reads.existing_keys)
-            counter[0] += 1

@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) against Azurite: filters and PATCH checked against a plain reference
+"""Property-based tests (hypothesis) on the in-memory store: filters and PATCH checked against a plain reference
 model, and any valid user or group stored and read back equal."""
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devhost.azurite import Azurite
 from scim.protocol.names import identity_key
-from scim.store import TableStorage
+from scim.store import MemoryStorage, TableStorage
 from tests.entra_cycle import GROUP, PATCH, USER, Client, in_process_api
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -21,8 +20,8 @@ WORDS = ["alpha", "Beta", "GAMMA", "delta", "Ελλάδα", "straße"]
 
 
 @pytest.fixture(scope="module")
-def storage_module(azurite: Azurite) -> Iterator[TableStorage]:
-    store = TableStorage(connection_string=azurite.connection_string, table_prefix="props")
+def storage_module() -> Iterator[TableStorage]:
+    store = MemoryStorage(table_prefix="props")
     yield store
     store.close()
 

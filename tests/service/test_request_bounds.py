@@ -18,8 +18,7 @@ from scim2_models import InvalidValueException, PayloadTooLargeException
 from scim.resources.group_members import MAX_MEMBER_VALUES
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
-from scim.store import TableStorage
-from scim.store.reads import POINT_READ_THREADS
+from scim.store import POINT_READ_THREADS, TableStorage
 from tests.conftest import partition_rows
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"

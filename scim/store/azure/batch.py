@@ -80,7 +80,7 @@ def _boundary(content_type: str) -> str:
     raise ValueError(f"no boundary in {content_type!r}")
 
 
-def _http_parts(body: bytes, content_type: str) -> list[tuple[int, str, dict[str, str], bytes]]:
+def http_parts(body: bytes, content_type: str) -> list[tuple[int, str, dict[str, str], bytes]]:
     """(status, reason, headers, body) of each application/http part, nested changesets flattened, in order."""
     delimiter = b"--" + _boundary(content_type).encode("latin-1")
     found: list[tuple[int, str, dict[str, str], bytes]] = []
@@ -92,7 +92,7 @@ def _http_parts(body: bytes, content_type: str) -> list[tuple[int, str, dict[str
         headers = _headers(lines)
         kind = headers.get("content-type", "")
         if kind.lower().startswith("multipart/mixed"):
-            found += _http_parts(content, kind)
+            found += http_parts(content, kind)
         elif kind.lower().startswith("application/http"):
             http_lines, http_body = _split_head(content)
             _version, _, status_reason = http_lines[0].decode("latin-1").partition(" ")
@@ -149,7 +149,7 @@ def batch_request(client: TableClient, boundary: str, body: bytes) -> HttpReques
 
 def answers(body: bytes, content_type: str, request: HttpRequest, table_name: str) -> list[dict[str, Any]]:
     """Each operation's metadata (its ETag) from a 202 answer, or the SDK's exception for the failed operation."""
-    parts = _http_parts(body, content_type)
+    parts = http_parts(body, content_type)
     for status, reason, headers, part_body in parts:
         if not 200 <= status < 300:
             part = _PartResponse(status, reason, headers, part_body, request)

@@ -1,10 +1,18 @@
-"""ResourceTable against Azurite: transactional index rows, conditional writes, round-trip counts."""
+"""ResourceTable on both stores: transactional index rows, conditional writes, round-trip counts."""
 
 from datetime import UTC, datetime
 
 import pytest
 
-from scim.store import IndexEntry, StoredResource, TableStorage, UniqueValueTakenError, VersionMismatchError
+from scim.store import (
+    COUNTER_ROW_KEY,
+    IndexEntry,
+    StoredResource,
+    TableStorage,
+    UniqueValueTakenError,
+    VersionMismatchError,
+    is_record_key,
+)
 from tests.conftest import partition_rows
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -84,8 +92,10 @@ def test_delete_removes_resource_and_index_rows(storage: TableStorage, tenant: s
     current = create(storage, tenant, "a" * 32, "alice", "ext-1")
     table.delete(tenant, current)
     rows = partition_rows(storage, "Users", tenant)
-    assert [(row["RowKey"], row.get("Total")) for row in rows if not row["RowKey"].startswith("o|")] == [("c|count", 0)]
-    assert [row["Operation"] for row in rows if row["RowKey"].startswith("o|")] == ["created", "deleted"]
+    assert [(row["RowKey"], row.get("Total")) for row in rows if not is_record_key(row["RowKey"])] == [
+        (COUNTER_ROW_KEY, 0)
+    ]
+    assert [row["Operation"] for row in rows if is_record_key(row["RowKey"])] == ["created", "deleted"]
     assert table.get(tenant, "a" * 32) is None
 
 

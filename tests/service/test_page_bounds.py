@@ -15,8 +15,7 @@ from scim.protocol import search as search_module
 from scim.protocol.search import PAGE_MAX_CHARS
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
-from scim.store import TableStorage
-from scim.store.reads import SCAN_PAGE_CHARS
+from scim.store import SCAN_PAGE_CHARS, TableStorage
 
 HUGE = "99999999999999999999999"  # islice answered ValueError, a 500
 
