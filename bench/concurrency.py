@@ -52,7 +52,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
-from types import MethodType
 from typing import Any
 
 from devhost.azurite import ACCOUNT_KEY, ACCOUNT_NAME, AzuriteService, free_port
@@ -233,17 +232,6 @@ async def patch_async(table: Any, work: ModelWork, rows: Rows) -> None:
     entity = await table.get_entity(rows.partition, row_key)
     document = work(entity["Document0"], rows.seq)  # runs on the event loop, as an async handler's would
     await table.submit_transaction(operations(rows, row_key, index_key, document, entity.metadata["etag"]))
-
-
-async def _lean_batch_send_async(self: Any, table_name: str, *reqs: Any, **kwargs: Any) -> list[dict[str, Any]]:
-    """scim.store.azure's envelope on the aio client: what an async port of scim/store/azure/batch.py would do."""
-    from scim.store import batch
-
-    request = batch.batch_request(self, *batch._envelope(reqs))
-    response = await self._client.send_request(request, stream=True, **kwargs)
-    if response.status_code != 202:
-        raise batch._decode_error(response)
-    return batch.answers(await response.read(), response.headers.get("content-type", ""), request, table_name)
 
 
 # --- measuring a cell -------------------------------------------------------------------------------------
@@ -434,7 +422,7 @@ async def async_table(connection: str, lean: bool) -> tuple[Any, Any]:
     from azure.core.pipeline.transport import AioHttpTransport
     from azure.data.tables.aio import TableServiceClient
 
-    from scim.store import RetryBudget
+    from scim.store import RetryBudget, lean_async_transactions
 
     budget = RetryBudget()
     transport = AioHttpTransport(
@@ -443,7 +431,7 @@ async def async_table(connection: str, lean: bool) -> tuple[Any, Any]:
     service = TableServiceClient.from_connection_string(connection, transport=transport, **budget.client_options())
     table = service.get_table_client(TABLE)
     if lean:
-        table._batch_send = MethodType(_lean_batch_send_async, table)
+        lean_async_transactions(table)
     return service, table
 
 

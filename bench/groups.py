@@ -312,8 +312,8 @@ def main() -> None:
         storage = TableStorage(connection_string=azurite.connection_string, table_prefix="benchgroups", retry=budget)
         api = bench_api(azurite, storage, [TENANT])
         sampler = Sampler(api, storage)
-        assert azurite.table._process is not None
-        watch = Stopwatch(azurite.table._process.pid)
+        assert azurite.table.pid is not None
+        watch = Stopwatch(azurite.table.pid)
 
         users, transactions = seed_users_in_transactions(api, TENANT, largest + 1, prefix="m")
         extra = users.pop()  # in no group: the member added and removed

@@ -78,6 +78,11 @@ class AzuriteService:
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The emulator's process id while it runs (benchmarks read its CPU time from /proc)."""
+        return self._process.pid if self._process is not None else None
+
     def command(self) -> list[str]:
         binary = ROOT / "node_modules" / ".bin" / f"azurite-{self.kind}"
         if not binary.exists():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -149,14 +150,26 @@ class BrokenTable:
         raise ConnectionError("storage down")
 
 
+class OutageThenStorage:
+    """The activity table during an outage (BrokenTable's answers) until `down` is cleared, then the real one."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.down = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(BrokenTable() if self.down else self.real, name)
+
+
 def test_a_storage_failure_loses_records_and_counts_them(storage: TableStorage, tenant: str) -> None:
-    recorder = ActivityRecorder(BrokenTable())  # type: ignore[arg-type]
+    table = OutageThenStorage(storage.activity())
+    recorder = ActivityRecorder(table)  # type: ignore[arg-type]
     for _ in range(3):
         recorder.submit(Outcome(tenant, datetime.now(UTC), "create", "User", "POST", 409, 1.0, True))
     assert recorder.flush()
     assert recorder.lost == 3
     # When storage answers again, the tenant's log says how many were lost.
-    recorder._table = storage.activity()  # type: ignore[assignment]
+    table.down = False
     recorder.submit(Outcome(tenant, datetime.now(UTC), "create", "User", "POST", 409, 1.0, True))
     assert recorder.flush()
     ops = [r.operation for r in storage.activity().page(tenant).records]

@@ -10,10 +10,18 @@ PATCHED_FOR (the versions requirements.txt pins); tests/integration/test_azure_p
 the installed SDK differs or a name the patches use is gone, before any patched call can misbehave.
 """
 
-from scim.store.azure.batch import http_parts, lean_transactions
+from scim.store.azure.batch import http_parts, lean_async_transactions, lean_transactions
 from scim.store.azure.transport import RetryBudget, bounded_transport, install_retry_policy
 
 PATCHED_FOR = {"azure-data-tables": "12.7.0", "azure-core": "1.41.0"}
 """The SDK versions the patches were written and tested against (requirements.txt pins the same)."""
 
-__all__ = ["PATCHED_FOR", "RetryBudget", "bounded_transport", "http_parts", "install_retry_policy", "lean_transactions"]
+__all__ = [
+    "PATCHED_FOR",
+    "RetryBudget",
+    "bounded_transport",
+    "http_parts",
+    "install_retry_policy",
+    "lean_async_transactions",
+    "lean_transactions",
+]
