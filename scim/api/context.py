@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from scim.http import Request
 from scim.platform.tenants import Tenant
-from scim.store import counted_calls
+from scim.store import RoundTripCounter
 
 
 @dataclass
@@ -22,6 +22,8 @@ class RequestContext:
     """The tenant record authentication returned: read once per request."""
     payload: Any = None
     """The body as parse_json returned it: the activity log's record of what was sent, never parsed twice."""
+    calls: RoundTripCounter = field(default_factory=RoundTripCounter)
+    """This request's storage calls: the dispatcher counts into it with scim.store.counting(ctx.calls)."""
 
     @property
     def active_limit(self) -> int | None:
@@ -30,9 +32,5 @@ class RequestContext:
 
     @property
     def storage_calls(self) -> int:
-        """Storage calls made for this request so far (retries included).
-
-        scim.store still counts them per execution context (start_counting/counted_calls): this reads that count
-        until the store takes a counter per call.
-        """
-        return counted_calls()
+        """Storage calls made for this request so far (retries included, its pooled point reads too)."""
+        return self.calls.count

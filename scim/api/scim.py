@@ -35,7 +35,7 @@ from scim.protocol.text import check_url_text, log_safe
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.settings import Settings
-from scim.store import counted_calls, start_counting
+from scim.store import counting
 
 if TYPE_CHECKING:  # the operator pages are imported when first used: a SCIM request never needs them
     from scim.api.admin import AdminApi
@@ -144,22 +144,20 @@ class ScimApi:
     def unknown_route(self, request: Request) -> Response:
         """Anything under the host that no SCIM route matches: a SCIM 404, never the host's HTML."""
         started = time.perf_counter()
-        start_counting()
         response = error_response(NotFoundException(detail="No SCIM endpoint at this path"))
-        self._log(request, "unknown", "-", response.status, started)
+        self._log(request, "unknown", "-", response.status, started, calls=0)
         return response
 
     def api_prefix_route(self, request: Request) -> Response:
         """`/api/scim/...`, the Functions default prefix: a SCIM 404 that says the Tenant URL has no /api."""
         started = time.perf_counter()
-        start_counting()
         response = error_response(
             NotFoundException(
                 detail="No SCIM endpoint under /api: this service's routes have no /api prefix (host.json "
                 "routePrefix is empty). Drop /api from the Tenant URL: <base>/scim/v2/<tenant>"
             )
         )
-        self._log(request, "api_prefix", "-", response.status, started)
+        self._log(request, "api_prefix", "-", response.status, started, calls=0)
         return response
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -169,25 +167,25 @@ class ScimApi:
     ) -> Response:
         """Authenticate, run the method's operation, answer failures from scim.api.failures, log and record."""
         started = time.perf_counter()
-        start_counting()
         error: str | None = None
         tenant = request.route_params.get("tenant", "")
         ctx = RequestContext(_public(request, self.settings.public_base_url), tenant)
         request = ctx.request
         named = False
-        try:
-            named = is_tenant_id(tenant)
-            # The tenant record is read once per request, here; handlers get its limit from the context.
-            audience = scim_audience(request.url, self.settings.public_base_url)
-            ctx.record = self.auth.authenticate(request.header("authorization"), tenant, audience=audience)
-            check_url_text(request.route_params, request.query)
-            operation = operations.get(request.method)
-            if operation is None:
-                raise MethodNotAllowedException(allowed=tuple(operations))
-            response = operation.handler(ctx)
-        except Exception as exc:
-            failure = failure_response(exc, tenant=tenant, operation=route)
-            response, error = failure.response, failure.error
+        with counting(ctx.calls):  # every storage call of this request, its pooled point reads too
+            try:
+                named = is_tenant_id(tenant)
+                # The tenant record is read once per request, here; handlers get its limit from the context.
+                audience = scim_audience(request.url, self.settings.public_base_url)
+                ctx.record = self.auth.authenticate(request.header("authorization"), tenant, audience=audience)
+                check_url_text(request.route_params, request.query)
+                operation = operations.get(request.method)
+                if operation is None:
+                    raise MethodNotAllowedException(allowed=tuple(operations))
+                response = operation.handler(ctx)
+            except Exception as exc:
+                failure = failure_response(exc, tenant=tenant, operation=route)
+                response, error = failure.response, failure.error
         self._log(request, route, tenant, response.status, started, error=error, calls=ctx.storage_calls)
         if named and self.activity is not None:
             try:
@@ -238,7 +236,7 @@ class ScimApi:
         started: float,
         *,
         error: str | None = None,
-        calls: int | None = None,
+        calls: int,
     ) -> None:
         # Ids only: never tokens, bodies, filters or user names. Tenant and id come from the URL and may be
         # forged ("%0A…") even without a token: the tenant is escaped onto this one line, and an id that
@@ -255,7 +253,7 @@ class ScimApi:
             "resourceId": resource_id,
             "status": status,
             "latencyMs": round((time.perf_counter() - started) * 1000, 1),
-            "storageCalls": counted_calls() if calls is None else calls,
+            "storageCalls": calls,
         }
         if error:
             line["error"] = error
