@@ -584,7 +584,7 @@ def main() -> None:
             seed(direct.get_table_client(TABLE), max(args.levels))
             work = ModelWork(args.model_rounds)
             slice_ms = work.cost_ms()
-            server_pids = [p.pid for p in (azurite._process, proxy) if p is not None and p.pid is not None]
+            server_pids = [pid for pid in (azurite.pid, proxy.pid if proxy is not None else None) if pid is not None]
             probe = Probe(server_pids, accepted)
             through_proxy = connection_string(proxy_port)
             table = sync_table(through_proxy)

@@ -226,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     servers: list[Server] = []
     try:
         azurite.start(log_path=state / "azurite.log")
-        assert azurite._process is not None
-        azurite_pid = azurite._process.pid
+        assert azurite.pid is not None
+        azurite_pid = azurite.pid
         conn_string = connection_string(azurite.host, azurite.port)
         report.calibration = calibrate(conn_string, args.calibration_calls)
 
