@@ -40,6 +40,7 @@ __all__ = [
     "handle_operator",
     "serve",
     "sweep_changes",
+    "use_api",
 ]
 
 log = logging.getLogger("scim")
@@ -158,6 +159,13 @@ def get_api() -> ScimApi:
             if _api is None:
                 _api = build_api(Settings.from_environ())
     return _api
+
+
+def use_api(api: ScimApi) -> None:
+    """Install `api` as the process-wide one, for a host that wires its own (devhost.serve's in-memory store)."""
+    global _api
+    with _api_lock:
+        _api = api
 
 
 ROUTES = SCIM_HANDLERS
