@@ -114,9 +114,15 @@ class Report:
             "filter miss, POST (Entra's create body), GET by id, then 2 PATCHes a user: one of replace with paths | "
             'path-less replace, one of active "False" | manager add | active false',
         )
+        store = (
+            "Azurite tables in memory"
+            if args.store == "azurite"
+            else "scim.store.MemoryStorage in our own process (devhost.serve --memory-store), no Azurite"
+        )
+        self.field("store", f"ours on {args.store}: {store}")
         self.field(
             "us",
-            "devhost.serve: ThreadingHTTPServer, HTTP/1.1 keep-alive; Azurite tables in memory; no changes queue "
+            f"devhost.serve: ThreadingHTTPServer, HTTP/1.1 keep-alive; {store}; no changes queue "
             f"(scim2-server has none); log level {args.our_log_level} (INFO as in Azure: a JSON line a request, "
             "from which the storage calls below are read)",
         )
@@ -159,6 +165,8 @@ class Report:
 
     def cpu(self, a: Any, b: Any, us: str, them: str) -> dict[str, float]:
         """CPU per operation; the ratios of ours without the storage client's share, per way of counting trips."""
+        if not self.calibration:
+            return self.cpu_in_memory(a, b, us, them)
         cal, cpu, trips = self.calibration, self.calibration["cpu_per_call"], self.calibration["round_trips"]
         ops_a, ops_b = a.result.operations, b.result.operations
         server_a, server_b = a.server_cpu / ops_a, b.server_cpu / ops_b
@@ -195,6 +203,17 @@ class Report:
         if observed is not None:
             self.out("  observed share = storage calls in our request lines x mean(get_entity, submit_transaction(4))")
         return ratios
+
+    def cpu_in_memory(self, a: Any, b: Any, us: str, them: str) -> dict[str, float]:
+        """CPU per operation with both stores in the server's process: nothing to take out, one ratio."""
+        ops_a, ops_b = a.result.operations, b.result.operations
+        server_a, server_b = a.server_cpu / ops_a, b.server_cpu / ops_b
+        self.out()
+        self.out(f"{'CPU per operation, ms':<44}{us:>10}{them:>14}{'us/scim2':>10}")
+        self.row("server process, its in-memory store incl.", server_a, server_b)
+        self.row("load client (this process)", a.client_cpu / ops_a, b.client_cpu / ops_b)
+        self.out("no Azurite and no storage client: both servers keep their data in their own process")
+        return {"CPU/op, in-memory stores": server_a / server_b}
 
     def row(self, name: str, ours: float, theirs: float | None, ratio: bool = True) -> None:
         text = f"{name:<44}{ours * 1e3:>10.2f}"

@@ -11,6 +11,7 @@ report is plain text, for docs/performance.md.
 
     make bench-compare                                   # 3 rounds of 400 users, 5 cold starts each
     make bench-compare COMPARE_ARGS=--quick              # a smoke run, well under a minute
+    make bench-compare COMPARE_ARGS="--store memory"     # ours on scim.store.MemoryStorage: no Azurite at all
     python -m bench.compare --scim2-python .venv-scim2-server/bin/python --users 200 --rounds 5
 """
 
@@ -125,18 +126,22 @@ class Tally:
 
 def measured_phase(
     target: Target,
-    azurite_pid: int,
+    azurite_pid: int | None,
     names: list[str],
     threads: int,
     shapes: dict[str, bool],
     tally: Tally,
     settle: float,
 ) -> None:
-    me = os.getpid()
-    before = [process_cpu_seconds(pid) for pid in (target.pid, azurite_pid, me)]
+    pids = (target.pid, azurite_pid, os.getpid())
+
+    def cpu() -> list[float]:
+        return [0.0 if pid is None else process_cpu_seconds(pid) for pid in pids]
+
+    before = cpu()
     result = run_phase(target, names, threads, shapes)
     time.sleep(settle)  # work a server does just after its answers (activity records) is still its phase's
-    after = [process_cpu_seconds(pid) for pid in (target.pid, azurite_pid, me)]
+    after = cpu()
     tally.result.merge(result)
     tally.server_cpu += after[0] - before[0]
     tally.azurite_cpu += after[1] - before[1]
@@ -193,6 +198,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="INFO",
         help="INFO (as in Azure) writes our request lines, whose storage calls the report counts; WARNING: none",
     )
+    parser.add_argument(
+        "--store",
+        choices=("azurite", "memory"),
+        default="azurite",
+        help="azurite: ours on Azurite's tables (as the product runs locally); memory: on scim.store.MemoryStorage "
+        "in its own process (devhost.serve --memory-store), no Azurite and no storage calibration",
+    )
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run of well under a minute")
     args = parser.parse_args(argv)
     if args.quick:
@@ -224,12 +236,15 @@ def main(argv: list[str] | None = None) -> int:
     state = Path(tempfile.mkdtemp(prefix="bench-compare-"))
     azurite = AzuriteService("table")
     servers: list[Server] = []
+    azurite_pid: int | None = None
+    conn_string: str | None = None
     try:
-        azurite.start(log_path=state / "azurite.log")
-        assert azurite.pid is not None
-        azurite_pid = azurite.pid
-        conn_string = connection_string(azurite.host, azurite.port)
-        report.calibration = calibrate(conn_string, args.calibration_calls)
+        if args.store == "azurite":
+            azurite.start(log_path=state / "azurite.log")
+            assert azurite.pid is not None
+            azurite_pid = azurite.pid
+            conn_string = connection_string(azurite.host, azurite.port)
+            report.calibration = calibrate(conn_string, args.calibration_calls)
 
         ours, theirs = start_targets(args, conn_string, state, servers)
         targets = [ours.target, theirs.target]
@@ -275,9 +290,14 @@ def storage_calls_from_log(path: Path) -> dict[str, list[int]]:
 
 
 def start_targets(
-    args: argparse.Namespace, conn_string: str, state: Path, servers: list[Server]
+    args: argparse.Namespace, conn_string: str | None, state: Path, servers: list[Server]
 ) -> tuple[Server, Server]:
-    """Create our tenant and its token (as devhost.run does), then start both servers and wait for each."""
+    """Create our tenant and its token (as devhost.run does), then start both servers and wait for each.
+
+    Without a connection string (--store memory) only the token is written to the local secrets file; our host
+    registers the tenant in its in-memory store at each start (devhost.serve --memory-store --tenant).
+    """
+    from scim.secrets import build_secret_store, new_token, secret_name
     from scim.settings import Settings
     from scim.wiring import build_tenant_service
 
@@ -289,18 +309,26 @@ def start_targets(
         local_secrets_path=state / "secrets.json",
         public_base_url=base_url,
     )
-    _, token = build_tenant_service(settings).create(TENANT, display_name="bench compare")
+    token: str | None
+    if conn_string is None:
+        token = new_token()
+        build_secret_store(settings, operator=True).add_version(secret_name(TENANT), token)
+    else:
+        _, token = build_tenant_service(settings).create(TENANT, display_name="bench compare")
     assert token is not None
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCIM_")}
     our_env = {
         **env,
         "PYTHONPATH": str(ROOT),
-        "SCIM_STORAGE_CONNECTION_STRING": conn_string,  # tables only: no changes queue, as scim2-server has none
+        # tables only: no changes queue, as scim2-server has none
+        **({"SCIM_STORAGE_CONNECTION_STRING": conn_string} if conn_string else {}),
         "SCIM_SECRET_SOURCE": "local",
         "SCIM_STATE_DIR": str(state),
         "SCIM_PUBLIC_BASE_URL": base_url,
     }
     our_cmd = [sys.executable, "-m", "devhost.serve", "--port", str(port), "--log-level", args.our_log_level]
+    if conn_string is None:
+        our_cmd += ["--memory-store", "--tenant", TENANT]
     if args.scim2_front == "cli":
         scim2_cmd = [str(Path(args.scim2_python).with_name("scim2-server")), "--port", str(scim2_port)]
     else:
