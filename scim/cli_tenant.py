@@ -24,7 +24,6 @@ from scim.cli_operator import (
 from scim.cli_text import echo, echo_json, inline
 from scim.platform.changes import Change, with_names
 from scim.platform.tenants import Tenant
-from scim.wiring import build_storage
 
 
 def tenant_data(tenant: Tenant) -> dict[str, Any]:
@@ -351,12 +350,10 @@ def changes(  # noqa: PLR0917 - click passes every option as an argument
     if as_json:
         echo_json([json.loads(m) for m in op.change_log.messages(tenant_id, after, limit, name)])
         return
-    storage = build_storage(op.settings)
+    name_of = op.tenants.resource_names()
 
     def current_name(change: Change) -> str | None:
-        stored = storage.resources(change.stream).get(tenant_id, change.resource_id)
-        value = stored.document.get("displayName" if change.stream == "Groups" else "userName") if stored else None
-        return str(value) if value else None
+        return name_of(tenant_id, change.resource_type, change.resource_id) or None
 
     found = with_names(op.change_log.read(tenant_id, after, limit, name), current_name)
     header = f"{'STREAM':<7}{'SEQ':>7}  {'TIME (UTC)':<25}  {'OPERATION':<15}{'TYPE':<6}{'ID':<33}NAME"

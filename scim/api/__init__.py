@@ -19,6 +19,7 @@ from scim.oauth.tokens import AccessTokens
 from scim.platform.activity import ActivityRecorder
 from scim.platform.delivery import SweepReport
 from scim.platform.tenants import TenantDirectory, is_tenant_id
+from scim.resources.base import resource_names
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.secrets import SecretSource, build_secret_source, build_secret_store
@@ -93,20 +94,6 @@ def build_recorder(
         retention=timedelta(days=settings.activity_retention_days),
         name_of=name_of,
     )
-
-
-def resource_names(users: UserService, groups: GroupService) -> Callable[[str, str, str], str]:
-    """The current userName or displayName of a resource (one point read), to name a refusal of a request
-    that carried only the id; '' if it does not exist."""
-
-    def name_of(tenant: str, resource_type: str, resource_id: str) -> str:
-        if resource_type == "User":
-            return str(users.model(users.read(tenant, resource_id)).user_name or "")
-        if resource_type == "Group":
-            return str(groups.model(groups.read(tenant, resource_id)).display_name or "")
-        return ""
-
-    return name_of
 
 
 def build_operator_pages(

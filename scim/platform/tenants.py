@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from scim.cache import ReadThroughCache
 from scim.platform.invariants import CheckReport, check_tenant
-from scim.resources.base import ReindexReport
+from scim.resources.base import ReindexReport, resource_names
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService, is_active_document
 from scim.secrets import SecretStore, SecretVersion, client_secret_name, new_token, secret_name
@@ -167,6 +167,13 @@ class TenantService:
         users = UserService(self._storage.resources("Users"))
         groups = GroupService(self._storage.resources("Groups"), self._storage.resources("Users"))
         return {"Users": users.reindex(tenant_id), "Groups": groups.reindex(tenant_id)}
+
+    def resource_names(self) -> Callable[[str, str, str], str]:
+        """(tenant, resource type, id) -> the resource's userName or displayName now ('' if gone): what the
+        operator's views show for a change recorded without a name."""
+        users = UserService(self._storage.resources("Users"))
+        groups = GroupService(self._storage.resources("Groups"), self._storage.resources("Users"))
+        return resource_names(users, groups)
 
     def token_versions(self, tenant_id: str) -> list[SecretVersion]:
         """The tenant's token versions (never their values), newest first."""

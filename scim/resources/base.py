@@ -273,3 +273,21 @@ def check_multi_valued_limits(resource: BaseModel, limit: int = MAX_VALUES_PER_A
             raise InvalidValueException(detail=f"'{name}' may hold at most {limit} values; this one has {len(value)}")
         if isinstance(value, BaseModel) and not isinstance(value, list):
             check_multi_valued_limits(value, limit)
+
+
+def resource_names(*services: ResourceService[Any]) -> Callable[[str, str, str], str]:
+    """(tenant, resource type, id) -> the resource's userName or displayName now (one point read); '' if it
+    does not exist. Names a refusal whose request carried only the id, and a change record written without one."""
+    by_type = {service.resource_type: service for service in services}
+
+    def name_of(tenant: str, resource_type: str, resource_id: str) -> str:
+        service = by_type.get(resource_type)
+        if service is None:
+            return ""
+        try:
+            stored = service.read(tenant, resource_id)
+        except NotFoundException:
+            return ""
+        return service.record_name(stored.document) or ""
+
+    return name_of
