@@ -1,9 +1,11 @@
 """The change log, read by the operator (CLI, activity view) and turned into the platform's queue messages.
 
 Every change to a user, a group or a group's members has a record (scim.store.changes), numbered in the
-sequence of the table partition that holds it: a tenant has one sequence for Users and one for Groups
-(a transaction cannot span two tables). A message carries both the stream and the number, so a consumer
-orders and deduplicates per (tenant, stream); docs/change-message.v1.schema.json is the message format.
+table partition that holds it (a transaction cannot span two tables): the number (seq) is unique in
+(tenant, stream) and grows over the changes of one resource, and of one membership pair. A message carries
+the stream and the number, so a consumer keeps the highest seq applied per resource and pair and converges
+whatever the order of delivery; docs/change-message.v1.schema.json is the message format. Numbers of
+different resources are not in commit order: read the log with a cursor (ChangeLog.page) to miss nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from scim.protocol.versions import version_of
-from scim.store import MAX_MESSAGE_BYTES, ChangeRecord, ChangeRows, encoded_size
+from scim.store import MAX_MESSAGE_BYTES, ChangeRecord, ChangeRows, FeedCursor, encoded_size
 
 MESSAGE_SCHEMA_VERSION = 1
 STREAMS = ("Users", "Groups")
@@ -89,7 +91,7 @@ class ChangeLog:
         self.streams = dict(streams)
 
     def read(self, tenant: str, after: int = 0, limit: int = 100, stream: str | None = None) -> list[Change]:
-        """Changes after sequence number ``after`` in one stream, or in each stream merged by time."""
+        """Changes numbered above ``after`` in one stream, or in each stream merged by time."""
         return [Change.of(record) for record in self.read_records(tenant, after, limit, stream)]
 
     def messages(self, tenant: str, after: int = 0, limit: int = 100, stream: str | None = None) -> list[str]:
@@ -105,18 +107,20 @@ class ChangeLog:
         merged = heapq.merge(*lists, key=lambda record: (record.time, record.stream, record.seq))
         return list(merged)[:limit]
 
-    def before(self, tenant: str, stream: str, before: int | None, limit: int) -> list[Change]:
-        """Up to ``limit`` changes of one stream numbered below ``before`` (None: the newest), newest first.
+    def page(
+        self, tenant: str, stream: str, cursor: FeedCursor | None = None, limit: int = 100
+    ) -> tuple[list[ChangeRecord], FeedCursor]:
+        """Up to ``limit`` records of one stream after ``cursor`` (None: the oldest kept), and the cursor to go on
+        from: paging with it misses no record (scim.store.encode_cursor makes it a token)."""
+        return self.streams[stream].page(tenant, cursor, limit)
 
-        Records are numbered without gaps and trimmed from the oldest, so the ``limit`` records below a number
-        are one key range: a point read of the counter row (only when ``before`` is None) and one range query.
+    def before(self, tenant: str, stream: str, before: int | None, limit: int) -> list[Change]:
+        """Up to ``limit`` changes of one stream numbered below ``before`` (None: the newest), highest first.
+
+        Each shard's records are numbered without gaps and trimmed from the oldest, so the ``limit`` records below
+        a number are one key range a shard: a range read of the counter rows and one range query a shard.
         """
-        rows = self.streams[stream]
-        top = rows.last_seq(tenant) + 1 if before is None else before
-        if top <= 1 or limit <= 0:
-            return []
-        records = rows.read(tenant, after=max(top - 1 - limit, 0), limit=limit, brief=True)
-        return [Change.of(record) for record in reversed(records) if record.seq < top]
+        return [Change.of(record) for record in self.streams[stream].below(tenant, before, limit)]
 
     def latest(self, tenant: str, limit: int) -> list[Change]:
         """The newest ``limit`` changes of the tenant in both streams, newest first (bounded round trips)."""

@@ -4,8 +4,10 @@ Right after a change commits, its records are handed to a bounded in-process que
 background thread, so a SCIM request never waits for the queue; when the queue is slow or down, records
 are dropped from memory (never from the change log) and the sweep sends them later. The sweep (a timer
 function in Azure, a thread in devhost) sends every record after each partition's watermark, moves the
-watermark, and trims records past the retention period that were delivered. Delivery is at-least-once:
-a record may be sent twice (after a crash, or by the thread and the sweep both), never zero times.
+watermark, and trims records past the retention period that were delivered. A partition has a sequence per
+counter shard (scim.store.changes), each with its own watermark: the sweep reads the shards' last numbers in
+one range read and reads records only from the sequences that moved. Delivery is at-least-once: a record may
+be sent twice (after a crash, or by the thread and the sweep both), never zero times.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 
 from scim.platform.changes import message
 from scim.store import (
+    COUNTER_SHARDS,
+    LEGACY_SEQUENCE,
     ChangeQueue,
     ChangeRecord,
     ChangeRows,
@@ -75,7 +79,7 @@ class Delivery:
         self._thread: threading.Thread | None = None
         self._paused_until = 0.0
         self._marks: dict[tuple[str, str], Watermark] = {}
-        self._unmarked: dict[tuple[str, str], list[int]] = {}
+        self._unmarked: dict[tuple[str, str], list[tuple[int, int]]] = {}
         self._marked_at = 0.0
         self.dropped = 0
 
@@ -137,7 +141,7 @@ class Delivery:
                     "change not delivered: stream=%s seq=%d; the sweep will deliver", record.stream, record.seq
                 )
                 continue
-            self._unmarked.setdefault((record.stream, tenant), []).append(record.seq)
+            self._unmarked.setdefault((record.stream, tenant), []).append(record.position)
 
     def _mark_all(self) -> None:
         unmarked, self._unmarked = self._unmarked, {}
@@ -149,12 +153,12 @@ class Delivery:
         assert self._send is not None
         self._send(message(record))
 
-    def _mark_sent(self, stream: str, tenant: str, seqs: list[int]) -> None:
+    def _mark_sent(self, stream: str, tenant: str, positions: list[tuple[int, int]]) -> None:
         rows = self.streams.get(stream)
         if rows is None:
             return
         try:
-            mark = rows.mark_sent(tenant, seqs, self._marks.get((stream, tenant)))
+            mark = rows.mark_sent(tenant, positions, self._marks.get((stream, tenant)))
         except StorageUnavailableError:
             mark = None
         if mark is None:
@@ -190,7 +194,11 @@ class Delivery:
                 report.partitions += 1
                 try:
                     mark = self._sweep_partition(stream, rows, found, report)
-                    up_to = mark.published if self._send is not None else sys.maxsize
+                    parts = range(LEGACY_SEQUENCE, COUNTER_SHARDS)
+                    if self._send is None:
+                        up_to = dict.fromkeys(parts, sys.maxsize)
+                    else:
+                        up_to = {part: mark.mark(part).published for part in parts}
                     report.trimmed += rows.trim(mark.tenant, cutoff, up_to)
                 except QueueUnavailableError as exc:
                     report.failed = True
@@ -204,21 +212,30 @@ class Delivery:
     def _sweep_partition(self, stream: str, rows: ChangeRows, mark: Watermark, report: SweepReport) -> Watermark:
         if self._send is None:
             return mark
-        if mark.published > rows.last_seq(mark.tenant):
-            # The partition was purged (the tenant deleted) and numbers again from 1: start over.
+        lasts = rows.sequences(mark.tenant)
+        if any(found.published > lasts.get(part, 0) for part, found in mark.marks.items()):
+            # The partition was purged (the tenant deleted) and numbers again from the start: start over.
             mark = rows.reset(mark) or mark
-        while True:
-            records = rows.read(mark.tenant, after=mark.published, limit=SWEEP_PAGE)
+        for part, last in sorted(lasts.items()):
+            mark = self._sweep_sequence(stream, rows, mark, report, part=part, last=last)
+        return mark
+
+    def _sweep_sequence(
+        self, stream: str, rows: ChangeRows, mark: Watermark, report: SweepReport, *, part: int, last: int
+    ) -> Watermark:
+        while mark.mark(part).published < last:
+            records = rows.since(mark.tenant, part, mark.mark(part).published, SWEEP_PAGE)
             if not records:
                 return mark
             for record in records:
-                if not mark.delivered(record.seq):
+                if not mark.delivered(record.position):
                     self._deliver(record)
                     report.published += 1
-            advanced = rows.mark_sent(mark.tenant, [record.seq for record in records], mark)
+            advanced = rows.mark_sent(mark.tenant, [record.position for record in records], mark)
             self._marks.pop((stream, mark.tenant), None)
-            if advanced is None or advanced.published <= mark.published:
+            if advanced is None or advanced.mark(part).published <= mark.mark(part).published:
                 return mark  # contended: the next sweep goes on from the stored watermark
             mark = advanced
             if len(records) < SWEEP_PAGE:
                 return mark
+        return mark

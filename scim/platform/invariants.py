@@ -142,8 +142,11 @@ def check_table(
                 legacy += is_legacy
         elif is_index_key(key):
             index_rows[key] = str(row.get("ResourceId", ""))
-        elif is_counter_key(key):
-            counter = row
+        elif is_counter_key(key):  # the counter shards (and an older counter row): their sums are the counts
+            summed = dict(counter or {"Total": 0, "Active": 0})
+            for column in ("Total", "Active"):
+                summed[column] = int(summed[column]) + int(row.get(column) or 0)
+            counter = summed
     problems += _check_listed(table, resources, index_rows)
     for index_key, owner in sorted(index_rows.items()):
         if owner not in resources:

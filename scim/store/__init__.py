@@ -10,10 +10,11 @@ from scim.store.activity import ActivityPage, ActivityRecord, ActivityTable, Tra
 from scim.store.azure import RetryBudget, lean_async_transactions
 from scim.store.bulk import LoadedResource
 from scim.store.calls import counted_calls, counting, start_counting
-from scim.store.changes import ChangeRecord, ChangeRows, Watermark
+from scim.store.changes import ChangeRecord, ChangeRows, FeedCursor, decode_cursor, encode_cursor
 from scim.store.counters import ActiveLimitReachedError, CountChange, Counts
 from scim.store.keys import (
     COUNTER_ROW_KEY,
+    COUNTER_SHARDS,
     activity_key,
     attribute_index_prefix,
     change_suffix,
@@ -30,7 +31,10 @@ from scim.store.keys import (
     record_key,
     resource_id_of,
     resource_key,
+    shard_of,
 )
+from scim.store.marks import LEGACY as LEGACY_SEQUENCE
+from scim.store.marks import Watermark
 from scim.store.membership import PAIRS_PER_TRANSACTION as MEMBER_PAIRS_PER_TRANSACTION
 from scim.store.membership import GroupGoneError, Memberships
 from scim.store.memory import MemoryStorage
@@ -53,6 +57,8 @@ from scim.store.transfer import EncodedRow, PartitionTransfer
 
 __all__ = [
     "COUNTER_ROW_KEY",
+    "COUNTER_SHARDS",
+    "LEGACY_SEQUENCE",
     "MAX_ACTIVITY_PAGE",
     "MAX_DOCUMENT_CHARS",
     "MAX_MESSAGE_BYTES",
@@ -70,6 +76,7 @@ __all__ = [
     "Counts",
     "DocumentTooLargeError",
     "EncodedRow",
+    "FeedCursor",
     "GroupGoneError",
     "IndexEntry",
     "LoadedResource",
@@ -97,6 +104,8 @@ __all__ = [
     "change_suffix",
     "counted_calls",
     "counting",
+    "decode_cursor",
+    "encode_cursor",
     "encoded_size",
     "index_key",
     "is_change_key",
@@ -112,5 +121,6 @@ __all__ = [
     "record_key",
     "resource_id_of",
     "resource_key",
+    "shard_of",
     "start_counting",
 ]

@@ -12,8 +12,10 @@ from typing import Any
 from azure.core.exceptions import AzureError
 from azure.data.tables import TransactionOperation
 
-from scim.store.changes import ChangeDraft, ChangeRecord, record_row, watermark_row
-from scim.store.keys import COUNTER_ROW_KEY, resource_key
+from scim.store.changes import ChangeDraft, ChangeRecord, record_row
+from scim.store.counters import CounterRow, Counts, record_number
+from scim.store.keys import COUNTER_ROW_KEY, COUNTER_SHARDS, resource_key, shard_of
+from scim.store.marks import LEGACY, Mark, watermark_row
 from scim.store.outbox import OutboxRegistry
 from scim.store.reads import PartitionReads
 from scim.store.rows import IndexEntry, Operation, split_document
@@ -50,20 +52,23 @@ def load_resources(
 
     The partition ends as if each had been created by ``create`` and, unless ``change_records``, its
     "created" record delivered and trimmed since: resource rows stamped with their Seq, index rows, and the
-    counter row's Total, Active and Seq counting them all. Sequence numbers are handed out here, in order,
-    so the transactions need not write the counter row and ``writers`` never contend for it; the counter
-    row is written once at the end. Without records the registry's watermark says all were delivered; with
+    counter shards' Total, Active and Seq counting them all. Numbers are handed out here, in each resource's
+    shard, so the transactions need not write the counter shards and ``writers`` never contend for them; every
+    shard is written once at the end (with no limit: the next capped write rebalances them, and the older
+    counter row, if any, is folded in). Without records the registry's watermark says all were delivered; with
     them they wait for the delivery sweep (none is handed to the listener). Not for concurrent writers of
     the same tenant: for seeding benchmarks and fixtures.
     """
     registry.register(tenant)
-    counts = counters.counts(tenant)
-    seq = counters.sequence(tenant)
+    view = counters.shards(tenant)
+    locals_ = [view.local(k) for k in range(COUNTER_SHARDS)]
     batches: list[list[Operation]] = [[]]
     active = 0
     for resource in resources:
         index_rows = sorted(entry.row_key(resource.id) for entry in resource.indexes)
-        seq += 1
+        shard = shard_of(resource.id)
+        locals_[shard] += 1
+        seq = record_number(shard, locals_[shard])
         rows: list[dict[str, Any]] = [
             {
                 "PartitionKey": tenant,
@@ -78,7 +83,7 @@ def load_resources(
         ]
         if change_records:
             draft = ChangeDraft("created", resource.id, now, resource.name, resource.document, now)
-            rows.append(record_row(ChangeRecord.of(tenant, stream, seq, draft)))
+            rows.append(record_row(ChangeRecord.of(tenant, stream, shard, locals_[shard], draft)))
         if len(batches[-1]) + len(rows) > TRANSACTION_LIMIT:
             batches.append([])
         batches[-1] += [(TransactionOperation.CREATE, row) for row in rows]
@@ -86,12 +91,19 @@ def load_resources(
     batches = [batch for batch in batches if batch]
     with ThreadPoolExecutor(max_workers=writers) as pool:
         list(pool.map(submit, batches))
-    counter = {"Total": counts.total + len(resources), "Active": counts.active + active, "Seq": seq}
+    counts = view.counts + Counts(len(resources), active)
     try:
-        reads.client().upsert_entity({"PartitionKey": tenant, "RowKey": COUNTER_ROW_KEY, **counter})
+        for k, row in enumerate(view.shards):
+            held = counts if k == 0 else Counts(0, 0)
+            written = CounterRow(held, None, locals_[k], None, row.base if row.etag else view.base)
+            _kind, entity, *_ = counters.operation(tenant, k, written, CounterRow(Counts(), None))
+            reads.client().upsert_entity(entity)
+        if view.legacy is not None and view.legacy.etag is not None:
+            reads.client().delete_entity(tenant, COUNTER_ROW_KEY)
         counters.forget(tenant)
         if not change_records:
-            reads.client().upsert_entity(watermark_row(tenant, seq))
+            marks = {k: Mark(locals_[k]) for k in range(COUNTER_SHARDS)}
+            reads.client().upsert_entity(watermark_row(tenant, {**marks, LEGACY: Mark(view.base)}))
     except AzureError as exc:
         raise reads.storage_error(exc) from exc
     return len(batches)

@@ -1,46 +1,71 @@
 """The transactional outbox: one change record per change, in the change's own entity-group transaction.
 
 Rows in a tenant's partition of each resource table (Users, Groups), beside the resources:
-- ``o|<seq, 12 digits>``  a change record: Seq, Time, Operation, ResourceType, ResourceId, Name, Members,
-                          and for a created or changed resource its SCIM document (Document0..n) and Created
+- ``o|s<shard>|<local, 12 digits>``  a change record: Seq, Shard, Time, Operation, ResourceType, ResourceId,
+                                    Name, Members, and for a created or changed resource its SCIM document
+                                    (Document0..n) and Created
+- ``o|<seq, 12 digits>``             a record of the older single sequence (no Shard), kept until trimmed
 
-Each table partition numbers its changes 1, 2, 3, … with the ``Seq`` of its counter row (scim.store.counters),
-which every change updates conditionally in the same transaction: a change that commits has its record and
-its number, a change that fails has neither, and numbers are committed in order with no gaps. The resource row
-written by a change carries the same ``Seq`` (its ``meta.version`` derives from it), so a record and the
-resource it describes agree on the version.
+Each change is numbered in the sequence of its resource's counter shard (scim.store.counters), which the change
+updates conditionally in the same transaction: a change that commits has its record and its number, a change
+that fails has neither, and each shard's local numbers are committed in order with no gaps. A record's Seq is
+record_number(shard, local): unique in the table partition, and increasing over the changes of one resource
+(they all go through one shard), above every number of the older sequence. The resource row written by a
+change carries the same Seq (its ``meta.version`` derives from it), so a record and the resource it describes
+agree on the version. A consumer keeps the highest Seq applied per resource (and per membership pair) and
+converges whatever the order of delivery.
 
-Rows in the table's registry partition ``~changes`` (no tenant id can start with ``~``):
-- ``<tenant>``  Published: every record up to this sequence number was delivered (the sweep's watermark);
-                Sent: ranges of later records delivered already, so the sweep re-sends only what was lost
-
-A tenant's registry row is written once per process before its first change, so the sweeper finds every
-partition that may hold undelivered records by reading one small partition, never the whole table. Records
-are trimmed by key range from the oldest, so trimming reads only what it deletes.
+The feed is read losslessly with a FeedCursor: each sequence's last local number read (records of one shard
+commit in key order, so nothing can appear behind a cursor). Reading "after a number" (read) is a filter: the
+records numbered above it. Delivery watermarks live in the registry partitions (scim.store.marks). Records are
+trimmed by key range from the oldest of each sequence, so trimming reads only what it deletes (and one row a
+sequence).
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from azure.core import MatchConditions
-from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, TransactionOperation, UpdateMode
 
-from scim.store.keys import RECORD_END, RECORD_PREFIX, record_key
+from scim.store.counters import CounterShards, record_number
+from scim.store.keys import (
+    COUNTER_SHARDS,
+    LEGACY_RECORD_END,
+    RECORD_PREFIX,
+    record_key,
+    shard_record_key,
+    shard_records_prefix,
+)
+from scim.store.marks import (
+    LEGACY,
+    REGISTRY_END,
+    REGISTRY_PARTITION,
+    Mark,
+    Position,
+    Watermark,
+    marks_columns,
+    registry_partition,
+    registry_row,
+)
 from scim.store.rows import join_document, split_document
 
-REGISTRY_PARTITION = "~changes"
 _NAME_CHARS = 1024
 _DELETES_PER_TRANSACTION = 100
 
 OPERATIONS = ("created", "updated", "disabled", "enabled", "deleted", "member-added", "member-removed")
 """What a change did; member-added and member-removed are changes to a group's members."""
+
+FeedCursor = dict[int, int]
+"""Where a reader of the feed is: each sequence's (LEGACY or a shard's) last local number read."""
 
 
 def version_key(seq: int) -> str:
@@ -48,9 +73,28 @@ def version_key(seq: int) -> str:
     return f"seq:{seq}"
 
 
+def encode_cursor(cursor: Mapping[int, int]) -> str:
+    """A cursor as a token for a command line or a URL: ``part.local`` pairs joined by ``-`` (``L`` the older)."""
+    return "-".join(f"{'L' if part == LEGACY else part}.{local}" for part, local in sorted(cursor.items())) or "0"
+
+
+def decode_cursor(token: str) -> FeedCursor:
+    """The cursor a token stands for; ValueError for anything encode_cursor does not make."""
+    cursor: FeedCursor = {}
+    if token == "0":  # noqa: S105 - a cursor at the start, not a secret
+        return cursor
+    for pair in token.split("-"):
+        part, _, local = pair.partition(".")
+        number = LEGACY if part == "L" else int(part)
+        if not (number == LEGACY or 0 <= number < COUNTER_SHARDS) or not local.isdigit():
+            raise ValueError(f"not a change feed cursor: {token!r}")
+        cursor[number] = int(local)
+    return cursor
+
+
 @dataclass(frozen=True)
 class ChangeDraft:
-    """A change about to be written: it gets its sequence number inside the transaction that commits it.
+    """A change about to be written: it gets its number inside the transaction that commits it.
 
     ``stamps`` is the index of the transaction operation that writes the resource's row: that row gets the
     record's Seq, so the resource's meta.version is the one the record carries.
@@ -72,7 +116,7 @@ class ChangeRecord:
 
     tenant: str
     stream: str
-    """The table whose partition numbered the change: "Users" or "Groups" (each has its own sequence)."""
+    """The table whose partition numbered the change: "Users" or "Groups" (each has its own sequences)."""
     seq: int
     time: datetime
     operation: str
@@ -82,17 +126,26 @@ class ChangeRecord:
     document: dict[str, Any] | None
     created: datetime | None
     members: tuple[str, ...]
+    shard: int | None = None
+    """The counter shard whose sequence numbered it; None for a record of the older single sequence."""
 
     @property
     def version_key(self) -> str:
         return version_key(self.seq)
 
+    @property
+    def position(self) -> Position:
+        """(sequence, local number): where the record is in its shard's sequence (or the older one)."""
+        if self.shard is None:
+            return (LEGACY, self.seq)
+        return (self.shard, self.seq // COUNTER_SHARDS)
+
     @classmethod
-    def of(cls, tenant: str, stream: str, seq: int, draft: ChangeDraft) -> ChangeRecord:
+    def of(cls, tenant: str, stream: str, shard: int, local: int, draft: ChangeDraft) -> ChangeRecord:
         return cls(
             tenant=tenant,
             stream=stream,
-            seq=seq,
+            seq=record_number(shard, local),
             time=draft.time,
             operation=draft.operation,
             resource_type=resource_type_of(stream),
@@ -101,6 +154,7 @@ class ChangeRecord:
             document=draft.document,
             created=draft.created,
             members=draft.members,
+            shard=shard,
         )
 
 
@@ -109,16 +163,23 @@ def resource_type_of(stream: str) -> str:
     return stream[:-1] if stream.endswith("s") else stream
 
 
+def _key_of(record: ChangeRecord) -> str:
+    part, local = record.position
+    return record_key(local) if part == LEGACY else shard_record_key(part, local)
+
+
 def record_row(record: ChangeRecord) -> dict[str, Any]:
     row: dict[str, Any] = {
         "PartitionKey": record.tenant,
-        "RowKey": record_key(record.seq),
+        "RowKey": _key_of(record),
         "Seq": record.seq,
         "Time": record.time,
         "Operation": record.operation,
         "ResourceType": record.resource_type,
         "ResourceId": record.resource_id,
     }
+    if record.shard is not None:
+        row["Shard"] = record.shard
     if record.name:
         row["Name"] = record.name
     if record.members:
@@ -132,6 +193,7 @@ def record_row(record: ChangeRecord) -> dict[str, Any]:
 
 
 def record_from_entity(stream: str, entity: TableEntity) -> ChangeRecord:
+    shard = entity.get("Shard")
     return ChangeRecord(
         tenant=str(entity["PartitionKey"]),
         stream=stream,
@@ -144,55 +206,39 @@ def record_from_entity(stream: str, entity: TableEntity) -> ChangeRecord:
         document=join_document(entity) if entity.get("HasDocument") else None,
         created=entity.get("Created"),
         members=tuple(json.loads(entity.get("Members") or "[]")),
+        shard=None if shard is None else int(shard),
     )
 
 
-_BRIEF = ["PartitionKey", "RowKey", "Seq", "Time", "Operation", "ResourceType", "ResourceId", "Name", "Members"]
+_BRIEF = [
+    "PartitionKey",
+    "RowKey",
+    "Seq",
+    "Shard",
+    "Time",
+    "Operation",
+    "ResourceType",
+    "ResourceId",
+    "Name",
+    "Members",
+]
 """A record's columns without its document."""
 
-_SENT_RANGES = 64
-"""Ranges of delivered records kept beyond the watermark; past that the oldest are forgotten (re-sent)."""
+
+def _part_range(part: int, after_local: int) -> tuple[str, str]:
+    """The key range of a sequence's records after a local number."""
+    if part == LEGACY:
+        return record_key(max(after_local, 0)), LEGACY_RECORD_END
+    prefix = shard_records_prefix(part)
+    return shard_record_key(part, max(after_local, 0)), prefix[:-1] + "}"
 
 
-@dataclass(frozen=True)
-class Watermark:
-    """What was delivered from a tenant partition: every record up to ``published``, and the ``sent`` ranges."""
-
-    tenant: str
-    published: int
-    etag: str
-    sent: tuple[tuple[int, int], ...] = ()
-
-    def delivered(self, seq: int) -> bool:
-        return seq <= self.published or any(lo <= seq <= hi for lo, hi in self.sent)
-
-    @classmethod
-    def from_entity(cls, entity: TableEntity) -> Watermark:
-        sent = tuple((int(lo), int(hi)) for lo, hi in json.loads(entity.get("Sent") or "[]"))
-        return cls(str(entity["RowKey"]), int(entity.get("Published") or 0), str(entity.metadata["etag"]), sent)
-
-    def with_sent(self, seqs: Iterable[int]) -> tuple[int, tuple[tuple[int, int], ...]]:
-        """The watermark and ranges once ``seqs`` are delivered too: ranges merged, the prefix absorbed."""
-        ranges = sorted([*self.sent, *((s, s) for s in seqs if s > self.published)])
-        merged: list[tuple[int, int]] = []
-        for lo, hi in ranges:
-            if merged and lo <= merged[-1][1] + 1:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-            else:
-                merged.append((lo, hi))
-        published = self.published
-        while merged and merged[0][0] <= published + 1:
-            published = max(published, merged.pop(0)[1])
-        return published, tuple(merged[-_SENT_RANGES:])
-
-
-def registry_row(tenant: str) -> dict[str, Any]:
-    return {"PartitionKey": REGISTRY_PARTITION, "RowKey": tenant}
-
-
-def watermark_row(tenant: str, published: int) -> dict[str, Any]:
-    """The registry row saying every record up to ``published`` was delivered."""
-    return {**registry_row(tenant), "Published": published, "Sent": "[]"}
+def last_locals(view: CounterShards) -> dict[int, int]:
+    """Each sequence's last local number (sequences with none left out)."""
+    found = {part: row.seq for part, row in enumerate(view.shards) if row.etag is not None and row.seq}
+    if view.base:
+        found[LEGACY] = view.base
+    return found
 
 
 class ChangeTable(Protocol):
@@ -204,7 +250,7 @@ class ChangeTable(Protocol):
 
     def storage_error(self, exc: Exception) -> Exception: ...
 
-    def sequence(self, tenant: str) -> int: ...
+    def shards(self, tenant: str) -> CounterShards: ...
 
     def query(
         self, query: str, params: dict[str, Any], *, page: int = 1000, select: list[str] | None = None
@@ -218,51 +264,153 @@ class ChangeRows:
         self._table = table
         self.stream = table.stream
 
-    def read(self, tenant: str, *, after: int = 0, limit: int = 100, brief: bool = False) -> list[ChangeRecord]:
-        """Records with sequence numbers after ``after``, oldest first: one range query per 1,000.
+    def _part(
+        self, tenant: str, part: int, after_local: int, limit: int, *, brief: bool, before_local: int | None = None
+    ) -> Iterator[ChangeRecord]:
+        lo, hi = _part_range(part, after_local)
+        if before_local is not None:
+            hi = record_key(before_local) if part == LEGACY else shard_record_key(part, before_local)
+        rows = self._query(
+            "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
+            {"pk": tenant, "lo": lo, "hi": hi},
+            page=min(max(limit, 1), 1000),
+            select=_BRIEF if brief else None,
+        )
+        return (record_from_entity(self.stream, row) for row in itertools.islice(rows, limit))
 
-        ``brief`` leaves the documents out (what the operator's views show, at a fraction of the bytes).
+    def read(self, tenant: str, *, after: int = 0, limit: int = 100, brief: bool = False) -> list[ChangeRecord]:
+        """Records numbered above ``after``, lowest number first: a range read of the counter rows, then one
+        range query per sequence that has such records.
+
+        A filter, not a cursor: a record committed later in a slower shard may be numbered below ``after``;
+        page with ``page`` to miss nothing. ``brief`` leaves the documents out (the operator's views).
         """
         if limit <= 0:
             return []
-        rows = self._query(
-            "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
-            {"pk": tenant, "lo": record_key(max(after, 0)), "hi": RECORD_END},
-            page=min(limit, 1000),
-            select=_BRIEF if brief else None,
-        )
-        return [record_from_entity(self.stream, row) for row in itertools.islice(rows, limit)]
+        lists = []
+        for part, last in last_locals(self._table.shards(tenant)).items():
+            if part == LEGACY:
+                if last > after:
+                    lists.append(list(self._part(tenant, part, after, limit, brief=brief)))
+            elif record_number(part, last) > after:
+                lists.append(list(self._part(tenant, part, (after - part) // COUNTER_SHARDS, limit, brief=brief)))
+        merged = heapq.merge(*lists, key=lambda record: record.seq)
+        return [record for record in itertools.islice(merged, limit) if record.seq > after]
+
+    def below(self, tenant: str, before: int | None, limit: int) -> list[ChangeRecord]:
+        """Up to ``limit`` records numbered below ``before`` (None: all), highest first, without documents: the
+        range read of the counter rows and one bounded range query per sequence (each numbers without gaps)."""
+        if limit <= 0:
+            return []
+        lists = []
+        for part, last in last_locals(self._table.shards(tenant)).items():
+            if part == LEGACY:
+                top = last + 1 if before is None else min(before, last + 1)
+            else:
+                top = last + 1 if before is None else min(-((part - before) // COUNTER_SHARDS), last + 1)
+            if top > 1:
+                found = list(self._part(tenant, part, top - 1 - limit, limit, brief=True, before_local=top))
+                lists.append(found[::-1])
+        merged = heapq.merge(*lists, key=lambda record: -record.seq)
+        return list(itertools.islice(merged, limit))
+
+    def page(
+        self, tenant: str, cursor: Mapping[int, int] | None = None, limit: int = 100, *, brief: bool = False
+    ) -> tuple[list[ChangeRecord], FeedCursor]:
+        """Up to ``limit`` records after ``cursor`` (None: from the oldest kept), oldest first by time, and the
+        cursor after them: paging with it misses no record, whatever shard commits it and when."""
+        at: FeedCursor = dict(cursor or {})
+        if limit <= 0:
+            return [], at
+        lists = [
+            list(self._part(tenant, part, at.get(part, 0), limit, brief=brief))
+            for part, last in last_locals(self._table.shards(tenant)).items()
+            if last > at.get(part, 0)
+        ]
+        merged = heapq.merge(*lists, key=lambda record: (record.time, record.seq))
+        taken = list(itertools.islice(merged, limit))
+        for record in taken:
+            part, local = record.position
+            at[part] = max(at.get(part, 0), local)
+        return taken, at
 
     def last_seq(self, tenant: str) -> int:
-        """The partition's newest sequence number (0 for none): one point read of its counter row."""
-        return self._table.sequence(tenant)
+        """The partition's highest record number (0 for none): one range read of its counter rows."""
+        return self._table.shards(tenant).last_number()
+
+    def sequences(self, tenant: str) -> dict[int, int]:
+        """Each sequence's last local number: one range read of the counter rows."""
+        return last_locals(self._table.shards(tenant))
+
+    def since(self, tenant: str, part: int, after_local: int, limit: int) -> list[ChangeRecord]:
+        """One sequence's records after a local number, in order (the sweep)."""
+        return list(self._part(tenant, part, after_local, limit, brief=False))
+
+    # -- delivery watermarks --------------------------------------------------------------------------
 
     def watermarks(self) -> list[Watermark]:
-        """Every tenant partition that has (or had) records, with its delivery watermark: one small partition."""
-        rows = self._query("PartitionKey eq @pk", {"pk": REGISTRY_PARTITION}, page=1000)
-        return [Watermark.from_entity(row) for row in rows]
+        """Every tenant partition that has (or had) records, with its delivery watermark: one range read over the
+        registry partitions; a row still in the older single partition is moved into its bucket."""
+        rows = self._query(
+            "PartitionKey ge @lo and PartitionKey lt @hi", {"lo": REGISTRY_PARTITION, "hi": REGISTRY_END}, page=1000
+        )
+        found: dict[str, list[Watermark]] = {}
+        for row in rows:
+            mark = Watermark.from_entity(row)
+            found.setdefault(mark.tenant, []).append(mark)
+        marks = []
+        for _tenant, rows_of in sorted(found.items()):
+            legacy = next((m for m in rows_of if m.partition == REGISTRY_PARTITION), None)
+            bucket = next((m for m in rows_of if m.partition != REGISTRY_PARTITION), None)
+            if legacy is not None:
+                moved = self._move(legacy, bucket)
+                bucket = moved or bucket or legacy
+            if bucket is not None:
+                marks.append(bucket)
+        return marks
 
-    def mark_sent(self, tenant: str, seqs: Sequence[int], known: Watermark | None = None) -> Watermark | None:
+    def _move(self, legacy: Watermark, bucket: Watermark | None) -> Watermark | None:
+        """The older registry row merged into the tenant's bucket row, then deleted; None if contended."""
+        client = self._table.client()
+        merged = legacy.union(bucket) if bucket is not None else dict(legacy.marks)
+        row = {**registry_row(legacy.tenant), **marks_columns(merged)}
+        try:
+            if bucket is None:
+                written = client.create_entity(row)
+            else:
+                written = client.update_entity(
+                    row, mode=UpdateMode.MERGE, etag=bucket.etag, match_condition=MatchConditions.IfNotModified
+                )
+            client.delete_entity(
+                REGISTRY_PARTITION, legacy.tenant, etag=legacy.etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+            return None
+        except AzureError as exc:
+            raise self._table.storage_error(exc) from exc
+        return Watermark(legacy.tenant, str(written["etag"]), merged, registry_partition(legacy.tenant))
+
+    def mark_sent(self, tenant: str, positions: Sequence[Position], known: Watermark | None = None) -> Watermark | None:
         """Record that these records were delivered: one conditional merge of the registry row.
 
-        The watermark moves over every record delivered without a gap; later ones are kept as ranges, so the
+        Each watermark moves over every record delivered without a gap; later ones are kept as ranges, so the
         sweep skips them. ``known`` (a cached copy) saves the read; None if the row stayed contended.
         """
         client = self._table.client()
         for _attempt in range(3):
             try:
                 if known is None:
-                    known = Watermark.from_entity(client.get_entity(REGISTRY_PARTITION, tenant))
-                published, sent = known.with_sent(seqs)
-                if (published, sent) == (known.published, known.sent):
+                    known = Watermark.from_entity(client.get_entity(registry_partition(tenant), tenant))
+                marks = known.with_sent(positions)
+                if marks == dict(known.marks):
                     return known
                 written = client.update_entity(
-                    {**registry_row(tenant), "Published": published, "Sent": json.dumps([list(r) for r in sent])},
+                    {"PartitionKey": known.partition, "RowKey": tenant, **marks_columns(marks)},
                     mode=UpdateMode.MERGE,
                     etag=known.etag,
                     match_condition=MatchConditions.IfNotModified,
                 )
-                return Watermark(tenant, published, str(written["etag"]), sent)
+                return Watermark(tenant, str(written["etag"]), marks, known.partition)
             except (ResourceModifiedError, ResourceNotFoundError):
                 known = None  # another publisher moved it (or the cached copy is stale): read it again
             except AzureError as exc:
@@ -270,10 +418,10 @@ class ChangeRows:
         return None
 
     def reset(self, known: Watermark) -> Watermark | None:
-        """Nothing delivered: for a partition purged since (its numbers start again from 1)."""
+        """Nothing delivered: for a partition purged since (its numbers start again)."""
         try:
             written = self._table.client().update_entity(
-                {**registry_row(known.tenant), "Published": 0, "Sent": "[]"},
+                {"PartitionKey": known.partition, "RowKey": known.tenant, **marks_columns({})},
                 mode=UpdateMode.MERGE,
                 etag=known.etag,
                 match_condition=MatchConditions.IfNotModified,
@@ -282,24 +430,31 @@ class ChangeRows:
             return None
         except AzureError as exc:
             raise self._table.storage_error(exc) from exc
-        return Watermark(known.tenant, 0, str(written["etag"]))
+        return Watermark(known.tenant, str(written["etag"]), {LEGACY: Mark()}, known.partition)
 
-    def trim(self, tenant: str, before: datetime, up_to: int) -> int:
-        """Delete the oldest records made before ``before`` and already delivered (seq <= up_to); how many.
+    def trim(self, tenant: str, before: datetime, up_to: Mapping[int, int]) -> int:
+        """Delete each sequence's oldest records made before ``before`` and already delivered (local number at
+        most ``up_to[part]``); how many. Reads keys from the oldest record of each sequence on and stops at the
+        first one to keep: the cost is what it deletes, and one row a sequence."""
+        deleted = 0
+        for part in sorted({LEGACY, *range(COUNTER_SHARDS)}):
+            keys: list[str] = []
+            lo, hi = _part_range(part, 0)
+            rows = self._query(
+                "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                {"pk": tenant, "lo": lo if part != LEGACY else RECORD_PREFIX, "hi": hi},
+                page=_DELETES_PER_TRANSACTION,
+                select=["RowKey", "Seq", "Shard", "Time"],
+            )
+            for row in rows:
+                local = record_from_position(row)
+                if local > up_to.get(part, 0) or row["Time"] >= before:
+                    break
+                keys.append(str(row["RowKey"]))
+            deleted += self._delete(tenant, keys)
+        return deleted
 
-        Reads keys from the oldest record on and stops at the first one to keep: the cost is what it deletes.
-        """
-        keys: list[str] = []
-        rows = self._query(
-            "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
-            {"pk": tenant, "lo": RECORD_PREFIX, "hi": RECORD_END},
-            page=_DELETES_PER_TRANSACTION,
-            select=["RowKey", "Seq", "Time"],
-        )
-        for row in rows:
-            if int(row["Seq"]) > up_to or row["Time"] >= before:
-                break
-            keys.append(str(row["RowKey"]))
+    def _delete(self, tenant: str, keys: list[str]) -> int:
         client = self._table.client()
         deleted = 0
         for start in range(0, len(keys), _DELETES_PER_TRANSACTION):
@@ -319,3 +474,9 @@ class ChangeRows:
         self, query: str, params: dict[str, Any], *, page: int, select: list[str] | None = None
     ) -> Iterator[TableEntity]:
         return self._table.query(query, params, page=page, select=select)
+
+
+def record_from_position(row: TableEntity) -> int:
+    """A record row's local number in its sequence (from its Seq and Shard)."""
+    seq = int(row["Seq"])
+    return seq if row.get("Shard") is None else seq // COUNTER_SHARDS

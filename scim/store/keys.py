@@ -4,8 +4,11 @@ A tenant's partition of a resource table (Users, Groups):
 - ``r|<id>``                          the resource row
 - ``i|<attribute>|<sha256>``          a unique index row; ``i|<attribute>|<sha256>|<id>`` a non-unique one
 - ``m|<group id>|<user id>``          a membership (Groups table), with its reverse ``u|<user id>|<group id>``
-- ``c|count``                         the counter row: counts and the change sequence
-- ``o|<seq, 12 digits>``              a change record
+- ``c|count|<shard, 2 digits>``       a counter shard: part of the counts, and its own change sequence
+- ``c|count``                         the counter row of older partitions (one row, one sequence): read as the
+                                      base of the counts until a rebalance folds it into the shards
+- ``o|s<shard>|<local seq, 12 digits>``  a change record, numbered in its shard's sequence
+- ``o|<seq, 12 digits>``              a change record of the older single sequence (kept until trimmed)
 
 Index rows are keyed by a hash of the normalised value, never the raw value: userName may hold ``#`` (B2B
 guests' ``#EXT#``) or ``/``, which Table keys forbid.
@@ -18,6 +21,7 @@ range; name keys are percent-encoded so no user data breaks a key and prefixes s
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -28,8 +32,14 @@ INDEX_PREFIX = "i|"
 MEMBER_PREFIX = "m|"
 MEMBER_OF_PREFIX = "u|"
 COUNTER_ROW_KEY = "c|count"
+COUNTER_END = "c|count}"
+"""Sorts after the older counter row and every shard: the upper bound of one range read of all of them."""
+COUNTER_SHARDS = 16
+"""Counter shards a partition has; a resource's changes always go through shard_of(its id)."""
 RECORD_PREFIX = "o|"
 RECORD_END = "o}"
+LEGACY_RECORD_END = "o|:"
+"""Sorts after every record key of the older single sequence (digits) and before every shard's (``o|s``)."""
 _SEQ_DIGITS = 12
 
 # -- resource tables --------------------------------------------------------------------------------
@@ -96,12 +106,37 @@ def membership_of(row_key: str) -> tuple[bool, str, str] | None:
 
 
 def is_counter_key(row_key: str) -> bool:
-    return row_key == COUNTER_ROW_KEY
+    """The older counter row or a counter shard."""
+    return row_key == COUNTER_ROW_KEY or row_key.startswith(COUNTER_ROW_KEY + "|")
+
+
+def counter_shard_key(shard: int) -> str:
+    return f"{COUNTER_ROW_KEY}|{shard:02d}"
+
+
+def counter_shard_of(row_key: str) -> int | None:
+    """The shard a counter shard's key names; None for the older counter row (or any other row)."""
+    head, _, shard = row_key.rpartition("|")
+    return int(shard) if head == COUNTER_ROW_KEY and shard.isdigit() else None
+
+
+def shard_of(resource_id: str) -> int:
+    """The counter shard every change of a resource is counted and numbered in (stable across processes)."""
+    return zlib.crc32(resource_id.encode("utf-8")) % COUNTER_SHARDS
 
 
 def record_key(seq: int) -> str:
-    """A change record's key: numbered so that key order is change order."""
+    """A change record's key in the older single sequence: numbered so that key order is change order."""
     return f"{RECORD_PREFIX}{seq:0{_SEQ_DIGITS}d}"
+
+
+def shard_records_prefix(shard: int) -> str:
+    return f"{RECORD_PREFIX}s{shard:02d}|"
+
+
+def shard_record_key(shard: int, local: int) -> str:
+    """A change record's key: the shard, then its number in the shard's sequence (key order is change order)."""
+    return f"{shard_records_prefix(shard)}{local:0{_SEQ_DIGITS}d}"
 
 
 def is_record_key(row_key: str) -> bool:

@@ -1,5 +1,6 @@
-"""The outbox's side of a commit: the tenant's registry row written before its first change record, and the
-listener (the queue publisher) told of each commit's records. The records themselves: scim.store.changes."""
+"""The outbox's side of a commit: the tenant's registry row (in its bucket, scim.store.marks) written before its
+first change record, and the listener (the queue publisher) told of each commit's records. The records
+themselves: scim.store.changes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from collections.abc import Callable, Sequence
 from azure.core.exceptions import AzureError
 from azure.data.tables import UpdateMode
 
-from scim.store.changes import ChangeRecord, registry_row
+from scim.store.changes import ChangeRecord
+from scim.store.marks import registry_row
 from scim.store.reads import PartitionReads
 
 REGISTERED_LIMIT = 100_000

@@ -1,9 +1,9 @@
 """SCIM resources in Azure Table Storage: one partition per tenant, a row per resource, a row per index value.
 
 The rows and their keys are scim.store.keys'. A resource and all its index rows are written in one
-entity-group transaction with the counter row (scim.store.sequence) and the change record (scim.store.changes),
-so a taken unique value fails the whole write atomically (409) and a failed request leaves nothing behind, not
-even a change record. Only scim.store imports azure.data.tables.
+entity-group transaction with its counter shard (scim.store.counters, scim.store.sequence) and the change
+record (scim.store.changes), so a taken unique value fails the whole write atomically (409) and a failed
+request leaves nothing behind, not even a change record. Only scim.store imports azure.data.tables.
 """
 
 from __future__ import annotations
@@ -35,15 +35,16 @@ from azure.data.tables import (
 from scim.store.bulk import LoadedResource, load_resources
 from scim.store.changes import ChangeDraft, ChangeRecord, record_row
 from scim.store.counters import (
-    ActiveLimitReachedError,
     ActiveOf,
     CountChange,
     CounterConflictError,
     CounterRow,
+    CounterShards,
     Counts,
-    apply_change,
+    fits_shard,
+    rebalanced,
 )
-from scim.store.keys import resource_key
+from scim.store.keys import COUNTER_SHARDS, resource_key, shard_of
 from scim.store.outbox import ChangeListener, OutboxRegistry, notify
 from scim.store.reads import PartitionReads
 from scim.store.rows import (
@@ -89,7 +90,7 @@ class ResourceTable(PartitionReads):
         self._table_ready = False
         self._ready_lock = threading.Lock()
         self.counters = TenantCounters(self)
-        """The partition's counter row: counts, change sequence, its cached ETag."""
+        """The partition's counter shards: counts, change sequences, their cached ETags."""
         self.registry = OutboxRegistry(self)
         self.turns = WriterTurns()
         self.on_commit: ChangeListener | None = None
@@ -125,7 +126,7 @@ class ResourceTable(PartitionReads):
         return exc
 
     def _submit(
-        self, operations: Sequence[Operation], index_attributes: dict[str, str], counter_index: int | None = None
+        self, operations: Sequence[Operation], index_attributes: dict[str, str], counter_ops: range = range(0)
     ) -> list[Any]:
         if len(operations) > _TRANSACTION_LIMIT:
             raise DocumentTooLargeError("too many index rows for one transaction")
@@ -133,7 +134,7 @@ class ResourceTable(PartitionReads):
             return list(self.client().submit_transaction(operations))
         except TableTransactionError as exc:
             code = str(getattr(exc, "error_code", None) or "")
-            if counter_index is not None and exc.index == counter_index:
+            if exc.index in counter_ops:
                 raise CounterConflictError() from exc
             if code == "EntityAlreadyExists":
                 failed = operations[exc.index] if 0 <= exc.index < len(operations) else None
@@ -161,22 +162,29 @@ class ResourceTable(PartitionReads):
         *,
         absent: Mapping[str, str] | None = None,
     ) -> tuple[list[Any], list[ChangeRecord]]:
-        """Submit a change's rows with the counter row and its numbered change records, all or nothing.
+        """Submit a change's rows with its counter shards and its numbered change records, all or nothing.
 
-        ``absent`` (row key -> attribute) are unique index rows that must not exist: each is read before each
-        attempt, and the attempt commits only if the counter row is still the one it was read against. Every
-        write of index rows also writes the counter row, so no such row can appear between the read and the
-        commit (UniqueValueTakenError if one exists).
+        Each draft is numbered in the shard of its resource, and the count change is made on the shard of the
+        first draft's resource (the home shard); those shards are written conditionally on their (cached)
+        ETags, so numbers are handed out once each and committed in order, and the transaction is retried while
+        another writer wins the race. A raising write that does not fit its shard's share of the limit takes
+        the exact path (scim.store.counters): every shard read fresh and rewritten in the transaction.
 
-        The counter row is written conditionally on its (cached) ETag, so sequence numbers are handed out
-        once each and committed in order; the transaction is retried while another writer wins the race.
+        ``absent`` (row key -> attribute) are unique index rows under an older key that must not exist: each is
+        read before each attempt (UniqueValueTakenError if one exists). No write creates such a row any more, and
+        a move of one to its current key creates the row this write would create, so no counter row is needed
+        to keep the read and the commit together.
 
-        Writers of the same tenant in this process take turns (scim.store.writers): in turn, each commit finds
-        the ETag its predecessor left in the cache and costs one call.
+        Writers of the same tenant and shard in this process take turns (scim.store.writers): in turn, each
+        commit finds the ETag its predecessor left in the cache and costs one call.
         """
         self.registry.register(tenant)
-        with self.turns.turn(tenant):
-            results, records = self._commit_in_turn(tenant, operations, index_attributes, change, drafts, absent=absent)
+        home = shard_of(drafts[0].resource_id) if drafts else 0
+        touched = {shard_of(draft.resource_id) for draft in drafts} | ({home} if not change.is_empty else set())
+        with self.turns.turn(tenant, touched):
+            results, records = self._commit_in_turn(
+                tenant, operations, index_attributes, change, drafts, home=home, touched=touched, absent=absent
+            )
         notify(self.on_commit, self.stream, tenant, records)
         return results, records
 
@@ -188,52 +196,105 @@ class ResourceTable(PartitionReads):
         change: CountChange,
         drafts: Sequence[ChangeDraft],
         *,
+        home: int,
+        touched: set[int],
         absent: Mapping[str, str] | None = None,
     ) -> tuple[list[Any], list[ChangeRecord]]:
         for attempt in range(_COUNTER_RETRIES):
-            cached = self.counters.cached(tenant)
-            row = cached or self.counters.read(tenant, change.active_of)
             for row_key, attribute in sorted((absent or {}).items()):
                 if self._exists(tenant, row_key):
                     raise UniqueValueTakenError(attribute)
-            try:
-                counts = apply_change(row, change)
-            except ActiveLimitReachedError:
-                if cached is None:
-                    raise
-                # Another worker may have disabled or deleted users since: refuse on fresh counts only.
-                row = self.counters.read(tenant, change.active_of)
-                counts = apply_change(row, change)
-            seq = row.seq
-            stamped = list(operations)
-            records: list[ChangeRecord] = []
-            for draft in drafts:
-                seq += 1
-                records.append(ChangeRecord.of(tenant, self.stream, seq, draft))
-                if draft.stamps is not None:
-                    kind, entity, *options = stamped[draft.stamps]
-                    stamped[draft.stamps] = (kind, {**entity, "Seq": seq}, *options)  # type: ignore[assignment]
-            counter_op = self.counters.operation(tenant, counts, seq, row)
-            record_ops: list[Operation] = [(TransactionOperation.CREATE, record_row(r)) for r in records]
-            try:
-                results = self._submit(
-                    [*stamped, counter_op, *record_ops], index_attributes, counter_index=len(stamped)
-                )
-            except CounterConflictError:
+            if not touched:
+                return self._submit(operations, index_attributes), []
+            view = self.counters.cached(tenant) or self.counters.shards(tenant, change.active_of)
+            fast = self._fits(view, home, touched, change)
+            if fast:
+                nexts = {
+                    k: dataclasses.replace(
+                        view.shards[k],
+                        seq=view.local(k),
+                        base=view.shards[k].base if view.shards[k].etag else view.base,
+                    )
+                    for k in touched
+                }
+                row = nexts[home]
+                moved = Counts(row.counts.total + change.total, row.counts.active + change.active)
+                nexts[home] = dataclasses.replace(row, counts=moved)
+            else:
+                view = self.counters.shards(tenant, change.active_of)  # the exact path reads every shard fresh
+                nexts = dict(enumerate(rebalanced(view, home, change)))
+            results, records, written = self._attempt(
+                tenant, operations, index_attributes, drafts, view=view, nexts=nexts
+            )
+            if results is None:
                 self.counters.forget(tenant)
                 time.sleep(random.uniform(0, min(0.2, 0.002 * 2 ** min(attempt, 7))))  # noqa: S311 - jitter, not security
                 continue
-            self.counters.remember(tenant, CounterRow(counts, str(results[len(stamped)]["etag"]), seq))
-            return results[: len(stamped)], records
-        raise StorageUnavailableError("the tenant's counter row is contended; retry later")
+            self.counters.remember(tenant, written, legacy_gone=not fast)
+            return results, records
+        raise StorageUnavailableError("the tenant's counter shards are contended; retry later")
+
+    @staticmethod
+    def _fits(view: CounterShards, home: int, touched: set[int], change: CountChange) -> bool:
+        """May the write commit on the shards it touches alone (scim.store.counters), or must it take the exact
+        path (rewrite every shard, folding the older counter row or a scan's counts into them)?"""
+        if view.legacy is not None and (view.legacy.etag is None or (change.active > 0 and change.active_limit)):
+            return False  # counts no shard holds yet (a scan's), or not within any share: fold them first
+        limited = any(row.limit is not None for row in view.shards)
+        if limited and any(view.shards[k].etag is None for k in touched):
+            return False  # every shard exists once any has a limit: this view is stale
+        return fits_shard(view, home, change)
+
+    def _attempt(
+        self,
+        tenant: str,
+        operations: Sequence[Operation],
+        index_attributes: dict[str, str],
+        drafts: Sequence[ChangeDraft],
+        *,
+        view: CounterShards,
+        nexts: dict[int, CounterRow],
+    ) -> tuple[list[Any] | None, list[ChangeRecord], dict[int, CounterRow]]:
+        """One transaction: the rows, the next shards (numbering the drafts), the records; None on a conflict."""
+        locals_ = {k: row.seq for k, row in nexts.items()}
+        stamped = list(operations)
+        records: list[ChangeRecord] = []
+        for draft in drafts:
+            shard = shard_of(draft.resource_id)
+            locals_[shard] += 1
+            record = ChangeRecord.of(tenant, self.stream, shard, locals_[shard], draft)
+            records.append(record)
+            if draft.stamps is not None:
+                kind, entity, *options = stamped[draft.stamps]
+                stamped[draft.stamps] = (kind, {**entity, "Seq": record.seq}, *options)  # type: ignore[assignment]
+        nexts = {k: dataclasses.replace(row, seq=locals_[k]) for k, row in nexts.items()}
+        counter_ops = [self.counters.operation(tenant, k, nexts[k], view.shards[k]) for k in sorted(nexts)]
+        if len(nexts) == COUNTER_SHARDS and view.legacy is not None and view.legacy.etag is not None:
+            counter_ops.append(self.counters.fold_legacy(tenant, view.legacy))
+        record_ops: list[Operation] = [(TransactionOperation.CREATE, record_row(r)) for r in records]
+        first = len(stamped)
+        try:
+            results = self._submit(
+                [*stamped, *counter_ops, *record_ops], index_attributes, range(first, first + len(counter_ops))
+            )
+        except CounterConflictError:
+            return None, [], {}
+        written = {
+            k: dataclasses.replace(nexts[k], etag=str(results[first + i]["etag"])) for i, k in enumerate(sorted(nexts))
+        }
+        return results[:first], records, written
+
+    def shards(self, tenant: str) -> CounterShards:
+        """Every counter row of the partition: one range read."""
+        return self.counters.shards(tenant)
 
     def sequence(self, tenant: str) -> int:
-        """The number of the partition's last change record (0: none): one point read."""
+        """The partition's highest change number (0: none): one range read of the counter rows."""
         return self.counters.sequence(tenant)
 
     def counts(self, tenant: str, active_of: ActiveOf | None = None) -> Counts:
-        """The tenant's exact counts: one point read (never a count scan once the row exists; before it does,
-        ``active_of`` tells which resources the scan counts as active)."""
+        """The tenant's exact counts: one range read of the counter rows (never a count scan once they exist;
+        before they do, ``active_of`` tells which resources the scan counts as active)."""
         return self.counters.counts(tenant, active_of)
 
     # -- writes -------------------------------------------------------------------------------
@@ -349,8 +410,8 @@ class ResourceTable(PartitionReads):
 
     def move_index_rows(self, tenant: str, current: StoredResource, indexes: Sequence[IndexEntry]) -> StoredResource:
         """Give a resource the index rows ``indexes`` name, its document untouched (if unchanged since read): the
-        rows it lists and no longer needs are deleted, the new ones created, in one transaction with the
-        counter row. No change record: nothing a reader of the resource sees has changed. UniqueValueTakenError
+        rows it lists and no longer needs are deleted, the new ones created, in one transaction. No change
+        record: nothing a reader of the resource sees has changed. UniqueValueTakenError
         if another resource holds one of the new unique rows (nothing moves)."""
         index_rows = {entry.row_key(current.id): entry.attribute for entry in indexes}
         old_keys = set(current.index_row_keys)
