@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from devhost.azurite import Azurite
 from scim.cli import main
 from scim.resources.users import UserService
-from scim.store import ActivityRecord, TableStorage, record_key
+from scim.store import ActivityRecord, TableStorage, is_record_key
 
 EVIL = "\u001b]0;pwned\u0007\u001b[2J"
 SHOWN = "\\x1b]0;pwned\\x07\\x1b[2J"
@@ -44,8 +44,10 @@ def test_changes_and_activity_print_stored_escape_sequences_escaped(
     created = str(UserService(storage.resources("Users")).create(tenant, user).id)
     # Rows as a tenant could have stored them before names with control characters were refused.
     table = TableClient.from_connection_string(azurite.connection_string, "escUsers")
+    rows = table.query_entities("PartitionKey eq @pk", parameters={"pk": tenant})
+    record = next(str(row["RowKey"]) for row in rows if is_record_key(str(row["RowKey"])))  # the create's
     table.update_entity(
-        {"PartitionKey": tenant, "RowKey": record_key(1), "Name": f"{EVIL}\nUsers 99 forged row"},
+        {"PartitionKey": tenant, "RowKey": record, "Name": f"{EVIL}\nUsers 99 forged row"},
         mode=UpdateMode.MERGE,
     )
     refusal = ActivityRecord(datetime.now(UTC), "create", "User", "", EVIL, 409, "uniqueness", f"taken: {EVIL}")
