@@ -25,9 +25,10 @@ from scim.store.rows import Operation, StorageUnavailableError, VersionMismatchE
 from scim.store.tables import ResourceTable
 
 PAIRS_PER_TRANSACTION = 48
-"""Two rows a pair, the group row, the counter row and the change record: 99 operations of the 100 allowed."""
-_GROUPS_PER_USER_TRANSACTION = 24
-"""A deleted user leaves 24 groups a transaction: its two rows, the group row and a record each, plus the counter."""
+"""Two rows a pair, the group row, its counter shard and the change record: 99 operations of the 100 allowed."""
+_GROUPS_PER_USER_TRANSACTION = 16
+"""A deleted user leaves 16 groups a transaction: its two rows, the group row and a record each, plus the counter
+shard of each group (up to 16): 80 operations."""
 _RACE_RETRIES = 5
 _DISPLAY_CHARS = 1024
 """A member's display name is kept with the row, cut to a length no real name reaches."""
