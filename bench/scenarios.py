@@ -99,6 +99,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         ("--levels", "1", "4", "--repeats", "1", "--seconds", "0.5", "--warmup", "0.2", "--bare-calls", "5"),
     ),
     Scenario(
+        "tenant-writers",
+        "bench.tenant_writers",
+        "issue #23: writers of one tenant do not queue behind one row (goal: 8 writers' POST p50 at most 2x one's)",
+        "POST p50/p99 and round trips per POST: one writer, 8 on one tenant, 8 on 8 tenants; the ratio, the load",
+        "about 1 min",
+        ("--rounds", "1", "--posts", "10"),
+    ),
+    Scenario(
         "profile",
         "bench.profile",
         "issue #11: where a request's CPU goes through function_app (docs/performance.md, Where the CPU goes)",
