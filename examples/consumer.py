@@ -1,8 +1,8 @@
 """How a platform applies the scim-changes queue to its own store: idempotent, and right in any order.
 
 The queue delivers each change at least once and in no guaranteed order. Every message carries
-(tenant, stream, seq): seq numbers the changes of a tenant's stream (Users, or Groups with memberships)
-1, 2, 3, ... So the platform keeps, for every user, group and membership, the seq of the last change it
+(tenant, stream, seq): seq is unique in a tenant's stream (Users, or Groups with memberships) and higher
+for each later change of the same resource or membership. So the platform keeps, for every user, group and membership, the seq of the last change it
 applied, and applies a message only if its seq is newer. A duplicate or a late older message then changes
 nothing, and a deleted resource keeps its seq as a tombstone, so a late "updated" cannot bring it back.
 Whatever the order of delivery, once every message has arrived the platform's store equals the SCIM store.

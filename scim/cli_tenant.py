@@ -22,8 +22,9 @@ from scim.cli_operator import (
     takes_effect,
 )
 from scim.cli_text import echo, echo_json, inline
-from scim.platform.changes import Change, with_names
+from scim.platform.changes import Change, message, with_names
 from scim.platform.tenants import Tenant
+from scim.store import ChangeRecord, decode_cursor, encode_cursor
 
 
 def tenant_data(tenant: Tenant) -> dict[str, Any]:
@@ -331,37 +332,62 @@ def reindex(op: Operator, tenant_ids: tuple[str, ...], every: bool, as_json: boo
 
 @click.command("changes")
 @click.argument("tenant_id")
-@click.option("--after", "after", type=click.IntRange(min=0), default=0, metavar="SEQ", help="Only changes after SEQ.")
+@click.option(
+    "--after", "after", type=click.IntRange(min=0), default=0, metavar="SEQ", help="Only changes numbered above SEQ."
+)
+@click.option(
+    "--cursor",
+    metavar="TOKEN",
+    help="Page one stream from TOKEN (0: the oldest kept) missing no change; the next TOKEN is printed last.",
+)
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True, help="At most N changes.")
 @click.option(
     "--stream",
     type=click.Choice(["Users", "Groups"], case_sensitive=False),
-    help="One sequence only (SEQ numbers each stream apart); both, merged by time, if not given.",
+    help="One stream only (SEQ numbers each stream apart); both, merged by time, if not given.",
 )
 @json_option
 @pass_operator
 @operator_errors
 def changes(  # noqa: PLR0917 - click passes every option as an argument
-    op: Operator, tenant_id: str, after: int, limit: int, stream: str | None, as_json: bool
+    op: Operator, tenant_id: str, after: int, cursor: str | None, limit: int, stream: str | None, as_json: bool
 ) -> None:
     """The tenant's change log, oldest first, for replay and repair; --json prints the queue messages."""
     op.tenants.get(tenant_id)
     name = stream.capitalize() if stream else None
+    records: list[ChangeRecord] | None = None
+    next_token = ""
+    if cursor is not None:
+        if name is None or after:
+            raise click.UsageError("--cursor pages one stream: give --stream, and no --after")
+        try:
+            records, at = op.change_log.page(tenant_id, name, decode_cursor(cursor), limit)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--cursor") from None
+        next_token = encode_cursor(at)
     if as_json:
-        echo_json([json.loads(m) for m in op.change_log.messages(tenant_id, after, limit, name)])
+        if records is None:
+            echo_json([json.loads(m) for m in op.change_log.messages(tenant_id, after, limit, name)])
+        else:
+            echo_json([json.loads(message(record)) for record in records])
+            echo(f"next: --cursor {next_token}", err=True)
         return
     name_of = op.tenants.resource_names()
 
     def current_name(change: Change) -> str | None:
         return name_of(tenant_id, change.resource_type, change.resource_id) or None
 
-    found = with_names(op.change_log.read(tenant_id, after, limit, name), current_name)
+    read = op.change_log.read(tenant_id, after, limit, name) if records is None else [Change.of(r) for r in records]
+    found = with_names(read, current_name)
     header = f"{'STREAM':<7}{'SEQ':>7}  {'TIME (UTC)':<25}  {'OPERATION':<15}{'TYPE':<6}{'ID':<33}NAME"
     lines = [
         f"{c.stream:<7}{c.seq:>7}  {c.time.isoformat(timespec='seconds'):<25}  {c.operation:<15}{c.resource_type:<6}"
         f"{c.resource_id:<33}{inline(c.name or '')}" + (f" ({len(c.members)} members)" if c.members else "")
         for c in found
     ]
+    if records is not None:
+        echo("\n".join([header, *lines, f"next: --cursor {next_token}"]))
+        return
     echo("\n".join([header, *lines]) if lines else f"No changes after {after}.")
 
 

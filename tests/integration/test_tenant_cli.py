@@ -224,6 +224,12 @@ def test_changes_lists_the_change_log_for_replay(cli: Any, azurite: Azurite, ten
     assert cli("tenant", "changes", tenant, "--after", last, "--stream", "users").stdout.strip() == (
         f"No changes after {last}."
     )
+    # A cursor pages one stream missing nothing, whatever shard numbered a change.
+    first = cli("tenant", "changes", tenant, "--stream", "users", "--cursor", "0", "--limit", "2").stdout.splitlines()
+    assert len(first) == 4 and first[-1].startswith("next: --cursor ")
+    rest = cli("tenant", "changes", tenant, "--stream", "users", "--cursor", first[-1].split()[-1]).stdout.splitlines()
+    assert sorted(line.split()[5] for line in [*first[1:3], *rest[1:-1]]) == sorted(ids)
+    assert cli("tenant", "changes", tenant, "--stream", "users", "--cursor", "x.y").exit_code == 2
     missing = cli("tenant", "changes", tenant + "-nope")
     assert missing.exit_code == 1 and "no tenant" in missing.output
 
