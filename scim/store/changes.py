@@ -32,9 +32,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from azure.core import MatchConditions
-from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableEntity, TableTransactionError, TransactionOperation, UpdateMode
+from azure.core.exceptions import AzureError
+from azure.data.tables import TableClient, TableEntity, TableTransactionError, TransactionOperation
 
 from scim.store.counters import CounterShards, record_number
 from scim.store.keys import (
@@ -45,17 +44,7 @@ from scim.store.keys import (
     shard_record_key,
     shard_records_prefix,
 )
-from scim.store.marks import (
-    LEGACY,
-    REGISTRY_END,
-    REGISTRY_PARTITION,
-    Mark,
-    Position,
-    Watermark,
-    marks_columns,
-    registry_partition,
-    registry_row,
-)
+from scim.store.marks import LEGACY, Position, Registry, Watermark
 from scim.store.rows import join_document, split_document
 
 _NAME_CHARS = 1024
@@ -263,6 +252,7 @@ class ChangeRows:
     def __init__(self, table: ChangeTable) -> None:
         self._table = table
         self.stream = table.stream
+        self._registry = Registry(table)
 
     def _part(
         self, tenant: str, part: int, after_local: int, limit: int, *, brief: bool, before_local: int | None = None
@@ -346,91 +336,19 @@ class ChangeRows:
         """One sequence's records after a local number, in order (the sweep)."""
         return list(self._part(tenant, part, after_local, limit, brief=False))
 
-    # -- delivery watermarks --------------------------------------------------------------------------
+    # -- delivery watermarks (scim.store.marks) ------------------------------------------------------------
 
     def watermarks(self) -> list[Watermark]:
-        """Every tenant partition that has (or had) records, with its delivery watermark: one range read over the
-        registry partitions; a row still in the older single partition is moved into its bucket."""
-        rows = self._query(
-            "PartitionKey ge @lo and PartitionKey lt @hi", {"lo": REGISTRY_PARTITION, "hi": REGISTRY_END}, page=1000
-        )
-        found: dict[str, list[Watermark]] = {}
-        for row in rows:
-            mark = Watermark.from_entity(row)
-            found.setdefault(mark.tenant, []).append(mark)
-        marks = []
-        for _tenant, rows_of in sorted(found.items()):
-            legacy = next((m for m in rows_of if m.partition == REGISTRY_PARTITION), None)
-            bucket = next((m for m in rows_of if m.partition != REGISTRY_PARTITION), None)
-            if legacy is not None:
-                moved = self._move(legacy, bucket)
-                bucket = moved or bucket or legacy
-            if bucket is not None:
-                marks.append(bucket)
-        return marks
-
-    def _move(self, legacy: Watermark, bucket: Watermark | None) -> Watermark | None:
-        """The older registry row merged into the tenant's bucket row, then deleted; None if contended."""
-        client = self._table.client()
-        merged = legacy.union(bucket) if bucket is not None else dict(legacy.marks)
-        row = {**registry_row(legacy.tenant), **marks_columns(merged)}
-        try:
-            if bucket is None:
-                written = client.create_entity(row)
-            else:
-                written = client.update_entity(
-                    row, mode=UpdateMode.MERGE, etag=bucket.etag, match_condition=MatchConditions.IfNotModified
-                )
-            client.delete_entity(
-                REGISTRY_PARTITION, legacy.tenant, etag=legacy.etag, match_condition=MatchConditions.IfNotModified
-            )
-        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-            return None
-        except AzureError as exc:
-            raise self._table.storage_error(exc) from exc
-        return Watermark(legacy.tenant, str(written["etag"]), merged, registry_partition(legacy.tenant))
+        """Every tenant partition that has (or had) records, with its delivery watermark (see Registry)."""
+        return self._registry.watermarks()
 
     def mark_sent(self, tenant: str, positions: Sequence[Position], known: Watermark | None = None) -> Watermark | None:
-        """Record that these records were delivered: one conditional merge of the registry row.
-
-        Each watermark moves over every record delivered without a gap; later ones are kept as ranges, so the
-        sweep skips them. ``known`` (a cached copy) saves the read; None if the row stayed contended.
-        """
-        client = self._table.client()
-        for _attempt in range(3):
-            try:
-                if known is None:
-                    known = Watermark.from_entity(client.get_entity(registry_partition(tenant), tenant))
-                marks = known.with_sent(positions)
-                if marks == dict(known.marks):
-                    return known
-                written = client.update_entity(
-                    {"PartitionKey": known.partition, "RowKey": tenant, **marks_columns(marks)},
-                    mode=UpdateMode.MERGE,
-                    etag=known.etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
-                return Watermark(tenant, str(written["etag"]), marks, known.partition)
-            except (ResourceModifiedError, ResourceNotFoundError):
-                known = None  # another publisher moved it (or the cached copy is stale): read it again
-            except AzureError as exc:
-                raise self._table.storage_error(exc) from exc
-        return None
+        """Record that these records were delivered: one conditional merge of the registry row (see Registry)."""
+        return self._registry.mark_sent(tenant, positions, known)
 
     def reset(self, known: Watermark) -> Watermark | None:
         """Nothing delivered: for a partition purged since (its numbers start again)."""
-        try:
-            written = self._table.client().update_entity(
-                {"PartitionKey": known.partition, "RowKey": known.tenant, **marks_columns({})},
-                mode=UpdateMode.MERGE,
-                etag=known.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except ResourceModifiedError:
-            return None
-        except AzureError as exc:
-            raise self._table.storage_error(exc) from exc
-        return Watermark(known.tenant, str(written["etag"]), {LEGACY: Mark()}, known.partition)
+        return self._registry.reset(known)
 
     def trim(self, tenant: str, before: datetime, up_to: Mapping[int, int]) -> int:
         """Delete each sequence's oldest records made before ``before`` and already delivered (local number at

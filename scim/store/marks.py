@@ -1,4 +1,5 @@
-"""Delivery watermarks: what the delivery has sent from a tenant partition, kept in the registry partitions.
+"""Delivery watermarks: what the delivery has sent from a tenant partition, kept in the registry partitions
+(Registry reads and writes them; ChangeRows hands its callers through).
 
 Rows in a resource table's registry partitions ``~changes|<bucket>`` (no tenant id can start with ``~``), one
 per tenant, in the bucket of its id (REGISTRY_BUCKETS of them, so their load grows with the number of
@@ -16,11 +17,13 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from azure.data.tables import TableEntity
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableEntity, UpdateMode
 
 REGISTRY_PARTITION = "~changes"
 """The older single registry partition; also the prefix of the buckets' partition keys."""
@@ -136,3 +139,106 @@ def marks_columns(marks: Mapping[int, Mark]) -> dict[str, Any]:
 def watermark_row(tenant: str, marks: Mapping[int, Mark]) -> dict[str, Any]:
     """The registry row saying these marks were delivered."""
     return {**registry_row(tenant), **marks_columns(marks)}
+
+
+class RegistryTable(Protocol):
+    """What the registry rows need of a resource table (scim.store.tables.ResourceTable)."""
+
+    def client(self) -> TableClient: ...
+
+    def storage_error(self, exc: Exception) -> Exception: ...
+
+    def query(
+        self, query: str, params: dict[str, Any], *, page: int = 1000, select: list[str] | None = None
+    ) -> Iterator[TableEntity]: ...
+
+
+class Registry:
+    """The registry rows of one resource table: the delivery watermark of each tenant partition."""
+
+    def __init__(self, table: RegistryTable) -> None:
+        self._table = table
+
+    def watermarks(self) -> list[Watermark]:
+        """Every tenant partition that has (or had) records, with its delivery watermark: one range read over the
+        registry partitions; a row still in the older single partition is moved into its bucket."""
+        rows = self._table.query(
+            "PartitionKey ge @lo and PartitionKey lt @hi", {"lo": REGISTRY_PARTITION, "hi": REGISTRY_END}, page=1000
+        )
+        found: dict[str, list[Watermark]] = {}
+        for row in rows:
+            mark = Watermark.from_entity(row)
+            found.setdefault(mark.tenant, []).append(mark)
+        marks = []
+        for _tenant, rows_of in sorted(found.items()):
+            legacy = next((m for m in rows_of if m.partition == REGISTRY_PARTITION), None)
+            bucket = next((m for m in rows_of if m.partition != REGISTRY_PARTITION), None)
+            if legacy is not None:
+                moved = self._move(legacy, bucket)
+                bucket = moved or bucket or legacy
+            if bucket is not None:
+                marks.append(bucket)
+        return marks
+
+    def _move(self, legacy: Watermark, bucket: Watermark | None) -> Watermark | None:
+        """The older registry row merged into the tenant's bucket row, then deleted; None if contended."""
+        client = self._table.client()
+        merged = legacy.union(bucket) if bucket is not None else dict(legacy.marks)
+        row = {**registry_row(legacy.tenant), **marks_columns(merged)}
+        try:
+            if bucket is None:
+                written = client.create_entity(row)
+            else:
+                written = client.update_entity(
+                    row, mode=UpdateMode.MERGE, etag=bucket.etag, match_condition=MatchConditions.IfNotModified
+                )
+            client.delete_entity(
+                REGISTRY_PARTITION, legacy.tenant, etag=legacy.etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+            return None
+        except AzureError as exc:
+            raise self._table.storage_error(exc) from exc
+        return Watermark(legacy.tenant, str(written["etag"]), merged, registry_partition(legacy.tenant))
+
+    def mark_sent(self, tenant: str, positions: Sequence[Position], known: Watermark | None = None) -> Watermark | None:
+        """Record that these records were delivered: one conditional merge of the registry row.
+
+        Each watermark moves over every record delivered without a gap; later ones are kept as ranges, so the
+        sweep skips them. ``known`` (a cached copy) saves the read; None if the row stayed contended.
+        """
+        client = self._table.client()
+        for _attempt in range(3):
+            try:
+                if known is None:
+                    known = Watermark.from_entity(client.get_entity(registry_partition(tenant), tenant))
+                marks = known.with_sent(positions)
+                if marks == dict(known.marks):
+                    return known
+                written = client.update_entity(
+                    {"PartitionKey": known.partition, "RowKey": tenant, **marks_columns(marks)},
+                    mode=UpdateMode.MERGE,
+                    etag=known.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+                return Watermark(tenant, str(written["etag"]), marks, known.partition)
+            except (ResourceModifiedError, ResourceNotFoundError):
+                known = None  # another publisher moved it (or the cached copy is stale): read it again
+            except AzureError as exc:
+                raise self._table.storage_error(exc) from exc
+        return None
+
+    def reset(self, known: Watermark) -> Watermark | None:
+        """Nothing delivered: for a partition purged since (its numbers start again)."""
+        try:
+            written = self._table.client().update_entity(
+                {"PartitionKey": known.partition, "RowKey": known.tenant, **marks_columns({})},
+                mode=UpdateMode.MERGE,
+                etag=known.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except ResourceModifiedError:
+            return None
+        except AzureError as exc:
+            raise self._table.storage_error(exc) from exc
+        return Watermark(known.tenant, str(written["etag"]), {LEGACY: Mark()}, known.partition)

@@ -16,6 +16,7 @@ from scim.store import (
     ChangeRows,
     CountChange,
     IndexEntry,
+    LoadedResource,
     StoredResource,
     TableStorage,
     is_counter_key,
@@ -119,3 +120,25 @@ def test_a_partition_of_the_single_counter_row_works_on(storage: TableStorage, t
     sent.clear()
     delivery.sweep()
     assert [m for m in sent if json.loads(m)["tenant"] == tenant] == []
+
+
+def test_a_bulk_load_counts_and_numbers_like_creates(storage: TableStorage, tenant: str) -> None:
+    table = storage.resources("Users")
+    create(storage, tenant, f"{0:032x}", limit=100)
+    loaded = [
+        LoadedResource(f"{n:032x}", {"userName": f"{n:032x}"}, [IndexEntry("userName", f"{n:032x}", True)])
+        for n in range(1, 31)
+    ]
+    table.load(tenant, loaded, NOW, change_records=True)
+    assert (table.counts(tenant).total, table.counts(tenant).active) == (31, 31)
+    records = ChangeRows(table).read(tenant, limit=100)
+    assert len(records) == 31 and len({r.seq for r in records}) == 31
+    stored = table.get(tenant, f"{7:032x}")
+    assert stored is not None and stored.seq in {r.seq for r in records}
+    later = create(storage, tenant, f"{7:031x}a", limit=32)  # capped again: the shards are rebalanced
+    assert later.seq not in {r.seq for r in records}
+    with pytest.raises(ActiveLimitReachedError):
+        create(storage, tenant, f"{8:031x}a", limit=32)
+    sent: list[str] = []
+    Delivery({"Users": ChangeRows(table)}, None, send=sent.append).sweep()
+    assert len([m for m in sent if json.loads(m)["tenant"] == tenant]) == 32
