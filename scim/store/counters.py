@@ -19,7 +19,8 @@ their shard; near it every raising write takes the exact path, one at a time.
 
 A partition written before shards existed has one counter row (``c|count``) with the counts and the single
 sequence of its older records: it is read as the base of the counts, new shards number their records after its
-sequence (so a resource's numbers keep growing), and the first exact path folds it into the shards. The last
+sequence (so a resource's numbers keep growing), and the first exact path folds it into the shards (a partition
+with no counter row at all is counted once by a scan, which its first write keeps as that older row). The last
 known shards are cached per tenant (bounded), so a write costs no extra read while this process writes; a
 stale ETag fails the transaction, which is then retried after a fresh read.
 """

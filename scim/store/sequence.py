@@ -106,6 +106,12 @@ class TenantCounters:
         return (TransactionOperation.UPDATE, entity, options)
 
     @staticmethod
+    def older_row(tenant: str, scanned: CounterRow) -> Operation:
+        """The older counter row created with a scan's counts (fails if another writer created it first)."""
+        entity = {"PartitionKey": tenant, "RowKey": COUNTER_ROW_KEY, "Total": scanned.counts.total}
+        return (TransactionOperation.CREATE, {**entity, "Active": scanned.counts.active, "Seq": 0})
+
+    @staticmethod
     def fold_legacy(tenant: str, legacy: CounterRow) -> Operation:
         """The older counter row's delete, once the shards hold its counts (conditional on its ETag)."""
         return (

@@ -230,7 +230,10 @@ class ResourceTable(PartitionReads):
                 self.counters.forget(tenant)
                 time.sleep(random.uniform(0, min(0.2, 0.002 * 2 ** min(attempt, 7))))  # noqa: S311 - jitter, not security
                 continue
-            self.counters.remember(tenant, written, legacy_gone=not fast)
+            if view.legacy is not None and view.legacy.etag is None:
+                self.counters.forget(tenant)  # a scan's counts were just written down: read them as a row next time
+            else:
+                self.counters.remember(tenant, written, legacy_gone=not fast)
             return results, records
         raise StorageUnavailableError("the tenant's counter shards are contended; retry later")
 
@@ -238,8 +241,8 @@ class ResourceTable(PartitionReads):
     def _fits(view: CounterShards, home: int, touched: set[int], change: CountChange) -> bool:
         """May the write commit on the shards it touches alone (scim.store.counters), or must it take the exact
         path (rewrite every shard, folding the older counter row or a scan's counts into them)?"""
-        if view.legacy is not None and (view.legacy.etag is None or (change.active > 0 and change.active_limit)):
-            return False  # counts no shard holds yet (a scan's), or not within any share: fold them first
+        if view.legacy is not None and change.active > 0 and change.active_limit is not None:
+            return False  # counts outside every share (the older row's, or a scan's): fold them in first
         limited = any(row.limit is not None for row in view.shards)
         if limited and any(view.shards[k].etag is None for k in touched):
             return False  # every shard exists once any has a limit: this view is stale
@@ -269,8 +272,12 @@ class ResourceTable(PartitionReads):
                 stamped[draft.stamps] = (kind, {**entity, "Seq": record.seq}, *options)  # type: ignore[assignment]
         nexts = {k: dataclasses.replace(row, seq=locals_[k]) for k, row in nexts.items()}
         counter_ops = [self.counters.operation(tenant, k, nexts[k], view.shards[k]) for k in sorted(nexts)]
-        if len(nexts) == COUNTER_SHARDS and view.legacy is not None and view.legacy.etag is not None:
+        if view.legacy is not None and len(nexts) == COUNTER_SHARDS and view.legacy.etag is not None:
             counter_ops.append(self.counters.fold_legacy(tenant, view.legacy))
+        elif view.legacy is not None and len(nexts) < COUNTER_SHARDS and view.legacy.etag is None:
+            # A partition written before counters existed: its first write keeps the scan's counts as the older
+            # row (created, so two first writers cannot both), instead of rewriting every shard.
+            counter_ops.append(self.counters.older_row(tenant, view.legacy))
         record_ops: list[Operation] = [(TransactionOperation.CREATE, record_row(r)) for r in records]
         first = len(stamped)
         try:

@@ -142,3 +142,19 @@ def test_a_bulk_load_counts_and_numbers_like_creates(storage: TableStorage, tena
     sent: list[str] = []
     Delivery({"Users": ChangeRows(table)}, None, send=sent.append).sweep()
     assert len([m for m in sent if json.loads(m)["tenant"] == tenant]) == 32
+
+
+def test_a_partition_written_before_counters_is_counted_once_by_a_scan(storage: TableStorage, tenant: str) -> None:
+    table = storage.resources("Users")
+    client = storage.table_client(storage.table_name("Users"))
+    for n in (1, 2):
+        row = {"PartitionKey": tenant, "RowKey": resource_key(f"{n:032x}"), "Created": NOW, "LastModified": NOW}
+        client.create_entity({**row, "IndexRows": "[]", "Document0": json.dumps({"userName": f"{n:032x}"})})
+    assert (table.counts(tenant).total, table.counts(tenant).active) == (2, 2)
+    create(storage, tenant, f"{3:032x}")  # keeps the scan's counts as the older row, beside its shard
+    assert COUNTER_ROW_KEY in {str(row["RowKey"]) for row in counter_rows(storage, tenant)}
+    create(storage, tenant, f"{4:032x}", limit=4)  # the exact path folds them into the shards
+    with pytest.raises(ActiveLimitReachedError):
+        create(storage, tenant, f"{5:032x}", limit=4)
+    assert (table.counts(tenant).total, table.counts(tenant).active) == (4, 4)
+    assert COUNTER_ROW_KEY not in {str(row["RowKey"]) for row in counter_rows(storage, tenant)}
