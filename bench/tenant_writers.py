@@ -4,7 +4,7 @@ Each writer is a thread creating users through the SCIM POST's service (UserServ
 limit set far above its count, as a licensed tenant has it), one after another, with a fresh userName each.
 Three cells, alternated round by round so the load of this shared machine hits each alike:
 
-- ``1 writer``: one thread on one tenant (the baseline);
+- ``1 writer``: one thread on one tenant (the baseline), making as many POSTs as the 8 of a cell together;
 - ``8 writers, 1 tenant``: eight threads on the same tenant (the case the counter shards are for);
 - ``8 writers, 8 tenants``: eight threads each on its own tenant (no shared rows at all: the floor).
 
@@ -80,7 +80,7 @@ def run_cell(create: Callable[[str, dict[str, Any]], Any], tenants: list[str], w
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--posts", type=int, default=40, help="POSTs a writer makes in each cell of a round")
+    parser.add_argument("--posts", type=int, default=40, help="POSTs each of the 8 writers makes in a round")
     parser.add_argument("--delay-ms", type=float, default=4.0, help="one-way delay the proxy adds per direction")
     options = parser.parse_args()
 
@@ -111,7 +111,8 @@ def main() -> None:
                 for tenant in tenants:  # each tenant's first write (registry row, first counter read) is a one-off
                     create(tenant, user_body(f"first-{uuid.uuid4().hex[:8]}@contoso.com"))
                 before = storage.round_trips.count
-                latencies[cell] += run_cell(create, tenants, writers, options.posts)
+                posts = options.posts * (WRITERS // writers)  # as many POSTs in each cell: samples alike
+                latencies[cell] += run_cell(create, tenants, writers, posts)
                 trips[cell].append(storage.round_trips.count - before)
         storage.close()
         proxy.terminate()
