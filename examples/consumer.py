@@ -2,9 +2,10 @@
 
 The queue delivers each change at least once and in no guaranteed order. Every message carries
 (tenant, stream, seq): seq is unique in a tenant's stream (Users, or Groups with memberships) and higher
-for each later change of the same resource or membership. So the platform keeps, for every user, group and membership, the seq of the last change it
-applied, and applies a message only if its seq is newer. A duplicate or a late older message then changes
-nothing, and a deleted resource keeps its seq as a tombstone, so a late "updated" cannot bring it back.
+for each later change of the same resource or membership. So the platform keeps, for every user, group
+and membership, the seq of the last change it applied, and applies a message only if its seq is newer.
+A duplicate or a late older message then changes nothing, and a deleted resource keeps its seq as a
+tombstone, so a late "updated" cannot bring it back.
 Whatever the order of delivery, once every message has arrived the platform's store equals the SCIM store.
 
 Run it against `make run` (Ctrl-C stops):
