@@ -33,6 +33,8 @@ from scim.store import (
     TrafficBucket,
     activity_key,
     change_suffix,
+    decode_cursor,
+    encode_cursor,
     is_change_key,
     name_key,
     named_activity_key,
@@ -201,7 +203,7 @@ class ActivityReport:
             found = self.changes.before(tenant, stream, bounds.get(stream), limit)
             kept = [c for c in found if earliest is None or c.time >= earliest]
             read[stream] = kept
-            more[stream] = len(found) == limit and len(kept) == len(found) and found[-1].seq > 1
+            more[stream] = len(found) == limit and len(kept) == len(found)
             candidates.extend(_record_of(c, activity_key(c.time, change_suffix(c.stream, c.seq))) for c in kept)
         candidates.sort(key=lambda r: r.key)
         shown = candidates[:limit]
@@ -209,13 +211,24 @@ class ActivityReport:
         activity_shown = [r for r in shown if not _is_change(r)]
         next_key = activity_shown[-1].key if activity_shown else key
         has_more = bool(left) or (len(activity_shown) == len(page.records) and page.next_key is not None)
-        new_bounds: dict[str, int] = {}
+        shown_keys = {r.key for r in shown if _is_change(r)}
+        new_bounds: dict[str, dict[int, int]] = {}
         for stream in STREAMS:
-            seqs = [r.change_seq or 0 for r in shown if _is_change(r) and r.key.endswith(_suffix(stream, r))]
-            kept = read[stream]
-            new_bounds[stream] = min(seqs) if seqs else (kept[0].seq + 1 if kept else 1)
+            # Each sequence (counter shard) goes on below the lowest local number shown of it; one that showed
+            # nothing stays where it was read (pinned, as the activity rows are by their key).
+            bound = dict(bounds.get(stream, {}))
+            lowest_shown: dict[int, int] = {}
+            for change in read[stream]:
+                part, local = change.position
+                if activity_key(change.time, change_suffix(change.stream, change.seq)) in shown_keys:
+                    lowest_shown[part] = min(lowest_shown.get(part, local), local)
+                elif part not in lowest_shown:
+                    bound[part] = min(bound.get(part, local + 1), max(local + 1, bound.get(part, 0)))
+            bound.update(lowest_shown)
+            new_bounds[stream] = bound
             has_more = has_more or more[stream]
-        cursor = f"{next_key}#{new_bounds['Users']}.{new_bounds['Groups']}" if has_more else None
+        tokens = "#".join(encode_cursor(new_bounds[stream]) for stream in STREAMS)
+        cursor = f"{next_key}#{tokens}" if has_more else None
         return ActivityPage(_without_legacy(shown), cursor)
 
     def _named(
@@ -282,10 +295,14 @@ def _record_of(change: Change, key: str) -> ActivityRecord:
     )
 
 
-def _parse_cursor(after: str | None) -> tuple[str, dict[str, int]]:
-    """'<activity key>#<Users seq>.<Groups seq>' -> the key and each stream's bound (missing: from the newest)."""
-    key, _, seqs = (after or "").partition("#")
-    parts = seqs.split(".")
-    if len(parts) != len(STREAMS) or not all(p.isdigit() and len(p) < 13 for p in parts):
+def _parse_cursor(after: str | None) -> tuple[str, dict[str, dict[int, int]]]:
+    """'<activity key>#<Users bounds>#<Groups bounds>' -> the key and each stream's bounds, a local number per
+    sequence (scim.store.encode_cursor); anything else: from the newest."""
+    key, _, rest = (after or "").partition("#")
+    parts = rest.split("#")
+    if len(parts) != len(STREAMS):
         return key, {}
-    return key, {stream: int(p) for stream, p in zip(STREAMS, parts, strict=True)}
+    try:
+        return key, {stream: decode_cursor(p) for stream, p in zip(STREAMS, parts, strict=True)}
+    except ValueError:
+        return key, {}

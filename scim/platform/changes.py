@@ -53,6 +53,8 @@ class Change:
     """userName or displayName at the time of the change (personal data: never log it)."""
     version: str
     members: tuple[str, ...]
+    position: tuple[int, int] = (0, 0)
+    """(sequence, local number) of its record (ChangeRecord.position): where to page back from."""
 
     @classmethod
     def of(cls, record: ChangeRecord) -> Change:
@@ -67,6 +69,7 @@ class Change:
             name=record.name,
             version=version_of(record.version_key),
             members=record.members,
+            position=record.position,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -114,13 +117,14 @@ class ChangeLog:
         from: paging with it misses no record (scim.store.encode_cursor makes it a token)."""
         return self.streams[stream].page(tenant, cursor, limit)
 
-    def before(self, tenant: str, stream: str, before: int | None, limit: int) -> list[Change]:
-        """Up to ``limit`` changes of one stream numbered below ``before`` (None: the newest), highest first.
+    def before(self, tenant: str, stream: str, bounds: Mapping[int, int] | None, limit: int) -> list[Change]:
+        """Up to ``limit`` changes of one stream below each sequence's bound (None: from the newest), newest first.
 
         Each shard's records are numbered without gaps and trimmed from the oldest, so the ``limit`` records below
-        a number are one key range a shard: a range read of the counter rows and one range query a shard.
+        a bound are one key range a shard: a range read of the counter rows and one range query a shard. Page
+        back with, for each sequence, the lowest local number shown (Change.position).
         """
-        return [Change.of(record) for record in self.streams[stream].below(tenant, before, limit)]
+        return [Change.of(record) for record in self.streams[stream].below(tenant, bounds, limit)]
 
     def latest(self, tenant: str, limit: int) -> list[Change]:
         """The newest ``limit`` changes of the tenant in both streams, newest first (bounded round trips)."""

@@ -287,21 +287,23 @@ class ChangeRows:
         merged = heapq.merge(*lists, key=lambda record: record.seq)
         return [record for record in itertools.islice(merged, limit) if record.seq > after]
 
-    def below(self, tenant: str, before: int | None, limit: int) -> list[ChangeRecord]:
-        """Up to ``limit`` records numbered below ``before`` (None: all), highest first, without documents: the
-        range read of the counter rows and one bounded range query per sequence (each numbers without gaps)."""
+    def below(self, tenant: str, bounds: Mapping[int, int] | None, limit: int) -> list[ChangeRecord]:
+        """Up to ``limit`` records below each sequence's bound (a local number; a sequence without one: from its
+        newest), newest first by time, each sequence's records kept in their own order; without documents.
+
+        The range read of the counter rows and one bounded range query per sequence (each numbers without gaps,
+        so its ``limit`` records below a bound are one key range). A reader pages back by passing, for each
+        sequence, the lowest local number it has shown (ChangeRecord.position).
+        """
         if limit <= 0:
             return []
         lists = []
         for part, last in last_locals(self._table.shards(tenant)).items():
-            if part == LEGACY:
-                top = last + 1 if before is None else min(before, last + 1)
-            else:
-                top = last + 1 if before is None else min(-((part - before) // COUNTER_SHARDS), last + 1)
+            top = min((bounds or {}).get(part, last + 1), last + 1)
             if top > 1:
                 found = list(self._part(tenant, part, top - 1 - limit, limit, brief=True, before_local=top))
                 lists.append(found[::-1])
-        merged = heapq.merge(*lists, key=lambda record: -record.seq)
+        merged = heapq.merge(*lists, key=lambda record: (record.time, record.seq), reverse=True)
         return list(itertools.islice(merged, limit))
 
     def page(

@@ -264,3 +264,17 @@ def test_the_view_merges_writes_from_the_change_log_with_the_answers(storage: Ta
     named = _pages(lambda after: report.search(tenant, "", after=after, limit=2))
     assert [r.name.lower() for r in named] == ["ada@contoso.com"] * 3 + ["bob@contoso.com"]
     assert report.activity(tenant, since=timedelta(seconds=0)).records == []
+
+
+def test_writes_in_many_counter_shards_page_newest_first_missing_none(storage: TableStorage, tenant: str) -> None:
+    """Changes numbered in different shards (numbers not in commit order) still page back by time, each once."""
+    users = UserService(storage.resources("Users"))
+    report = build_activity_report(storage)
+    names = [f"u{n}@contoso.com" for n in range(12)]
+    for name in names:
+        users.create(tenant, _user(name))
+    newest_first = list(reversed(names))
+    assert [r.name for r in report.activity(tenant).records] == newest_first
+    for size in (2, 5):
+        paged = _pages(lambda after, size=size: report.activity(tenant, limit=size, after=after))
+        assert [r.name for r in paged] == newest_first
