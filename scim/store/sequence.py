@@ -49,6 +49,22 @@ class TenantCounters:
 
         A partition with none (new, or written before counters existed) is scanned once: its counts are given as
         an older row that does not exist (etag None), which the first write folds into the shards."""
+        found = self._read(tenant)
+        if not found.exists:
+            total = active = 0
+            for stored in self._reads.scan(tenant):
+                total += 1
+                active += active_of is None or active_of(stored.document)
+            if total:
+                # Writers that count may have committed between the read and the scan (their resources are
+                # then in both): the scan's counts stand only if there are still no counter rows after it.
+                found = self._read(tenant)
+                if not found.exists:
+                    found = CounterShards(found.shards, CounterRow(Counts(total, active), None))
+        self._cache.put(tenant, found)
+        return found
+
+    def _read(self, tenant: str) -> CounterShards:
         rows = list(CounterShards.empty().shards)
         legacy = None
         try:
@@ -68,16 +84,7 @@ class TenantCounters:
                 rows[shard] = _row(entity)
             elif key == COUNTER_ROW_KEY:
                 legacy = _row(entity)
-        found = CounterShards(tuple(rows), legacy)
-        if not found.exists:
-            total = active = 0
-            for stored in self._reads.scan(tenant):
-                total += 1
-                active += active_of is None or active_of(stored.document)
-            if total:
-                found = CounterShards(found.shards, CounterRow(Counts(total, active), None))
-        self._cache.put(tenant, found)
-        return found
+        return CounterShards(tuple(rows), legacy)
 
     def sequence(self, tenant: str) -> int:
         """The highest change number issued in the partition (0: none): one range read of the counter rows."""
