@@ -8,6 +8,7 @@ client's own share is calibrated in the same run by a bare loop of `get_entity` 
     python -m bench.profile                 # CPU ms per operation, round trips, storage client's share
     python -m bench.profile --profile 25    # also cProfile: the top 25 functions by own time
     python -m bench.profile --cold-start    # where a cold start's time goes, up to the first Test Connection
+    python -m bench.profile --memory        # the same on scim.store.MemoryStorage: our own path, no storage client
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ BUCKETS = (
     ("/requests/", "requests"),
     ("/urllib3/", "urllib3"),
     ("/azure/functions", "azure-functions"),
-    ("/work/main/scim/", "scim (ours)"),
+    (str(ROOT / "scim") + "/", "scim (ours)"),
     ("/devhost/", "devhost"),
     ("/email/", "stdlib email (multipart parsing)"),
     ("/http/client", "stdlib http.client"),
@@ -219,7 +220,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=150)
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions by own time")
+    parser.add_argument("--memory", action="store_true", help="on scim.store.MemoryStorage: no Azurite, no SDK")
     args = parser.parse_args()
+    if args.memory:
+        profile_on_memory(args)
+        return
     with Azurite() as azurite:
         os.environ["SCIM_STORAGE_CONNECTION_STRING"] = azurite.connection_string
         os.environ["SCIM_SECRET_SOURCE"] = "local"
@@ -242,17 +247,45 @@ def main() -> None:
         profiler = cProfile.Profile(time.thread_time) if args.profile else None
         measure(driver, args.rounds, manager["id"], profiler)
         client_ms = storage_client_ms(azurite.connection_string)
-        print(f"{'operation':<12} {'n':>5} {'CPU ms/op':>10}")
-        for op, samples in driver.cpu.items():
-            print(f"{op:<12} {len(samples):>5} {sum(samples) * 1000 / len(samples):>10.2f}")
+        print_results(driver, profiler, args.profile)
         print(f"bare get_entity: {client_ms:.2f} CPU ms per round trip")
-        if profiler is not None:
-            print_buckets(profiler, sum(len(v) for v in driver.cpu.values()))
-            out = io.StringIO()
-            stats = pstats.Stats(profiler, stream=out)
-            stats.sort_stats("tottime").print_stats(args.profile)
-            stats.sort_stats("cumulative").print_stats(args.profile * 2)
-            print(out.getvalue())
+
+
+def print_results(driver: Driver, profiler: cProfile.Profile | None, top: int) -> None:
+    print(f"{'operation':<12} {'n':>5} {'CPU ms/op':>10}")
+    for op, samples in driver.cpu.items():
+        print(f"{op:<12} {len(samples):>5} {sum(samples) * 1000 / len(samples):>10.2f}")
+    if profiler is not None:
+        print_buckets(profiler, sum(len(v) for v in driver.cpu.values()))
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("tottime").print_stats(top)
+        stats.sort_stats("cumulative").print_stats(top * 2)
+        print(out.getvalue())
+
+
+def profile_on_memory(args: argparse.Namespace) -> None:
+    """The same rounds with the app on scim.store.MemoryStorage (as devhost.serve --memory-store runs it)."""
+    from devhost.serve import use_memory_store
+    from scim.secrets import build_secret_store, new_token, secret_name
+    from scim.settings import Settings
+
+    state = ROOT / ".local" / f"profile-{os.getpid()}"
+    os.environ["SCIM_SECRET_SOURCE"] = "local"
+    os.environ["SCIM_STATE_DIR"] = str(state)
+    os.environ["SCIM_PUBLIC_BASE_URL"] = "http://127.0.0.1:7071"
+    token = new_token()
+    settings = Settings(secret_source="local", local_secrets_path=state / "secrets.json")
+    build_secret_store(settings, operator=True).add_version(secret_name("prof"), token)
+    use_memory_store(["prof"])
+    driver = Driver("prof", token)
+    status, manager = driver.call("POST", "POST", "Users", new_user(-1))
+    assert status == 201, manager
+    measure(driver, 20, manager["id"], None)
+    driver.cpu.clear()
+    profiler = cProfile.Profile(time.thread_time) if args.profile else None
+    measure(driver, args.rounds, manager["id"], profiler)
+    print_results(driver, profiler, args.profile)
 
 
 if __name__ == "__main__":

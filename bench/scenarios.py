@@ -85,8 +85,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "compare",
         "bench.compare",
-        "issue #11: our request path against scim2-server's under the same Entra load",
-        "ops/s, p50/p99, CPU per operation of each process, cold start, ratios next to the goals",
+        "issues #11, #23: our request path against scim2-server's, the same Entra load, ours on memory then Azurite",
+        "ops/s, p50/p99, CPU per operation of each process, cold start, one tenant's 8 writers' POST p50 vs 1, "
+        "ratios next to the goals",
         "several minutes (needs .venv-scim2-server: `make bench-compare` makes it)",
         ("--quick",),
     ),
@@ -110,7 +111,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "profile",
         "bench.profile",
         "issue #11: where a request's CPU goes through function_app (docs/performance.md, Where the CPU goes)",
-        "CPU ms per operation, round trips, the storage client's share; --profile N, --cold-start",
+        "CPU ms per operation, round trips, the storage client's share; --profile N, --cold-start, --memory",
         "1-2 min",
         ("--rounds", "5"),
     ),

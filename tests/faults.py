@@ -1,5 +1,8 @@
 """Storage faults injected at the azure-core transport: the real store code runs, only the wire fails.
 
+FaultTransport is the store's own transport (scim.store.KeepAliveTransport) with faults added, so every
+request the product sends passes through the same code here.
+
 FaultTransport fails chosen storage requests (counted from 1, retries included) in one of four ways:
 - ``timeout``: the request reaches Azurite and is applied, then the response is lost (read timeout) — the
   hardest case, a write that happened but looks failed;
@@ -10,20 +13,15 @@ FaultTransport fails chosen storage requests (counted from 1, retries included) 
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import threading
 from collections.abc import Callable
 from typing import Any
 
-import requests
 from azure.core.exceptions import ServiceRequestError, ServiceResponseTimeoutError
-from azure.core.pipeline.transport import RequestsTransport
-from requests.adapters import HTTPAdapter
-from urllib3 import HTTPResponse
 
-from scim.store import RetryBudget
+from scim.store import KeepAliveTransport, RetryBudget
 
 FAULT_KINDS = ("timeout", "reset", "500", "503")
 NO_RETRY = RetryBudget(retries=0, backoff_seconds=0.0, max_sleep_seconds=0.0, call_timeout=10.0)
@@ -31,22 +29,14 @@ NO_RETRY = RetryBudget(retries=0, backoff_seconds=0.0, max_sleep_seconds=0.0, ca
 FAST_RETRY = RetryBudget(retries=3, backoff_seconds=0.01, max_sleep_seconds=0.05, call_timeout=10.0)
 
 
-def _status_response(request: Any, status: int) -> Any:
+def _status_body(status: int) -> tuple[str, bytes]:
     reason = "Server Busy" if status == 503 else "Internal Server Error"
     code = "ServerBusy" if status == 503 else "InternalError"
     body = json.dumps({"odata.error": {"code": code, "message": {"lang": "en-US", "value": "injected"}}}).encode()
-    raw = HTTPResponse(
-        body=io.BytesIO(body),
-        headers={"Content-Type": "application/json;odata=minimalmetadata", "Content-Length": str(len(body))},
-        status=status,
-        reason=reason,
-        preload_content=False,
-    )
-    prepared = requests.Request(request.method, request.url).prepare()
-    return HTTPAdapter().build_response(prepared, raw)
+    return reason, body
 
 
-class FaultTransport(RequestsTransport):  # type: ignore[misc]
+class FaultTransport(KeepAliveTransport):
     """Fails the requests ``should_fail(n)`` picks (n counts every request sent, from 1) with ``kind``."""
 
     def __init__(self, budget: RetryBudget = NO_RETRY, **kwargs: Any) -> None:
@@ -58,7 +48,6 @@ class FaultTransport(RequestsTransport):  # type: ignore[misc]
         self.kind = "503"
         self.should_fail: Callable[[int], bool] = lambda n: False
         self._rng = random.Random(0)
-        self.session_factory = None
 
     def fail_nth(self, n: int, kind: str) -> None:
         self.reset_counts()
@@ -95,8 +84,6 @@ class FaultTransport(RequestsTransport):  # type: ignore[misc]
             super().send(request, **kwargs)  # applied by the server; the answer never arrives
             raise ServiceResponseTimeoutError("injected: read timed out")
         status = int(kind)
-        from azure.core.rest._requests_basic import RestRequestsTransportResponse
-
-        response = RestRequestsTransportResponse(request=request, internal_response=_status_response(request, status))
-        response.read()
-        return response
+        reason, body = _status_body(status)
+        headers = [("Content-Type", "application/json;odata=minimalmetadata"), ("Content-Length", str(len(body)))]
+        return self.answer(request, status, reason, headers, body)

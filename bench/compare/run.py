@@ -6,12 +6,14 @@ scim2-server (in .venv-scim2-server), both on loopback. Each round sends Entra's
 one server, then the other (the order flips each round, so drift on a busy machine hits both). It reads
 the CPU of each server process, of Azurite's node process and of itself from /proc/<pid>/stat around
 each phase, estimates the storage client's share of our CPU from a calibration in a fresh process
-(bench/compare/storage.py), and times cold starts (Popen to the first answered Test Connection). The
-report is plain text, for docs/performance.md.
+(bench/compare/storage.py), and times cold starts (Popen to the first answered Test Connection). By default
+it does this twice in one run, ours on scim.store.MemoryStorage (no Azurite: what is ours without storage)
+and then on Azurite, where it also measures one tenant's writers: POST p50 of 8 writers on our one tenant
+against one writer's. The report is plain text, for docs/performance.md.
 
-    make bench-compare                                   # 3 rounds of 400 users, 5 cold starts each
-    make bench-compare COMPARE_ARGS=--quick              # a smoke run, well under a minute
-    make bench-compare COMPARE_ARGS="--store memory"     # ours on scim.store.MemoryStorage: no Azurite at all
+    make bench-compare                                   # in-memory, then Azurite: 3 rounds of 400 users, 5 cold starts
+    make bench-compare COMPARE_ARGS=--quick              # a smoke run, about a minute
+    make bench-compare COMPARE_ARGS="--store memory"     # only ours on scim.store.MemoryStorage: no Azurite at all
     python -m bench.compare --scim2-python .venv-scim2-server/bin/python --users 200 --rounds 5
 """
 
@@ -44,7 +46,7 @@ from bench.compare.load import (
     process_cpu_seconds,
     run_phase,
 )
-from bench.compare.report import Report
+from bench.compare.report import Report, Writers
 from devhost.azurite import ROOT, AzuriteService, connection_string, free_port
 
 TENANT = "compare"
@@ -200,10 +202,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--store",
-        choices=("azurite", "memory"),
-        default="azurite",
-        help="azurite: ours on Azurite's tables (as the product runs locally); memory: on scim.store.MemoryStorage "
-        "in its own process (devhost.serve --memory-store), no Azurite and no storage calibration",
+        choices=("both", "azurite", "memory"),
+        default="both",
+        help="both (default): the in-memory comparison, then the Azurite one, in one run; azurite: ours on "
+        "Azurite's tables (as the product runs locally); memory: on scim.store.MemoryStorage in its own process "
+        "(devhost.serve --memory-store), no Azurite and no storage calibration",
+    )
+    parser.add_argument(
+        "--writers",
+        type=int,
+        default=8,
+        help="on Azurite, after the rounds: POST p50 of this many writers on our one tenant against one writer's "
+        "(0: skip)",
     )
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run of well under a minute")
     args = parser.parse_args(argv)
@@ -223,13 +233,26 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop_on_term)
+    command = " ".join(shlex.quote(a) for a in ["python", "-m", "bench.compare", *(argv or sys.argv[1:])])
+    reference = scim2_about(args.scim2_python)
+    stores = ["memory", "azurite"] if args.store == "both" else [args.store]
+    for n, store in enumerate(stores):
+        if n:
+            print(flush=True)
+        compare(args, store, command, reference)
+    return 0
+
+
+def compare(args: argparse.Namespace, store: str, command: str, reference: str) -> None:
+    """One comparison, ours on `store`: alternating timed rounds, cold starts, and on Azurite one tenant's writers."""
     report = Report(
         started=datetime.now(UTC),
-        command=" ".join(shlex.quote(a) for a in ["python", "-m", "bench.compare", *(argv or sys.argv[1:])]),
+        command=command,
         machine=f"nproc {os.cpu_count()}, {platform.system()} {platform.machine()}",
         python=f"{platform.python_version()} (ours)",
-        reference=scim2_about(args.scim2_python),
+        reference=reference,
         args=args,
+        store=store,
     )
     report.load_before = os.getloadavg()
     run_id = uuid.uuid4().hex[:8]
@@ -239,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     azurite_pid: int | None = None
     conn_string: str | None = None
     try:
-        if args.store == "azurite":
+        if store == "azurite":
             azurite.start(log_path=state / "azurite.log")
             assert azurite.pid is not None
             azurite_pid = azurite.pid
@@ -256,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
             for target in targets if r % 2 == 0 else targets[::-1]:
                 names = [f"r{r}u{i}-{run_id}@contoso.com" for i in range(args.users)]
                 measured_phase(target, azurite_pid, names, args.threads, shapes, tallies[target.name], args.settle)
-            print(f"round {r + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.2f}", file=sys.stderr)
+            print(f"{store}: round {r + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.2f}", file=sys.stderr)
+        if store == "azurite" and args.writers > 1:
+            report.writers = one_tenant_writers(ours.target, args, shapes, run_id)
         for server in servers:
             server.stop()
         for n in range(args.cold_starts):
@@ -276,7 +301,14 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         azurite.stop()
         shutil.rmtree(state, ignore_errors=True)
-    return 0
+
+
+def one_tenant_writers(target: Target, args: argparse.Namespace, shapes: dict[str, bool], run_id: str) -> Writers:
+    """POST p50 of one writer, then of `args.writers` writers at once, all on our one tenant (the same load)."""
+    users = max(args.users, 4 * args.writers)
+    single = run_phase(target, [f"s{i}-{run_id}@contoso.com" for i in range(users // 2)], 1, shapes)
+    many = run_phase(target, [f"m{i}-{run_id}@contoso.com" for i in range(users)], args.writers, shapes)
+    return Writers(args.writers, single, many)
 
 
 def storage_calls_from_log(path: Path) -> dict[str, list[int]]:

@@ -142,17 +142,28 @@ def _control_character(text: str) -> str | None:
     return next((char for char in text if unicodedata.category(char) == "Cc"), None)
 
 
+def held_names(resource: Any, attributes: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, frozenset[str]]:
+    """The values of each name attribute a resource holds now: taken before a PATCH changes it in place, they
+    are what refuse_control_characters' ``held`` leaves alone, without a deep copy of the whole resource."""
+    return {attribute: frozenset(_values(resource, fields)) for attribute, fields in attributes}
+
+
 def refuse_control_characters(
-    resource: Any, attributes: tuple[tuple[str, tuple[str, ...]], ...], previous: Any = None
+    resource: Any,
+    attributes: tuple[tuple[str, tuple[str, ...]], ...],
+    previous: Any = None,
+    *,
+    held: dict[str, frozenset[str]] | None = None,
 ) -> None:
     """400 invalidValue naming the attribute if a name holds a C0 or C1 control character (category Cc: U+0000
     to U+001F, U+007F to U+009F; tab and line breaks too, which no name needs).
 
-    Only values the request writes are refused: a value ``previous`` (the stored resource) already holds is
-    left alone, so a name stored before this rule never blocks an unrelated change such as disabling the user.
+    Only values the request writes are refused: a value ``previous`` (the stored resource) already holds, or
+    ``held`` lists (held_names of it), is left alone, so a name stored before this rule never blocks an
+    unrelated change such as disabling the user.
     """
     for attribute, fields in attributes:
-        kept = set(_values(previous, fields))
+        kept = held[attribute] if held is not None else set(_values(previous, fields))
         for value in _values(resource, fields):
             char = _control_character(value)
             if char is not None and value not in kept:

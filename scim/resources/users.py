@@ -23,7 +23,7 @@ from scim2_models.path import FilterNode, ValuePath
 from scim.models import ENTRA_POLICY, SEARCH_POLICY, USER_SCHEMA, UserResource
 from scim.protocol import entra
 from scim.protocol.documents import plausible_id, require_object, scim_error_from_validation
-from scim.protocol.names import USER_NAME_ATTRIBUTES, identity_key, refuse_control_characters
+from scim.protocol.names import USER_NAME_ATTRIBUTES, held_names, identity_key, refuse_control_characters
 from scim.protocol.patch import PatchPlan
 from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error, is_core_attr
 from scim.protocol.versions import with_groups
@@ -169,7 +169,7 @@ class UserService(ResourceService[UserResource]):
         plan = PatchPlan(UserResource, payload, policy=ENTRA_POLICY, max_operations=MAX_PATCH_OPERATIONS)
 
         def apply(current: UserResource) -> UserResource | None:
-            before = current.model_copy(deep=True)
+            before = held_names(current, USER_NAME_ATTRIBUTES)  # plan.apply changes current in place
             if not plan.apply(current):
                 return None
             try:
@@ -181,7 +181,7 @@ class UserService(ResourceService[UserResource]):
                 raise scim_error_from_validation(exc) from exc
             check_multi_valued_limits(patched)
             self._check_rules(patched)
-            refuse_control_characters(patched, USER_NAME_ATTRIBUTES, previous=before)
+            refuse_control_characters(patched, USER_NAME_ATTRIBUTES, held=before)
             return patched
 
         return self._modify(tenant, user_id, if_match, apply, active_limit)

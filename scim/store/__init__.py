@@ -7,7 +7,7 @@ a submodule, and never builds a row key itself (the codec is scim.store.keys, re
 from scim.store.account import TableStorage
 from scim.store.activity import MAX_PAGE as MAX_ACTIVITY_PAGE
 from scim.store.activity import ActivityPage, ActivityRecord, ActivityTable, TrafficBucket, bucket_start
-from scim.store.azure import RetryBudget, lean_async_transactions
+from scim.store.azure import KeepAliveTransport, RetryBudget, lean_async_transactions
 from scim.store.bulk import LoadedResource
 from scim.store.calls import counted_calls, counting, start_counting
 from scim.store.changes import ChangeRecord, ChangeRows, FeedCursor, decode_cursor, encode_cursor
@@ -79,6 +79,7 @@ __all__ = [
     "FeedCursor",
     "GroupGoneError",
     "IndexEntry",
+    "KeepAliveTransport",
     "LoadedResource",
     "Memberships",
     "MemoryStorage",

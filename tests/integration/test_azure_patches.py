@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 from azure.core import MatchConditions
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
 from devhost.azurite import Azurite
-from scim.store import COUNTER_ROW_KEY, RetryBudget, TableStorage
+from scim.store import COUNTER_ROW_KEY, KeepAliveTransport, RetryBudget, RoundTripCounter, TableStorage, counting
 from scim.store.azure import PATCHED_FOR, http_parts, install_retry_policy, lean_transactions
 
 
@@ -50,6 +51,33 @@ def test_storage_clients_are_built_with_the_patches(azurite: Azurite) -> None:
     storage = TableStorage(connection_string=azurite.connection_string)
     client = storage.table_client(storage.table_name("Users"))
     assert client._batch_send.__func__.__module__ == "scim.store.azure.batch"
+    policies = {type(policy).__name__ for policy in storage._service._policies}
+    assert "JitteredRetryPolicy" in policies and "SharedKeyCredentialPolicy" in policies
+    assert not policies & {"HttpLoggingPolicy", "DistributedTracingPolicy", "NetworkTraceLoggingPolicy"}
+    storage.close()
+
+
+def test_every_storage_call_goes_through_the_keep_alive_transport_and_is_counted(azurite: Azurite) -> None:
+    """Without a transport given, TableStorage sends on KeepAliveTransport: 30 calls (a table create, point reads,
+    a range query, a transaction, a miss) on one reused connection, each counted once by scim.store.counting."""
+    storage = TableStorage(connection_string=azurite.connection_string, table_prefix=f"ka{uuid.uuid4().hex[:8]}")
+    client = storage.table_client(storage.table_name("Users"))
+    transport = client._client._client._pipeline._transport._transport  # the table client's wrapper of the service's
+    assert type(transport) is KeepAliveTransport
+    calls = RoundTripCounter()
+    with counting(calls):
+        storage._service.create_table(client.table_name)
+        client.submit_transaction(
+            [("upsert", {"PartitionKey": "t", "RowKey": f"r|{n}", "Document0": "é"}) for n in range(3)]
+        )
+        for n in range(25):
+            assert client.get_entity("t", f"r|{n % 3}")["Document0"] == "é"
+        assert len(list(client.query_entities("PartitionKey eq 't'"))) == 3
+        with pytest.raises(ResourceNotFoundError):
+            client.get_entity("t", "r|missing")
+        storage._service.delete_table(client.table_name)
+    assert calls.count == 30
+    assert transport.pool.opened == 1  # keep-alive: one connection for every call made one at a time
     storage.close()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.compare.load import SHAPES, PhaseResult, patch_plan, percentile, process_cpu_seconds, stat_cpu_seconds
-from bench.compare.report import observed_calls, verdict
+from bench.compare.report import GOALS, Writers, observed_calls, verdict
 from bench.compare.run import storage_calls_from_log
 
 
@@ -80,3 +80,18 @@ def test_storage_calls_are_read_from_our_request_lines(tmp_path: Path) -> None:
 def test_verdict() -> None:
     assert verdict(0.7, (0.6, ">=")).endswith("met") and "NOT" not in verdict(0.7, (0.6, ">="))
     assert "NOT met" in verdict(1.3, (1.2, "<="))
+
+
+def test_one_tenant_writers_ratio_is_post_p50_of_many_over_one() -> None:
+    single, many = PhaseResult(), PhaseResult()
+    single.latencies["POST /Users"] += [0.010, 0.012, 0.030]
+    many.latencies["POST /Users"] += [0.020, 0.024, 0.100, 0.022]
+    many.latencies["GET /Users/{id}"] += [9.0]  # only POSTs count
+    assert Writers(8, single, many).ratio() == pytest.approx(0.023 / 0.012)
+
+
+def test_each_store_has_issue_23_goals() -> None:
+    assert GOALS["memory"]["throughput"] == (1.0, ">=") and GOALS["memory"]["CPU/op, in-memory stores"] == (1.0, "<=")
+    assert GOALS["azurite"]["throughput"] == (0.6, ">=")
+    assert GOALS["azurite"]["CPU/op, server incl. storage client"] == (2.0, "<=")
+    assert GOALS["azurite"]["writers"] == (2.0, "<=") and GOALS["azurite"]["cold"] == (1.0, "<=")

@@ -12,6 +12,7 @@ from scim.models import SEARCH_POLICY, GroupResource, UserResource
 from scim.protocol.names import (
     USER_NAME_ATTRIBUTES,
     comparison_key,
+    held_names,
     identity_key,
     legacy_identity_key,
     refuse_control_characters,
@@ -101,4 +102,8 @@ def test_control_characters_are_refused_only_where_written() -> None:
         refuse_control_characters(user, USER_NAME_ATTRIBUTES)
     assert refused.value.detail == "'name.givenName' must not contain control characters (it holds U+001B)"
     refuse_control_characters(user, USER_NAME_ATTRIBUTES, previous=user.model_copy(deep=True))
+    refuse_control_characters(user, USER_NAME_ATTRIBUTES, held=held_names(user, USER_NAME_ATTRIBUTES))
+    held = held_names(UserResource(user_name="ada"), USER_NAME_ATTRIBUTES)
+    with pytest.raises(InvalidValueException):  # held: only the values the resource held before
+        refuse_control_characters(user, USER_NAME_ATTRIBUTES, held=held)
     refuse_control_characters(UserResource(user_name="Ada Lovelace\u00a0\u200b"), USER_NAME_ATTRIBUTES)
