@@ -30,7 +30,7 @@ from scim.run_state import describe_store, operator_environ
 from scim.secrets import SecretSourceUnavailableError, SecretStoreRefusedError
 from scim.settings import Settings, SettingsError
 from scim.store import StorageAccessDeniedError, StorageUnavailableError, VersionMismatchError
-from scim.wiring import build_change_log, build_client_service, build_storage, build_tenant_service
+from scim.wiring import build_change_log, build_client_service, build_tenant_service
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,9 +59,9 @@ class Operator:
             self._service = build_tenant_service(self.settings)
         return self._service
 
-    @property
-    def change_log(self) -> ChangeLog:
-        return build_change_log(build_storage(self.settings))
+    def change_log(self, tenant_id: str) -> ChangeLog:
+        """The change records of the tenant, on its data account."""
+        return build_change_log(self.tenants.storage_of(tenant_id))
 
     @property
     def clients(self) -> ClientService:

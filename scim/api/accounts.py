@@ -1,0 +1,47 @@
+"""One ScimApi per data account, and the choice among them by the tenant's row: each request's storage is its
+tenant's account, read through the tenant directory (cached and bounded, as authentication reads it anyway)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from scim.platform.delivery import SweepReport
+from scim.platform.tenants import TenantDirectory
+
+if TYPE_CHECKING:
+    from scim.api.scim import ScimApi
+
+
+class AccountApis:
+    """The per-account APIs of one deployment; the primary's answers requests of unknown or malformed tenants
+    (with the same 401 as ever), and holds the operator pages and the token endpoint."""
+
+    def __init__(self, directory: TenantDirectory, apis: Mapping[str, ScimApi], primary: str) -> None:
+        self._directory = directory
+        self._apis = dict(apis)
+        self.primary = primary
+
+    def for_tenant(self, tenant: str) -> ScimApi | None:
+        """The API on the tenant's data account; None if its row names an account this deployment lacks
+        (never the primary instead: a tenant's data must not be written to an account that is not its own)."""
+        record = self._directory.lookup(tenant) if tenant else None
+        name = (record.account if record is not None else None) or self.primary
+        return self._apis.get(name)
+
+    def all(self) -> list[tuple[str, ScimApi]]:
+        return list(self._apis.items())
+
+    def sweep(self) -> SweepReport:
+        """Every account's delivery sweep, one after another, in one report (the errors name the account)."""
+        total = SweepReport()
+        for name, api in self._apis.items():
+            if api.delivery is None:
+                continue
+            report = api.delivery.sweep()
+            total.published += report.published
+            total.trimmed += report.trimmed
+            total.partitions += report.partitions
+            total.failed = total.failed or report.failed
+            total.errors += [f"{name}: {error}" for error in report.errors]
+        return total
