@@ -88,7 +88,7 @@ def build_api(
             operator_factory=lambda: build_operator_pages(settings, accounts, source, directory),
             delivery=build_delivery(settings, account),
         )
-    routing = AccountApis(directory, apis, accounts.primary_name)
+    routing = AccountApis[ScimApi](directory, apis, accounts.primary_name)
     for api in apis.values():
         api.accounts = routing
     return apis[accounts.primary_name]

@@ -4,16 +4,23 @@ tenant's account, read through the tenant directory (cached and bounded, as auth
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import Generic, Protocol, TypeVar
 
-from scim.platform.delivery import SweepReport
+from scim.platform.delivery import Delivery, SweepReport
 from scim.platform.tenants import TenantDirectory
 
-if TYPE_CHECKING:
-    from scim.api.scim import ScimApi
+
+class AccountApi(Protocol):
+    """What routing needs of an account's API (scim.api.scim.ScimApi): its delivery, for the sweep."""
+
+    @property
+    def delivery(self) -> Delivery | None: ...
 
 
-class AccountApis:
+ScimApi = TypeVar("ScimApi", bound=AccountApi)
+
+
+class AccountApis(Generic[ScimApi]):
     """The per-account APIs of one deployment; the primary's answers requests of unknown or malformed tenants
     (with the same 401 as ever), and holds the operator pages and the token endpoint."""
 

@@ -92,7 +92,7 @@ class ScimApi:
         """Builds the operator pages under /operator/ (scim.api.admin) on first use; None serves no pages."""
         self._operator: AdminApi | None = None
         self._operator_lock = threading.Lock()
-        self.accounts: AccountApis | None = None
+        self.accounts: AccountApis[ScimApi] | None = None
         """The APIs of every data account, to serve each request on its tenant's account (scim.api.accounts)."""
 
     @property
