@@ -31,7 +31,12 @@ class AccountApis(Generic[ScimApi]):
 
     def for_tenant(self, tenant: str) -> ScimApi | None:
         """The API on the tenant's data account; None if its row names an account this deployment lacks
-        (never the primary instead: a tenant's data must not be written to an account that is not its own)."""
+        (never the primary instead: a tenant's data must not be written to an account that is not its own).
+
+        With one account this reads nothing. With several, the tenant's row is read here through the directory
+        authentication reads it from (one point read per tenant per SCIM_TENANT_CACHE_SECONDS, shared)."""
+        if len(self._apis) == 1:
+            return self._apis[self.primary]
         record = self._directory.lookup(tenant) if tenant else None
         name = (record.account if record is not None else None) or self.primary
         return self._apis.get(name)

@@ -25,6 +25,7 @@ from scim.store import TableStorage, TenantRow, TenantTable
 from tests.integration.conftest import receive_all
 
 KINDS = ("Users", "Groups", "Activity")
+BOTH = (("alpha", "primary"), ("beta", "second"))
 
 
 class Accounts:
@@ -265,3 +266,37 @@ def test_create_refuses_an_account_the_deployment_lacks(accounts: Accounts) -> N
     result = accounts.cli("tenant", "create", "nowhere", "--account", "third")
     assert result.exit_code == 1 and "no data account 'third'" in result.output
     assert TenantTable(accounts.raw["primary"]).get("nowhere") is None
+
+
+def test_export_and_import_put_each_tenant_back_on_its_account(
+    accounts: Accounts, provisioned: dict[str, dict[str, str]], tmp_path: Path
+) -> None:
+    before = {t: sorted(str(r["RowKey"]) for r in accounts.rows(a, "Users", t)) for t, a in BOTH}
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_text("a passphrase long enough\n")
+    path = tmp_path / "tenants.jsonl"
+    exported = accounts.json(
+        "export", str(path), "--tenant", "alpha", "--tenant", "beta", "--passphrase-file", str(passphrase)
+    )
+    assert exported["tenants"] == ["alpha", "beta"] and exported["rows"]["Users"] > 0
+    for tenant in ("alpha", "beta"):
+        assert accounts.cli("tenant", "delete", tenant, "--yes").exit_code == 0
+    assert all(accounts.rows(a, "Users", t) == [] for t, a in BOTH)
+    imported = accounts.json("import", str(path), "--passphrase-file", str(passphrase))
+    assert imported["tenants"] == ["alpha", "beta"]
+    for tenant, account in BOTH:
+        assert sorted(str(r["RowKey"]) for r in accounts.rows(account, "Users", tenant)) == before[tenant]
+        assert accounts.json("tenant", "show", tenant)["account"] == account
+        assert accounts.json("tenant", "check", tenant)["ok"]
+    assert accounts.rows("second", "Users", "alpha") == [] and accounts.rows("primary", "Users", "beta") == []
+
+
+def test_the_operator_pages_show_a_tenant_of_either_account(
+    accounts: Accounts, base_url: str, provisioned: dict[str, dict[str, str]]
+) -> None:
+    key = accounts.json("operator-key", "rotate")["operatorKey"]
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as http:
+        for tenant in ("alpha", "beta"):
+            page = http.get(f"/operator/tenants/{tenant}")
+            assert page.status_code == 200, page.text
+            assert f"ada@{tenant}.example" in http.get(f"/operator/tenants/{tenant}/activity").text
