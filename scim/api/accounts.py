@@ -17,19 +17,19 @@ class AccountApi(Protocol):
     def delivery(self) -> Delivery | None: ...
 
 
-ScimApi = TypeVar("ScimApi", bound=AccountApi)
+Api = TypeVar("Api", bound=AccountApi)
 
 
-class AccountApis(Generic[ScimApi]):
-    """The per-account APIs of one deployment; the primary's answers requests of unknown or malformed tenants
-    (with the same 401 as ever), and holds the operator pages and the token endpoint."""
+class AccountApis(Generic[Api]):
+    """The per-account APIs (scim.api.scim.ScimApi) of one deployment; the primary's answers requests of unknown
+    or malformed tenants (with the same 401 as ever), and holds the operator pages and the token endpoint."""
 
-    def __init__(self, directory: TenantDirectory, apis: Mapping[str, ScimApi], primary: str) -> None:
+    def __init__(self, directory: TenantDirectory, apis: Mapping[str, Api], primary: str) -> None:
         self._directory = directory
         self._apis = dict(apis)
         self.primary = primary
 
-    def for_tenant(self, tenant: str) -> ScimApi | None:
+    def for_tenant(self, tenant: str) -> Api | None:
         """The API on the tenant's data account; None if its row names an account this deployment lacks
         (never the primary instead: a tenant's data must not be written to an account that is not its own).
 
@@ -41,7 +41,7 @@ class AccountApis(Generic[ScimApi]):
         name = (record.account if record is not None else None) or self.primary
         return self._apis.get(name)
 
-    def all(self) -> list[tuple[str, ScimApi]]:
+    def all(self) -> list[tuple[str, Api]]:
         return list(self._apis.items())
 
     def sweep(self) -> SweepReport:

@@ -164,8 +164,12 @@ class TenantService:
         return account_loads(self.accounts.names, self._table.all())
 
     def placement(self, account: str | None = None) -> Placement:
-        """Where a new tenant would go now, and why (scim.platform.accounts); `account` is the operator's choice."""
-        return place(self.account_loads(), account)
+        """Where a new tenant would go now, and why (scim.platform.accounts); `account` is the operator's choice,
+        checked against the configured accounts without reading the tenants table."""
+        if account is not None:
+            names = self.accounts.names
+            return place([AccountLoad(name, 0, name == names[0]) for name in names], account)
+        return place(self.account_loads())
 
     def usage(self, tenant_id: str) -> TenantUsage:
         """Users, active users and groups of the tenant: the counter rows, no scan."""
