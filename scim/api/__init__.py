@@ -20,6 +20,7 @@ from scim.oauth.tokens import AccessTokens
 from scim.platform.activity import ActivityRecorder
 from scim.platform.delivery import SweepReport
 from scim.platform.tenants import TenantDirectory, is_tenant_id
+from scim.protocol.text import log_safe
 from scim.resources.base import resource_names
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
@@ -222,9 +223,12 @@ def handle(route: str, request: Request) -> Response:
         log.error("scim configuration error: %s", exc)
         return error_response(InternalServerException(detail="The SCIM service is misconfigured; see its logs"))
     if api.accounts is not None:
-        routed = api.accounts.for_tenant(request.route_params.get("tenant", ""))
+        tenant = request.route_params.get("tenant", "")
+        routed = api.accounts.for_tenant(tenant)
         if routed is None:  # the tenant's row names an account the settings do not list
-            log.error("scim configuration error: a tenant's data account is not in SCIM_DATA_ACCOUNTS")
+            log.error(
+                "scim configuration error: tenant %s's data account is not in SCIM_DATA_ACCOUNTS", log_safe(tenant)
+            )
             return error_response(InternalServerException(detail="The SCIM service is misconfigured; see its logs"))
         api = routed
     return ROUTES[route](api, request)
