@@ -8,7 +8,7 @@ import pytest
 
 from scim.platform.accounts import AccountLoad, account_loads, place
 from scim.settings import DataAccount, Settings, SettingsError
-from scim.store import TenantRow
+from scim.store import DataAccounts, MemoryStorage, TenantRow, UnknownAccountError
 
 BASE = {"SCIM_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"}
 AZURITE = (
@@ -70,3 +70,12 @@ def test_the_operator_may_choose_a_configured_account_only() -> None:
     assert place(loads, "d1").account == "d1"
     with pytest.raises(ValueError, match=r"no data account .d9.*primary, d1"):
         place(loads, "d9")
+
+
+def test_a_row_naming_no_account_reads_the_primary_and_an_unlisted_one_is_an_error() -> None:
+    primary, second = MemoryStorage(), MemoryStorage()
+    accounts = DataAccounts({"primary": primary, "second": second})
+    assert accounts.get(None) is primary and accounts.get("") is primary
+    assert accounts.get("second") is second
+    with pytest.raises(UnknownAccountError, match="'gone' is not configured"):
+        accounts.get("gone")
