@@ -155,12 +155,23 @@ param tablePrefix string = 'scim'
 
 param resourceGroupName string = ''
 
+// Tenants spread over several data accounts (README: Several data accounts): the first is the primary (the
+// tenants table, the changes queue, and every tenant from before), each more one holds the Users, Groups and
+// Activity tables of the tenants `scim-admin tenant create` places there. Raising the count adds accounts
+// (new tenants go to the emptiest); lowering it would strand the tenants placed on the accounts it drops.
+@description('Storage accounts for the SCIM data (SCIM_DATA_ACCOUNTS): 1 is the primary alone.')
+@minValue(1)
+@maxValue(50)
+param dataAccountCount int = 1
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = '${abbrs.webSitesFunctions}scim-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
 var tableNames = ['${tablePrefix}Users', '${tablePrefix}Groups', '${tablePrefix}Tenants', '${tablePrefix}Activity']
+// A tenant's whole data (resources, memberships, change records, activity); the tenants table stays on the primary.
+var moreDataTableNames = ['${tablePrefix}Users', '${tablePrefix}Groups', '${tablePrefix}Activity']
 // Provisioning changes for the platform (README: Platform delivery); the name is SCIM_CHANGES_QUEUE's default.
 var changesQueueName = 'scim-changes'
 var storageSkuName = empty(storageSku) ? storageSkuByRegion[location] : storageSku
@@ -208,6 +219,43 @@ module dataStorage 'modules/storage.bicep' = {
   }
 }
 
+
+// The data accounts after the primary, named data2, data3, ... in SCIM_DATA_ACCOUNTS (the primary is `primary`).
+module moreDataStorage 'modules/storage.bicep' = [
+  for n in range(2, dataAccountCount - 1): {
+    name: 'data-storage-${n}'
+    scope: rg
+    params: {
+      name: '${abbrs.storageStorageAccounts}data${n}${resourceToken}'
+      location: location
+      tags: tags
+      tableNames: moreDataTableNames
+      skuName: storageSkuName
+    }
+  }
+]
+
+// Each gets the grants the primary's tables get in rbac.bicep: the app's identity (and the operator) on each table.
+module moreDataRoles 'modules/data-roles.bicep' = [
+  for (n, i) in range(2, dataAccountCount - 1): {
+    name: 'data-roles-${n}'
+    scope: rg
+    params: {
+      storageAccountName: moreDataStorage[i].outputs.name
+      tableNames: moreDataTableNames
+      appPrincipalId: identity.outputs.principalId
+      deployerPrincipalId: principalId
+      deployerPrincipalType: principalType
+      grantDeployerOperatorRoles: grantDeployerOperatorRoles
+      operatorRolesForServicePrincipal: operatorRolesForServicePrincipal
+    }
+  }
+]
+
+var moreDataAccountList = [
+  for (n, i) in range(2, dataAccountCount - 1): 'data${n}=${moreDataStorage[i].outputs.tableEndpoint}'
+]
+var moreDataAccounts = join(moreDataAccountList, ',')
 
 module keyVault 'modules/keyvault.bicep' = {
   name: 'keyvault'
@@ -265,6 +313,7 @@ module functionApp 'modules/functionapp.bicep' = {
     hostStorageBlobEndpoint: hostStorage.outputs.blobEndpoint
     dataStorageTableEndpoint: dataStorage.outputs.tableEndpoint
     dataStorageQueueEndpoint: dataStorage.outputs.queueEndpoint
+    moreDataAccounts: moreDataAccounts
     changesQueueName: changesQueueName
     deploymentContainerName: deploymentContainerName
     keyVaultUri: keyVault.outputs.uri
@@ -278,7 +327,7 @@ module functionApp 'modules/functionapp.bicep' = {
     httpConcurrency: httpConcurrency
   }
   // The app must not start before its identity can reach storage and the vault.
-  dependsOn: [rbac]
+  dependsOn: [rbac, moreDataRoles]
 }
 
 output AZURE_LOCATION string = location
@@ -296,6 +345,7 @@ output SCIM_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/sc
 // scim-admin works against this deployment (README, "Against Azure"; tests/unit/test_azd_outputs.py).
 output SCIM_STORAGE_TABLE_ENDPOINT string = dataStorage.outputs.tableEndpoint
 output SCIM_STORAGE_QUEUE_ENDPOINT string = dataStorage.outputs.queueEndpoint
+output SCIM_DATA_ACCOUNTS string = moreDataAccounts
 output SCIM_CHANGES_QUEUE string = changesQueueName
 output SCIM_TABLE_PREFIX string = tablePrefix
 output SCIM_SECRET_SOURCE string = 'keyvault'

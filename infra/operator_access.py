@@ -59,6 +59,8 @@ OPERATOR_NEEDS: dict[str, Needs] = {
     # secret and, the first time, a signing key
     "tenant create": {"Tenants": (READ, ADD), VAULT: (LIST, SET, ENABLE)},
     "tenant list": _TENANT_READ,
+    # counts the tenants on each data account (one query of the tenants table)
+    "tenant accounts": _TENANT_READ,
     "tenant show": {"Tenants": (READ,), "Users": (READ,), "Groups": (READ,), VAULT: (LIST,)},
     "tenant rotate-token": _TOKENS_WRITE,
     "tenant retire-token": _TOKENS_DISABLE,

@@ -37,6 +37,7 @@ from infra.bicep_reading import (
     _squash,
     _strings,
 )
+from infra.data_accounts import data_account_roles
 from infra.operator_access import operator_roles
 
 _REGION = re.compile(r"^[a-z][a-z0-9]*$")
@@ -327,6 +328,7 @@ BICEP_RULES: tuple[Callable[[Templates], list[str]], ...] = (
     python_http_concurrency,
     storage_redundancy,
     operator_roles,
+    data_account_roles,
 )
 
 

@@ -18,13 +18,12 @@ from scim.platform.hints import hint
 from scim.platform.operator_keys import OperatorKeys
 from scim.secrets import build_secret_store
 from scim.store import ActivityRecord
-from scim.wiring import build_storage
 
 
 def _report(op: Operator, tenant_id: str) -> ActivityReport:
     found = op.tenants.get(tenant_id)  # TenantNotFoundError for an unknown id
     limit = found.max_active_users
-    return build_activity_report(build_storage(op.settings), lambda tenant: limit)
+    return build_activity_report(op.tenants.storage_of(tenant_id), lambda tenant: limit)
 
 
 def _when(record_time: Any) -> str:

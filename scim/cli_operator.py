@@ -29,8 +29,8 @@ from scim.platform.tenants import (
 from scim.run_state import describe_store, operator_environ
 from scim.secrets import SecretSourceUnavailableError, SecretStoreRefusedError
 from scim.settings import Settings, SettingsError
-from scim.store import StorageAccessDeniedError, StorageUnavailableError, VersionMismatchError
-from scim.wiring import build_change_log, build_client_service, build_storage, build_tenant_service
+from scim.store import StorageAccessDeniedError, StorageUnavailableError, UnknownAccountError, VersionMismatchError
+from scim.wiring import build_change_log, build_client_service, build_tenant_service
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,9 +59,9 @@ class Operator:
             self._service = build_tenant_service(self.settings)
         return self._service
 
-    @property
-    def change_log(self) -> ChangeLog:
-        return build_change_log(build_storage(self.settings))
+    def change_log(self, tenant_id: str) -> ChangeLog:
+        """The change records of the tenant, on its data account."""
+        return build_change_log(self.tenants.storage_of(tenant_id))
 
     @property
     def clients(self) -> ClientService:
@@ -84,7 +84,7 @@ def operator_errors(command: F) -> F:
             raise click.ClickException(f"no tenant {exc.args[0]!r}; `scim-admin tenant list` shows them") from exc
         except TenantExistsError as exc:
             raise click.ClickException(f"tenant {exc.args[0]!r} already exists") from exc
-        except (InvalidTenantIdError, TenantTokenStateError, SettingsError, ValueError) as exc:
+        except (InvalidTenantIdError, TenantTokenStateError, SettingsError, ValueError, UnknownAccountError) as exc:
             raise click.ClickException(str(exc)) from exc
         except VersionMismatchError as exc:
             raise click.ClickException("the tenant changed while this command ran; run it again") from exc

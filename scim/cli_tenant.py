@@ -24,6 +24,7 @@ from scim.cli_operator import (
 from scim.cli_text import echo, echo_json, inline
 from scim.platform.changes import Change, message, with_names
 from scim.platform.tenants import Tenant
+from scim.settings import PRIMARY_ACCOUNT
 from scim.store import ChangeRecord, decode_cursor, encode_cursor
 
 
@@ -34,6 +35,7 @@ def tenant_data(tenant: Tenant) -> dict[str, Any]:
         "created": tenant.created.isoformat(),
         "enabled": tenant.enabled,
         "maxActiveUsers": tenant.max_active_users,
+        "account": tenant.account or PRIMARY_ACCOUNT,
     }
 
 
@@ -76,6 +78,11 @@ LIMIT = LimitType()
     show_default=True,
     help="How Entra connects: a Secret Token, OAuth2 client credentials, or both (during a migration).",
 )
+@click.option(
+    "--account",
+    metavar="NAME",
+    help="The data account for the tenant's data (see `tenant accounts`); default: the placement rule's choice.",
+)
 @json_option
 @pass_operator
 @operator_errors
@@ -86,23 +93,27 @@ def create(  # noqa: PLR0917 - click passes every option as an argument
     max_users: int | None,
     keep_existing_token: bool,
     auth: str,
+    account: str | None,
     as_json: bool,
 ) -> None:
     """Register TENANT_ID and print what the Entra admin pastes: the Tenant URL and the Secret Token
     (--auth token), or the four OAuth2 client credentials values (--auth oauth), or both.
 
-    Tenant ids are lower case: 1-63 characters of a-z, 0-9 and '-'.
+    Tenant ids are lower case: 1-63 characters of a-z, 0-9 and '-'. Its data goes to the data account the
+    placement rule picks (printed), or to --account NAME.
     """
+    placement = op.tenants.placement(account)
     created, token = op.tenants.create(
         tenant_id,
         display_name=name,
         max_active_users=max_users,
         keep_existing_token=keep_existing_token,
         with_token=auth != "oauth",
+        account=placement.account,
     )
     url = op.tenants.tenant_url(created.id)
-    data: dict[str, Any] = {**tenant_data(created), "tenantUrl": url}
-    lines = [f"Tenant {created.id} created."]
+    data: dict[str, Any] = {**tenant_data(created), "tenantUrl": url, "placement": placement.reason}
+    lines = [f"Tenant {created.id} created on data account {placement.account} ({placement.reason})."]
     if auth != "oauth":
         lines.append(f"  Tenant URL:   {url}")
         lines.append(f"  Secret Token: {token}" if token else "  Secret Token: (unchanged: the existing one)")
@@ -122,9 +133,10 @@ def create(  # noqa: PLR0917 - click passes every option as an argument
 def list_tenants(op: Operator, as_json: bool) -> None:
     """List every tenant."""
     tenants = op.tenants.all()
-    rows = [f"{'ID':<24} {'ENABLED':<8} {'MAX USERS':<10} NAME"]
+    rows = [f"{'ID':<24} {'ENABLED':<8} {'MAX USERS':<10} {'ACCOUNT':<12} NAME"]
     rows += [
-        f"{t.id:<24} {'yes' if t.enabled else 'no':<8} {limit_text(t.max_active_users):<10} {t.display_name}"
+        f"{t.id:<24} {'yes' if t.enabled else 'no':<8} {limit_text(t.max_active_users):<10} "
+        f"{op.tenants.account_of(t):<12} {t.display_name}"
         for t in tenants
     ]
     emit(as_json, [tenant_data(t) for t in tenants], "\n".join(rows) if tenants else "No tenants yet.")
@@ -157,6 +169,7 @@ def show(op: Operator, tenant_id: str, as_json: bool) -> None:
             f"Tenant {found.id} ({found.display_name})",
             f"  Tenant URL:    {data['tenantUrl']}",
             f"  Enabled:       {'yes' if found.enabled else 'no'}",
+            f"  Data account:  {op.tenants.account_of(found)}",
             f"  Users:         {usage.users} ({usage.active_users} active)",
             f"  Limit:         {limit_text(found.max_active_users)} active users",
             f"  Groups:        {usage.groups}",
@@ -361,13 +374,13 @@ def changes(  # noqa: PLR0917 - click passes every option as an argument
         if name is None or after:
             raise click.UsageError("--cursor pages one stream: give --stream, and no --after")
         try:
-            records, at = op.change_log.page(tenant_id, name, decode_cursor(cursor), limit)
+            records, at = op.change_log(tenant_id).page(tenant_id, name, decode_cursor(cursor), limit)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--cursor") from None
         next_token = encode_cursor(at)
     if as_json:
         if records is None:
-            echo_json([json.loads(m) for m in op.change_log.messages(tenant_id, after, limit, name)])
+            echo_json([json.loads(m) for m in op.change_log(tenant_id).messages(tenant_id, after, limit, name)])
         else:
             echo_json([json.loads(message(record)) for record in records])
             echo(f"next: --cursor {next_token}", err=True)
@@ -377,7 +390,8 @@ def changes(  # noqa: PLR0917 - click passes every option as an argument
     def current_name(change: Change) -> str | None:
         return name_of(tenant_id, change.resource_type, change.resource_id) or None
 
-    read = op.change_log.read(tenant_id, after, limit, name) if records is None else [Change.of(r) for r in records]
+    log = op.change_log(tenant_id)
+    read = log.read(tenant_id, after, limit, name) if records is None else [Change.of(r) for r in records]
     found = with_names(read, current_name)
     header = f"{'STREAM':<7}{'SEQ':>7}  {'TIME (UTC)':<25}  {'OPERATION':<15}{'TYPE':<6}{'ID':<33}NAME"
     lines = [
@@ -391,8 +405,29 @@ def changes(  # noqa: PLR0917 - click passes every option as an argument
     echo("\n".join([header, *lines]) if lines else f"No changes after {after}.")
 
 
+@click.command("accounts")
+@json_option
+@pass_operator
+@operator_errors
+def accounts(op: Operator, as_json: bool) -> None:
+    """List the data accounts, the tenants on each, and where the next `tenant create` would put a tenant."""
+    loads = op.tenants.account_loads()
+    placement = op.tenants.placement()
+    data = {
+        "accounts": [{"name": a.name, "tenants": a.tenants, "primary": a.primary} for a in loads],
+        "next": placement.account,
+        "rule": placement.reason,
+    }
+    rows = [f"{'ACCOUNT':<24} {'TENANTS':>8}"]
+    primary = "  (primary: also the tenants table)"
+    rows += [f"{a.name:<24} {a.tenants:>8}" + (primary if a.primary else "") for a in loads]
+    rows.append(f"Next tenant: {placement.account} ({placement.reason}); `tenant create --account NAME` overrides.")
+    emit(as_json, data, "\n".join(rows))
+
+
 COMMANDS = (
     create,
+    accounts,
     list_tenants,
     show,
     rotate_token,

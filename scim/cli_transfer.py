@@ -12,7 +12,6 @@ from scim.cli_operator import Operator, emit, json_option, operator_errors, pass
 from scim.oauth.keys import SIGNING_KEY_SECRET
 from scim.platform.transfer import TenantTransfer
 from scim.secrets import build_secret_store
-from scim.wiring import build_storage
 
 PASSPHRASE_SETTING = "SCIM_EXPORT_PASSPHRASE"  # noqa: S105 - a setting's name
 MIN_PASSPHRASE = 12
@@ -22,7 +21,7 @@ def _transfer(op: Operator) -> TenantTransfer:
     settings = op.settings
     return TenantTransfer(
         op.tenants,
-        build_storage(settings),
+        op.tenants.accounts.primary,
         build_secret_store(settings, operator=True),
         [SIGNING_KEY_SECRET, settings.operator_secret_name],
     )

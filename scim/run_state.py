@@ -121,7 +121,8 @@ def describe_store(settings: Settings, environ: Mapping[str, str]) -> str:
     )
     pid = environ.get("SCIM_MAKE_RUN_PID")
     where = f"`make run` (pid {pid}) in {state_dir(environ)}: " if pid else ""
-    return f"Store: {where}tables {tables} (prefix {settings.table_prefix}), {secrets}"
+    more = "".join(f" + data account {account.name}" for account in settings.data_accounts)  # names, never keys
+    return f"Store: {where}tables {tables} (prefix {settings.table_prefix}){more}, {secrets}"
 
 
 def _table_endpoint(settings: Settings) -> str:

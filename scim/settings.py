@@ -15,6 +15,10 @@ SecretSourceKind = Literal["local", "keyvault"]
 _TABLE_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,49}$")
 _QUEUE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,127}$")
+ACCOUNT_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,22}[a-z0-9]|[a-z]")
+"""A data account's name as the tenant row records it: 1-24 of a-z, 0-9 and '-', a letter first."""
+PRIMARY_ACCOUNT = "primary"
+"""The data account SCIM_STORAGE_* name: it holds the tenants table and every tenant whose row names none."""
 
 MAX_CACHE_SECONDS = 30
 """The revocation bound: an operator's change (a retired token or secret, a disabled tenant, a new limit)
@@ -143,6 +147,45 @@ def _secret_name(environ: Mapping[str, str], name: str, default: str) -> str:
 
 
 @dataclass(frozen=True)
+class DataAccount:
+    """One more storage account for tenants' data: a connection string (Azurite) or a table endpoint (Azure,
+    reached with the app's identity, the same credential as the primary)."""
+
+    name: str
+    connection_string: str | None = None
+    table_endpoint: str | None = None
+
+
+def _data_accounts(environ: Mapping[str, str]) -> tuple[DataAccount, ...]:
+    """SCIM_DATA_ACCOUNTS: `name=<table endpoint or connection string>`, comma-separated, in placement order."""
+    raw = (environ.get("SCIM_DATA_ACCOUNTS") or "").strip()
+    accounts: list[DataAccount] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        name, sep, value = (text.strip() for text in item.partition("="))
+        if not sep or not value:
+            raise SettingsError(
+                "SCIM_DATA_ACCOUNTS is a comma-separated list of name=<table endpoint or connection string>, "
+                f"not {name!r}"
+            )
+        if not ACCOUNT_NAME_RE.fullmatch(name) or name == PRIMARY_ACCOUNT:
+            raise SettingsError(
+                f"SCIM_DATA_ACCOUNTS: {name!r} is not an account name (1-24 of a-z, 0-9 and '-', a letter first; "
+                f"{PRIMARY_ACCOUNT!r} is the SCIM_STORAGE_* account's)"
+            )
+        if any(account.name == name for account in accounts):
+            raise SettingsError(f"SCIM_DATA_ACCOUNTS names {name!r} twice")
+        if value.lower().startswith(("https://", "http://")):
+            accounts.append(DataAccount(name, table_endpoint=value))
+        elif "=" in value:
+            accounts.append(DataAccount(name, connection_string=value))
+        else:
+            raise SettingsError(f"SCIM_DATA_ACCOUNTS: {name!r} needs an https table endpoint or a connection string")
+    return tuple(accounts)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting the SCIM endpoint reads; local.settings.sample.json documents each key."""
 
@@ -173,6 +216,14 @@ class Settings:
     """Queue service of the data account (Azure); with a connection string, its QueueEndpoint is used."""
     changes_queue: str = "scim-changes"
     change_retention_days: int = 30
+    data_accounts: tuple[DataAccount, ...] = ()
+    """Storage accounts for tenants' data besides the primary (SCIM_DATA_ACCOUNTS); the tenants table and the
+    changes queue stay on the primary."""
+
+    @property
+    def account_names(self) -> tuple[str, ...]:
+        """Every data account, the primary first: the order placement breaks ties in."""
+        return (PRIMARY_ACCOUNT, *(account.name for account in self.data_accounts))
 
     @property
     def revocation_seconds(self) -> int:
@@ -220,6 +271,7 @@ class Settings:
             storage_queue_endpoint=env.get("SCIM_STORAGE_QUEUE_ENDPOINT") or None,
             changes_queue=_queue_name(env),
             change_retention_days=_positive_int(env, "SCIM_CHANGE_RETENTION_DAYS", 30),
+            data_accounts=_data_accounts(env),
             activity_retention_days=_positive_int(env, "SCIM_ACTIVITY_RETENTION_DAYS", 30),
             operator_secret_name=_secret_name(env, "SCIM_OPERATOR_SECRET_NAME", "scim-operator-key"),
             token_cache_seconds=_positive_int(env, "SCIM_TOKEN_CACHE_SECONDS", 300),

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from scim.platform.changes import STREAMS, ChangeLog
 from scim.platform.clients import ClientService
 from scim.platform.delivery import Delivery
 from scim.platform.tenants import TenantService
 from scim.secrets import azure_credential, build_secret_store
-from scim.settings import Settings
-from scim.store import ChangeQueue, ChangeRows, TableStorage
+from scim.settings import DataAccount, Settings
+from scim.store import ChangeQueue, ChangeRows, DataAccounts, TableStorage
 
 
-def build_storage(settings: Settings) -> TableStorage:
+def build_storage(settings: Settings, credential: Any = None) -> TableStorage:
     """Table Storage by connection string (Azurite) or by endpoint and the app's identity (Azure)."""
     # The SDK's HTTP logging prints request URLs at INFO, and our row keys are hashes of user names.
     logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
@@ -22,17 +24,40 @@ def build_storage(settings: Settings) -> TableStorage:
         return TableStorage(connection_string=settings.storage_connection_string, table_prefix=settings.table_prefix)
     return TableStorage(
         endpoint=settings.storage_table_endpoint,
-        credential=azure_credential(settings),
+        credential=credential or azure_credential(settings),
         table_prefix=settings.table_prefix,
     )
 
 
-def build_tenant_service(settings: Settings, storage: TableStorage | None = None) -> TenantService:
+def _account_storage(settings: Settings, account: DataAccount, credential: Callable[[], Any]) -> TableStorage:
+    if account.connection_string:
+        return TableStorage(connection_string=account.connection_string, table_prefix=settings.table_prefix)
+    return TableStorage(endpoint=account.table_endpoint, credential=credential(), table_prefix=settings.table_prefix)
+
+
+def build_accounts(settings: Settings, primary: TableStorage | None = None) -> DataAccounts:
+    """Every data account of the deployment: the primary (SCIM_STORAGE_*) first, then SCIM_DATA_ACCOUNTS in order,
+    each with its own clients; in Azure all are reached with the one identity (azure_credential)."""
+    shared: list[Any] = []
+
+    def credential() -> Any:  # one credential object, one token cache, for every account that needs it
+        if not shared:
+            shared.append(azure_credential(settings))
+        return shared[0]
+
+    needs_identity = not settings.storage_connection_string
+    accounts = {settings.account_names[0]: primary or build_storage(settings, credential() if needs_identity else None)}
+    for account in settings.data_accounts:
+        accounts[account.name] = _account_storage(settings, account, credential)
+    return DataAccounts(accounts)
+
+
+def build_tenant_service(settings: Settings, storage: TableStorage | DataAccounts | None = None) -> TenantService:
     """The operator's tenant use cases; the Tenant URL's base is SCIM_PUBLIC_BASE_URL."""
     if not settings.public_base_url:
         raise ValueError("SCIM_PUBLIC_BASE_URL is needed to print Tenant URLs")
     return TenantService(
-        storage or build_storage(settings),
+        storage if isinstance(storage, DataAccounts) else build_accounts(settings, storage),
         build_secret_store(settings, operator=True),
         public_base_url=settings.public_base_url,
     )

@@ -20,6 +20,8 @@ param hostStorageBlobEndpoint string
 param dataStorageTableEndpoint string
 @description('Queue endpoint of the same account, and the queue the platform reads changes from.')
 param dataStorageQueueEndpoint string
+@description('SCIM_DATA_ACCOUNTS: the data accounts after the primary, data2=<table endpoint>,... (empty: none).')
+param moreDataAccounts string = ''
 param changesQueueName string
 param deploymentContainerName string
 param keyVaultUri string
@@ -118,6 +120,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SCIM_STORAGE_TABLE_ENDPOINT', value: dataStorageTableEndpoint }
         { name: 'SCIM_TABLE_PREFIX', value: tablePrefix }
         { name: 'SCIM_STORAGE_QUEUE_ENDPOINT', value: dataStorageQueueEndpoint }
+        { name: 'SCIM_DATA_ACCOUNTS', value: moreDataAccounts }
         { name: 'SCIM_CHANGES_QUEUE', value: changesQueueName }
         { name: 'SCIM_SECRET_SOURCE', value: 'keyvault' }
         { name: 'SCIM_KEY_VAULT_URL', value: keyVaultUri }

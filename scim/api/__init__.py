@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from scim.api.accounts import AccountApis
 from scim.api.oauth import TokenEndpoint
 from scim.api.routes import ROUTE_TABLE, SCIM_HANDLERS, Route
 from scim.api.scim import ScimApi
@@ -19,13 +20,14 @@ from scim.oauth.tokens import AccessTokens
 from scim.platform.activity import ActivityRecorder
 from scim.platform.delivery import SweepReport
 from scim.platform.tenants import TenantDirectory, is_tenant_id
+from scim.protocol.text import log_safe
 from scim.resources.base import resource_names
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.secrets import SecretSource, build_secret_source, build_secret_store
 from scim.settings import Settings, SettingsError
-from scim.store import TableStorage, TenantTable
-from scim.wiring import build_delivery, build_storage
+from scim.store import DataAccounts, TableStorage, TenantTable
+from scim.wiring import build_accounts, build_delivery
 
 if TYPE_CHECKING:
     from scim.api.admin import AdminApi
@@ -48,36 +50,49 @@ log = logging.getLogger("scim")
 
 
 def build_api(
-    settings: Settings, *, storage: TableStorage | None = None, secrets: SecretSource | None = None
+    settings: Settings,
+    *,
+    storage: TableStorage | None = None,
+    secrets: SecretSource | None = None,
+    accounts: DataAccounts | None = None,
 ) -> ScimApi:
     """Wire settings to storage, secrets and services; creates clients but sends no request.
 
-    Tests and benchmarks may pass the storage (to count its round trips) and the secret source; their
-    tenants must still be registered in the tenants table.
+    Tests and benchmarks may pass the storage (to count its round trips: it is then the primary account, with
+    SCIM_DATA_ACCOUNTS' beside it) or every account, and the secret source; their tenants must still be
+    registered in the tenants table. The API returned is the primary account's; its `accounts` picks the API of
+    a tenant's own account (scim.api.accounts), which scim.api.handle asks for every request.
     """
-    storage = storage or build_storage(settings)
-    groups = GroupService(storage.resources("Groups"), storage.resources("Users"))
-    users = UserService(
-        storage.resources("Users"), memberships=groups.memberships, require_email=settings.require_email
-    )
+    accounts = accounts or build_accounts(settings, storage)
     source = secrets or build_secret_source(settings)
-    # One cache of tenant records: a tenant disabled takes effect at the same moment in auth and in the activity log.
-    directory = TenantDirectory(TenantTable(storage), ttl_seconds=settings.tenant_cache_seconds)
+    # One cache of tenant records: a tenant disabled takes effect at the same moment in auth and in the activity
+    # log; it also says which account each tenant's data is on.
+    directory = TenantDirectory(TenantTable(accounts.primary), ttl_seconds=settings.tenant_cache_seconds)
     auth = build_authenticator(settings, directory, source)
     assert auth.access_tokens is not None
-    activity = build_recorder(
-        settings, storage, lambda tenant: directory.lookup(tenant) is not None, name_of=resource_names(users, groups)
-    )
-    return ScimApi(
-        settings,
-        users,
-        auth,
-        groups,
-        TokenEndpoint(auth, auth.access_tokens, public_base_url=settings.public_base_url),
-        activity=activity,
-        operator_factory=lambda: build_operator_pages(settings, storage, source, directory),
-        delivery=build_delivery(settings, storage),
-    )
+    token_endpoint = TokenEndpoint(auth, auth.access_tokens, public_base_url=settings.public_base_url)
+    apis: dict[str, ScimApi] = {}
+    for name, account in accounts.items():
+        groups = GroupService(account.resources("Groups"), account.resources("Users"))
+        users = UserService(
+            account.resources("Users"), memberships=groups.memberships, require_email=settings.require_email
+        )
+        names = resource_names(users, groups)
+        activity = build_recorder(settings, account, lambda tenant: directory.lookup(tenant) is not None, name_of=names)
+        apis[name] = ScimApi(
+            settings,
+            users,
+            auth,
+            groups,
+            token_endpoint,
+            activity=activity,
+            operator_factory=lambda: build_operator_pages(settings, accounts, source, directory),
+            delivery=build_delivery(settings, account),
+        )
+    routing = AccountApis[ScimApi](directory, apis, accounts.primary_name)
+    for api in apis.values():
+        api.accounts = routing
+    return apis[accounts.primary_name]
 
 
 def build_recorder(
@@ -97,7 +112,7 @@ def build_recorder(
 
 
 def build_operator_pages(
-    settings: Settings, storage: TableStorage, secrets: SecretSource, directory: TenantDirectory
+    settings: Settings, accounts: DataAccounts, secrets: SecretSource, directory: TenantDirectory
 ) -> AdminApi:
     """The operator pages: the activity report, the tenants, and the operator credential read through `secrets`.
 
@@ -107,8 +122,8 @@ def build_operator_pages(
     from scim.api.admin_view import state_reader
     from scim.platform.activity_report import build_activity_report
 
-    catalog = TableTenantCatalog(TenantTable(storage), directory)
-    report = build_activity_report(storage, catalog.active_limit)
+    catalog = TableTenantCatalog(TenantTable(accounts.primary), directory)
+    report = build_activity_report(accounts, catalog.active_limit, lambda tenant: _account_of(directory, tenant))
     name = settings.operator_secret_name
     credential = OperatorCredential(lambda refresh: secrets.secret_values(name, refresh=refresh))
     state = state_reader(directory, build_secret_store(settings), settings.public_base_url)
@@ -155,15 +170,23 @@ def use_api(api: ScimApi) -> None:
         _api = api
 
 
+def _account_of(directory: TenantDirectory, tenant: str) -> str | None:
+    record = directory.lookup(tenant)
+    return record.account if record is not None else None
+
+
 ROUTES = SCIM_HANDLERS
 """Route name -> handler, from the route table (scim.api.routes)."""
 
 
 def sweep_changes() -> SweepReport:
     """Entry point for the timer: deliver what was left behind, trim what retention allows."""
-    delivery = get_api().delivery
-    assert delivery is not None
-    report = delivery.sweep()
+    api = get_api()
+    if api.accounts is not None:
+        report = api.accounts.sweep()
+    else:
+        assert api.delivery is not None
+        report = api.delivery.sweep()
     if report.published or report.trimmed or report.failed:
         log.info(
             "changes sweep: partitions=%d published=%d trimmed=%d failed=%s",
@@ -199,4 +222,13 @@ def handle(route: str, request: Request) -> Response:
     except SettingsError as exc:
         log.error("scim configuration error: %s", exc)
         return error_response(InternalServerException(detail="The SCIM service is misconfigured; see its logs"))
+    if api.accounts is not None:
+        tenant = request.route_params.get("tenant", "")
+        routed = api.accounts.for_tenant(tenant)
+        if routed is None:  # the tenant's row names an account the settings do not list
+            log.error(
+                "scim configuration error: tenant %s's data account is not in SCIM_DATA_ACCOUNTS", log_safe(tenant)
+            )
+            return error_response(InternalServerException(detail="The SCIM service is misconfigured; see its logs"))
+        api = routed
     return ROUTES[route](api, request)

@@ -38,6 +38,7 @@ from scim.settings import Settings
 from scim.store import counting
 
 if TYPE_CHECKING:  # the operator pages are imported when first used: a SCIM request never needs them
+    from scim.api.accounts import AccountApis
     from scim.api.admin import AdminApi
 
 log = logging.getLogger("scim")
@@ -91,6 +92,8 @@ class ScimApi:
         """Builds the operator pages under /operator/ (scim.api.admin) on first use; None serves no pages."""
         self._operator: AdminApi | None = None
         self._operator_lock = threading.Lock()
+        self.accounts: AccountApis[ScimApi] | None = None
+        """The APIs of every data account, to serve each request on its tenant's account (scim.api.accounts)."""
 
     @property
     def operator(self) -> AdminApi | None:

@@ -28,6 +28,7 @@ from scim.store import (
     ActivityRecord,
     ActivityTable,
     ChangeRows,
+    DataAccounts,
     ResourceTable,
     TableStorage,
     TrafficBucket,
@@ -259,12 +260,61 @@ class ActivityReport:
 
 
 def build_activity_report(
-    storage: TableStorage, limit_of: Callable[[str], int | None] = lambda tenant: None
+    storage: TableStorage | DataAccounts,
+    limit_of: Callable[[str], int | None] = lambda tenant: None,
+    account_of: Callable[[str], str | None] = lambda tenant: None,
 ) -> ActivityReport:
-    """The report over a storage account's activity, users and groups tables."""
+    """The report over a storage account's activity, users and groups tables; over several accounts, each
+    tenant's questions are answered on the account `account_of` names (its tenant row's; None: the primary)."""
+    if isinstance(storage, DataAccounts):
+        reports = {name: build_activity_report(account, limit_of) for name, account in storage.items()}
+        if len(reports) == 1:
+            return reports[storage.primary_name]
+        return AccountsActivityReport(storage, reports, account_of)
     return ActivityReport(
         storage.activity(), storage.resources("Users"), storage.resources("Groups"), limit_of=limit_of
     )
+
+
+class AccountsActivityReport(ActivityReport):
+    """The operator's questions about a tenant, asked of the report on the tenant's own data account."""
+
+    def __init__(
+        self,
+        accounts: DataAccounts,
+        reports: dict[str, ActivityReport],
+        account_of: Callable[[str], str | None],
+    ) -> None:
+        primary = reports[accounts.primary_name]
+        super().__init__(primary.table, primary._users, primary._groups, limit_of=primary._limit_of)
+        self._accounts = accounts
+        self._reports = reports
+        self._account_of = account_of
+
+    def _of(self, tenant: str) -> ActivityReport:
+        account = self._accounts.name_of(self._account_of(tenant))
+        self._accounts.get(account)  # UnknownAccountError for an account the settings do not list
+        return self._reports[account]
+
+    def status(self, tenant: str) -> TenantStatus:
+        return self._of(tenant).status(tenant)
+
+    def activity(
+        self,
+        tenant: str,
+        *,
+        since: timedelta | None = None,
+        errors_only: bool = False,
+        user: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> ActivityPage:
+        return self._of(tenant).activity(
+            tenant, since=since, errors_only=errors_only, user=user, after=after, limit=limit
+        )
+
+    def search(self, tenant: str, prefix: str, *, after: str | None = None, limit: int = 50) -> ActivityPage:
+        return self._of(tenant).search(tenant, prefix, after=after, limit=limit)
 
 
 def _without_legacy(records: list[ActivityRecord]) -> list[ActivityRecord]:

@@ -18,12 +18,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from scim.cache import ReadThroughCache
+from scim.platform.accounts import AccountLoad, Placement, account_loads, place
 from scim.platform.invariants import CheckReport, check_tenant
 from scim.resources.base import ReindexReport, resource_names
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService, is_active_document
 from scim.secrets import SecretStore, SecretVersion, client_secret_name, new_token, secret_name
 from scim.store import (
+    DataAccounts,
     StorageUnavailableError,
     TableStorage,
     TenantExistsError,
@@ -126,9 +128,10 @@ class TenantDirectory:
 class TenantService:
     """The operator's use cases on tenants; the CLI (and later the admin pages) are thin doors onto these."""
 
-    def __init__(self, storage: TableStorage, secrets: SecretStore, *, public_base_url: str) -> None:
-        self._storage = storage
-        self._table = TenantTable(storage)
+    def __init__(self, storage: TableStorage | DataAccounts, secrets: SecretStore, *, public_base_url: str) -> None:
+        self.accounts = storage if isinstance(storage, DataAccounts) else DataAccounts.single(storage)
+        """The data accounts; the tenants table is on the primary, each tenant's data on the one its row names."""
+        self._table = TenantTable(self.accounts.primary)
         self._secrets = secrets
         self._base_url = public_base_url.rstrip("/")
 
@@ -148,32 +151,64 @@ class TenantService:
     def all(self) -> list[TenantRow]:
         return self._table.all()
 
+    def account_of(self, tenant: TenantRow) -> str:
+        """The name of the data account holding the tenant's data (the primary for a row that names none)."""
+        return self.accounts.name_of(tenant.account)
+
+    def storage_of(self, tenant_id: str) -> TableStorage:
+        """The storage of the account the tenant's row names: where its users, groups, changes and activity are."""
+        return self.accounts.get(self.get(tenant_id).account)
+
+    def account_loads(self) -> list[AccountLoad]:
+        """Each data account with the number of tenants on it, in placement order (one query of the tenants table)."""
+        return account_loads(self.accounts.names, self._table.all())
+
+    def placement(self, account: str | None = None) -> Placement:
+        """Where a new tenant would go now, and why (scim.platform.accounts); `account` is the operator's choice,
+        checked against the configured accounts without reading the tenants table."""
+        if account is not None:
+            names = self.accounts.names
+            return place([AccountLoad(name, 0, name == names[0]) for name in names], account)
+        return place(self.account_loads())
+
     def usage(self, tenant_id: str) -> TenantUsage:
         """Users, active users and groups of the tenant: the counter rows, no scan."""
         self.get(tenant_id)
-        users = self._storage.resources("Users").counts(tenant_id, is_active_document)
-        groups = self._storage.resources("Groups").counts(tenant_id)
+        storage = self.storage_of(tenant_id)
+        users = storage.resources("Users").counts(tenant_id, is_active_document)
+        groups = storage.resources("Groups").counts(tenant_id)
         return TenantUsage(users=users.total, active_users=users.active, groups=groups.total)
 
     def check(self, tenant_id: str) -> CheckReport:
         """The tenant's stored data checked for consistency (scim.platform.invariants)."""
-        self.get(tenant_id)
-        return check_tenant(self._storage, tenant_id)
+        return check_tenant(self.storage_of(tenant_id), tenant_id)
 
     def reindex(self, tenant_id: str) -> dict[str, ReindexReport]:
         """Move the tenant's index rows written under an older key to the current one (ResourceService.reindex):
         once per tenant after an upgrade that changed a key; safe to repeat, and while Entra provisions."""
-        self.get(tenant_id)
-        users = UserService(self._storage.resources("Users"))
-        groups = GroupService(self._storage.resources("Groups"), self._storage.resources("Users"))
+        storage = self.storage_of(tenant_id)
+        users = UserService(storage.resources("Users"))
+        groups = GroupService(storage.resources("Groups"), storage.resources("Users"))
         return {"Users": users.reindex(tenant_id), "Groups": groups.reindex(tenant_id)}
 
     def resource_names(self) -> Callable[[str, str, str], str]:
         """(tenant, resource type, id) -> the resource's userName or displayName now ('' if gone): what the
-        operator's views show for a change recorded without a name."""
-        users = UserService(self._storage.resources("Users"))
-        groups = GroupService(self._storage.resources("Groups"), self._storage.resources("Users"))
-        return resource_names(users, groups)
+        operator's views show for a change recorded without a name. Each tenant's names are read on its account."""
+        by_account: dict[str, Callable[[str, str, str], str]] = {}
+
+        def name_of(tenant_id: str, resource_type: str, resource_id: str) -> str:
+            try:
+                account = self.account_of(self.get(tenant_id))
+            except TenantNotFoundError:
+                return ""
+            if account not in by_account:
+                storage = self.accounts.get(account)
+                users = UserService(storage.resources("Users"))
+                groups = GroupService(storage.resources("Groups"), storage.resources("Users"))
+                by_account[account] = resource_names(users, groups)
+            return by_account[account](tenant_id, resource_type, resource_id)
+
+        return name_of
 
     def token_versions(self, tenant_id: str) -> list[SecretVersion]:
         """The tenant's token versions (never their values), newest first."""
@@ -190,15 +225,18 @@ class TenantService:
         max_active_users: int | None = None,
         keep_existing_token: bool = False,
         with_token: bool = True,
+        account: str | None = None,
     ) -> tuple[TenantRow, str | None]:
         """Register a tenant and give it a fresh Secret Token (returned once, never stored elsewhere).
 
         keep_existing_token registers a tenant whose token already exists in the store (a deployment
         from before the tenants table) and returns None for the token: it is not read. with_token=False
         creates none (a tenant that connects with OAuth2 client credentials only; see scim.platform.clients).
+        account names the data account (see placement()); None places the tenant by the rule.
         """
         check_tenant_id(tenant_id)
         self._check_limit(max_active_users)
+        placed = self.placement(account).account
         if self._table.get(tenant_id) is not None:
             raise TenantExistsError(tenant_id)
         name = secret_name(tenant_id)
@@ -222,6 +260,7 @@ class TenantService:
             created=datetime.now(UTC),
             enabled=True,
             max_active_users=max_active_users,
+            account=placed,
         )
         try:
             return self._table.create(row), token
@@ -305,7 +344,8 @@ class TenantService:
         row = self.get(tenant_id)
         if row.enabled:
             self._table.update(replace(row, enabled=False))
-        deleted = {kind: self._table.purge_partition(kind, tenant_id) for kind in RESOURCE_KINDS}
+        storage = self.accounts.get(row.account)
+        deleted = {kind: self._table.purge_partition(kind, tenant_id, storage) for kind in RESOURCE_KINDS}
         for name in (secret_name(tenant_id), client_secret_name(tenant_id)):
             self._disable(name, [v for v in self._secrets.versions(name) if v.enabled])
         self._table.delete(tenant_id)

@@ -1,7 +1,7 @@
 """Tenants out of one deployment and into another, whole: what `azd down` would otherwise take with it.
 
-An export file holds, per tenant, its row of the tenants table (id, name, limit, enabled), every row of its
-Users and Groups partitions (users, groups, index rows, counters, memberships, change records, delivery
+An export file holds, per tenant, its row of the tenants table (id, name, limit, enabled, data account), every
+row of its Users and Groups partitions (users, groups, index rows, counters, memberships, change records, delivery
 state), and its secrets: the Secret Token and OAuth2 client secret versions still valid, plus the
 deployment's signing keys and operator key. Secrets are either encrypted into the file with a passphrase
 (scrypt, then Fernet: AES-128-CBC with HMAC-SHA256) or left in the vault and named only (for a vault that
@@ -10,7 +10,8 @@ survives, soft-deleted and recovered). The activity log is not exported: it is a
 Import checks the passphrase, the secrets left in the vault and that no tenant of the file exists yet before
 it writes anything; then it writes the data rows, then the secrets, and the tenants' rows last: a tenant
 answers only once everything it needs is back, and an interrupted (or damaged-file) import leaves no tenant
-half there and can simply be run again.
+half there and can simply be run again. Each tenant's rows go back to the data account its row names if this
+deployment has it, else to the one the placement rule picks (scim.platform.accounts), and its row says so.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from scim.platform.accounts import AccountLoad, place
 from scim.platform.tenants import TenantNotFoundError, TenantService
 from scim.secrets import SecretStore, client_secret_name, secret_name
 from scim.store import EncodedRow, PartitionTransfer, TableStorage
@@ -83,6 +85,10 @@ class TenantTransfer:
     ) -> None:
         self._tenants = tenants
         self._rows = PartitionTransfer(storage)
+        """The tenants table's account (the primary); each tenant's Users and Groups are on its own account."""
+        self._data: dict[str, PartitionTransfer] = {}
+        self._placed: dict[str, str] = {}
+        self._loads: list[AccountLoad] = []
         self._secrets = secrets
         self._shared = list(shared_secrets)
         """Secrets of the whole deployment (signing keys, operator key), carried with any export."""
@@ -120,8 +126,9 @@ class TenantTransfer:
             header["secrets"] = {"mode": "encrypted", "names": sorted(carried), **seal(carried, passphrase)}
         out.write(json.dumps(header) + "\n")
         for tenant_id in ids:
+            data = self._on(self._tenants.account_of(self._tenants.get(tenant_id)))
             for kind in ("Tenants", *DATA_KINDS):
-                for row in self._rows.rows(kind, tenant_id):
+                for row in (self._rows if kind == "Tenants" else data).rows(kind, tenant_id):
                     out.write(json.dumps({"table": kind, "row": row}) + "\n")
                     summary.rows[kind] += 1
         return summary
@@ -187,6 +194,30 @@ class TenantTransfer:
         summary.rows["Tenants"] = self._rows.write("Tenants", tenant_rows)
         return summary
 
+    def _on(self, account: str) -> PartitionTransfer:
+        if account not in self._data:
+            self._data[account] = PartitionTransfer(self._tenants.accounts.get(account))
+        return self._data[account]
+
+    def _account_for(self, tenant_id: str, row: EncodedRow | None) -> str:
+        """Where an imported tenant's data goes: the account its row names if this deployment has it, else the
+        placement rule's pick (the imports so far counted); decided once, at the tenant's first row."""
+        if tenant_id in self._placed:
+            return self._placed[tenant_id]
+        named = ((row or {}).get("properties") or {}).get("Account")
+        account = str(named[1]) if row is not None and named else None
+        if row is not None and account is None:
+            account = self._tenants.accounts.primary_name  # a row naming none: the primary, as it was there
+        if account is None or account not in self._tenants.accounts.names:
+            if not self._loads:
+                self._loads = self._tenants.account_loads()
+            account = place(self._loads).account
+        self._loads = [
+            AccountLoad(load.name, load.tenants + (load.name == account), load.primary) for load in self._loads
+        ]
+        self._placed[tenant_id] = account
+        return account
+
     def _exists(self, tenant_id: str) -> bool:
         try:
             self._tenants.get(tenant_id)
@@ -197,22 +228,28 @@ class TenantTransfer:
     def _write_data(self, lines: Iterator[dict[str, Any]], ids: set[str], summary: TransferSummary) -> list[EncodedRow]:
         """Write the Users and Groups rows as they come; return the tenant rows, written last by the caller."""
         tenant_rows: list[EncodedRow] = []
-        pending: dict[str, list[EncodedRow]] = {kind: [] for kind in DATA_KINDS}
+        pending: dict[tuple[str, str], list[EncodedRow]] = {}
         for record in lines:
             kind, row = record.get("table"), record.get("row")
             if not isinstance(row, dict) or row.get("PartitionKey") not in ids:
                 raise TransferFileError("a row of the export belongs to no tenant of its header: the file is damaged")
+            tenant_id = str(row["PartitionKey"])
             if kind == "Tenants":
-                tenant_rows.append(row)
-            elif kind in pending:
-                pending[kind].append(row)
-                if len(pending[kind]) >= _FLUSH_ROWS:
-                    summary.rows[kind] += self._rows.write(kind, pending[kind])
-                    pending[kind] = []
+                account = self._account_for(tenant_id, row)
+                properties = dict(row.get("properties") or {})
+                properties["Account"] = ["Edm.String", account]
+                tenant_rows.append({**row, "properties": properties})
+            elif kind in DATA_KINDS:
+                account = self._account_for(tenant_id, None)
+                batch = pending.setdefault((account, kind), [])
+                batch.append(row)
+                if len(batch) >= _FLUSH_ROWS:
+                    summary.rows[kind] += self._on(account).write(kind, batch)
+                    pending[(account, kind)] = []
             else:
                 raise TransferFileError(f"unknown table {kind!r} in the export")
-        for kind, rows in pending.items():
-            summary.rows[kind] += self._rows.write(kind, rows)
+        for (account, kind), rows in pending.items():
+            summary.rows[kind] += self._on(account).write(kind, rows)
         missing = ids - {row["PartitionKey"] for row in tenant_rows}
         if missing:
             raise TransferFileError(f"the export has no tenant row for {', '.join(sorted(missing))}: it is incomplete")

@@ -4,7 +4,7 @@ The names below are the store's whole public API: code outside scim.store import
 a submodule, and never builds a row key itself (the codec is scim.store.keys, re-exported here).
 """
 
-from scim.store.account import TableStorage
+from scim.store.account import DataAccounts, TableStorage, UnknownAccountError
 from scim.store.activity import MAX_PAGE as MAX_ACTIVITY_PAGE
 from scim.store.activity import ActivityPage, ActivityRecord, ActivityTable, TrafficBucket, bucket_start
 from scim.store.azure import KeepAliveTransport, RetryBudget, lean_async_transactions
@@ -74,6 +74,7 @@ __all__ = [
     "ChangeRows",
     "CountChange",
     "Counts",
+    "DataAccounts",
     "DocumentTooLargeError",
     "EncodedRow",
     "FeedCursor",
@@ -97,6 +98,7 @@ __all__ = [
     "TenantTable",
     "TrafficBucket",
     "UniqueValueTakenError",
+    "UnknownAccountError",
     "VersionMismatchError",
     "Watermark",
     "activity_key",

@@ -4,6 +4,7 @@ trips) and, built lazily and shared by the worker, a client per table with the l
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from azure.data.tables import TableClient, TableServiceClient
@@ -82,3 +83,56 @@ class TableStorage:
 
     def close(self) -> None:
         self._service.close()
+
+
+class UnknownAccountError(LookupError):
+    """A tenant's row names a data account this deployment's settings do not list (SCIM_DATA_ACCOUNTS)."""
+
+    def __init__(self, account: str) -> None:
+        super().__init__(f"data account {account!r} is not configured (SCIM_DATA_ACCOUNTS)")
+        self.account = account
+
+
+class DataAccounts:
+    """The storage accounts tenants' data lives on, by name, in placement order; the first is the primary.
+
+    The primary keeps the tenants table (the registry) and every tenant whose row names no account: the
+    tenants of a deployment from before there were several accounts stay where they are, unrewritten.
+    """
+
+    def __init__(self, accounts: Mapping[str, TableStorage]) -> None:
+        if not accounts:
+            raise ValueError("DataAccounts needs at least the primary account")
+        self._accounts = dict(accounts)
+        self.primary_name = next(iter(self._accounts))
+
+    @classmethod
+    def single(cls, storage: TableStorage, name: str = "primary") -> DataAccounts:
+        """One account that is the primary too: a deployment (or a test) with no SCIM_DATA_ACCOUNTS."""
+        return cls({name: storage})
+
+    @property
+    def primary(self) -> TableStorage:
+        return self._accounts[self.primary_name]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._accounts)
+
+    def name_of(self, account: str | None) -> str:
+        """The account a tenant row names, the primary for a row that names none."""
+        return account or self.primary_name
+
+    def get(self, account: str | None) -> TableStorage:
+        """The storage of an account a tenant row names (None or '': the primary); UnknownAccountError if none."""
+        storage = self._accounts.get(self.name_of(account))
+        if storage is None:
+            raise UnknownAccountError(str(account))
+        return storage
+
+    def items(self) -> list[tuple[str, TableStorage]]:
+        return list(self._accounts.items())
+
+    def close(self) -> None:
+        for storage in self._accounts.values():
+            storage.close()

@@ -1,9 +1,10 @@
 """The platform's tenants table (`<prefix>Tenants`): one row per customer tenant, and purging a tenant's data.
 
 Row layout: PartitionKey = tenant id, RowKey = ``tenant``; properties DisplayName, Created, Enabled and
-MaxActiveUsers (absent: no limit). One partition per tenant keeps each lookup a point read on its own
-partition. Counters of users and groups are not kept here: they live beside the resources they count,
-written in the same transaction (scim.store.tables).
+MaxActiveUsers (absent: no limit) and Account, the data account holding the tenant's partitions (absent: the
+primary, where tenants registered before there were several accounts live). One partition per tenant keeps
+each lookup a point read on its own partition. Counters of users and groups are not kept here: they live
+beside the resources they count, written in the same transaction (scim.store.tables).
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class TenantRow:
     enabled: bool
     max_active_users: int | None
     etag: str = ""
+    account: str | None = None
+    """The data account of the tenant's users, groups, changes and activity (scim.store.DataAccounts); None:
+    the primary."""
 
 
 def _unavailable(exc: AzureError, table: str) -> Exception:
@@ -101,6 +105,7 @@ class TenantTable:
             enabled=bool(entity.get("Enabled", False)),
             max_active_users=int(limit) if limit is not None else None,
             etag=str(entity.metadata["etag"]),
+            account=str(entity["Account"]) if entity.get("Account") else None,
         )
 
     @staticmethod
@@ -114,6 +119,8 @@ class TenantTable:
         }
         if row.max_active_users is not None:
             entity["MaxActiveUsers"] = row.max_active_users
+        if row.account:
+            entity["Account"] = row.account
         return entity
 
     def get(self, tenant_id: str) -> TenantRow | None:
@@ -158,9 +165,11 @@ class TenantTable:
     def delete(self, tenant_id: str) -> None:
         _guarded(lambda: self._table().delete_entity(tenant_id, _ROW_KEY), self._client.table_name)
 
-    def purge_partition(self, kind: str, tenant_id: str) -> int:
-        """Delete every row of the tenant in the resource table of `kind`, 100 per transaction; rows deleted."""
-        client = self._storage.table_client(self._storage.table_name(kind))
+    def purge_partition(self, kind: str, tenant_id: str, storage: TableStorage | None = None) -> int:
+        """Delete every row of the tenant in the resource table of `kind` on its data account (`storage`; None:
+        this table's account), 100 per transaction; rows deleted."""
+        account = storage or self._storage
+        client = account.table_client(account.table_name(kind))
         deleted = 0
         while True:
             try:

@@ -34,6 +34,9 @@ ARM_VALUES = {
     "tenant().tenantId": "00000000-0000-0000-0000-000000000001",
     "rg.name": "rg-dev",
     "location": "westeurope",
+    # main.bicep's join over its more data accounts, as deployed with dataAccountCount=3
+    "moreDataAccounts": f"data2=https://stdata2{TOKEN}.table.core.windows.net/,"
+    f"data3=https://stdata3{TOKEN}.table.core.windows.net/",
 }
 CLI_SETTINGS = {
     "SCIM_STORAGE_TABLE_ENDPOINT",
@@ -43,6 +46,7 @@ CLI_SETTINGS = {
     "SCIM_PUBLIC_BASE_URL",
     "SCIM_TABLE_PREFIX",
     "SCIM_CHANGES_QUEUE",
+    "SCIM_DATA_ACCOUNTS",
 }
 """Every setting the CLI needs against Azure (scim/settings.py); the rest keep their defaults."""
 
@@ -94,6 +98,8 @@ def test_azd_env_get_values_into_dot_env_is_the_cli_s_settings(tmp_path: Path, m
     assert settings.changes_queue == "scim-changes"
     assert settings.managed_identity_client_id is None  # the CLI acts as the signed-in operator
     assert settings.publishes_changes
+    assert settings.account_names == ("primary", "data2", "data3")
+    assert settings.data_accounts[1].table_endpoint == f"https://stdata3{TOKEN}.table.core.windows.net/"
 
 
 def test_the_environment_wins_over_the_file_and_none_reads_no_file(

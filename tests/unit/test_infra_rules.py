@@ -612,6 +612,39 @@ PLANTED: dict[str, tuple[str, Plant, str, str]] = {
         "operator_roles",
         "the Key Vault",
     ),
+    "a data account's tables without the app's role": (
+        "infra/modules/data-roles.bicep",
+        substitute(r"resource appTableContributor .*?\n\]\n", ""),
+        "data_account_roles",
+        "the app's identity gets no Storage Table Data Contributor on the tables of data account moreDataStorage",
+    ),
+    "a data account without the operator's role": (
+        "infra/modules/data-roles.bicep",
+        substitute(r"resource deployerTableContributor .*?\n\]\n", ""),
+        "data_account_roles",
+        "the operator gets no Storage Table Data Contributor on the tables of data account moreDataStorage",
+    ),
+    "the primary data account without the app's role": (
+        "infra/modules/rbac.bicep",
+        substitute(r"resource dataTableContributor .*?\n\]\n", ""),
+        "data_account_roles",
+        "data account dataStorage",
+    ),
+    "more data accounts handed to no roles module": (
+        "infra/main.bicep",
+        substitute(r"^module moreDataRoles .*?\n\]\n", ""),
+        "data_account_roles",
+        "module moreDataStorage is handed to no roles module",
+    ),
+    "roles over fewer data accounts than there are": (
+        "infra/main.bicep",
+        substitute(
+            r"range\(2, dataAccountCount - 1\): \{\n    name: 'data-roles",
+            "range(2, dataAccountCount - 2): {\n    name: 'data-roles",
+        ),
+        "data_account_roles",
+        "does not loop over what moreDataStorage loops over",
+    ),
     "GRS where there is no pair": (
         "infra/main.bicep",
         substitute(r"italynorth: 'Standard_ZRS'", "italynorth: 'Standard_GRS'"),

@@ -61,6 +61,18 @@ def test_azure_settings_are_named_as_they_are(tmp_path: Path) -> None:
     )
 
 
+def test_more_data_accounts_are_named_never_their_connection_strings(tmp_path: Path) -> None:
+    secret = "AccountKey=c2VjcmV0"
+    env = {
+        "SCIM_STATE_DIR": str(tmp_path),
+        "SCIM_STORAGE_TABLE_ENDPOINT": "https://stscim.table.core.windows.net",
+        "SCIM_DATA_ACCOUNTS": f"data2=https://stdata2.table.core.windows.net,local=AccountName=x;{secret};",
+    }
+    line = describe_store(Settings.from_environ(env), env)
+    assert "(prefix scim) + data account data2 + data account local," in line
+    assert secret not in line
+
+
 def test_only_the_instance_that_wrote_the_record_removes_it(tmp_path: Path) -> None:
     found = record(tmp_path)
     clear(tmp_path, found.pid + 1)
