@@ -18,13 +18,14 @@ from scim.oauth.keys import SigningKeys
 from scim.oauth.tokens import AccessTokens
 from scim.platform.activity import ActivityRecorder
 from scim.platform.delivery import SweepReport
+from scim.platform.tenant_attributes import TenantSchemas
 from scim.platform.tenants import TenantDirectory, is_tenant_id
 from scim.resources.base import resource_names
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.secrets import SecretSource, build_secret_source, build_secret_store
 from scim.settings import Settings, SettingsError
-from scim.store import TableStorage, TenantTable
+from scim.store import TableStorage, TenantSchemaTable, TenantTable
 from scim.wiring import build_delivery, build_storage
 
 if TYPE_CHECKING:
@@ -57,8 +58,13 @@ def build_api(
     """
     storage = storage or build_storage(settings)
     groups = GroupService(storage.resources("Groups"), storage.resources("Users"))
+    # A tenant's custom attributes, re-read within the tenant cache's bound (scim-admin tenant attributes).
+    schemas = TenantSchemas(TenantSchemaTable(storage), ttl_seconds=settings.tenant_cache_seconds)
     users = UserService(
-        storage.resources("Users"), memberships=groups.memberships, require_email=settings.require_email
+        storage.resources("Users"),
+        memberships=groups.memberships,
+        require_email=settings.require_email,
+        declarations=schemas.declarations,
     )
     source = secrets or build_secret_source(settings)
     # One cache of tenant records: a tenant disabled takes effect at the same moment in auth and in the activity log.

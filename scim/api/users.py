@@ -23,8 +23,12 @@ class UserRoutes(ResourceRoutes[UserResource]):
         super().__init__(settings)
         self.users = users
 
+    def model_for(self, tenant: str) -> type[UserResource]:
+        return self.users.model_for(tenant)
+
     def list(self, ctx: RequestContext) -> Response:
-        return self._search(ctx.tenant, list_query(UserResource, ctx.request.query), base_url(ctx.request, 1))
+        query = list_query(self.model_for(ctx.tenant), ctx.request.query)
+        return self._search(ctx.tenant, query, base_url(ctx.request, 1))
 
     def post_search(self, ctx: RequestContext) -> Response:
         """POST /Users/.search (RFC 7644 §3.4.3): the query in a SearchRequest body."""
@@ -42,7 +46,7 @@ class UserRoutes(ResourceRoutes[UserResource]):
         return self.respond(201, user, base_url(ctx.request, 1))
 
     def get(self, ctx: RequestContext) -> Response:
-        params = response_parameters(UserResource, ctx.request.query)
+        params = response_parameters(self.model_for(ctx.tenant), ctx.request.query)
         user = self.users.get(ctx.tenant, ctx.request.route_params["id"], groups=asks_for(params, "groups"))
         return self.not_modified(ctx.request, user) or self.respond(200, user, base_url(ctx.request, 2), params)
 
@@ -58,7 +62,7 @@ class UserRoutes(ResourceRoutes[UserResource]):
         return self.respond(200, user, base_url(ctx.request, 2))
 
     def patch(self, ctx: RequestContext) -> Response:
-        params = response_parameters(UserResource, ctx.request.query)
+        params = response_parameters(self.model_for(ctx.tenant), ctx.request.query)
         payload = parse_json(ctx, self.settings.max_body_bytes)
         user = self.users.patch(
             ctx.tenant,
