@@ -123,7 +123,7 @@ class PatchPlan:
             if _is_schema_key(model, path):
                 self._check_extension_keys(model, path, value)
             elif not _resolves(model, path):
-                raise self._unknown(path, f"The path {path!r} names no attribute of this resource type")
+                raise self._unknown(_named(path, value), f"The path {path!r} names no attribute of this resource type")
             return
         if path is None and isinstance(value, dict):
             for key, item in value.items():
@@ -135,7 +135,8 @@ class PatchPlan:
                 check_path(key)
                 if not _resolves(model, key):
                     raise self._unknown(
-                        key, f"The attribute {key!r} in the PATCH value names no attribute of this resource type"
+                        _named(key, item),
+                        f"The attribute {key!r} in the PATCH value names no attribute of this resource type",
                     )
 
     def _check_extension_keys(self, model: type[Resource[Any]], schema: str, value: Any) -> None:
@@ -150,6 +151,13 @@ class PatchPlan:
         """Apply every operation to the resource in place, all or none; True if anything changed."""
         with self.policy:
             return bool(self.patch.patch(resource))
+
+
+def _named(path: str, value: Any) -> str:
+    """What an unknown path stands for: an unknown extension's URN with an object names its first attribute."""
+    if isinstance(value, dict) and value and path.lower().startswith("urn:"):
+        return f"{path}:{next(iter(value))}"
+    return path
 
 
 def _resolves(model: type[Resource[Any]], path: str) -> bool:
