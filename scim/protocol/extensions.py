@@ -32,7 +32,7 @@ MAX_EXTENSIONS = 10
 """Extension URNs one tenant may use."""
 MAX_URN_CHARS = 200
 
-_URN_RE = re.compile(r"urn:[A-Za-z0-9][A-Za-z0-9._-]*(?::[A-Za-z0-9._-]+)+")
+_URN_RE = re.compile(r"urn:[A-Za-z0-9][A-Za-z0-9._-]*(?::[A-Za-z0-9._-]+)+", re.IGNORECASE)
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 _REFUSED_URN_PREFIXES = ("urn:ietf:params:scim:schemas:core:", "urn:ietf:params:scim:api:")
 INT64 = (-(2**63), 2**63 - 1)
@@ -99,10 +99,10 @@ def declare(
     if unique and type_ not in ("string", "integer"):
         raise DeclarationError("only a string or an integer attribute can be --unique (it gets an index row)")
     same_urn = [a for a in existing if a.schema.lower() == lowered]
-    if same_urn and same_urn[0].schema != schema and schema != ENTERPRISE_USER_SCHEMA:
-        raise DeclarationError(f"this tenant spells the extension {same_urn[0].schema}; use that spelling")
     if any(a.name.lower() == name.lower() for a in same_urn):
         raise DeclarationError(f"{schema}:{name} is already declared (names compare ignoring case)")
+    if same_urn and same_urn[0].schema != schema and schema != ENTERPRISE_USER_SCHEMA:
+        raise DeclarationError(f"this tenant spells the extension {same_urn[0].schema}; use that spelling")
     if len(existing) >= MAX_ATTRIBUTES:
         raise DeclarationError(f"a tenant may declare at most {MAX_ATTRIBUTES} custom attributes")
     if not same_urn and len({a.schema for a in existing}) >= MAX_EXTENSIONS:

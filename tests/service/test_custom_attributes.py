@@ -84,3 +84,60 @@ def test_unique_attribute_is_indexed(users: UserService, tenant: str) -> None:
     query = SearchRequest[users.model_for(tenant)](filter=f'{CUSTOM}:employeeLevel eq "L3"')  # type: ignore[misc]
     page = users.search(tenant, query, 1, 10)
     assert [u.user_name for u in page.resources] == ["a@contoso.com"]
+
+
+def test_datetime_values_are_stored_and_typed(storage: TableStorage, tenant: str) -> None:
+    declared = declare((), f"{CUSTOM}:hiredOn", type_="dateTime")
+    users = UserService(storage.resources("Users"), declarations=lambda tenant: declared)
+    user = users.create(tenant, body(hiredOn="2024-05-01T10:00:00Z"))
+    assert dumped(users.get(tenant, str(user.id))) == {"hiredOn": "2024-05-01T10:00:00Z"}
+    with pytest.raises(InvalidValueException) as refused:
+        users.create(tenant, body("b@contoso.com", hiredOn="yesterday"))
+    assert "hiredOn" in str(refused.value.detail) and "yesterday" in str(refused.value.detail)
+
+
+def test_enterprise_custom_attribute_beside_the_standard_ones(users: UserService, tenant: str) -> None:
+    created = users.create(
+        tenant,
+        {
+            "schemas": [USER, ENTERPRISE],
+            "userName": "ent@contoso.com",
+            "emails": [{"type": "work", "value": "ent@contoso.com"}],
+            ENTERPRISE: {"department": "R&D", "badge": "B-7"},
+        },
+    )
+    answered = created.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)[ENTERPRISE]
+    assert answered == {"department": "R&D", "badge": "B-7"}
+
+
+def test_another_tenants_declaration_changes_nothing_here(users: UserService, tenant: str) -> None:
+    # The fixture's service declares the attributes for every tenant but "plain".
+    with pytest.raises(InvalidValueException) as refused:
+        users.create("plain", body(employeeLevel="L3"))
+    assert "scim-admin tenant attributes plain add" in str(refused.value.detail)
+    assert users.model_for("plain").get_extension_models().keys() == {ENTERPRISE}
+
+
+def test_a_failed_patch_stores_nothing(users: UserService, tenant: str) -> None:
+    user = users.create(tenant, body(employeeLevel="L3", grade=1))
+    before = users.table.get(tenant, str(user.id))
+    ops = [
+        {"op": "replace", "path": f"{CUSTOM}:employeeLevel", "value": "L9"},
+        {"op": "replace", "path": f"{CUSTOM}:grade", "value": "L3"},
+    ]
+    with pytest.raises(InvalidValueException) as refused:
+        users.patch(tenant, str(user.id), {"schemas": [PATCH], "Operations": ops})
+    assert "grade" in str(refused.value.detail) and "L3" in str(refused.value.detail)
+    after = users.table.get(tenant, str(user.id))
+    assert before is not None and after is not None and after.etag == before.etag
+
+
+def test_unique_eq_filter_is_planned_on_the_index(users: UserService, tenant: str) -> None:
+    from scim.resources.users import plan_search
+
+    model = users.model_for(tenant)
+    query = SearchRequest[model](filter=f'{CUSTOM}:employeeLevel eq "L3"')  # type: ignore[valid-type]
+    plan = plan_search(query.filter.ast, model)  # type: ignore[union-attr]
+    assert plan is not None and not isinstance(plan, str)
+    query = SearchRequest[model](filter=f"{CUSTOM}:grade eq 3")  # type: ignore[valid-type]
+    assert plan_search(query.filter.ast, model) is None  # type: ignore[union-attr]  # not unique: scanned
