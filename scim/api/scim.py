@@ -270,7 +270,7 @@ class ScimApi:
         }
         if error:
             line["error"] = error
-        level = logging.WARNING if status >= 500 else logging.INFO
+        level = logging.WARNING if status >= 500 and status != 501 else logging.INFO  # 501: /Me, not a fault
         log.log(level, json.dumps(line, separators=(",", ":"), ensure_ascii=True))
 
 
