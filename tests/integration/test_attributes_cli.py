@@ -96,3 +96,23 @@ def test_declare_list_and_remove(cli: Callable[..., Result], cli_env: dict[str, 
 def test_unknown_tenant_is_named(cli: Callable[..., Result]) -> None:
     result = cli("tenant", "attributes", "no-such-tenant", "list")
     assert result.exit_code == 1 and "no tenant 'no-such-tenant'" in result.output
+
+
+def test_export_and_import_carry_the_declarations(
+    cli: Callable[..., Result], cli_env: dict[str, str], tenant: str, tmp_path: Path
+) -> None:
+    assert cli("tenant", "create", tenant).exit_code == 0
+    as_json(cli("tenant", "attributes", tenant, "add", LEVEL, "--type", "integer", "--json"))
+    export = tmp_path / "tenants.jsonl"
+    runner = CliRunner()
+    env = {**cli_env, "SCIM_EXPORT_PASSPHRASE": "correct horse battery staple"}
+    exported = runner.invoke(main, ["export", str(export), "--tenant", tenant], env=env, catch_exceptions=False)
+    assert exported.exit_code == 0, exported.output
+    assert cli("tenant", "delete", tenant, "--yes").exit_code == 0
+    assert cli("tenant", "attributes", tenant, "list").exit_code == 1  # the tenant is gone
+    schemas = TenantSchemaTable(build_storage(Settings.from_environ(cli_env)))
+    assert schemas.schema(tenant).etag == ""  # and its declarations row with it
+    imported = runner.invoke(main, ["import", str(export)], env=env, catch_exceptions=False)
+    assert imported.exit_code == 0, imported.output
+    listed = as_json(cli("tenant", "attributes", tenant, "list", "--json"))["attributes"]
+    assert [(a["attribute"], a["type"]) for a in listed] == [(LEVEL, "integer")]
