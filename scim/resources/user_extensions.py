@@ -7,6 +7,7 @@ invalidPath, both naming the attribute and the operator's command that declares 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -15,8 +16,11 @@ from scim2_models import InvalidValueException, Path, Resource, default_comparis
 from scim2_models.path import CompareOperator, Comparison, FilterNode
 
 from scim.models import USER_SCHEMA, declarations_of
+from scim.protocol.expressions import MAX_FILTER_CHARS
 from scim.protocol.extensions import INT64, CustomAttribute, CustomAttributes, undeclared_detail
 from scim.store import IndexEntry
+
+_FILTER_URN = re.compile(r"urn:[A-Za-z0-9._:-]+", re.IGNORECASE)
 
 INDEX_PREFIX = "x:"
 """Index rows of custom attributes are named x:<urn>:<name> (lower case): never a core attribute's name."""
@@ -127,6 +131,22 @@ def undeclared_path(tenant: str) -> Any:
         return None
 
     return describe
+
+
+def undeclared_in_filter(tenant: str, expression: str, model: type[Resource[Any]]) -> str | None:
+    """The refusal's words for a filter (already refused as invalidFilter) that names an extension attribute
+    the tenant has not declared; None if it names none."""
+    for found in _FILTER_URN.findall(expression[:MAX_FILTER_CHARS]):
+        path = found.rstrip(":")
+        if path.lower().startswith(USER_SCHEMA.lower()) or ":" not in path[4:]:
+            continue
+        try:
+            resolved = Path[model](path).resolve()  # type: ignore[valid-type]
+        except Exception:  # anything that does not resolve is what is looked for
+            resolved = None
+        if resolved is None:
+            return undeclared_detail(tenant, path)
+    return None
 
 
 def check_values(user: Resource[Any]) -> None:

@@ -206,6 +206,9 @@ class UserService(ResourceService[UserResource]):
         )
 
         def apply(current: UserResource) -> UserResource | None:
+            if type(current) is not model:  # the tenant's declarations changed while this request ran
+                dumped = current.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+                current = model.model_validate(dumped, scim_policy=ENTRA_POLICY)
             before = current.model_copy(deep=True)
             if not plan.apply(current):
                 return None

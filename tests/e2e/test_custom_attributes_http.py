@@ -150,6 +150,9 @@ def test_the_same_cycle_on_a_tenant_that_did_not_declare_them(
     assert (refused.status_code, refused.json()["scimType"]) == (400, "invalidValue")
     assert f"scim-admin tenant attributes {UNDECLARED} add {LEVEL}" in refused.json()["detail"]
     assert client.get("/Users", params={"filter": 'userName eq "level@contoso.com"'}).json()["totalResults"] == 0
+    filtered = client.get("/Users", params={"filter": f'{LEVEL} eq "L3"'})
+    assert (filtered.status_code, filtered.json()["scimType"]) == (400, "invalidFilter")
+    assert f"scim-admin tenant attributes {UNDECLARED} add {LEVEL}" in filtered.json()["detail"]
 
     plain = client.post("/Users", json=create_body("plain@contoso.com"))
     assert plain.status_code == 201
@@ -168,8 +171,8 @@ def test_the_same_cycle_on_a_tenant_that_did_not_declare_them(
     recorder = api.get_api().activity
     assert recorder is not None and recorder.flush()
     records = cli(e2e_environ, "tenant", "activity", UNDECLARED, "--errors")["records"]
-    records = [r for r in records if r["operation"] in ("create", "update")]  # not discovery's 404
-    assert sorted(r["operation"] for r in records) == ["create", "update", "update", "update"]
+    records = [r for r in records if r["operation"] in ("create", "list", "update")]  # not discovery's 404
+    assert sorted(r["operation"] for r in records) == ["create", "list", "update", "update", "update"]
     assert all("scim-admin tenant attributes" in r["detail"] and "declare" in r["hint"] for r in records)
 
 
