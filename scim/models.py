@@ -119,13 +119,18 @@ def extension_attributes(declarations: CustomAttributes) -> dict[str, list[Custo
     return grouped
 
 
-@functools.lru_cache(maxsize=256)
+@functools.cache
 def user_model(declarations: CustomAttributes) -> type[UserResource]:
     """The User model of a tenant: ours, with its declared custom attributes in their extensions.
 
     Built once per set of declarations (scim2-models builds extension models from a Schema: Extension.
     from_schema); a tenant that declared nothing gets UserResource itself. Model names are positional
     (CustomExtension0, …): they become field names, which a URN's name part need not be fit for.
+
+    Not evicted: a build costs about 0.1 s of CPU, and the PatchOp and SearchRequest classes cached per model
+    (scim.protocol.patch, scim.api.query) would keep an evicted model alive anyway, so a bounded cache here
+    would leak a new class at every miss. The keys are the operator's declarations, never request input: one
+    model per distinct set of declarations the worker has served.
     """
     if not declarations:
         return UserResource
