@@ -82,6 +82,11 @@ OPERATOR_NEEDS: dict[str, Needs] = {
     "tenant changes": {"Tenants": (READ,), "Users": (READ,), "Groups": (READ,)},
     "tenant activity": {"Tenants": (READ,), "Users": (READ,), "Groups": (READ,), "Activity": (READ,)},
     "tenant status": {"Tenants": (READ,), "Users": (READ,), "Groups": (READ,), "Activity": (READ,)},
+    # the declarations row beside the tenant row (written conditionally on its ETag)
+    "tenant attributes add": {"Tenants": (READ, ADD, UPDATE)},
+    "tenant attributes list": {"Tenants": (READ,)},
+    # scans the tenant's users; --force rewrites each one holding a value (index rows and counter row with it)
+    "tenant attributes remove": {"Tenants": (READ, UPDATE), "Users": (READ, ADD, UPDATE, DELETE)},
     "tenant add-client": _TOKENS_WRITE,
     "tenant rotate-client-secret": _TOKENS_WRITE,
     "tenant retire-client-secret": _TOKENS_DISABLE,
@@ -104,12 +109,17 @@ OPERATOR_NEEDS: dict[str, Needs] = {
     },
 }
 
-_COMMAND = re.compile(r"scim-admin ((?:tenant|oauth|operator-key) [a-z][a-z-]*|export|import)\b")
+_COMMAND = re.compile(
+    r"scim-admin (?:(tenant attributes) (?:[a-z0-9<>-]+ )?(add|list|remove)"
+    r"|((?:tenant|oauth|operator-key) [a-z][a-z-]*|export|import))\b"
+)
+"""`tenant attributes` is a group that takes the tenant before its command: `tenant attributes contoso add`."""
 
 
 def readme_commands(readme: str) -> list[str]:
     """Every `scim-admin <group> <command>` the README tells an operator to run, in order of first mention."""
-    return list(dict.fromkeys(_COMMAND.findall(readme)))
+    found = [f"{group} {command}" if group else other for group, command, other in _COMMAND.findall(readme)]
+    return list(dict.fromkeys(found))
 
 
 def unmapped_commands(commands: Iterable[str]) -> list[str]:

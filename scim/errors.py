@@ -34,6 +34,13 @@ class UnsupportedMediaTypeException(SCIMException):
     _default_detail = "Send the body as application/scim+json"
 
 
+class NotImplementedException(SCIMException):
+    """A SCIM feature this service does not offer, such as /Me (RFC 7644 §3.11: "501 (Not Implemented)")."""
+
+    status = 501
+    _default_detail = "This service does not implement this SCIM feature"
+
+
 class InternalServerException(SCIMException):
     """An unexpected failure; the detail never carries internals."""
 

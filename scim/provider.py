@@ -28,7 +28,8 @@ from scim2_models import (
     Sort,
 )
 
-from scim.models import ENTRA_POLICY, GroupResource, UserResource
+from scim.models import ENTRA_POLICY, GroupResource, UserResource, extension_name, user_model
+from scim.protocol.extensions import CustomAttributes
 
 RESOURCE_MODELS: tuple[type[Resource[Any]], ...] = (
     UserResource,
@@ -100,18 +101,31 @@ def service_provider_config(max_results: int) -> ServiceProviderConfig:
     )
 
 
-class ServiceDescription:
-    """The provider plus the schemas it publishes, as this deployment's settings shape them."""
+def _custom_names(declarations: CustomAttributes, schema: Schema) -> Schema:
+    """A tenant's own extension under its URN's name (user_model names its class by position)."""
+    if not any(declared.schema == str(schema.id) for declared in declarations) or schema.name == "EnterpriseUser":
+        return schema
+    name = extension_name(str(schema.id))
+    return schema.model_copy(update={"name": name, "description": f"{name}: custom attributes of this tenant"})
 
-    def __init__(self, max_results: int, require_email: bool) -> None:
+
+class ServiceDescription:
+    """The provider plus the schemas it publishes, as this deployment's settings and a tenant's declared
+    custom attributes (scim.protocol.extensions) shape them."""
+
+    def __init__(self, max_results: int, require_email: bool, declarations: CustomAttributes = ()) -> None:
+        resources = (user_model(declarations), *RESOURCE_MODELS[1:])
         self.provider = ScimProvider(
-            models=_catalog(RESOURCE_MODELS),
-            resource_types=[ResourceType.from_resource(model) for model in RESOURCE_MODELS],
+            models=_catalog(resources),
+            resource_types=[ResourceType.from_resource(model) for model in resources],
             config=service_provider_config(max_results),
             policy=ENTRA_POLICY,
         )
         user_schema = str(UserResource.__schema__)
-        named = [_standard_names(m, s) for m, s in zip(self.provider.models, self.provider.schemas, strict=True)]
+        named = [
+            _custom_names(declarations, _standard_names(m, s))
+            for m, s in zip(self.provider.models, self.provider.schemas, strict=True)
+        ]
         self.schemas: tuple[Schema, ...] = tuple(
             _requiring_email(schema) if require_email and schema.id == user_schema else schema for schema in named
         )
@@ -133,7 +147,8 @@ class ServiceDescription:
         return next((t for t in self.resource_types if str(t.id).casefold() == resource_type_id.casefold()), None)
 
 
-@functools.cache
-def describe_service(max_results: int, require_email: bool) -> ServiceDescription:
-    """Built once per process and setting values: the description is immutable."""
-    return ServiceDescription(max_results, require_email)
+@functools.lru_cache(maxsize=256)
+def describe_service(max_results: int, require_email: bool, declarations: CustomAttributes = ()) -> ServiceDescription:
+    """Built once per process, setting values and set of declarations (tenants that declare the same share
+    one): the description is immutable."""
+    return ServiceDescription(max_results, require_email, declarations)

@@ -19,6 +19,7 @@ from scim.oauth.keys import SigningKeys
 from scim.oauth.tokens import AccessTokens
 from scim.platform.activity import ActivityRecorder
 from scim.platform.delivery import SweepReport
+from scim.platform.tenant_attributes import TenantSchemas
 from scim.platform.tenants import TenantDirectory, is_tenant_id
 from scim.protocol.text import log_safe
 from scim.resources.base import resource_names
@@ -26,7 +27,7 @@ from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.secrets import SecretSource, build_secret_source, build_secret_store
 from scim.settings import Settings, SettingsError
-from scim.store import DataAccounts, TableStorage, TenantTable
+from scim.store import DataAccounts, TableStorage, TenantSchemaTable, TenantTable
 from scim.wiring import build_accounts, build_delivery
 
 if TYPE_CHECKING:
@@ -64,6 +65,9 @@ def build_api(
     a tenant's own account (scim.api.accounts), which scim.api.handle asks for every request.
     """
     accounts = accounts or build_accounts(settings, storage)
+    # A tenant's custom attributes (scim-admin tenant attributes), kept with the tenant rows on the primary and
+    # re-read within the tenant cache's bound.
+    schemas = TenantSchemas(TenantSchemaTable(accounts.primary), ttl_seconds=settings.tenant_cache_seconds)
     source = secrets or build_secret_source(settings)
     # One cache of tenant records: a tenant disabled takes effect at the same moment in auth and in the activity
     # log; it also says which account each tenant's data is on.
@@ -75,7 +79,10 @@ def build_api(
     for name, account in accounts.items():
         groups = GroupService(account.resources("Groups"), account.resources("Users"))
         users = UserService(
-            account.resources("Users"), memberships=groups.memberships, require_email=settings.require_email
+            account.resources("Users"),
+            memberships=groups.memberships,
+            require_email=settings.require_email,
+            declarations=schemas.declarations,
         )
         names = resource_names(users, groups)
         activity = build_recorder(settings, account, lambda tenant: directory.lookup(tenant) is not None, name_of=names)

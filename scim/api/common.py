@@ -91,10 +91,15 @@ class ResourceRoutes(Generic[R]):
             return Response.empty(304, {"ETag": version})
         return None
 
+    def model_for(self, tenant: str) -> type[R]:
+        """The resource model of this type for a tenant (users: with its declared custom attributes)."""
+        return self.model
+
     def search_body(self, ctx: RequestContext) -> SearchRequest[Any]:
         """The SearchRequest of a POST …/.search (RFC 7644 §3.4.3), bound to this resource type."""
         payload = parse_json(ctx, self.settings.max_body_bytes)
         if not isinstance(payload, dict):
             raise InvalidSyntaxException(detail="The request body must be a SearchRequest JSON object")
         require_schema(payload, str(SearchRequest.__schema__))
-        return search_request(self.model, {key: value for key, value in payload.items() if key != "schemas"})
+        body = {key: value for key, value in payload.items() if key != "schemas"}
+        return search_request(self.model_for(ctx.tenant), body)

@@ -19,8 +19,10 @@ from scim.provider import ServiceDescription, describe_service
 __all__ = ["resource_type", "resource_types", "schema", "schemas", "service_provider_config"]
 
 
-def _description(api: ScimApi) -> ServiceDescription:
-    return describe_service(api.settings.max_page_size, api.settings.require_email)
+def _description(api: ScimApi, tenant: str = "") -> ServiceDescription:
+    """This deployment's description; with a tenant, /Schemas and /ResourceTypes carry its custom attributes."""
+    declarations = api.users.declarations(tenant) if tenant else ()
+    return describe_service(api.settings.max_page_size, api.settings.require_email, declarations)
 
 
 def _refuse_filter(request: Request) -> None:
@@ -61,7 +63,8 @@ def schemas(api: ScimApi, request: Request) -> Response:
         request = ctx.request
         _refuse_filter(request)
         base_url = _base_url(request, 1)
-        return _list([_located(s, "Schema", f"{base_url}/Schemas/{s.id}") for s in _description(api).schemas])
+        described = _description(api, ctx.tenant).schemas
+        return _list([_located(s, "Schema", f"{base_url}/Schemas/{s.id}") for s in described])
 
     return api.dispatch(request, "schemas", "", {"GET": Operation("get", get)})
 
@@ -70,7 +73,7 @@ def schema(api: ScimApi, request: Request) -> Response:
     def get(ctx: RequestContext) -> Response:
         request = ctx.request
         _refuse_filter(request)
-        found = _description(api).schema(request.route_params["id"])
+        found = _description(api, ctx.tenant).schema(request.route_params["id"])
         if found is None:
             raise NotFoundException(detail="No such schema; GET /Schemas lists the schemas this service uses")
         return Response.scim_json(200, _located(found, "Schema", f"{_base_url(request, 2)}/Schemas/{found.id}"))
@@ -84,7 +87,10 @@ def resource_types(api: ScimApi, request: Request) -> Response:
         _refuse_filter(request)
         base_url = _base_url(request, 1)
         return _list(
-            [_located(t, "ResourceType", f"{base_url}/ResourceTypes/{t.id}") for t in _description(api).resource_types]
+            [
+                _located(t, "ResourceType", f"{base_url}/ResourceTypes/{t.id}")
+                for t in _description(api, ctx.tenant).resource_types
+            ]
         )
 
     return api.dispatch(request, "resource_types", "", {"GET": Operation("get", get)})
@@ -94,7 +100,7 @@ def resource_type(api: ScimApi, request: Request) -> Response:
     def get(ctx: RequestContext) -> Response:
         request = ctx.request
         _refuse_filter(request)
-        found = _description(api).resource_type(request.route_params["id"])
+        found = _description(api, ctx.tenant).resource_type(request.route_params["id"])
         if found is None:
             raise NotFoundException(detail="No such resource type; GET /ResourceTypes lists them")
         location = f"{_base_url(request, 2)}/ResourceTypes/{found.id}"

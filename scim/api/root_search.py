@@ -16,7 +16,7 @@ from scim.api.groups import GroupRoutes
 from scim.api.query import list_body, search_request
 from scim.api.users import UserRoutes
 from scim.http import Response
-from scim.models import GroupResource, UserResource
+from scim.models import GroupResource
 from scim.protocol.documents import require_schema
 from scim.settings import Settings
 
@@ -30,7 +30,7 @@ def root_search(settings: Settings, users: UserRoutes, groups: GroupRoutes, ctx:
     body = {key: value for key, value in payload.items() if key != "schemas"}
     queries: dict[str, SearchRequest[Any] | None] = {}
     errors: list[SCIMException] = []
-    for name, model in (("users", UserResource), ("groups", GroupResource)):
+    for name, model in (("users", users.model_for(tenant)), ("groups", GroupResource)):
         try:
             queries[name] = search_request(model, body)
         except SCIMException as exc:

@@ -46,6 +46,7 @@ ROUTE_TABLE: tuple[Route, ...] = (
     Route("groups", "scim/v2/{tenant}/Groups", ScimApi.groups_collection),
     Route("groups_search", "scim/v2/{tenant}/Groups/.search", ScimApi.groups_search),
     Route("group", "scim/v2/{tenant}/Groups/{id}", ScimApi.group_item),
+    Route("me", "scim/v2/{tenant}/Me", ScimApi.me),
     Route("service_provider_config", "scim/v2/{tenant}/ServiceProviderConfig", discovery.service_provider_config),
     Route("schemas", "scim/v2/{tenant}/Schemas", discovery.schemas),
     Route("schema", "scim/v2/{tenant}/Schemas/{id}", discovery.schema),

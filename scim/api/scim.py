@@ -24,6 +24,7 @@ from scim.api.users import UserRoutes
 from scim.auth import TenantAuthenticator
 from scim.errors import (
     MethodNotAllowedException,
+    NotImplementedException,
     error_response,
 )
 from scim.http import Request, Response
@@ -137,6 +138,18 @@ class ScimApi:
             return root_search(self.settings, self.user_routes, self.group_routes, ctx)
 
         return self.dispatch(request, "search", "", {"POST": Operation("search", handler)})
+
+    def me(self, request: Request) -> Response:
+        """/Me on any method: 501 (RFC 7644 §3.11), since a tenant's token stands for Entra, not for a user."""
+
+        def refuse(ctx: RequestContext) -> Response:
+            raise NotImplementedException(
+                detail="/Me is not supported: this service's Bearer tokens identify a provisioning client, not a "
+                "user (RFC 7644 §3.11). Use /Users/{id}"
+            )
+
+        operation = Operation("me", refuse)
+        return self.dispatch(request, "me", "", dict.fromkeys(("GET", "POST", "PUT", "PATCH", "DELETE"), operation))
 
     def oauth_token(self, request: Request) -> Response:
         """POST /oauth2/token (scim.api.oauth); a deployment built without it answers 404."""
@@ -260,7 +273,7 @@ class ScimApi:
         }
         if error:
             line["error"] = error
-        level = logging.WARNING if status >= 500 else logging.INFO
+        level = logging.WARNING if status >= 500 and status != 501 else logging.INFO  # 501: /Me, not a fault
         log.log(level, json.dumps(line, separators=(",", ":"), ensure_ascii=True))
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from scim2_models import SearchRequest
+from collections.abc import Callable
+from typing import Any
+
+from scim2_models import InvalidFilterException, SearchRequest
 
 from scim.api.common import ResourceRoutes, asks_for, base_url, page_bounds, parse_json
 from scim.api.context import RequestContext
 from scim.api.query import list_body, list_query, response_parameters
 from scim.http import Response
 from scim.models import UserResource
+from scim.resources.user_extensions import undeclared_in_filter
 from scim.resources.users import UserService
 from scim.settings import Settings
 
@@ -23,12 +27,30 @@ class UserRoutes(ResourceRoutes[UserResource]):
         super().__init__(settings)
         self.users = users
 
+    def model_for(self, tenant: str) -> type[UserResource]:
+        return self.users.model_for(tenant)
+
     def list(self, ctx: RequestContext) -> Response:
-        return self._search(ctx.tenant, list_query(UserResource, ctx.request.query), base_url(ctx.request, 1))
+        query = self._declared(ctx, lambda: list_query(self.model_for(ctx.tenant), ctx.request.query))
+        return self._search(ctx.tenant, query, base_url(ctx.request, 1))
 
     def post_search(self, ctx: RequestContext) -> Response:
         """POST /Users/.search (RFC 7644 §3.4.3): the query in a SearchRequest body."""
-        return self._search(ctx.tenant, self.search_body(ctx), base_url(ctx.request, 2))
+        return self._search(ctx.tenant, self._declared(ctx, lambda: self.search_body(ctx)), base_url(ctx.request, 2))
+
+    def _declared(self, ctx: RequestContext, build: Callable[[], SearchRequest[Any]]) -> SearchRequest[Any]:
+        """A filter on an extension attribute the tenant has not declared: invalidFilter with the command."""
+        try:
+            return build()
+        except InvalidFilterException as exc:
+            body = ctx.payload if isinstance(ctx.payload, dict) else {}
+            expression = ctx.request.query.get("filter") or body.get("filter")
+            if not isinstance(expression, str):
+                raise
+            words = undeclared_in_filter(ctx.tenant, expression, self.model_for(ctx.tenant))
+            if words is None:
+                raise
+            raise InvalidFilterException(detail=words) from exc
 
     def _search(self, tenant: str, query: SearchRequest[UserResource], base: str) -> Response:
         start, count = page_bounds(self.settings, query.start_index, query.count)
@@ -42,7 +64,7 @@ class UserRoutes(ResourceRoutes[UserResource]):
         return self.respond(201, user, base_url(ctx.request, 1))
 
     def get(self, ctx: RequestContext) -> Response:
-        params = response_parameters(UserResource, ctx.request.query)
+        params = response_parameters(self.model_for(ctx.tenant), ctx.request.query)
         user = self.users.get(ctx.tenant, ctx.request.route_params["id"], groups=asks_for(params, "groups"))
         return self.not_modified(ctx.request, user) or self.respond(200, user, base_url(ctx.request, 2), params)
 
@@ -58,7 +80,7 @@ class UserRoutes(ResourceRoutes[UserResource]):
         return self.respond(200, user, base_url(ctx.request, 2))
 
     def patch(self, ctx: RequestContext) -> Response:
-        params = response_parameters(UserResource, ctx.request.query)
+        params = response_parameters(self.model_for(ctx.tenant), ctx.request.query)
         payload = parse_json(ctx, self.settings.max_body_bytes)
         user = self.users.patch(
             ctx.tenant,

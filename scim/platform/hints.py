@@ -13,6 +13,10 @@ from scim.store import ActivityRecord
 MISSING_MAIL = 'map mail to emails[type eq "work"].value (Provisioning > Mappings), and give the user a mail value'
 LICENSE_CAP = "raise the limit (scim-admin tenant set-limit) or scope to assigned users in Entra"
 USERNAME_TAKEN = "a user with this userName already exists; check matching attributes"
+UNDECLARED_ATTRIBUTE = (
+    "Entra maps a custom extension attribute this tenant has not declared (nothing was stored): declare it with "
+    "the scim-admin tenant attributes … add command in the detail, or remove the mapping in Entra"
+)
 DISPLAYNAME_TAKEN = "a group with this displayName already exists; check matching attributes"
 
 
@@ -21,6 +25,7 @@ _Rule = tuple[Callable[[ActivityRecord], bool], str]
 _RULES: list[_Rule] = [
     (lambda r: r.operation == "lost", "the platform could not store some activity here; figures around it may be low"),
     (lambda r: r.status < 400, ""),
+    (lambda r: r.status == 400 and "scim-admin tenant attributes" in r.detail, UNDECLARED_ATTRIBUTE),
     (lambda r: r.status == 400 and r.scim_type == "invalidValue" and "mail" in r.detail.lower(), MISSING_MAIL),
     (lambda r: r.status == 403 and ("licen" in r.detail.lower() or "limit" in r.detail.lower()), LICENSE_CAP),
     (lambda r: r.status == 409 and r.resource_type == "Group", DISPLAYNAME_TAKEN),

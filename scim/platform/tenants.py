@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from scim.cache import ReadThroughCache
 from scim.platform.accounts import AccountLoad, Placement, account_loads, place
 from scim.platform.invariants import CheckReport, check_tenant
+from scim.protocol.extensions import decode
 from scim.resources.base import ReindexReport, resource_names
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService, is_active_document
@@ -30,6 +31,7 @@ from scim.store import (
     TableStorage,
     TenantExistsError,
     TenantRow,
+    TenantSchemaTable,
     TenantTable,
     VersionMismatchError,
 )
@@ -187,7 +189,8 @@ class TenantService:
         """Move the tenant's index rows written under an older key to the current one (ResourceService.reindex):
         once per tenant after an upgrade that changed a key; safe to repeat, and while Entra provisions."""
         storage = self.storage_of(tenant_id)
-        users = UserService(storage.resources("Users"))
+        declared = decode(TenantSchemaTable(self.accounts.primary).schema(tenant_id).declarations)
+        users = UserService(storage.resources("Users"), declarations=lambda tenant: declared)
         groups = GroupService(storage.resources("Groups"), storage.resources("Users"))
         return {"Users": users.reindex(tenant_id), "Groups": groups.reindex(tenant_id)}
 
@@ -348,6 +351,7 @@ class TenantService:
         deleted = {kind: self._table.purge_partition(kind, tenant_id, storage) for kind in RESOURCE_KINDS}
         for name in (secret_name(tenant_id), client_secret_name(tenant_id)):
             self._disable(name, [v for v in self._secrets.versions(name) if v.enabled])
+        TenantSchemaTable(self.accounts.primary).delete_schema(tenant_id)  # its custom attributes
         self._table.delete(tenant_id)
         return deleted
 

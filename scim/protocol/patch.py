@@ -21,7 +21,7 @@ from scim2_models import Context, InvalidPathException, PatchOp, Path, PayloadTo
 
 from scim.protocol import entra
 from scim.protocol.documents import require_object, scim_error_from_validation
-from scim.protocol.expressions import check_path
+from scim.protocol.expressions import MAX_PATH_CHARS, check_path
 
 DROPPED_ON_PURPOSE = frozenset({"schemas", "meta"})
 """Keys Entra may put in a path-less value that are not attributes: accepted and ignored, never invalidPath."""
@@ -82,7 +82,9 @@ class PatchPlan:
         policy: ScimPolicy,
         max_operations: int,
         rewrite: Callable[[dict[str, Any]], dict[str, Any]] = entra.normalise_patch,
+        describe_unknown: Callable[[str], str | None] = lambda path: None,
     ) -> None:
+        self._describe_unknown = describe_unknown
         body = require_object(payload)
         operations = body.get("Operations")
         if isinstance(operations, list) and len(operations) > max_operations:
@@ -108,30 +110,54 @@ class PatchPlan:
             raise scim_error_from_validation(exc) from exc
         self.operations: list[dict[str, Any]] = [op for op in body.get("Operations") or [] if isinstance(op, dict)]
 
-    @staticmethod
-    def _check_paths(model: type[Resource[Any]], operation: dict[str, Any]) -> None:
-        """400 invalidPath for a path (or path-less value key) that names no attribute of the resource type."""
+    def _unknown(self, path: str, default: str) -> InvalidPathException:
+        return InvalidPathException(detail=self._describe_unknown(path) or default)
+
+    def _check_paths(self, model: type[Resource[Any]], operation: dict[str, Any]) -> None:
+        """400 invalidPath for a path (or path-less value key) that names no attribute of the resource type,
+        including an attribute inside an extension's object (``{"urn:…:2.0:User": {"name": …}}``)."""
         path = operation.get("path")
+        value = operation.get("value")
         if isinstance(path, str):
             check_path(path)
-            if not (_resolves(model, path) or _is_schema_key(model, path)):
-                raise InvalidPathException(detail=f"The path {path!r} names no attribute of this resource type")
+            if _is_schema_key(model, path):
+                self._check_extension_keys(model, path, value)
+            elif not _resolves(model, path):
+                raise self._unknown(_named(path, value), f"The path {path!r} names no attribute of this resource type")
             return
-        value = operation.get("value")
         if path is None and isinstance(value, dict):
-            for key in value:
-                if not isinstance(key, str) or key in DROPPED_ON_PURPOSE or _is_schema_key(model, key):
+            for key, item in value.items():
+                if not isinstance(key, str) or key in DROPPED_ON_PURPOSE:
+                    continue
+                if _is_schema_key(model, key):
+                    self._check_extension_keys(model, key, item)
                     continue
                 check_path(key)
                 if not _resolves(model, key):
-                    raise InvalidPathException(
-                        detail=f"The attribute {key!r} in the PATCH value names no attribute of this resource type"
+                    raise self._unknown(
+                        _named(key, item),
+                        f"The attribute {key!r} in the PATCH value names no attribute of this resource type",
                     )
+
+    def _check_extension_keys(self, model: type[Resource[Any]], schema: str, value: Any) -> None:
+        if schema.lower() == str(model.__schema__).lower() or not isinstance(value, dict):
+            return
+        for key in value:
+            qualified = f"{schema}:{key}"
+            if isinstance(key, str) and len(qualified) <= MAX_PATH_CHARS and not _resolves(model, qualified):
+                raise self._unknown(qualified, f"The attribute {qualified!r} names no attribute of this resource type")
 
     def apply(self, resource: Resource[Any]) -> bool:
         """Apply every operation to the resource in place, all or none; True if anything changed."""
         with self.policy:
             return bool(self.patch.patch(resource))
+
+
+def _named(path: str, value: Any) -> str:
+    """What an unknown path stands for: an unknown extension's URN with an object names its first attribute."""
+    if isinstance(value, dict) and value and path.lower().startswith("urn:"):
+        return f"{path}:{next(iter(value))}"
+    return path
 
 
 def _resolves(model: type[Resource[Any]], path: str) -> bool:

@@ -118,9 +118,14 @@ class ResourceService(Generic[R]):
         doc.pop("meta", None)
         return doc
 
-    def model(self, stored: StoredResource) -> R:
+    def model_for(self, tenant: str | None) -> type[R]:
+        """The model of this resource type for a tenant (users.py: with the tenant's custom attributes)."""
+        return self.model_class
+
+    def model(self, stored: StoredResource, tenant: str | None = None) -> R:
         """The stored resource as a model, with server-side meta: the one validation a stored row gets."""
-        resource = self.model_class.model_validate({**stored.document, "id": stored.id}, scim_policy=ENTRA_POLICY)
+        document = {**stored.document, "id": stored.id}
+        resource = self.model_for(tenant).model_validate(document, scim_policy=ENTRA_POLICY)
         return self.written(resource, stored)
 
     def written(self, resource: R, stored: StoredResource) -> R:
@@ -135,19 +140,20 @@ class ResourceService(Generic[R]):
         )
         return resource
 
-    def parse(self, payload: Any, ctx: Context, schema: str) -> R:
+    def parse(self, payload: Any, ctx: Context, schema: str, tenant: str | None = None) -> R:
         """A create or replace body as a model: same rules for POST and PUT."""
         body = require_object(payload)
         require_schema(body, schema)
+        model = self.model_for(tenant)
         try:
-            resource = self.model_class.model_validate(body, scim_ctx=ctx, scim_policy=ENTRA_POLICY)
+            resource = model.model_validate(body, scim_ctx=ctx, scim_policy=ENTRA_POLICY)
         except ValidationError as exc:
             raise scim_error_from_validation(exc) from exc
         check_multi_valued_limits(resource)
         resource.id = None
         # Keep only the schema URNs we serve: Entra adds its private ADSCIM URN, which we never answer back.
-        known = {str(self.model_class.__schema__).lower()}
-        known |= {str(ext.__schema__).lower() for ext in self.model_class.get_extension_models().values()}
+        known = {str(model.__schema__).lower()}
+        known |= {str(ext.__schema__).lower() for ext in model.get_extension_models().values()}
         resource.schemas = [urn for urn in resource.schemas if str(urn).lower() in known]
         return resource
 
@@ -192,7 +198,7 @@ class ResourceService(Generic[R]):
             if current is None:  # deleted meanwhile
                 return
             try:
-                wanted = self.indexes(self.model(current))
+                wanted = self.indexes(self.model(current, tenant))
             except (ValidationError, SCIMException):
                 report.unreadable.append(current.id)
                 return

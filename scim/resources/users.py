@@ -20,15 +20,25 @@ from scim2_models import (
 )
 from scim2_models.path import FilterNode, ValuePath
 
-from scim.models import ENTRA_POLICY, SEARCH_POLICY, USER_SCHEMA, UserResource
+from scim.models import ENTRA_POLICY, SEARCH_POLICY, USER_SCHEMA, UserResource, declarations_of, user_model
 from scim.protocol import entra
 from scim.protocol.documents import plausible_id, require_object, scim_error_from_validation
+from scim.protocol.extensions import CustomAttributes
 from scim.protocol.names import USER_NAME_ATTRIBUTES, held_names, identity_key, refuse_control_characters
 from scim.protocol.patch import PatchPlan
 from scim.protocol.search import SearchPage, comparison_terms, eq_string, filter_error, is_core_attr
 from scim.protocol.versions import with_groups
 from scim.resources.base import ResourceService, check_multi_valued_limits, identity_entry, identity_lookup
 from scim.resources.search import search
+from scim.resources.user_extensions import (
+    check_patch_types,
+    check_types,
+    check_values,
+    custom_indexes,
+    custom_lookup,
+    refuse_undeclared,
+    undeclared_path,
+)
 from scim.store import (
     ActiveLimitReachedError,
     CountChange,
@@ -70,11 +80,26 @@ class UserService(ResourceService[UserResource]):
     identity_attribute = "userName"
 
     def __init__(
-        self, *args: Any, memberships: Memberships | None = None, require_email: bool = True, **kwargs: Any
+        self,
+        *args: Any,
+        memberships: Memberships | None = None,
+        require_email: bool = True,
+        declarations: Callable[[str], CustomAttributes] = lambda tenant: (),
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._memberships = memberships
         self._require_email = require_email
+        self._declarations = declarations
+        """tenant -> its declared custom attributes (scim.platform.tenant_attributes, cached per worker)."""
+
+    def declarations(self, tenant: str) -> CustomAttributes:
+        """The custom attributes the tenant declared (scim-admin tenant attributes)."""
+        return self._declarations(tenant)
+
+    def model_for(self, tenant: str | None) -> type[UserResource]:
+        """The tenant's User model: ours plus the custom attributes it declared (scim.models.user_model)."""
+        return user_model(self._declarations(tenant)) if tenant is not None else UserResource
 
     # -- rules and indexes ----------------------------------------------------------------------
 
@@ -93,19 +118,23 @@ class UserService(ResourceService[UserResource]):
             if email.value and str(email.type or "").lower() == "work"
         }
         entries += [IndexEntry("workEmail", key, False) for key in sorted(work_keys)]
-        return entries
+        return entries + custom_indexes(user)
 
     def identity_of(self, resource: UserResource) -> str | None:
         return resource.user_name
 
     def _check_rules(self, user: UserResource) -> None:
+        check_values(user)
         if not user.user_name or not identity_key(user.user_name):  # spaces and invisible characters are blank
             raise InvalidValueException(detail="userName is required and must not be blank")
         if self._require_email and not any(email.value for email in user.emails or []):
             raise InvalidValueException(detail=EMAIL_REQUIRED_DETAIL)
 
-    def _parse_user(self, payload: Any, ctx: Context) -> UserResource:
-        user = self.parse(entra.normalise_user(require_object(payload)), ctx, USER_SCHEMA)
+    def _parse_user(self, tenant: str, payload: Any, ctx: Context) -> UserResource:
+        body = entra.normalise_user(require_object(payload))
+        refuse_undeclared(tenant, body, self.model_for(tenant))
+        check_types(body, self._declarations(tenant))
+        user = self.parse(body, ctx, USER_SCHEMA, tenant)
         self._check_rules(user)
         return user
 
@@ -121,7 +150,7 @@ class UserService(ResourceService[UserResource]):
     def create(self, tenant: str, payload: Any, *, active_limit: int | None = None) -> UserResource:
         """POST /Users: one storage round trip; 409 uniqueness if the userName is taken in any case;
         403 if an active user would take the tenant past its active_limit (the license cap)."""
-        user = self._parse_user(payload, Context.RESOURCE_CREATION_REQUEST)
+        user = self._parse_user(tenant, payload, Context.RESOURCE_CREATION_REQUEST)
         refuse_control_characters(user, USER_NAME_ATTRIBUTES)
         change = CountChange(
             total=1, active=int(is_active(user)), active_limit=active_limit, active_of=is_active_document
@@ -142,7 +171,7 @@ class UserService(ResourceService[UserResource]):
 
     def get(self, tenant: str, user_id: str, *, groups: bool = False) -> UserResource:
         """GET /Users/{id}: one point read (and one range read for ``groups``); disabled users as any other."""
-        user = self.model(self.read(tenant, user_id))
+        user = self.model(self.read(tenant, user_id), tenant)
         if groups and self._memberships is not None:
             group_ids = self._memberships.groups_of(tenant, user_id)
             user.groups = [GroupMembership(value=gid, type="direct", ref=None) for gid in group_ids] or None
@@ -154,7 +183,7 @@ class UserService(ResourceService[UserResource]):
         self, tenant: str, user_id: str, payload: Any, if_match: str | None = None, *, active_limit: int | None = None
     ) -> UserResource:
         """PUT /Users/{id}: the body replaces every attribute; id, created and meta stay ours."""
-        user = self._parse_user(payload, Context.RESOURCE_REPLACEMENT_REQUEST)
+        user = self._parse_user(tenant, payload, Context.RESOURCE_REPLACEMENT_REQUEST)
 
         def replace(current: UserResource) -> UserResource:
             refuse_control_characters(user, USER_NAME_ATTRIBUTES, previous=current)
@@ -166,15 +195,26 @@ class UserService(ResourceService[UserResource]):
         self, tenant: str, user_id: str, payload: Any, if_match: str | None = None, *, active_limit: int | None = None
     ) -> UserResource:
         """PATCH /Users/{id}: all operations apply or none do; read + one conditional write."""
-        plan = PatchPlan(UserResource, payload, policy=ENTRA_POLICY, max_operations=MAX_PATCH_OPERATIONS)
+        model = self.model_for(tenant)
+        check_patch_types(payload, declarations_of(model))
+        plan = PatchPlan(
+            model,
+            payload,
+            policy=ENTRA_POLICY,
+            max_operations=MAX_PATCH_OPERATIONS,
+            describe_unknown=undeclared_path(tenant),
+        )
 
         def apply(current: UserResource) -> UserResource | None:
+            if type(current) is not model:  # the tenant's declarations changed while this request ran
+                dumped = current.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+                current = model.model_validate(dumped, scim_policy=ENTRA_POLICY)
             before = held_names(current, USER_NAME_ATTRIBUTES)  # plan.apply changes current in place
             if not plan.apply(current):
                 return None
             try:
                 # Revalidate the whole result as a replacement would be: types, required attributes.
-                patched = UserResource.model_validate(
+                patched = model.model_validate(
                     current.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE), scim_policy=ENTRA_POLICY
                 )
             except ValidationError as exc:
@@ -198,7 +238,7 @@ class UserService(ResourceService[UserResource]):
         result: list[UserResource] = []
 
         def write(stored: StoredResource) -> StoredResource:
-            current = self.model(stored)
+            current = self.model(stored, tenant)
             was_active = is_active(current)
             updated = change(current)
             if updated is None:  # nothing changed: no write, and the model read is the answer
@@ -227,6 +267,21 @@ class UserService(ResourceService[UserResource]):
 
         self.conditional(tenant, user_id, if_match, write)
         return result[0]
+
+    def drop_undeclared(self, tenant: str, user_id: str) -> bool:
+        """Rewrite a user without its values of attributes the tenant no longer declares (`tenant attributes
+        remove --force`): one conditional write and a change record; False if the user is gone."""
+
+        def drop(current: UserResource) -> UserResource:
+            known = {USER_SCHEMA.lower()} | {urn.lower() for urn in type(current).get_extension_models()}
+            current.schemas = [urn for urn in current.schemas if str(urn).lower() in known]
+            return current
+
+        try:
+            self._modify(tenant, user_id, None, drop)
+        except NotFoundException:
+            return False
+        return True
 
     def delete(self, tenant: str, user_id: str, if_match: str | None = None) -> None:
         """DELETE /Users/{id}: its memberships first, then the user, its index rows and its count in one transaction."""
@@ -258,7 +313,7 @@ class UserService(ResourceService[UserResource]):
                     query,
                     start_index=start_index,
                     count=count,
-                    to_model=self.model,
+                    to_model=lambda stored: self.model(stored, tenant),
                     candidate_ids=self._candidate_ids(tenant, query),
                 )
         except InvalidFilterException as exc:
@@ -266,7 +321,8 @@ class UserService(ResourceService[UserResource]):
             raise filter_error(exc) from exc
 
     def _candidate_ids(self, tenant: str, query: SearchRequest[UserResource]) -> Sequence[str] | None:
-        plan = plan_search(query.filter.ast) if query.filter is not None else None
+        model = self.model_for(tenant)
+        plan = plan_search(query.filter.ast, model) if query.filter is not None else None
         if plan is None:
             return None
         if isinstance(plan, str):
@@ -274,7 +330,9 @@ class UserService(ResourceService[UserResource]):
         return self.find_ids(tenant, plan)
 
 
-def plan_search(node: FilterNode) -> IndexEntry | tuple[IndexEntry, ...] | str | None:
+def plan_search(
+    node: FilterNode, model: type[UserResource] = UserResource
+) -> IndexEntry | tuple[IndexEntry, ...] | str | None:
     """One indexed equality among the and-ed terms of a filter (an id, or index entries: a userName's are
     identity_lookup's, its row and its legacy one); None means scan.
 
@@ -297,6 +355,8 @@ def plan_search(node: FilterNode) -> IndexEntry | tuple[IndexEntry, ...] | str |
             email = next((v for t in inner if (v := eq_string(t, USER_SCHEMA, "value")) is not None), None)
             if is_work and email is not None:
                 return IndexEntry("workEmail", default_comparison_key(_EMAIL_VALUE, email), False)
+        if (entry := custom_lookup(term, model, declarations_of(model))) is not None:
+            return entry
     return None
 
 

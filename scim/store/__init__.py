@@ -52,6 +52,7 @@ from scim.store.rows import (
     VersionMismatchError,
 )
 from scim.store.tables import ResourceTable
+from scim.store.tenant_schema import TenantSchemaRow, TenantSchemaTable
 from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
 from scim.store.transfer import EncodedRow, PartitionTransfer
 
@@ -95,6 +96,8 @@ __all__ = [
     "TableStorage",
     "TenantExistsError",
     "TenantRow",
+    "TenantSchemaRow",
+    "TenantSchemaTable",
     "TenantTable",
     "TrafficBucket",
     "UniqueValueTakenError",
