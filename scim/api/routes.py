@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from scim.api import discovery
+from scim.api import bulk, discovery
 from scim.api.scim import ScimApi
 from scim.http import Request, Response
 
@@ -46,6 +46,7 @@ ROUTE_TABLE: tuple[Route, ...] = (
     Route("groups", "scim/v2/{tenant}/Groups", ScimApi.groups_collection),
     Route("groups_search", "scim/v2/{tenant}/Groups/.search", ScimApi.groups_search),
     Route("group", "scim/v2/{tenant}/Groups/{id}", ScimApi.group_item),
+    Route("bulk", "scim/v2/{tenant}/Bulk", bulk.bulk),
     Route("service_provider_config", "scim/v2/{tenant}/ServiceProviderConfig", discovery.service_provider_config),
     Route("schemas", "scim/v2/{tenant}/Schemas", discovery.schemas),
     Route("schema", "scim/v2/{tenant}/Schemas/{id}", discovery.schema),
