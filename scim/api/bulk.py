@@ -74,7 +74,7 @@ class BulkRun:
         self.record = record
         self.job = job
         self.base = base_url(request, 1)
-        self.creators = job.creators()
+        self.creators = job.creators
         self.created: dict[str, str] = {}
         """bulkId -> id of the resource its POST created."""
         self.failed: dict[str, int] = {}

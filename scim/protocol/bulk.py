@@ -5,6 +5,7 @@ No store and no services here: scim.api.bulk runs each operation as the single r
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,14 +39,8 @@ class BulkOperation:
     version: str | None
     data: Any
     problem: str | None = None
-
-    @property
-    def references(self) -> list[str]:
-        """The bulkIds this operation's path and data refer to, each once, in order of appearance."""
-        found: dict[str, None] = {}
-        for value in (self.path, self.data):
-            _collect(value, found)
-        return list(found)
+    references: tuple[str, ...] = ()
+    """The bulkIds its path and data refer to, each once, in order of appearance (found once, when parsed)."""
 
 
 @dataclass(frozen=True)
@@ -55,26 +50,59 @@ class BulkJob:
     operations: tuple[BulkOperation, ...]
     fail_on_errors: int | None
 
+    @functools.cached_property
     def creators(self) -> dict[str, int]:
         """bulkId -> index of the POST operation that declares it."""
         return {op.bulk_id: n for n, op in enumerate(self.operations) if op.method == "POST" and op.bulk_id}
 
     def is_circular(self, index: int, reference: str) -> bool:
-        """Whether following `reference` from operation `index`, through the POSTs that declare each bulkId
-        referred to, comes back to `index` (RFC 7644 §3.7.1's circular reference)."""
-        creators = self.creators()
-        start = creators.get(reference)
-        seen: set[int] = set()
-        pending = [start] if start is not None else []
-        while pending:
-            current = pending.pop()
-            if current == index:
-                return True
-            if current in seen:
+        """Whether `reference`, from operation `index`, leads back to it through the POSTs that declare the
+        bulkIds referred to on the way (RFC 7644 §3.7.1's circular reference)."""
+        creator = self.creators.get(reference)
+        return creator is not None and self._components[creator] == self._components[index]
+
+    def _edges(self, index: int) -> list[int]:
+        creators = self.creators
+        return [creators[r] for r in self.operations[index].references if r in creators]
+
+    @functools.cached_property
+    def _components(self) -> list[int]:
+        """The strongly connected component of each operation in the reference graph (Kosaraju, iterative):
+        linear in operations and references, however many references a request carries."""
+        count = len(self.operations)
+        order: list[int] = []
+        visited = [False] * count
+        for root in range(count):
+            if visited[root]:
                 continue
-            seen.add(current)
-            pending.extend(creators[r] for r in self.operations[current].references if r in creators)
-        return False
+            visited[root] = True
+            stack = [(root, iter(self._edges(root)))]
+            while stack:
+                node, edges = stack[-1]
+                following = next((e for e in edges if not visited[e]), None)
+                if following is None:
+                    stack.pop()
+                    order.append(node)
+                else:
+                    visited[following] = True
+                    stack.append((following, iter(self._edges(following))))
+        reverse: list[list[int]] = [[] for _ in range(count)]
+        for node in range(count):
+            for target in self._edges(node):
+                reverse[target].append(node)
+        component = [-1] * count
+        for root in reversed(order):
+            if component[root] >= 0:
+                continue
+            component[root] = root
+            pending = [root]
+            while pending:
+                node = pending.pop()
+                for source in reverse[node]:
+                    if component[source] < 0:
+                        component[source] = root
+                        pending.append(source)
+        return component
 
 
 def _attribute(payload: Mapping[str, Any], name: str) -> Any:
@@ -136,6 +164,9 @@ def _operation(index: int, item: Any) -> BulkOperation:
         problem = "'version' must be a string: the resource's ETag"
     elif method.upper() != "DELETE" and not _has_attribute(item, "data"):
         problem = f"'data' is required when 'method' is {method.upper()}"
+    found: dict[str, None] = {}
+    for value in (path, data):
+        _collect(value, found)
     return BulkOperation(
         method=method.upper() if isinstance(method, str) else None,
         path=path if isinstance(path, str) else None,
@@ -143,6 +174,7 @@ def _operation(index: int, item: Any) -> BulkOperation:
         version=version if isinstance(version, str) else None,
         data=data,
         problem=problem,
+        references=tuple(found),
     )
 
 
