@@ -19,7 +19,8 @@ bulkId x created. A reference that cannot be resolved fails only its own operati
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from scim2_models import (
@@ -35,7 +36,7 @@ from scim.api.common import base_url, parse_json
 from scim.api.context import RequestContext
 from scim.api.failures import failure_response
 from scim.api.scim import Operation, ScimApi, collection_operations, item_operations
-from scim.errors import error_response
+from scim.errors import ServiceUnavailableException, error_response
 from scim.http import Request, Response
 from scim.platform.tenants import Tenant
 from scim.protocol.bulk import BULK_RESPONSE, BulkJob, BulkOperation, parse_bulk_request, resolve, split_path
@@ -68,6 +69,11 @@ def bulk(api: ScimApi, request: Request) -> Response:
 class BulkRun:
     """One bulk job: its operations in order, the ids its POSTs created, and the answer of each."""
 
+    time_budget: float = 120.0
+    """Seconds after which no further operation starts: host.json's functionTimeout (210 s) must still leave
+    room for the one running and the answer (a storage call gives up after 15 s, scim.store's transport)."""
+    clock: Callable[[], float] = staticmethod(time.monotonic)
+
     def __init__(self, api: ScimApi, request: Request, record: Tenant, job: BulkJob) -> None:
         self.api = api
         self.request = request
@@ -83,7 +89,16 @@ class BulkRun:
     def run(self) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
         errors = 0
+        deadline = self.clock() + self.time_budget
+        halted: str | None = None
         for index, operation in enumerate(self.job.operations):
+            if halted is None and self.clock() > deadline:
+                halted = f"its time ({self.time_budget:.0f} s) ran out before this operation"
+            if halted is not None:
+                # Not run, and said so per operation, so the client knows exactly what to send again.
+                detail = f"Not run: {halted}; send this operation again in a later bulk request"
+                results.append(self.refused(operation, None, ServiceUnavailableException(detail=detail)))
+                continue
             try:
                 result = self.perform(index, operation)
             except Exception as exc:  # never a 500 for the job: the op gets the failure table's answer
@@ -96,6 +111,10 @@ class BulkRun:
                     self.created[operation.bulk_id] = str(result["location"]).rsplit("/", 1)[-1]
                 else:
                     self.failed[operation.bulk_id] = status
+            if status == 503:
+                # A dependency did not answer after its retries: the next operations would each wait as long,
+                # past the function's timeout, and press on a struggling storage account.
+                halted = f"storage did not answer for operation {index + 1} of this bulk request"
             if status >= 400:
                 errors += 1
                 if self.job.fail_on_errors is not None and errors >= self.job.fail_on_errors:
@@ -130,8 +149,7 @@ class BulkRun:
         )
         route, operations = self.route(endpoint, item=resource_id is not None)
         response = self.api.dispatch(single, route, _RESOURCE_TYPES[endpoint], operations, authenticated=self.record)
-        location = response.headers.get("Location") or (url if resource_id else None)
-        return self.result(operation, location, response)
+        return self.result(operation, response.headers.get("Location"), response)
 
     def route(self, endpoint: str, *, item: bool) -> tuple[str, Mapping[str, Operation]]:
         """The route name and the operations a bulk job may run there: the writes of §3.7 only."""
@@ -166,10 +184,19 @@ class BulkRun:
     def refused(self, operation: BulkOperation, location: str | None, exc: SCIMException) -> dict[str, Any]:
         return self.result(operation, location, error_response(exc))
 
-    @staticmethod
-    def result(operation: BulkOperation, location: str | None, response: Response) -> dict[str, Any]:
-        """One entry of the BulkResponse (§3.7.3): status as a string, the error body for a failure."""
+    def addressed(self, operation: BulkOperation) -> str | None:
+        """The URL of the resource an operation other than a POST names, its known references resolved; None
+        for a POST (its location is the created resource's) or an operation without a path."""
+        if operation.method == "POST" or operation.path is None:
+            return None
+        path = resolve(operation.path, lambda reference: self.created.get(reference, f"bulkId:{reference}"))
+        return f"{self.base}/{path.strip('/')}"
+
+    def result(self, operation: BulkOperation, location: str | None, response: Response) -> dict[str, Any]:
+        """One entry of the BulkResponse (§3.7.3): status as a string, the error body for a failure, and a
+        location for every operation but a failed POST."""
         entry: dict[str, Any] = {}
+        location = location or self.addressed(operation)
         if location is not None and not (operation.method == "POST" and response.status >= 400):
             entry["location"] = location
         if operation.method is not None:

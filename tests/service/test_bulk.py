@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from scim2_models import BulkResponse, Context, Group, User
 
-from scim.api.bulk import bulk
+from scim.api.bulk import BulkRun, bulk
 from scim.api.scim import ScimApi
 from scim.http import Request
 from scim.platform.activity import Outcome
@@ -366,7 +366,8 @@ def test_unresolvable_references_fail_their_own_operation(api: ScimApi, storage:
     assert "failed with status 409" in results[4]["response"]["detail"]
     assert "circular" in results[5]["response"]["detail"] and "3.7.1" in results[5]["response"]["detail"]
     assert "failed with status 409" in results[6]["response"]["detail"]
-    assert "location" not in results[7]  # the path never named a resource
+    assert results[7]["location"] == f"http://localhost/scim/v2/{tenant}/Users/bulkId:nobody"  # as it was named
+    BulkResponse[User | Group].model_validate(body, scim_ctx=Context.BULK_RESPONSE)
     assert resources(storage, "Groups", tenant) == []
     assert len(resources(storage, "Users", tenant)) == 1
 
@@ -399,10 +400,10 @@ def test_version_is_if_match(api: ScimApi, tenant: str) -> None:
 
 
 def test_an_unexpected_failure_in_one_operation_is_that_operations_answer(
-    api: ScimApi, tenant: str, monkeypatch: pytest.MonkeyPatch
+    api: ScimApi, storage: TableStorage, tenant: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = UserService.create
-    failures = iter([RuntimeError("bug"), StorageUnavailableError("down")])
+    failures = iter([RuntimeError("bug"), None, StorageUnavailableError("down")])
 
     def flaky(self: UserService, *args: Any, **kwargs: Any) -> Any:
         failure = next(failures, None)
@@ -411,19 +412,35 @@ def test_an_unexpected_failure_in_one_operation_is_that_operations_answer(
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(UserService, "create", flaky)
-    status, body = send(
-        api,
-        tenant,
-        job(post_user("a", "a@contoso.test"), post_user("b", "b@contoso.test"), post_user("c", "c@contoso.test")),
-    )
+    operations = [post_user(name, f"{name}@contoso.test") for name in ("bug", "fine", "down", "after")]
+    status, body = send(api, tenant, job(*operations, {"method": "DELETE", "path": "/Users/" + "0" * 32}))
     assert status == 200  # never a 500 for the bulk request
-    bug, down, fine = body["Operations"]
-    assert (
-        bug["status"] == "500"
-        and bug["response"]["detail"] == "The server failed to process the request; it has been logged"
-    )
-    assert down["status"] == "503"
+    bug, fine, down, after, delete = body["Operations"]
+    assert bug["status"] == "500"
+    assert bug["response"]["detail"] == "The server failed to process the request; it has been logged"
     assert fine["status"] == "201"
+    assert down["status"] == "503"
+    # Storage did not answer: the rest is not run (each would wait as long), and says so.
+    for skipped in (after, delete):
+        assert skipped["status"] == "503" and skipped["response"]["detail"].startswith(
+            "Not run: storage did not answer"
+        )
+    assert delete["location"].endswith("/Users/" + "0" * 32)
+    names = [json.loads(row["Document0"])["userName"] for row in resources(storage, "Users", tenant)]
+    assert names == ["fine@contoso.test"]
+    BulkResponse[User | Group].model_validate(body, scim_ctx=Context.BULK_RESPONSE)
+
+
+def test_no_operation_starts_once_the_time_budget_is_spent(
+    api: ScimApi, storage: TableStorage, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ticks = iter([0.0, 0.0, 1.0, 500.0, 500.0])  # the deadline, then the time before each operation
+    monkeypatch.setattr(BulkRun, "clock", staticmethod(lambda: next(ticks)))
+    status, body = send(api, tenant, job(*(post_user(n, f"{n}@contoso.test") for n in ("one", "two", "three"))))
+    assert status == 200
+    assert [r["status"] for r in body["Operations"]] == ["201", "201", "503"]
+    assert body["Operations"][2]["response"]["detail"].startswith("Not run: its time (120 s) ran out")
+    assert len(resources(storage, "Users", tenant)) == 2
 
 
 def test_the_same_rows_and_storage_calls_as_the_single_requests(storage: TableStorage) -> None:
