@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -527,3 +528,10 @@ def test_each_operation_is_an_activity_entry_of_its_own(storage: TableStorage, t
     ]
     refused = recorder.outcomes[1]
     assert isinstance(refused.request_payload, dict) and refused.request_payload["userName"] == "act@contoso.test"
+
+
+def test_the_time_budget_leaves_the_last_operation_room_inside_the_function_timeout() -> None:
+    host = json.loads((Path(__file__).resolve().parents[2] / "host.json").read_text())
+    hours, minutes, seconds = (int(part) for part in host["functionTimeout"].split(":"))
+    # The operation that starts just before the budget ends may take a few storage calls of 15 s at most.
+    assert BulkRun.time_budget + 4 * 15 < hours * 3600 + minutes * 60 + seconds
