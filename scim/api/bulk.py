@@ -97,7 +97,7 @@ class BulkRun:
             if halted is not None:
                 # Not run, and said so per operation, so the client knows exactly what to send again.
                 detail = f"Not run: {halted}; send this operation again in a later bulk request"
-                results.append(self.refused(operation, None, ServiceUnavailableException(detail=detail)))
+                results.append(self.refused(operation, ServiceUnavailableException(detail=detail)))
                 continue
             try:
                 result = self.perform(index, operation)
@@ -123,17 +123,17 @@ class BulkRun:
 
     def perform(self, index: int, operation: BulkOperation) -> dict[str, Any]:
         if operation.problem is not None:
-            return self.refused(operation, None, InvalidSyntaxException(detail=operation.problem))
+            return self.refused(operation, InvalidSyntaxException(detail=operation.problem))
         assert operation.path is not None and operation.method is not None
         try:
-            path = resolve(operation.path, lambda reference: self.resource_id(index, reference))
-            data = resolve(operation.data, lambda reference: self.resource_id(index, reference))
+            path = resolve(operation.path, lambda reference: self.referenced_id(index, reference))
+            data = resolve(operation.data, lambda reference: self.referenced_id(index, reference))
         except SCIMException as exc:
-            return self.refused(operation, None, exc)
+            return self.refused(operation, exc)
         target = split_path(path)
         if target is None:
             where = "use /Users, /Groups, /Users/<id> or /Groups/<id>"
-            return self.refused(operation, None, NotFoundException(detail=f"No bulk endpoint at this path: {where}"))
+            return self.refused(operation, NotFoundException(detail=f"No bulk endpoint at this path: {where}"))
         endpoint, resource_id = target
         url = f"{self.base}/{endpoint}" + (f"/{resource_id}" if resource_id else "")
         headers = {"Content-Type": "application/scim+json"}
@@ -158,7 +158,7 @@ class BulkRun:
         table = item_operations(routes) if item else collection_operations(routes)
         return name, {method: op for method, op in table.items() if method != "GET"}
 
-    def resource_id(self, index: int, reference: str) -> str:
+    def referenced_id(self, index: int, reference: str) -> str:
         """The id `bulkId:<reference>` stands for, or the SCIM error that fails the operation referring to it."""
         if reference in self.created:
             return self.created[reference]
@@ -181,8 +181,9 @@ class BulkRun:
             "the order sent, so put that POST first"
         )
 
-    def refused(self, operation: BulkOperation, location: str | None, exc: SCIMException) -> dict[str, Any]:
-        return self.result(operation, location, error_response(exc))
+    def refused(self, operation: BulkOperation, exc: SCIMException) -> dict[str, Any]:
+        """The entry of an operation refused before its single request was sent."""
+        return self.result(operation, None, error_response(exc))
 
     def addressed(self, operation: BulkOperation) -> str | None:
         """The URL of the resource an operation other than a POST names, its known references resolved; None
