@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from scim2_models import BulkResponse, Context, Group, User
 
+from scim.api import discovery
 from scim.api.bulk import BulkRun, bulk
 from scim.api.scim import ScimApi
 from scim.http import Request
@@ -535,3 +536,18 @@ def test_the_time_budget_leaves_the_last_operation_room_inside_the_function_time
     hours, minutes, seconds = (int(part) for part in host["functionTimeout"].split(":"))
     # The operation that starts just before the budget ends may take a few storage calls of 15 s at most.
     assert BulkRun.time_budget + 4 * 15 < hours * 3600 + minutes * 60 + seconds
+
+
+def test_service_provider_config_publishes_the_limits_it_enforces(storage: TableStorage, tenant: str) -> None:
+    api = in_process_api(storage)
+    api.settings = replace(api.settings, bulk_max_operations=7, max_body_bytes=5_000)
+    request = Request.build(
+        "GET",
+        f"http://localhost/scim/v2/{tenant}/ServiceProviderConfig",
+        route_params={"tenant": tenant},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    config = json.loads(discovery.service_provider_config(api, request).body)
+    assert config["bulk"] == {"supported": True, "maxOperations": 7, "maxPayloadSize": 5000}
+    status, body = send(api, tenant, job(*(post_user(f"u{n}", f"u{n}@contoso.test") for n in range(8))))
+    assert status == 413 and "maxOperations is 7" in body["detail"]
