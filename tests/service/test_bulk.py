@@ -1,4 +1,4 @@
-"""POST /Bulk (RFC 7644 §3.7) through ScimApi on the in-memory store: each operation is its single request."""
+"""POST /Bulk (RFC 7644 §3.7) through ScimApi on the in-memory store: the job, its limits and its failures."""
 
 from __future__ import annotations
 
@@ -11,172 +11,31 @@ import pytest
 from scim2_models import BulkResponse, Context, Group, User
 
 from scim.api import discovery
-from scim.api.bulk import BulkRun, bulk
+from scim.api.bulk import BulkRun
 from scim.api.scim import ScimApi
 from scim.http import Request
-from scim.platform.activity import Outcome
 from scim.resources.users import UserService
-from scim.store import StorageUnavailableError, TableStorage, is_record_key
+from scim.store import StorageUnavailableError, TableStorage
 from tests.conftest import partition_rows
 from tests.entra_cycle import TOKEN, in_process_api
-
-BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def user(name: str, **extra: Any) -> dict[str, Any]:
-    return {"schemas": [USER], "userName": name, "emails": [{"type": "work", "value": name}], **extra}
-
-
-def post_user(bulk_id: str, name: str, **extra: Any) -> dict[str, Any]:
-    return {"method": "POST", "path": "/Users", "bulkId": bulk_id, "data": user(name, **extra)}
-
-
-def job(*operations: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"schemas": [BULK], "Operations": list(operations), **extra}
-
-
-def send(api: ScimApi, tenant: str, body: Any, *, token: str = TOKEN, raw: bytes | None = None) -> tuple[int, Any]:
-    request = Request.build(
-        "POST",
-        f"http://localhost/scim/v2/{tenant}/Bulk",
-        route_params={"tenant": tenant},
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"},
-        body=raw if raw is not None else json.dumps(body).encode(),
-    )
-    response = bulk(api, request)
-    return response.status, json.loads(response.body) if response.body else None
-
-
-def call(api: ScimApi, tenant: str, method: str, path: str, body: Any = None) -> tuple[int, Any, dict[str, str]]:
-    """One single request, as Entra would send it."""
-    endpoint, _, rid = path.strip("/").partition("/")
-    params = {"tenant": tenant, **({"id": rid} if rid else {})}
-    handler = {
-        ("Users", False): api.users_collection,
-        ("Users", True): api.user_item,
-        ("Groups", False): api.groups_collection,
-        ("Groups", True): api.group_item,
-    }[(endpoint, bool(rid))]
-    request = Request.build(
-        method,
-        f"http://localhost/scim/v2/{tenant}{path}",
-        route_params=params,
-        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/scim+json"},
-        body=json.dumps(body).encode() if body is not None else b"",
-    )
-    response = handler(request)
-    return response.status, json.loads(response.body) if response.body else None, dict(response.headers)
-
-
-def resources(storage: TableStorage, kind: str, tenant: str) -> list[dict[str, Any]]:
-    """The stored documents of a tenant's users or groups (no index, counter or change rows)."""
-    rows = partition_rows(storage, kind, tenant)
-    return [row for row in rows if not is_record_key(str(row["RowKey"])) and "Document0" in row]
-
-
-def ids_of(result: dict[str, Any]) -> str:
-    return str(result["location"]).rsplit("/", 1)[-1]
+from tests.service.bulk_requests import (
+    BULK,
+    ERROR,
+    GROUP,
+    PATCH,
+    USER,
+    call,
+    job,
+    post_user,
+    resources,
+    send,
+    user,
+)
 
 
 @pytest.fixture
 def api(storage: TableStorage) -> ScimApi:
     return in_process_api(storage)
-
-
-def test_a_group_created_with_members_the_same_request_creates(api: ScimApi, tenant: str) -> None:
-    """RFC 7644 §3.7.2's example: the group's members refer to the users by bulkId."""
-    status, body = send(
-        api,
-        tenant,
-        job(
-            post_user("alice", "alice@contoso.test"),
-            post_user("bob", "bob@contoso.test"),
-            {
-                "method": "POST",
-                "path": "/Groups",
-                "bulkId": "guides",
-                "data": {
-                    "schemas": [GROUP],
-                    "displayName": "Tour Guides",
-                    "members": [{"type": "User", "value": "bulkId:alice"}, {"value": "bulkId:bob"}],
-                },
-            },
-        ),
-    )
-    assert status == 200
-    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:BulkResponse"]
-    BulkResponse[User | Group].model_validate(body, scim_ctx=Context.BULK_RESPONSE)  # the RFC's shape
-    results = body["Operations"]
-    assert [(r["method"], r["bulkId"], r["status"]) for r in results] == [
-        ("POST", "alice", "201"),
-        ("POST", "bob", "201"),
-        ("POST", "guides", "201"),
-    ]
-    assert all(r["location"].startswith(f"http://localhost/scim/v2/{tenant}/") and r["version"] for r in results)
-    alice, bob, group = (ids_of(r) for r in results)
-    got, stored, headers = call(api, tenant, "GET", f"/Groups/{group}")
-    assert got == 200 and stored["displayName"] == "Tour Guides"
-    assert sorted(m["value"] for m in stored["members"]) == sorted([alice, bob])
-    assert headers["ETag"] == results[2]["version"]  # version is what GET answers
-    _, alice_stored, _ = call(api, tenant, "GET", f"/Users/{alice}")
-    assert [g["value"] for g in alice_stored["groups"]] == [group]
-
-
-def test_references_in_paths_patch_values_and_the_enterprise_manager_are_resolved(api: ScimApi, tenant: str) -> None:
-    status, body = send(
-        api,
-        tenant,
-        job(
-            post_user("boss", "boss@contoso.test"),
-            {
-                "method": "POST",
-                "path": "/Users",
-                "bulkId": "clerk",
-                "data": {
-                    **user("clerk@contoso.test", schemas=[USER, ENTERPRISE]),
-                    ENTERPRISE: {"manager": {"value": "bulkId:boss"}},
-                },
-            },
-            {
-                "method": "POST",
-                "path": "/Groups",
-                "bulkId": "team",
-                "data": {"schemas": [GROUP], "displayName": "Team"},
-            },
-            {
-                "method": "PATCH",
-                "path": "/Groups/bulkId:team",
-                "data": {
-                    "schemas": [PATCH],
-                    "Operations": [{"op": "add", "path": "members", "value": [{"value": "bulkId:clerk"}]}],
-                },
-            },
-            {
-                "method": "PATCH",
-                "path": "/Users/bulkId:boss",
-                "data": {
-                    "schemas": [PATCH],
-                    "Operations": [{"op": "replace", "path": "displayName", "value": "The Boss"}],
-                },
-            },
-        ),
-    )
-    assert status == 200
-    results = body["Operations"]
-    assert [r["status"] for r in results] == ["201", "201", "201", "204", "200"]
-    boss, clerk, team = (ids_of(r) for r in results[:3])
-    assert results[3]["location"].endswith(f"/Groups/{team}") and results[4]["location"].endswith(f"/Users/{boss}")
-    _, clerk_stored, _ = call(api, tenant, "GET", f"/Users/{clerk}")
-    assert clerk_stored[ENTERPRISE]["manager"]["value"] == boss
-    _, team_stored, _ = call(api, tenant, "GET", f"/Groups/{team}")
-    assert [m["value"] for m in team_stored["members"]] == [clerk]
-    _, boss_stored, _ = call(api, tenant, "GET", f"/Users/{boss}")
-    assert boss_stored["displayName"] == "The Boss"
 
 
 def test_an_operation_that_fails_in_the_middle_undoes_nothing_and_stops_nothing(
@@ -333,47 +192,6 @@ def test_an_operation_of_the_wrong_shape_fails_alone(api: ScimApi, tenant: str) 
     assert "bulkId" in results[1]["response"]["detail"] and "data" in results[2]["response"]["detail"]
 
 
-def test_unresolvable_references_fail_their_own_operation(api: ScimApi, storage: TableStorage, tenant: str) -> None:
-    def member_of(group: str, reference: str) -> dict[str, Any]:
-        data = {"schemas": [GROUP], "displayName": group, "members": [{"value": f"bulkId:{reference}"}]}
-        return {"method": "POST", "path": "/Groups", "bulkId": group, "data": data}
-
-    def managed_by(bulk_id: str, reference: str) -> dict[str, Any]:
-        data = {
-            **user(f"{bulk_id}@contoso.test", schemas=[USER, ENTERPRISE]),
-            ENTERPRISE: {"manager": {"value": f"bulkId:{reference}"}},
-        }
-        return {"method": "POST", "path": "/Users", "bulkId": bulk_id, "data": data}
-
-    status, body = send(
-        api,
-        tenant,
-        job(
-            member_of("g-unknown", "nobody"),  # no POST declares it: 400 invalidValue
-            member_of("g-forward", "late"),  # declared by a later POST: 409
-            post_user("dup", "same@contoso.test"),
-            post_user("late", "same@contoso.test"),  # fails (409 uniqueness) ...
-            member_of("g-failed", "late"),  # ... so a reference to it is 409
-            managed_by("a", "b"),  # a and b refer to each other: RFC 7644 §3.7.1, 409
-            managed_by("b", "a"),  # a failed, so b cannot refer to it: 409
-            {"method": "DELETE", "path": "/Users/bulkId:nobody"},
-        ),
-    )
-    assert status == 200
-    results = body["Operations"]
-    assert [r["status"] for r in results] == ["400", "409", "201", "409", "409", "409", "409", "400"]
-    assert results[0]["response"]["scimType"] == "invalidValue"
-    assert "names no POST" in results[0]["response"]["detail"]
-    assert "later operation (4)" in results[1]["response"]["detail"]
-    assert "failed with status 409" in results[4]["response"]["detail"]
-    assert "circular" in results[5]["response"]["detail"] and "3.7.1" in results[5]["response"]["detail"]
-    assert "failed with status 409" in results[6]["response"]["detail"]
-    assert results[7]["location"] == f"http://localhost/scim/v2/{tenant}/Users/bulkId:nobody"  # as it was named
-    BulkResponse[User | Group].model_validate(body, scim_ctx=Context.BULK_RESPONSE)
-    assert resources(storage, "Groups", tenant) == []
-    assert len(resources(storage, "Users", tenant)) == 1
-
-
 def test_version_is_if_match(api: ScimApi, tenant: str) -> None:
     _, created, headers = call(api, tenant, "POST", "/Users", user("v@contoso.test"))
     uid, old = created["id"], headers["ETag"]
@@ -443,92 +261,6 @@ def test_no_operation_starts_once_the_time_budget_is_spent(
     assert [r["status"] for r in body["Operations"]] == ["201", "201", "503"]
     assert body["Operations"][2]["response"]["detail"].startswith("Not run: its time (120 s) ran out")
     assert len(resources(storage, "Users", tenant)) == 2
-
-
-def test_the_same_rows_and_storage_calls_as_the_single_requests(storage: TableStorage) -> None:
-    """Each operation goes through its single request's services: one tenant gets the requests one by one,
-    another the same requests in one bulk; the stored rows (but ids and times) and the storage calls match."""
-    api = in_process_api(storage)
-    singles, bulked = "t-bulk-singles-01", "t-bulk-bulked-001"
-    names = ["p@contoso.test", "q@contoso.test"]
-
-    before = storage.round_trips.count
-    ids = [call(api, singles, "POST", "/Users", user(name))[1]["id"] for name in names]
-    group = call(
-        api, singles, "POST", "/Groups", {"schemas": [GROUP], "displayName": "G", "members": [{"value": ids[0]}]}
-    )
-    add = {"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": ids[1]}]}]}
-    call(api, singles, "PATCH", f"/Groups/{group[1]['id']}", add)
-    single_calls = storage.round_trips.count - before
-
-    before = storage.round_trips.count
-    status, body = send(
-        api,
-        bulked,
-        job(
-            post_user("p", names[0]),
-            post_user("q", names[1]),
-            {
-                "method": "POST",
-                "path": "/Groups",
-                "bulkId": "g",
-                "data": {"schemas": [GROUP], "displayName": "G", "members": [{"value": "bulkId:p"}]},
-            },
-            {
-                "method": "PATCH",
-                "path": "/Groups/bulkId:g",
-                "data": {
-                    "schemas": [PATCH],
-                    "Operations": [{"op": "add", "path": "members", "value": [{"value": "bulkId:q"}]}],
-                },
-            },
-        ),
-    )
-    bulk_calls = storage.round_trips.count - before
-    assert status == 200 and [r["status"] for r in body["Operations"]] == ["201", "201", "201", "204"]
-    assert bulk_calls == single_calls
-
-    def shape(tenant: str) -> list[tuple[str, int]]:
-        kinds = [(kind, len(partition_rows(storage, kind, tenant))) for kind in ("Users", "Groups")]
-        changes = [
-            (kind, sum(is_record_key(str(r["RowKey"])) for r in partition_rows(storage, kind, tenant)))
-            for kind in ("Users", "Groups")
-        ]
-        return kinds + changes
-
-    assert shape(bulked) == shape(singles)
-
-
-class Recorder:
-    """Collects what ScimApi hands the activity recorder."""
-
-    def __init__(self) -> None:
-        self.outcomes: list[Outcome] = []
-
-    @staticmethod
-    def clock() -> Any:
-        from datetime import UTC, datetime
-
-        return datetime.now(UTC)
-
-    def submit(self, outcome: Outcome) -> None:
-        self.outcomes.append(outcome)
-
-
-def test_each_operation_is_an_activity_entry_of_its_own(storage: TableStorage, tenant: str) -> None:
-    api = in_process_api(storage)
-    recorder = Recorder()
-    api.activity = recorder  # type: ignore[assignment]
-    status, _ = send(api, tenant, job(post_user("a", "act@contoso.test"), post_user("b", "act@contoso.test")))
-    assert status == 200
-    seen = [(o.operation, o.resource_type, o.method, o.status, o.authenticated) for o in recorder.outcomes]
-    assert seen == [
-        ("create", "User", "POST", 201, True),
-        ("create", "User", "POST", 409, True),
-        ("bulk", "", "POST", 200, True),
-    ]
-    refused = recorder.outcomes[1]
-    assert isinstance(refused.request_payload, dict) and refused.request_payload["userName"] == "act@contoso.test"
 
 
 def test_the_time_budget_leaves_the_last_operation_room_inside_the_function_timeout() -> None:
