@@ -79,8 +79,14 @@ def _requiring_email(schema: Schema) -> Schema:
     return schema.model_copy(update={"attributes": [tighten(a) for a in schema.attributes or []]})
 
 
+def bulk_support(max_operations: int, max_payload_size: int) -> Bulk:
+    """RFC 7643 §5 `bulk`: POST /Bulk (scim.api.bulk) and the two limits RFC 7644 §3.7.4 requires it to publish."""
+    return Bulk(supported=True, max_operations=max_operations, max_payload_size=max_payload_size)
+
+
 def service_provider_config(max_results: int) -> ServiceProviderConfig:
-    """RFC 7643 §5: only what this service really does."""
+    """RFC 7643 §5: only what this service really does; `bulk` is the deployment's, set by bulk_support when
+    scim.api.discovery publishes the configuration (its limits are settings)."""
     return ServiceProviderConfig(
         documentation_uri=None,
         patch=Patch(supported=True),

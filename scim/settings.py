@@ -198,6 +198,9 @@ class Settings:
     managed_identity_client_id: str | None = None
     require_email: bool = True
     max_body_bytes: int = 1_048_576
+    bulk_max_operations: int = 100
+    """Operations one POST /Bulk may carry (ServiceProviderConfig bulk.maxOperations; its maxPayloadSize is
+    max_body_bytes). Each runs as its own request would, in order, within the host's function timeout."""
     default_page_size: int = 100
     max_page_size: int = 1000
     public_base_url: str | None = None
@@ -265,6 +268,7 @@ class Settings:
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
             require_email=_flag(env, "SCIM_REQUIRE_EMAIL", True),
             max_body_bytes=_positive_int(env, "SCIM_MAX_BODY_BYTES", 1_048_576),
+            bulk_max_operations=_positive_int(env, "SCIM_BULK_MAX_OPERATIONS", 100),
             default_page_size=default_page,
             max_page_size=max_page,
             public_base_url=_public_base_url(env),

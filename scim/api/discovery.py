@@ -14,7 +14,7 @@ from scim.api.common import base_url as _base_url
 from scim.api.context import RequestContext
 from scim.api.scim import Operation, ScimApi
 from scim.http import Request, Response
-from scim.provider import ServiceDescription, describe_service
+from scim.provider import ServiceDescription, bulk_support, describe_service
 
 __all__ = ["resource_type", "resource_types", "schema", "schemas", "service_provider_config"]
 
@@ -52,7 +52,9 @@ def service_provider_config(api: ScimApi, request: Request) -> Response:
     def get(ctx: RequestContext) -> Response:
         request = ctx.request
         _refuse_filter(request)
-        config = _description(api).config
+        limits = api.settings
+        bulk = bulk_support(limits.bulk_max_operations, limits.max_body_bytes)
+        config = _description(api).config.model_copy(update={"bulk": bulk})
         return Response.scim_json(200, _located(config, "ServiceProviderConfig", _base_url(request, 0)))
 
     return api.dispatch(request, "service_provider_config", "", {"GET": Operation("get", get)})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from scim.api import discovery
+from scim.api import bulk, discovery
 from scim.api.scim import ScimApi
 from scim.http import Request, Response
 
@@ -47,6 +47,7 @@ ROUTE_TABLE: tuple[Route, ...] = (
     Route("groups_search", "scim/v2/{tenant}/Groups/.search", ScimApi.groups_search),
     Route("group", "scim/v2/{tenant}/Groups/{id}", ScimApi.group_item),
     Route("me", "scim/v2/{tenant}/Me", ScimApi.me),
+    Route("bulk", "scim/v2/{tenant}/Bulk", bulk.bulk),
     Route("service_provider_config", "scim/v2/{tenant}/ServiceProviderConfig", discovery.service_provider_config),
     Route("schemas", "scim/v2/{tenant}/Schemas", discovery.schemas),
     Route("schema", "scim/v2/{tenant}/Schemas/{id}", discovery.schema),

@@ -30,7 +30,7 @@ from scim.errors import (
 from scim.http import Request, Response
 from scim.platform.activity import ActivityRecorder, Outcome
 from scim.platform.delivery import Delivery
-from scim.platform.tenants import is_tenant_id
+from scim.platform.tenants import Tenant, is_tenant_id
 from scim.protocol.documents import plausible_id
 from scim.protocol.text import check_url_text, log_safe
 from scim.resources.groups import GroupService
@@ -108,9 +108,7 @@ class ScimApi:
     # -- the routes function_app.py registers ---------------------------------------------------
 
     def users_collection(self, request: Request) -> Response:
-        routes = self.user_routes
-        operations = {"GET": Operation("list", routes.list), "POST": Operation("create", routes.create)}
-        return self.dispatch(request, "users", "User", operations)
+        return self.dispatch(request, "users", "User", collection_operations(self.user_routes))
 
     def users_search(self, request: Request) -> Response:
         return self.dispatch(
@@ -118,12 +116,10 @@ class ScimApi:
         )
 
     def user_item(self, request: Request) -> Response:
-        return self.dispatch(request, "user", "User", _item_operations(self.user_routes))
+        return self.dispatch(request, "user", "User", item_operations(self.user_routes))
 
     def groups_collection(self, request: Request) -> Response:
-        routes = self.group_routes
-        operations = {"GET": Operation("list", routes.list), "POST": Operation("create", routes.create)}
-        return self.dispatch(request, "groups", "Group", operations)
+        return self.dispatch(request, "groups", "Group", collection_operations(self.group_routes))
 
     def groups_search(self, request: Request) -> Response:
         return self.dispatch(
@@ -131,7 +127,7 @@ class ScimApi:
         )
 
     def group_item(self, request: Request) -> Response:
-        return self.dispatch(request, "group", "Group", _item_operations(self.group_routes))
+        return self.dispatch(request, "group", "Group", item_operations(self.group_routes))
 
     def root_search(self, request: Request) -> Response:
         def handler(ctx: RequestContext) -> Response:
@@ -179,9 +175,19 @@ class ScimApi:
     # -- plumbing -----------------------------------------------------------------------------
 
     def dispatch(
-        self, request: Request, route: str, resource_type: str, operations: Mapping[str, Operation]
+        self,
+        request: Request,
+        route: str,
+        resource_type: str,
+        operations: Mapping[str, Operation],
+        *,
+        authenticated: Tenant | None = None,
     ) -> Response:
-        """Authenticate, run the method's operation, answer failures from scim.api.failures, log and record."""
+        """Authenticate, run the method's operation, answer failures from scim.api.failures, log and record.
+
+        ``authenticated``: the tenant record of a POST /Bulk that carries this request as one of its operations
+        (scim.api.bulk); its credentials were checked once, for the whole bulk request.
+        """
         started = time.perf_counter()
         error: str | None = None
         tenant = request.route_params.get("tenant", "")
@@ -192,8 +198,11 @@ class ScimApi:
             try:
                 named = is_tenant_id(tenant)
                 # The tenant record is read once per request, here; handlers get its limit from the context.
-                audience = scim_audience(request.url, self.settings.public_base_url)
-                ctx.record = self.auth.authenticate(request.header("authorization"), tenant, audience=audience)
+                if authenticated is None:
+                    audience = scim_audience(request.url, self.settings.public_base_url)
+                    ctx.record = self.auth.authenticate(request.header("authorization"), tenant, audience=audience)
+                else:
+                    ctx.record = authenticated
                 check_url_text(request.route_params, request.query)
                 operation = operations.get(request.method)
                 if operation is None:
@@ -277,7 +286,13 @@ class ScimApi:
         log.log(level, json.dumps(line, separators=(",", ":"), ensure_ascii=True))
 
 
-def _item_operations(routes: UserRoutes | GroupRoutes) -> dict[str, Operation]:
+def collection_operations(routes: UserRoutes | GroupRoutes) -> dict[str, Operation]:
+    """What each method of /Users or /Groups does."""
+    return {"GET": Operation("list", routes.list), "POST": Operation("create", routes.create)}
+
+
+def item_operations(routes: UserRoutes | GroupRoutes) -> dict[str, Operation]:
+    """What each method of /Users/{id} or /Groups/{id} does."""
     return {
         "GET": Operation("get", routes.get),
         "PUT": Operation("replace", routes.replace),

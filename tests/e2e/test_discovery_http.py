@@ -110,7 +110,9 @@ def test_service_provider_config_advertises_only_what_is_real(client: httpx.Clie
     assert config["patch"] == {"supported": True}
     assert config["filter"] == {"supported": True, "maxResults": 1000}
     assert config["etag"] == {"supported": True}
-    assert config["bulk"]["supported"] is False and config["changePassword"] == {"supported": False}
+    # POST /Bulk with the limits RFC 7644 §3.7.4 requires: SCIM_BULK_MAX_OPERATIONS, SCIM_MAX_BODY_BYTES (e2e 64 KiB)
+    assert config["bulk"] == {"supported": True, "maxOperations": 100, "maxPayloadSize": 65536}
+    assert config["changePassword"] == {"supported": False}
     assert config["sort"] == {"supported": True}
     assert config["meta"] == {
         "resourceType": "ServiceProviderConfig",
