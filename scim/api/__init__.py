@@ -29,6 +29,7 @@ from scim.wiring import build_delivery, build_storage
 
 if TYPE_CHECKING:
     from scim.api.admin import AdminApi
+    from scim.manage import ManageApi
 
 __all__ = [
     "ROUTES",
@@ -77,7 +78,15 @@ def build_api(
         activity=activity,
         operator_factory=lambda: build_operator_pages(settings, storage, source, directory),
         delivery=build_delivery(settings, storage),
+        manage_factory=lambda: build_manage_api(settings, storage),
     )
+
+
+def build_manage_api(settings: Settings, storage: TableStorage) -> ManageApi:
+    """The management API (scim.manage), imported on its first request: SCIM requests never pay for it."""
+    from scim.manage import build_manage_api as build
+
+    return build(settings, storage)
 
 
 def build_recorder(

@@ -12,6 +12,7 @@ from scim.store.bulk import LoadedResource
 from scim.store.calls import counted_calls, counting, start_counting
 from scim.store.changes import ChangeRecord, ChangeRows, Watermark
 from scim.store.counters import ActiveLimitReachedError, CountChange, Counts
+from scim.store.idempotency import IdempotencyKeyTakenError, IdempotencyRow, IdempotencyTable
 from scim.store.keys import (
     COUNTER_ROW_KEY,
     activity_key,
@@ -71,6 +72,9 @@ __all__ = [
     "DocumentTooLargeError",
     "EncodedRow",
     "GroupGoneError",
+    "IdempotencyKeyTakenError",
+    "IdempotencyRow",
+    "IdempotencyTable",
     "IndexEntry",
     "LoadedResource",
     "Memberships",
