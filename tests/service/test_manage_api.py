@@ -8,6 +8,8 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,11 @@ import pytest
 from scim.http import Request, Response
 from scim.manage import ManageApi, build_manage_api
 from scim.manage.entra import IssuerKeys, https_fetcher
+from scim.manage.idempotency import LEASE_SECONDS, fingerprint
+from scim.platform.tenants import TenantService
 from scim.secrets import LocalSecretStore
 from scim.settings import Settings
-from scim.store import MemoryStorage
+from scim.store import IdempotencyRow, IdempotencyTable, MemoryStorage
 from tests.manage_issuer import AUDIENCE, PLATFORM_APP, READ, WRITE, LocalIssuer
 
 BASE = "https://scim.example.net"
@@ -32,7 +36,9 @@ def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIssuer]:
     local.close()
 
 
-def build(issuer: LocalIssuer, tmp_path: Path, *, per_minute: int = 1000) -> ManageApi:
+def build(
+    issuer: LocalIssuer, tmp_path: Path, *, per_minute: int = 1000, storage: MemoryStorage | None = None
+) -> ManageApi:
     settings = Settings(
         manage_issuer=issuer.issuer,
         manage_audiences=(AUDIENCE,),
@@ -42,7 +48,10 @@ def build(issuer: LocalIssuer, tmp_path: Path, *, per_minute: int = 1000) -> Man
     )
     keys = IssuerKeys(issuer.issuer, https_fetcher(issuer.ca_bundle))
     return build_manage_api(
-        settings, MemoryStorage(table_prefix="m"), secrets=LocalSecretStore(tmp_path / "secrets.json"), keys=keys
+        settings,
+        storage or MemoryStorage(table_prefix="m"),
+        secrets=LocalSecretStore(tmp_path / "secrets.json"),
+        keys=keys,
     )
 
 
@@ -272,3 +281,47 @@ def test_without_an_issuer_the_api_refuses_everything(tmp_path: Path) -> None:
         Settings(public_base_url=BASE), MemoryStorage(), secrets=LocalSecretStore(tmp_path / "s.json")
     )
     problem(send(manage, "GET", "tenants", "anything"), 503, "not-enabled")
+
+
+def test_a_create_that_stopped_half_way_is_finished_by_its_retry(issuer: LocalIssuer, tmp_path: Path) -> None:
+    """A worker died after reserving the key (and, for one tenant, after creating it): past the lease, the retry
+    replays the tenant that exists, or creates the one that does not; never a second tenant or token."""
+    storage = MemoryStorage(table_prefix="m")
+    manage = build(issuer, tmp_path, storage=storage)
+    token = issuer.token()
+    long_ago = datetime.now(UTC) - timedelta(seconds=LEASE_SECONDS + 1)
+    keys = IdempotencyTable(storage)
+    for tenant, created in (("half-done", True), ("not-started", False)):
+        body = {"id": tenant}
+        digest = fingerprint("POST", "/manage/v1/tenants", json.dumps(body).encode())
+        keys.reserve(IdempotencyRow(PLATFORM_APP, f"key-{tenant}", digest, tenant, "pending", 0, long_ago))
+        if created:
+            TenantService(storage, LocalSecretStore(tmp_path / "secrets.json"), public_base_url=BASE).create(tenant)
+        answer = send(manage, "POST", "tenants", token, body, key=f"key-{tenant}")
+        assert answer.status == (200 if created else 201), answer.body
+        assert (data(answer)["secretToken"] is None) == created
+        again = send(manage, "POST", "tenants", token, body, key=f"key-{tenant}")
+        assert again.status == 200 and data(again)["replayed"] is True
+
+
+def test_a_create_still_running_holds_its_key(issuer: LocalIssuer, tmp_path: Path) -> None:
+    storage = MemoryStorage(table_prefix="m")
+    manage = build(issuer, tmp_path, storage=storage)
+    body = {"id": "running"}
+    digest = fingerprint("POST", "/manage/v1/tenants", json.dumps(body).encode())
+    now = datetime.now(UTC)
+    IdempotencyTable(storage).reserve(IdempotencyRow(PLATFORM_APP, "k", digest, "running", "pending", 0, now))
+    busy = send(manage, "POST", "tenants", issuer.token(), body, key="k")
+    problem(busy, 409, "request-in-progress")
+    assert busy.headers["Retry-After"] == "2"
+
+
+def test_concurrent_creates_with_one_key_make_one_tenant_and_one_token(manage: ManageApi, token: str) -> None:
+    body = {"id": "racy"}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: send(manage, "POST", "tenants", token, body, key="same"), range(6)))
+    statuses = sorted(a.status for a in answers)
+    assert statuses.count(201) == 1 and set(statuses) <= {200, 201, 409}
+    secrets = [data(a)["secretToken"] for a in answers if a.status in (200, 201)]
+    assert len([s for s in secrets if s]) == 1
+    assert data(send(manage, "GET", "tenants/racy", token))["validSecretTokens"] == 1
