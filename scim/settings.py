@@ -230,7 +230,7 @@ class Settings:
     manage_read_role: str = "Tenants.Read"
     manage_write_role: str = "Tenants.ReadWrite"
     manage_ca_bundle: Path | None = None
-    """Extra CA certificates (PEM) to trust when fetching the issuer's metadata and keys; None: the system's."""
+    """CA certificates (PEM) to trust, instead of the system's, for the issuer's metadata and keys (tests)."""
     manage_requests_per_minute: int = 120
     """Requests one caller may send to the management API per minute, per worker (429 with Retry-After past it)."""
 
