@@ -145,9 +145,16 @@ class ManageHandlers:
         if begun.replay:
             return self._replayed(services, begun.tenant_id, body.auth), 200
         if begun.taken_over and self._exists(services, begun.tenant_id):
-            # The earlier create with this key got as far as the tenant, then stopped: it is this one.
+            # The earlier create with this key got as far as the tenant, then stopped: it is this one. A client
+            # it did not get to add is added now (its secret was never shown: this is not a second one).
+            client = None
+            if body.auth != "token" and not services.clients.client_secret_versions(begun.tenant_id):
+                client = services.clients.add_client(begun.tenant_id)
             services.creates.finish(begun.row, 201)
-            return self._replayed(services, begun.tenant_id, body.auth), 200
+            replayed = self._replayed(services, begun.tenant_id, body.auth)
+            if client is not None:
+                replayed = replayed.model_copy(update={"oauth_client": self._client(client)})
+            return replayed, 200
         try:
             row, token = services.tenants.create(
                 begun.tenant_id,

@@ -291,15 +291,18 @@ def test_a_create_that_stopped_half_way_is_finished_by_its_retry(issuer: LocalIs
     token = issuer.token()
     long_ago = datetime.now(UTC) - timedelta(seconds=LEASE_SECONDS + 1)
     keys = IdempotencyTable(storage)
-    for tenant, created in (("half-done", True), ("not-started", False)):
-        body = {"id": tenant}
+    for tenant, created in (("half-done", True), ("not-started", False), ("no-client-yet", True)):
+        body = {"id": tenant, **({"auth": "oauth"} if tenant == "no-client-yet" else {})}
         digest = fingerprint("POST", "/manage/v1/tenants", json.dumps(body).encode())
         keys.reserve(IdempotencyRow(PLATFORM_APP, f"key-{tenant}", digest, tenant, "pending", 0, long_ago))
         if created:
-            TenantService(storage, LocalSecretStore(tmp_path / "secrets.json"), public_base_url=BASE).create(tenant)
+            service = TenantService(storage, LocalSecretStore(tmp_path / "secrets.json"), public_base_url=BASE)
+            service.create(tenant, with_token=tenant != "no-client-yet")
         answer = send(manage, "POST", "tenants", token, body, key=f"key-{tenant}")
         assert answer.status == (200 if created else 201), answer.body
         assert (data(answer)["secretToken"] is None) == created
+        if tenant == "no-client-yet":  # stopped before its client: the retry adds it, and shows its secret once
+            assert data(answer)["oauthClient"]["clientSecret"]
         again = send(manage, "POST", "tenants", token, body, key=f"key-{tenant}")
         assert again.status == 200 and data(again)["replayed"] is True
 
