@@ -8,111 +8,21 @@ too, and the tenant's activity says which application made it.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import heapq
-import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
-
-from pydantic import BaseModel
-
 from scim.manage import models
-from scim.manage.idempotency import IdempotentCreates, check_key, fingerprint, made_up_tenant_id
+from scim.manage.calls import Answer, Call, Services, decode_cursor, encode_cursor, int_query
+from scim.manage.idempotency import check_key, fingerprint, made_up_tenant_id
 from scim.manage.problems import ProblemError
-from scim.platform.activity_report import ActivityReport, parse_since
-from scim.platform.changes import STREAMS, ChangeLog
-from scim.platform.clients import ClientCredentials, ClientService
-from scim.platform.doors import door_of, valid_count
-from scim.platform.hints import hint
-from scim.platform.tenants import TenantExistsError, TenantService, check_tenant_id, is_tenant_id
-from scim.store import ActivityRecord, TenantRow
+from scim.manage.reports import MAX_PAGE, ReportHandlers
+from scim.platform.clients import ClientCredentials
+from scim.platform.doors import valid_count
+from scim.platform.tenants import TenantExistsError, check_tenant_id
+from scim.store import TenantRow
 
-MAX_PAGE = 200
-MAX_CHANGES = 1000
+__all__ = ["Call", "ManageHandlers", "Services"]
 
 
-@dataclass(frozen=True)
-class Call:
-    """One authorised request as a handler sees it."""
-
-    caller: str
-    """The calling application's id."""
-    method: str
-    path: str
-    params: Mapping[str, str]
-    query: Mapping[str, str]
-    body: BaseModel | None
-    raw_body: bytes
-    idempotency_key: str | None
-
-    @property
-    def tenant(self) -> str:
-        """The tenant id of the path; a malformed one is a tenant that does not exist."""
-        tenant = self.params.get("tenantId", "")
-        if not is_tenant_id(tenant):
-            raise ProblemError(404, "There is no tenant with this id (ids are lower case)", kind="tenant-not-found")
-        return tenant
-
-
-@dataclass(frozen=True)
-class Services:
-    """The services one call uses, built for its caller's door."""
-
-    tenants: TenantService
-    clients: ClientService
-    report: Callable[[int | None], ActivityReport]
-    """The activity report of a tenant with this license limit."""
-    change_log: ChangeLog
-    revocation_seconds: int
-    creates: IdempotentCreates
-
-
-Answer = tuple[BaseModel, int]
-
-
-def encode_cursor(data: dict[str, Any]) -> str:
-    """An opaque cursor: clients pass it back as it is, and must not build or parse it."""
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        loaded = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except (binascii.Error, ValueError) as exc:
-        raise ProblemError(400, "cursor is not one this API gave out", kind="invalid-cursor") from exc
-    if not isinstance(loaded, dict) or len(text) > 2048:
-        raise ProblemError(400, "cursor is not one this API gave out", kind="invalid-cursor")
-    return loaded
-
-
-def _int_query(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or len(raw) > 12 or not low <= int(raw) <= high:
-        raise ProblemError(400, f"{name} is a whole number from {low} to {high}", kind="invalid-query")
-    return int(raw)
-
-
-def _bool_query(query: Mapping[str, str], name: str) -> bool:
-    raw = (query.get(name) or "").lower()
-    if raw in ("", "false", "0"):
-        return False
-    if raw in ("true", "1"):
-        return True
-    raise ProblemError(400, f"{name} is true or false", kind="invalid-query")
-
-
-class ManageHandlers:
-    """The handlers; `services(caller)` gives the services recording that caller as the door."""
-
-    def __init__(self, services: Callable[[str], Services]) -> None:
-        self._services = services
+class ManageHandlers(ReportHandlers):
+    """Every endpoint's handler (the reads in ReportHandlers); `services(caller)` records the caller as door."""
 
     # -- tenants --------------------------------------------------------------------------------
 
@@ -206,7 +116,7 @@ class ManageHandlers:
 
     def list_tenants(self, call: Call) -> Answer:
         services = self._services(call.caller)
-        limit = _int_query(call.query, "limit", 50, 1, MAX_PAGE)
+        limit = int_query(call.query, "limit", 50, 1, MAX_PAGE)
         after = str(decode_cursor(call.query.get("cursor")).get("after", ""))
         rows = [row for row in services.tenants.all() if row.id > after]
         page = rows[:limit]
@@ -297,95 +207,3 @@ class ManageHandlers:
     def enable_tenant(self, call: Call) -> Answer:
         services = self._services(call.caller)
         return self._changed(services, services.tenants.set_enabled(call.tenant, True))
-
-    # -- what Entra did -------------------------------------------------------------------------
-
-    def tenant_status(self, call: Call) -> Answer:
-        services = self._services(call.caller)
-        row = services.tenants.get(call.tenant)
-        status = services.report(row.max_active_users).status(row.id)
-        return models.TenantStatus(
-            id=row.id,
-            last_request=status.last_request,
-            last_cycle=models.Counts(requests=status.cycle_requests, errors=status.cycle_errors),
-            last24h=models.DayCounts(requests=status.day_requests, errors=status.day_errors, writes=status.day_writes),
-            users=models.UserCounts(active=status.active_users, disabled=status.disabled_users, total=status.users),
-            groups=status.groups,
-            license=models.License(active=status.active_users, limit=status.max_active_users),
-            hours=[models.HourCounts(start=h.start, requests=h.requests, errors=h.errors) for h in status.hours],
-            refused=models.Refused(last24h=status.day_refused, last=status.last_refused),
-        ), 200
-
-    def tenant_activity(self, call: Call) -> Answer:
-        services = self._services(call.caller)
-        row = services.tenants.get(call.tenant)
-        query = call.query
-        try:
-            since = parse_since(query.get("since"))
-        except ValueError as exc:
-            raise ProblemError(400, str(exc), kind="invalid-query") from exc
-        user = (query.get("userName") or "").strip()[:256] or None
-        after = decode_cursor(query.get("cursor")).get("key")
-        page = services.report(row.max_active_users).activity(
-            row.id,
-            since=since,
-            errors_only=_bool_query(query, "errors"),
-            user=user,
-            after=str(after) if after else None,
-            limit=_int_query(query, "limit", 50, 1, MAX_PAGE),
-        )
-        return models.ActivityPage(
-            items=[_activity_item(record) for record in page.records],
-            next=encode_cursor({"key": page.next_key}) if page.next_key else None,
-        ), 200
-
-    def tenant_changes(self, call: Call) -> Answer:
-        services = self._services(call.caller)
-        tenant = services.tenants.get(call.tenant).id
-        query = call.query
-        stream = (query.get("stream") or "").capitalize() or None
-        if stream is not None and stream not in STREAMS:
-            raise ProblemError(400, "stream is Users or Groups", kind="invalid-query")
-        limit = _int_query(query, "limit", 100, 1, MAX_CHANGES)
-        cursor = decode_cursor(query.get("cursor"))
-        after = _int_query(query, "after", 0, 0, 10**12)
-        names = [stream] if stream else list(STREAMS)
-        positions = {
-            name: int(cursor.get(name, after)) if str(cursor.get(name, after)).isdigit() else after for name in names
-        }
-        lists = [services.change_log.read(tenant, positions[name], limit, name) for name in names]
-        merged = list(heapq.merge(*lists, key=lambda c: (c.time, c.stream, c.seq)))[:limit]
-        for change in merged:
-            positions[change.stream] = max(positions[change.stream], change.seq)
-        items = [
-            models.ChangeItem(
-                stream=change.stream,  # type: ignore[arg-type]
-                seq=change.seq,
-                time=change.time,
-                operation=change.operation,
-                resource_type=change.resource_type,
-                id=change.resource_id,
-                name=change.name,
-                version=change.version,
-                members=list(change.members),
-            )
-            for change in merged
-        ]
-        return models.ChangePage(items=items, positions=positions, next=encode_cursor(positions)), 200
-
-
-def _activity_item(record: ActivityRecord) -> models.ActivityItem:
-    door = door_of(record)
-    return models.ActivityItem(
-        time=record.time,
-        operation=record.operation,
-        resource_type=record.resource_type,
-        id=record.resource_id,
-        name=record.name,
-        status=record.status or None,
-        scim_type=record.scim_type,
-        detail=record.detail,
-        hint=hint(record),
-        door=door.split(" (", 1)[0] if door else None,
-        change_seq=record.change_seq,
-    )
