@@ -91,6 +91,20 @@ param httpConcurrency int = 8
 @maxValue(86400)
 param oauthTokenSeconds int = 3600
 
+// The management API (README: "The management API for the platform"): the platform's backend calls /manage/v1/
+// with a Microsoft Entra ID access token for an app registration of its own; empty issuer: the API is off.
+@description('Issuer of the management API\'s access tokens, exactly as their iss claim: https://login.microsoftonline.com/<tenant id>/v2.0 (SCIM_MANAGE_ISSUER). Empty: the management API refuses every request.')
+param manageIssuer string = ''
+
+@description('Accepted audiences of those tokens, comma-separated: the management API app registration\'s client id and/or App ID URI (SCIM_MANAGE_AUDIENCE).')
+param manageAudience string = ''
+
+@description('App role that allows reading tenants (SCIM_MANAGE_READ_ROLE).')
+param manageReadRole string = 'Tenants.Read'
+
+@description('App role that allows creating and changing tenants (SCIM_MANAGE_WRITE_ROLE).')
+param manageWriteRole string = 'Tenants.ReadWrite'
+
 @description('Purge protection on the Key Vault (README: "Take it down and bring it back"). Off only for throwaway environments.')
 param keyVaultPurgeProtection bool = true
 
@@ -296,6 +310,7 @@ module rbac 'modules/rbac.bicep' = {
     deployerPrincipalType: principalType
     grantDeployerOperatorRoles: grantDeployerOperatorRoles
     operatorRolesForServicePrincipal: operatorRolesForServicePrincipal
+    manageApiEnabled: !empty(manageIssuer)
   }
 }
 
@@ -325,6 +340,10 @@ module functionApp 'modules/functionapp.bicep' = {
     alwaysReadyInstances: alwaysReadyInstances
     maximumInstanceCount: maximumInstanceCount
     httpConcurrency: httpConcurrency
+    manageIssuer: manageIssuer
+    manageAudience: manageAudience
+    manageReadRole: manageReadRole
+    manageWriteRole: manageWriteRole
   }
   // The app must not start before its identity can reach storage and the vault.
   dependsOn: [rbac, moreDataRoles]

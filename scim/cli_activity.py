@@ -14,6 +14,7 @@ import click
 from scim.cli_operator import Operator, emit, json_option, operator_errors, pass_operator
 from scim.cli_text import echo, inline
 from scim.platform.activity_report import ActivityReport, TenantStatus, build_activity_report, parse_since
+from scim.platform.doors import door_of
 from scim.platform.hints import hint
 from scim.platform.operator_keys import OperatorKeys
 from scim.secrets import build_secret_store
@@ -43,6 +44,7 @@ def record_data(record: ActivityRecord) -> dict[str, Any]:
         "hint": hint(record),
         "latencyMs": record.latency_ms,
         "changeSeq": record.change_seq,
+        "door": door_of(record),
     }
 
 
@@ -104,7 +106,10 @@ def activity(  # noqa: PLR0917 - click passes every option as an argument
             f"{_when(r.time):<21} {r.operation:<9} {r.resource_type or '-':<6} {r.status or '-':>6} "
             f"{r.scim_type or '-':<13} {r.latency_ms:>6.0f}  {who}"
         )
-        if r.detail:
+        door = door_of(r)
+        if door:  # a platform change: which door made it (the CLI, or a management API caller's app id)
+            echo(f"{'':<22}by:   {_one_line(door)}")
+        elif r.detail:
             echo(f"{'':<22}said: {_one_line(r.detail)}")
         if hint(r):
             echo(f"{'':<22}fix:  {hint(r)}")

@@ -19,6 +19,7 @@ from scim.cli_access import secrets_refused_text, storage_refused_text
 from scim.cli_text import echo, echo_json
 from scim.platform.changes import ChangeLog
 from scim.platform.clients import ClientCredentials, ClientService
+from scim.platform.doors import CLI, DoorLog, clients_with_door, tenants_with_door
 from scim.platform.tenants import (
     InvalidTenantIdError,
     TenantExistsError,
@@ -56,7 +57,10 @@ class Operator:
     @property
     def tenants(self) -> TenantService:
         if self._service is None:
-            self._service = build_tenant_service(self.settings)
+            service = build_tenant_service(self.settings)
+            # Every change is recorded in the tenant's activity as made through this door (scim.platform.doors).
+            doors = DoorLog(lambda tenant: service.storage_of(tenant).activity(), CLI)
+            self._service = tenants_with_door(service, doors)
         return self._service
 
     def change_log(self, tenant_id: str) -> ChangeLog:
@@ -66,7 +70,9 @@ class Operator:
     @property
     def clients(self) -> ClientService:
         if self._clients is None:
-            self._clients = build_client_service(self.settings, self.tenants)
+            tenants = self.tenants
+            doors = DoorLog(lambda tenant: tenants.storage_of(tenant).activity(), CLI)
+            self._clients = clients_with_door(build_client_service(self.settings, self.tenants), doors)
         return self._clients
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 SecretSourceKind = Literal["local", "keyvault"]
@@ -146,6 +146,37 @@ def _secret_name(environ: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _manage_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """SCIM_MANAGE_*: the management API's token issuer, audiences, roles, CA bundle and rate (scim.manage)."""
+    issuer = (env.get("SCIM_MANAGE_ISSUER") or "").strip() or None
+    if issuer is not None:
+        parts = urlsplit(issuer)
+        if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+            raise SettingsError(
+                "SCIM_MANAGE_ISSUER must be an https URL, e.g. https://login.microsoftonline.com/<tenant id>/v2.0, "
+                f"not {issuer!r}"
+            )
+    audiences = tuple(a.strip() for a in (env.get("SCIM_MANAGE_AUDIENCE") or "").split(",") if a.strip())
+    if issuer is not None and not audiences:
+        raise SettingsError("SCIM_MANAGE_ISSUER needs SCIM_MANAGE_AUDIENCE: the management API app's client id")
+    bundle = (env.get("SCIM_MANAGE_CA_BUNDLE") or "").strip()
+    if bundle and not Path(bundle).is_file():
+        raise SettingsError(f"SCIM_MANAGE_CA_BUNDLE names {bundle!r}, which is not a file")
+    roles = {}
+    for name, key, default in (
+        ("manage_read_role", "SCIM_MANAGE_READ_ROLE", "Tenants.Read"),
+        ("manage_write_role", "SCIM_MANAGE_WRITE_ROLE", "Tenants.ReadWrite"),
+    ):
+        roles[name] = (env.get(key) or "").strip() or default
+    return {
+        "manage_issuer": issuer,
+        "manage_audiences": audiences,
+        "manage_ca_bundle": Path(bundle) if bundle else None,
+        "manage_requests_per_minute": _positive_int(env, "SCIM_MANAGE_REQUESTS_PER_MINUTE", 120),
+        **roles,
+    }
+
+
 @dataclass(frozen=True)
 class DataAccount:
     """One more storage account for tenants' data: a connection string (Azurite) or a table endpoint (Azure,
@@ -245,6 +276,17 @@ class Settings:
     """Lifetime of an access token from /oauth2/token (the `expires_in` Entra is told)."""
     oauth_leeway_seconds: int = 30
     """Clock skew allowed when checking an access token's `exp` and `iat` (workers' clocks differ)."""
+    manage_issuer: str | None = None
+    """The management API's token issuer (SCIM_MANAGE_ISSUER), e.g. https://login.microsoftonline.com/<tenant>/v2.0;
+    None: every /manage/v1/ request is refused (the API is off)."""
+    manage_audiences: tuple[str, ...] = ()
+    """Accepted `aud` values of the management API's tokens: the API app's client id and/or its App ID URI."""
+    manage_read_role: str = "Tenants.Read"
+    manage_write_role: str = "Tenants.ReadWrite"
+    manage_ca_bundle: Path | None = None
+    """CA certificates (PEM) to trust, instead of the system's, for the issuer's metadata and keys (tests)."""
+    manage_requests_per_minute: int = 120
+    """Requests one caller may send to the management API per minute, per worker (429 with Retry-After past it)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -284,6 +326,7 @@ class Settings:
             oauth_token_seconds=_positive_int(env, "SCIM_OAUTH_TOKEN_SECONDS", 3600),
             oauth_leeway_seconds=_positive_int(env, "SCIM_OAUTH_LEEWAY_SECONDS", 30),
         )
+        settings = replace(settings, **_manage_settings(env))
         if settings.oauth_token_seconds > 86_400:
             raise SettingsError(
                 "SCIM_OAUTH_TOKEN_SECONDS is at most 86400 (a day): access tokens are meant to be short-lived"

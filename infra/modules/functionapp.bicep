@@ -55,6 +55,12 @@ param maximumInstanceCount int
 @minValue(1)
 @maxValue(32)
 param httpConcurrency int
+@description('Issuer of the management API\'s access tokens (SCIM_MANAGE_ISSUER); empty: the API is off.')
+param manageIssuer string = ''
+@description('Accepted audiences of the management API\'s tokens, comma-separated (SCIM_MANAGE_AUDIENCE).')
+param manageAudience string = ''
+param manageReadRole string = 'Tenants.Read'
+param manageWriteRole string = 'Tenants.ReadWrite'
 
 var entraOnly = [
   {
@@ -129,6 +135,11 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         // OAuth2 client credentials: signing keys and client secrets are Key Vault secrets, never settings.
         { name: 'SCIM_OAUTH_TOKEN_SECONDS', value: string(oauthTokenSeconds) }
         { name: 'SCIM_OAUTH_LEEWAY_SECONDS', value: '30' }
+        // The management API: Entra access tokens of this issuer and audience, with these app roles.
+        { name: 'SCIM_MANAGE_ISSUER', value: manageIssuer }
+        { name: 'SCIM_MANAGE_AUDIENCE', value: manageAudience }
+        { name: 'SCIM_MANAGE_READ_ROLE', value: manageReadRole }
+        { name: 'SCIM_MANAGE_WRITE_ROLE', value: manageWriteRole }
         // The host's own body limit (default 100 MB): a little above SCIM_MAX_BODY_BYTES (1 MiB), so larger
         // bodies are refused before they are read into memory, and those in between get the SCIM 413.
         { name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', value: '2097152' }

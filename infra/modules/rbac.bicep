@@ -20,6 +20,8 @@ param deployerPrincipalType string = 'User'
 param grantDeployerOperatorRoles bool
 @description('Give those roles to a ServicePrincipal deployer (a CI pipeline) too; off: a pipeline that deploys holds no standing access to tenant data or tokens.')
 param operatorRolesForServicePrincipal bool = false
+@description('The management API is on: the app creates and rotates secrets (Key Vault Secrets Officer).')
+param manageApiEnabled bool = false
 
 // The operator is a person by default: a pipeline gets the roles only when asked for them.
 // Parenthesised throughout: pycep (make check-infra, tests/unit/test_operator_access.py) gets `!` and `!=`
@@ -133,6 +135,19 @@ resource appSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+  }
+}
+
+// The management API (on when manageIssuer is set) creates tenants' Secret Tokens and client secrets and
+// rotates and retires them, as `scim-admin` does: Key Vault Secrets Officer, the narrowest built-in role
+// that may set a secret. Off, the app keeps Secrets User only.
+resource appSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (manageApiEnabled) {
+  name: guid(vault.id, appPrincipalId, roles.keyVaultSecretsOfficer)
+  scope: vault
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
   }
 }
 

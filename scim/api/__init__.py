@@ -32,6 +32,7 @@ from scim.wiring import build_accounts, build_delivery
 
 if TYPE_CHECKING:
     from scim.api.admin import AdminApi
+    from scim.manage import ManageApi
 
 __all__ = [
     "ROUTES",
@@ -95,11 +96,19 @@ def build_api(
             activity=activity,
             operator_factory=lambda: build_operator_pages(settings, accounts, source, directory),
             delivery=build_delivery(settings, account),
+            manage_factory=lambda: build_manage_api(settings, accounts),
         )
     routing = AccountApis[ScimApi](directory, apis, accounts.primary_name)
     for api in apis.values():
         api.accounts = routing
     return apis[accounts.primary_name]
+
+
+def build_manage_api(settings: Settings, accounts: DataAccounts) -> ManageApi:
+    """The management API (scim.manage), imported on its first request: SCIM requests never pay for it."""
+    from scim.manage import build_manage_api as build
+
+    return build(settings, accounts)
 
 
 def build_recorder(

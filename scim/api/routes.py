@@ -59,6 +59,8 @@ ROUTE_TABLE: tuple[Route, ...] = (
     # host reserves it for its own API and refuses function routes that start with it.
     Route("operator_home", "operator", None),
     Route("operator_pages", "operator/{*path}", None),
+    # The platform's management API (scim.manage): Entra access tokens, problem details, its own OpenAPI document.
+    Route("manage", "manage/v1/{*path}", ScimApi.manage_route),
     # The usual Functions prefix, which this app does not use (host.json routePrefix ""): a SCIM 404 that says so.
     Route("api_prefix", "api/scim/{*path}", ScimApi.api_prefix_route),
     # The catch-all stays last: anything no route above matches gets a SCIM 404.

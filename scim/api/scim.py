@@ -41,6 +41,7 @@ from scim.store import counting
 if TYPE_CHECKING:  # the operator pages are imported when first used: a SCIM request never needs them
     from scim.api.accounts import AccountApis
     from scim.api.admin import AdminApi
+    from scim.manage import ManageApi
 
 log = logging.getLogger("scim")
 
@@ -77,6 +78,7 @@ class ScimApi:
         activity: ActivityRecorder | None = None,
         operator_factory: Callable[[], AdminApi] | None = None,
         delivery: Delivery | None = None,
+        manage_factory: Callable[[], ManageApi] | None = None,
     ) -> None:
         self.settings = settings
         self.token_endpoint = token_endpoint
@@ -95,6 +97,9 @@ class ScimApi:
         self._operator_lock = threading.Lock()
         self.accounts: AccountApis[ScimApi] | None = None
         """The APIs of every data account, to serve each request on its tenant's account (scim.api.accounts)."""
+        self.manage_factory = manage_factory
+        """Builds the management API under /manage/v1/ (scim.manage) on first use; None: it answers 404."""
+        self._manage: ManageApi | None = None
 
     @property
     def operator(self) -> AdminApi | None:
@@ -104,6 +109,18 @@ class ScimApi:
                 if self._operator is None:
                     self._operator = self.operator_factory()
         return self._operator
+
+    def manage_route(self, request: Request) -> Response:
+        """/manage/v1/…: the platform's management API, built on first use (a SCIM request never imports it)."""
+        if self._manage is None and self.manage_factory is not None:
+            with self._operator_lock:
+                if self._manage is None:
+                    self._manage = self.manage_factory()
+        if self._manage is None:
+            from scim.manage.problems import ProblemError, problem_response
+
+            return problem_response(ProblemError(404, "This deployment serves no management API", kind="not-enabled"))
+        return self._manage.handle(request)
 
     # -- the routes function_app.py registers ---------------------------------------------------
 

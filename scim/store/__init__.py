@@ -12,6 +12,7 @@ from scim.store.bulk import LoadedResource
 from scim.store.calls import counted_calls, counting, start_counting
 from scim.store.changes import ChangeRecord, ChangeRows, FeedCursor, decode_cursor, encode_cursor
 from scim.store.counters import ActiveLimitReachedError, CountChange, Counts
+from scim.store.idempotency import IdempotencyKeyTakenError, IdempotencyRow, IdempotencyTable
 from scim.store.keys import (
     COUNTER_ROW_KEY,
     COUNTER_SHARDS,
@@ -80,6 +81,9 @@ __all__ = [
     "EncodedRow",
     "FeedCursor",
     "GroupGoneError",
+    "IdempotencyKeyTakenError",
+    "IdempotencyRow",
+    "IdempotencyTable",
     "IndexEntry",
     "KeepAliveTransport",
     "LoadedResource",

@@ -72,7 +72,15 @@ def test_activity_and_status_answer_where_is_my_user(cli_env: dict[str, str], te
     page = json.loads(run(cli_env, "tenant", "activity", tenant, "--limit", "2", "--json").stdout)
     assert len(page["records"]) == 2 and page["next"]
     rest = json.loads(run(cli_env, "tenant", "activity", tenant, "--after", page["next"], "--json").stdout)
-    assert [r["name"] for r in rest["records"]] == ["ada@contoso.com"]
+    # The tenant's creation, oldest, is a platform change: the view names the door that made it.
+    assert [(r["name"] or r["operation"], r["door"]) for r in rest["records"]] == [
+        ("ada@contoso.com", None),
+        ("tenant-created", "cli"),
+    ]
+    assert "tenant-created" in run(cli_env, "tenant", "activity", tenant).output
+    run(cli_env, "tenant", "set-limit", tenant, "1")
+    changed = run(cli_env, "tenant", "activity", tenant, "--limit", "1").output
+    assert "tenant-limit-set" in changed and "by:   cli (at most 1 active users)" in changed
 
     status = json.loads(run(cli_env, "tenant", "status", tenant, "--json").stdout)
     assert status["last24h"] == {"requests": 3, "errors": 2, "writes": 1}

@@ -50,6 +50,7 @@ def test_routes_are_the_scim_routes() -> None:
         "api/scim/{*path}",
         "operator",
         "operator/{*path}",
+        "manage/v1/{*path}",
     }
 
 
@@ -79,6 +80,7 @@ def test_every_route_has_a_handler_and_the_catch_all_is_last() -> None:
         "oauth_token",
         "unknown",
         "api_prefix",
+        "manage",
     }
 
 

@@ -1,0 +1,215 @@
+"""The platform's day with the management API, over HTTP through function_app's routes and the local host:
+a token from a local HTTPS issuer, a customer tenant created with the example client (examples/manage_client.py),
+its answer pasted into an Entra-like client that provisions users, the customer's activity and changes read
+back, a token rotation whose old token is refused within the documented bound, hostile tokens refused with
+problem details, and every operation of the served OpenAPI document answering on the running host."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import httpx
+import pytest
+
+from examples.manage_client import ManageClient, ManageError
+from scim import api
+from scim.api.scim import ScimApi
+from scim.settings import Settings
+from tests.entra_cycle import Client, Plan, final_state, run_cycle, user_body
+from tests.manage_issuer import PLATFORM_APP, READ, WRITE, LocalIssuer, SigningKey
+
+PROBLEM = "application/problem+json"
+
+
+@dataclass
+class Platform:
+    base_url: str
+    issuer: LocalIssuer
+
+    @property
+    def manage_url(self) -> str:
+        return f"{self.base_url}/manage/v1"
+
+    def client(self, **claims: Any) -> ManageClient:
+        return ManageClient(self.manage_url, lambda: self.issuer.token(**claims), max_wait=10)
+
+
+@pytest.fixture(scope="module")
+def platform(
+    base_url: str, e2e_environ: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
+    """The served app with the management API pointed at a local issuer (the session's app is put back after)."""
+    issuer = LocalIssuer(tmp_path_factory.mktemp("manage-issuer"))
+    previous = api._api
+    api._api = api.build_api(
+        Settings.from_environ({**e2e_environ, **issuer.environ(), "SCIM_MANAGE_REQUESTS_PER_MINUTE": "600"})
+    )
+    try:
+        yield Platform(base_url, issuer)
+    finally:
+        api._api = previous
+        issuer.close()
+
+
+class HttpEntra(Client):
+    """tests.entra_cycle's Entra, sending its requests over HTTP to a Tenant URL with a Secret Token."""
+
+    def __init__(self, tenant_url: str, token: str) -> None:
+        super().__init__(api=cast(ScimApi, None), tenant=tenant_url.rsplit("/", 1)[-1])
+        self.http = httpx.Client(
+            base_url=tenant_url,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"},
+            timeout=20,
+        )
+
+    def call(
+        self, route: str, method: str, rid: str | None = None, body: Any = None, query: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        path = "/Users" if route.startswith("user") else "/Groups"
+        if rid is not None:
+            path += f"/{rid}"
+        response = self.http.request(method, path, json=body, params=query)
+        self.statuses[response.status_code] += 1
+        return response.status_code, response.json() if response.content else None
+
+
+def test_the_platform_creates_a_customer_tenant_that_entra_provisions_into(platform: Platform) -> None:
+    client = platform.client()
+    key = str(uuid.uuid4())
+    created = client.create_tenant("fabrikam", display_name="Fabrikam", max_active_users=10, idempotency_key=key)
+    tenant_url, token = created["tenant"]["tenantUrl"], created["secretToken"]
+    assert tenant_url == f"{platform.base_url}/scim/v2/fabrikam" and token
+    # The backend's retry after a lost answer: the same tenant, no second token.
+    again = client.create_tenant("fabrikam", display_name="Fabrikam", max_active_users=10, idempotency_key=key)
+    assert again["replayed"] is True and again["secretToken"] is None
+
+    # The customer pastes both into Entra; Entra tests the connection and runs a cycle.
+    entra = HttpEntra(tenant_url, token)
+    assert entra.find("users_collection", "userName", "nobody@contoso.test") is None
+    plan = Plan(users=4, groups=1, prefix="fab")
+    assert run_cycle(entra, plan) == 0
+    assert final_state(entra) == plan.expected()
+
+    # The customer's plan allows what is active now: one more user is refused, and the platform sees why.
+    assert client.set_limit("fabrikam", 2)["maxActiveUsers"] == 2
+    deadline = time.monotonic() + 10
+    late = user_body(99, "late")
+    while (status := entra.call("users_collection", "POST", body=late)[0]) == 201 and time.monotonic() < deadline:
+        entra.call("user_item", "DELETE", entra.find("users_collection", "userName", late["userName"]))
+        time.sleep(0.5)
+    assert status == 403
+    api.get_api().activity.flush()  # type: ignore[union-attr]
+    about_her = list(client.activity("fabrikam", user_name=late["userName"], errors=True))
+    assert about_her and about_her[0]["status"] == 403 and "limit" in about_her[0]["hint"]
+    doors = {(i["operation"], i["door"]) for i in client.activity("fabrikam") if i["resourceType"] == "Tenant"}
+    assert doors >= {
+        ("tenant-created", f"manage-api:{PLATFORM_APP}"),
+        ("tenant-limit-set", f"manage-api:{PLATFORM_APP}"),
+    }
+    status_now = client.status("fabrikam")
+    assert status_now["users"]["active"] == 2 and status_now["license"]["limit"] == 2
+
+    # Changes after a cursor, a page at a time: every committed write once, each stream in sequence.
+    seen: dict[str, list[int]] = {"Users": [], "Groups": []}
+    cursor = None
+    while True:
+        page = client.changes("fabrikam", cursor, limit=3)
+        for item in page["items"]:
+            seen[item["stream"]].append(item["seq"])
+        cursor = page["next"]
+        if not page["items"]:
+            break
+    for seqs in seen.values():
+        assert seqs == list(range(1, len(seqs) + 1))
+    assert len(seen["Users"]) >= 6 and len(seen["Groups"]) >= 3
+    entra.call(
+        "user_item",
+        "PATCH",
+        entra.find("users_collection", "userName", "fab0@contoso.test"),
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "Renamed"}],
+        },
+    )
+    newer = client.changes("fabrikam", cursor)
+    assert [(i["stream"], i["seq"], i["operation"]) for i in newer["items"]] == [
+        ("Users", len(seen["Users"]) + 1, "updated")
+    ]
+
+    # The customer asks for a new token: both work until the old one is retired, then only the new one.
+    rotated = client.rotate_token("fabrikam")
+    fresh = HttpEntra(tenant_url, rotated["secretToken"])
+    started = time.monotonic()
+    while fresh.call("users_collection", "GET")[0] != 200:  # at once, or within the bound on a worker that
+        assert time.monotonic() - started < rotated["effectiveWithinSeconds"] + 5  # re-read the store just before
+        time.sleep(0.2)
+    assert entra.call("users_collection", "GET")[0] == 200
+    retired = client.retire_token("fabrikam")
+    bound = retired["effectiveWithinSeconds"]
+    started = time.monotonic()
+    while entra.call("users_collection", "GET")[0] != 401:
+        assert time.monotonic() - started < bound + 5, "the retired token was still accepted past the bound"
+        time.sleep(0.2)
+    assert fresh.call("users_collection", "GET")[0] == 200
+
+
+def test_hostile_tokens_are_refused_with_problem_details(platform: Platform) -> None:
+    issuer = platform.issuer
+    cases = {
+        "forged": (issuer.forged(), 401),
+        "expired": (issuer.token(iat=1_000_000, nbf=1_000_000, exp=1_000_600), 401),
+        "wrong audience": (issuer.token(aud="api://another-api"), 401),
+        "unknown key": (issuer.token(key=SigningKey()), 401),
+        "alg none": (issuer.alg_none(), 401),
+        "hs256 with the public key": (issuer.hs256_with_public_key(), 401),
+        "wrong role": (issuer.token(roles=[READ]), 403),
+        "no role": (issuer.token(roles=["Something.Else"]), 403),
+    }
+    with httpx.Client(base_url=platform.manage_url, timeout=20) as http:
+        for name, (token, status) in cases.items():
+            answer = http.post(
+                "/tenants",
+                json={"id": "mallory"},
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
+            )
+            assert answer.status_code == status, name
+            assert answer.headers["content-type"] == PROBLEM, name
+            problem = answer.json()
+            assert problem["status"] == status and problem["detail"], name
+            assert "WWW-Authenticate" in answer.headers, name
+        assert http.get("/tenants/mallory", headers={"Authorization": f"Bearer {issuer.token()}"}).status_code == 404
+    with pytest.raises(ManageError) as refused:
+        platform.client(roles=[READ]).create_tenant("mallory")
+    assert refused.value.status == 403 and refused.value.kind == "role-missing"
+
+
+def test_every_operation_of_the_served_document_answers_on_the_running_host(platform: Platform) -> None:
+    with httpx.Client(base_url=platform.manage_url, timeout=20) as http:
+        document = http.get("/openapi.json")
+        assert document.status_code == 200
+        paths = document.json()["paths"]
+        token = platform.issuer.token(roles=[READ, WRITE])
+        answered = 0
+        for path, item in paths.items():
+            for method in item:
+                answer = http.request(
+                    method.upper(),
+                    path.replace("{tenantId}", "route-check-nobody"),
+                    content=b'{"id": "NOT VALID"}' if method in ("post", "put") else None,
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "Idempotency-Key": str(uuid.uuid4()),
+                        "Content-Type": "application/json",
+                    },
+                )
+                assert answer.status_code != 405, (method, path)
+                if answer.status_code == 404:
+                    assert answer.json()["type"].endswith(":tenant-not-found"), (method, path, answer.text)
+                answered += 1
+        assert answered == sum(len(item) for item in paths.values()) >= 14
+        undocumented = http.get("/tenants/x/nothing", headers={"Authorization": f"Bearer {token}"})
+        assert undocumented.status_code == 404 and undocumented.json()["type"].endswith(":no-such-route")

@@ -1,0 +1,330 @@
+"""The management API's rules through its front door, on the in-memory store: idempotent creates that never
+show a secret twice, problem details, roles, per-caller rates, cursor paging, the CLI's rules (two valid
+tokens at most), the door of each change in the activity, and no secret in any log line or other answer."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scim.http import Request, Response
+from scim.manage import ManageApi, build_manage_api
+from scim.manage.entra import IssuerKeys, https_fetcher
+from scim.manage.idempotency import LEASE_SECONDS, fingerprint
+from scim.platform.tenants import TenantService
+from scim.secrets import LocalSecretStore
+from scim.settings import Settings
+from scim.store import IdempotencyRow, IdempotencyTable, MemoryStorage
+from tests.manage_issuer import AUDIENCE, PLATFORM_APP, READ, WRITE, LocalIssuer
+
+BASE = "https://scim.example.net"
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIssuer]:
+    local = LocalIssuer(tmp_path_factory.mktemp("issuer"))
+    yield local
+    local.close()
+
+
+def build(
+    issuer: LocalIssuer, tmp_path: Path, *, per_minute: int = 1000, storage: MemoryStorage | None = None
+) -> ManageApi:
+    settings = Settings(
+        manage_issuer=issuer.issuer,
+        manage_audiences=(AUDIENCE,),
+        manage_requests_per_minute=per_minute,
+        public_base_url=BASE,
+        local_secrets_path=tmp_path / "secrets.json",
+    )
+    keys = IssuerKeys(issuer.issuer, https_fetcher(issuer.ca_bundle))
+    return build_manage_api(
+        settings,
+        storage or MemoryStorage(table_prefix="m"),
+        secrets=LocalSecretStore(tmp_path / "secrets.json"),
+        keys=keys,
+    )
+
+
+@pytest.fixture
+def manage(issuer: LocalIssuer, tmp_path: Path) -> ManageApi:
+    return build(issuer, tmp_path)
+
+
+@pytest.fixture
+def token(issuer: LocalIssuer) -> str:
+    return issuer.token(roles=[WRITE])
+
+
+def send(
+    manage: ManageApi,
+    method: str,
+    path: str,
+    token: str | None,
+    body: Any = None,
+    *,
+    key: str | None = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    sent = dict(headers or {})
+    if token is not None:
+        sent["Authorization"] = f"Bearer {token}"
+    if key is not None:
+        sent["Idempotency-Key"] = key
+    raw = json.dumps(body).encode() if body is not None else b""
+    if body is not None:
+        sent.setdefault("Content-Type", "application/json")
+    request = Request.build(
+        method, f"{BASE}/manage/v1/{path}", route_params={"path": path}, query=query or {}, headers=sent, body=raw
+    )
+    return manage.handle(request)
+
+
+def data(response: Response) -> Any:
+    return json.loads(response.body)
+
+
+def problem(response: Response, status: int, kind: str | None = None) -> dict[str, Any]:
+    assert response.status == status, response.body
+    assert response.headers["Content-Type"] == PROBLEM
+    body = data(response)
+    assert body["status"] == status and body["title"] and body["detail"]
+    if kind is not None:
+        assert body["type"] == f"urn:scim-functions:manage:problem:{kind}"
+    return dict(body)
+
+
+def test_a_create_answers_the_tenant_url_and_token_once_and_a_retry_never_a_second(
+    manage: ManageApi, token: str
+) -> None:
+    key = str(uuid.uuid4())
+    body = {"id": "contoso", "displayName": "Contoso Ltd", "maxActiveUsers": 5}
+    first = send(manage, "POST", "tenants", token, body, key=key)
+    assert first.status == 201, first.body
+    created = data(first)
+    assert created["tenant"]["tenantUrl"] == f"{BASE}/scim/v2/contoso"
+    assert created["tenant"]["maxActiveUsers"] == 5
+    assert len(created["secretToken"]) >= 40 and created["replayed"] is False
+    assert first.headers["Location"] == "/manage/v1/tenants/contoso"
+    assert first.headers["Cache-Control"] == "no-store"
+
+    again = send(manage, "POST", "tenants", token, body, key=key)
+    assert again.status == 200 and again.headers["Idempotent-Replayed"] == "true"
+    replayed = data(again)
+    assert replayed["replayed"] is True and replayed["secretToken"] is None
+    assert replayed["tenant"] == created["tenant"]
+    assert created["secretToken"] not in again.body.decode()
+    shown = data(send(manage, "GET", "tenants/contoso", token))
+    assert shown["validSecretTokens"] == 1  # the retry made no second token
+
+    problem(
+        send(manage, "POST", "tenants", token, {**body, "maxActiveUsers": 6}, key=key), 422, "idempotency-key-reused"
+    )
+    problem(send(manage, "POST", "tenants", token, {"id": "other"}), 428, "idempotency-key-missing")
+    problem(send(manage, "POST", "tenants", token, body, key=str(uuid.uuid4())), 409, "tenant-exists")
+
+
+def test_a_create_without_an_id_gets_one_and_its_retry_the_same_one(manage: ManageApi, token: str) -> None:
+    key = str(uuid.uuid4())
+    first = data(send(manage, "POST", "tenants", token, {"auth": "oauth"}, key=key))
+    tenant = first["tenant"]["id"]
+    assert first["secretToken"] is None
+    assert first["oauthClient"]["clientId"] == tenant and first["oauthClient"]["clientSecret"]
+    assert first["oauthClient"]["tokenEndpoint"] == f"{BASE}/oauth2/token"
+    again = data(send(manage, "POST", "tenants", token, {"auth": "oauth"}, key=key))
+    assert again["tenant"]["id"] == tenant and again["oauthClient"]["clientSecret"] is None
+    assert [t["id"] for t in data(send(manage, "GET", "tenants", token))["items"]] == [tenant]
+
+
+def test_keys_are_scoped_to_the_calling_application(manage: ManageApi, issuer: LocalIssuer) -> None:
+    key = "same-key"
+    one = send(manage, "POST", "tenants", issuer.token(), {"id": "one"}, key=key)
+    two = send(manage, "POST", "tenants", issuer.token(azp="another-app"), {"id": "two"}, key=key)
+    assert (one.status, two.status) == (201, 201)
+
+
+def test_refusals_are_problem_details(manage: ManageApi, issuer: LocalIssuer) -> None:
+    missing = problem(send(manage, "GET", "tenants", None), 401, "invalid-token")
+    assert "Bearer" in missing["detail"]
+    refused = send(manage, "GET", "tenants", issuer.token(aud="api://other"))
+    problem(refused, 401, "invalid-token")
+    assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+    for bad in (issuer.forged(), issuer.alg_none(), issuer.hs256_with_public_key(), issuer.token(exp=100, iat=50)):
+        problem(send(manage, "GET", "tenants", bad), 401, "invalid-token")
+    reader = issuer.token(roles=[READ])
+    assert send(manage, "GET", "tenants", reader).status == 200
+    denied = send(manage, "POST", "tenants", reader, {"id": "x"}, key="k")
+    assert "Tenants.ReadWrite" in problem(denied, 403, "role-missing")["detail"]
+    problem(send(manage, "GET", "tenants", issuer.token(roles=[])), 403, "role-missing")
+    problem(send(manage, "GET", "nothing-here", reader), 404, "no-such-route")
+    not_allowed = send(manage, "PATCH", "tenants", reader)
+    problem(not_allowed, 405)
+    assert not_allowed.headers["Allow"] == "POST, GET"
+    problem(send(manage, "GET", "tenants/Not_A_Tenant", reader), 404, "tenant-not-found")
+    problem(send(manage, "GET", "tenants/ghost", reader), 404, "tenant-not-found")
+
+
+def test_bodies_are_checked_before_anything_changes(manage: ManageApi, token: str) -> None:
+    bad = problem(send(manage, "POST", "tenants", token, {"id": "Upper"}, key="a"), 400, "invalid-body")
+    assert "id" in bad["detail"]
+    problem(send(manage, "POST", "tenants", token, {"id": "x", "typo": 1}, key="b"), 400, "invalid-body")
+    problem(send(manage, "POST", "tenants", token, {"maxActiveUsers": -1}, key="c"), 400, "invalid-body")
+    wrong_type = send(manage, "POST", "tenants", token, {"id": "x"}, key="d", headers={"Content-Type": "text/plain"})
+    problem(wrong_type, 415)
+    assert data(send(manage, "GET", "tenants", token))["items"] == []
+
+
+def test_the_rate_is_per_caller_with_retry_after(issuer: LocalIssuer, tmp_path: Path) -> None:
+    manage = build(issuer, tmp_path, per_minute=3)
+    mine, theirs = issuer.token(), issuer.token(azp="another-app")
+    assert [send(manage, "GET", "tenants", mine).status for _ in range(3)] == [200, 200, 200]
+    limited = send(manage, "GET", "tenants", mine)
+    problem(limited, 429, "rate-limited")
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert send(manage, "GET", "tenants", theirs).status == 200
+
+
+def test_tenants_page_with_an_opaque_cursor(manage: ManageApi, token: str) -> None:
+    for n in range(5):
+        assert send(manage, "POST", "tenants", token, {"id": f"t{n}"}, key=f"k{n}").status == 201
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        query = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = data(send(manage, "GET", "tenants", token, query=query))
+        seen += [t["id"] for t in page["items"]]
+        pages += 1
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == ["t0", "t1", "t2", "t3", "t4"] and pages == 3
+    problem(send(manage, "GET", "tenants", token, query={"cursor": "%%%"}), 400, "invalid-cursor")
+    problem(send(manage, "GET", "tenants", token, query={"limit": "0"}), 400, "invalid-query")
+
+
+def test_credentials_and_record_follow_the_clis_rules_and_say_which_door(
+    manage: ManageApi, token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    created = data(send(manage, "POST", "tenants", token, {"id": "acme"}, key="k1"))
+    rotated = data(send(manage, "POST", "tenants/acme/token/rotate", token))
+    assert rotated["secretToken"] and rotated["secretToken"] != created["secretToken"]
+    assert rotated["effectiveWithinSeconds"] == 30
+    again = send(manage, "POST", "tenants/acme/token/rotate", token)
+    assert "two valid tokens" in problem(again, 409, "credential-state")["detail"]
+    retired = data(send(manage, "POST", "tenants/acme/token/retire", token))
+    assert retired["retired"] == 1 and retired["secretToken"] is None
+    leak = data(send(manage, "POST", "tenants/acme/token/retire", token, {"all": True}))
+    assert leak["retired"] == 1 and leak["secretToken"]
+    limited = data(send(manage, "PUT", "tenants/acme/limit", token, {"maxActiveUsers": 7}))
+    assert limited["maxActiveUsers"] == 7
+    assert data(send(manage, "POST", "tenants/acme/disable", token))["enabled"] is False
+    assert data(send(manage, "POST", "tenants/acme/enable", token))["enabled"] is True
+    problem(send(manage, "POST", "tenants/acme/client-secret/rotate", token), 409, "credential-state")
+
+    shown = send(manage, "GET", "tenants/acme", token)
+    detail = data(shown)
+    assert detail["validSecretTokens"] == 1 and detail["validClientSecrets"] == 0
+    assert detail["maxActiveUsers"] == 7 and detail["users"] == 0
+
+    activity = data(send(manage, "GET", "tenants/acme/activity", token))
+    operations = [(i["operation"], i["door"]) for i in activity["items"]]
+    door = f"manage-api:{PLATFORM_APP}"
+    assert set(operations) == {
+        ("tenant-created", door),
+        ("tenant-token-rotated", door),
+        ("tenant-token-retired", door),
+        ("tenant-token-revoked", door),
+        ("tenant-limit-set", door),
+        ("tenant-disabled", door),
+        ("tenant-enabled", door),
+    }
+    assert all(i["status"] is None and i["resourceType"] == "Tenant" for i in activity["items"])
+
+    secrets = [created["secretToken"], rotated["secretToken"], leak["secretToken"]]
+    for answer in (shown, send(manage, "GET", "tenants", token), send(manage, "GET", "tenants/acme/activity", token)):
+        assert not any(secret in answer.body.decode() for secret in secrets)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert '"event":"manage.request"' in logged and PLATFORM_APP in logged
+    assert not any(secret in logged for secret in secrets) and token not in logged
+
+    deleted = data(send(manage, "DELETE", "tenants/acme", token))
+    assert deleted["id"] == "acme"
+    problem(send(manage, "GET", "tenants/acme", token), 404, "tenant-not-found")
+    problem(send(manage, "POST", "tenants", token, {"id": "acme"}, key="k1"), 404, "tenant-not-found")
+
+
+def test_status_and_changes_of_a_tenant_without_traffic(manage: ManageApi, token: str) -> None:
+    send(manage, "POST", "tenants", token, {"id": "quiet", "maxActiveUsers": 2}, key="q")
+    status = data(send(manage, "GET", "tenants/quiet/status", token))
+    assert status["license"] == {"active": 0, "limit": 2} and status["lastRequest"] is None
+    assert len(status["hours"]) == 24
+    changes = data(send(manage, "GET", "tenants/quiet/changes", token))
+    assert changes["items"] == [] and changes["positions"] == {"Users": 0, "Groups": 0}
+    problem(send(manage, "GET", "tenants/quiet/changes", token, query={"stream": "Nope"}), 400, "invalid-query")
+    problem(send(manage, "GET", "tenants/quiet/activity", token, query={"since": "soon"}), 400, "invalid-query")
+
+
+def test_without_an_issuer_the_api_refuses_everything(tmp_path: Path) -> None:
+    manage = build_manage_api(
+        Settings(public_base_url=BASE), MemoryStorage(), secrets=LocalSecretStore(tmp_path / "s.json")
+    )
+    problem(send(manage, "GET", "tenants", "anything"), 503, "not-enabled")
+
+
+def test_a_create_that_stopped_half_way_is_finished_by_its_retry(issuer: LocalIssuer, tmp_path: Path) -> None:
+    """A worker died after reserving the key (and, for one tenant, after creating it): past the lease, the retry
+    replays the tenant that exists, or creates the one that does not; never a second tenant or token."""
+    storage = MemoryStorage(table_prefix="m")
+    manage = build(issuer, tmp_path, storage=storage)
+    token = issuer.token()
+    long_ago = datetime.now(UTC) - timedelta(seconds=LEASE_SECONDS + 1)
+    keys = IdempotencyTable(storage)
+    for tenant, created in (("half-done", True), ("not-started", False), ("no-client-yet", True)):
+        body = {"id": tenant, **({"auth": "oauth"} if tenant == "no-client-yet" else {})}
+        digest = fingerprint("POST", "/manage/v1/tenants", json.dumps(body).encode())
+        keys.reserve(IdempotencyRow(PLATFORM_APP, f"key-{tenant}", digest, tenant, "pending", 0, long_ago))
+        if created:
+            service = TenantService(storage, LocalSecretStore(tmp_path / "secrets.json"), public_base_url=BASE)
+            service.create(tenant, with_token=tenant != "no-client-yet")
+        answer = send(manage, "POST", "tenants", token, body, key=f"key-{tenant}")
+        assert answer.status == (200 if created else 201), answer.body
+        assert (data(answer)["secretToken"] is None) == created
+        if tenant == "no-client-yet":  # stopped before its client: the retry adds it, and shows its secret once
+            assert data(answer)["oauthClient"]["clientSecret"]
+        again = send(manage, "POST", "tenants", token, body, key=f"key-{tenant}")
+        assert again.status == 200 and data(again)["replayed"] is True
+
+
+def test_a_create_still_running_holds_its_key(issuer: LocalIssuer, tmp_path: Path) -> None:
+    storage = MemoryStorage(table_prefix="m")
+    manage = build(issuer, tmp_path, storage=storage)
+    body = {"id": "running"}
+    digest = fingerprint("POST", "/manage/v1/tenants", json.dumps(body).encode())
+    now = datetime.now(UTC)
+    IdempotencyTable(storage).reserve(IdempotencyRow(PLATFORM_APP, "k", digest, "running", "pending", 0, now))
+    busy = send(manage, "POST", "tenants", issuer.token(), body, key="k")
+    problem(busy, 409, "request-in-progress")
+    assert busy.headers["Retry-After"] == "2"
+
+
+def test_concurrent_creates_with_one_key_make_one_tenant_and_one_token(manage: ManageApi, token: str) -> None:
+    body = {"id": "racy"}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: send(manage, "POST", "tenants", token, body, key="same"), range(6)))
+    statuses = sorted(a.status for a in answers)
+    assert statuses.count(201) == 1 and set(statuses) <= {200, 201, 409}
+    secrets = [data(a)["secretToken"] for a in answers if a.status in (200, 201)]
+    assert len([s for s in secrets if s]) == 1
+    assert data(send(manage, "GET", "tenants/racy", token))["validSecretTokens"] == 1
