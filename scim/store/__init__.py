@@ -47,6 +47,7 @@ from scim.store.rows import (
     UniqueValueTakenError,
     VersionMismatchError,
 )
+from scim.store.setup_links import SetupLinkRow, SetupLinkTable
 from scim.store.tables import ResourceTable
 from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
 from scim.store.transfer import EncodedRow, PartitionTransfer
@@ -80,6 +81,8 @@ __all__ = [
     "ResourceTable",
     "RetryBudget",
     "RoundTripCounter",
+    "SetupLinkRow",
+    "SetupLinkTable",
     "StorageAccessDeniedError",
     "StorageUnavailableError",
     "StoredResource",
