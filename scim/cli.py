@@ -17,7 +17,7 @@ import sys
 
 import click
 
-from scim import cli_activity, cli_oauth, cli_tenant, cli_transfer
+from scim import cli_activity, cli_oauth, cli_setup_link, cli_tenant, cli_transfer
 
 __all__ = ["main", "run"]
 
@@ -37,7 +37,12 @@ def tenant() -> None:
     """Create, list, show, limit, disable, enable, rotate tokens of, and delete tenants."""
 
 
-for _command in (*cli_tenant.COMMANDS, *cli_oauth.TENANT_COMMANDS, *cli_activity.TENANT_COMMANDS):
+for _command in (
+    *cli_tenant.COMMANDS,
+    *cli_oauth.TENANT_COMMANDS,
+    *cli_activity.TENANT_COMMANDS,
+    cli_setup_link.setup_link,
+):
     tenant.add_command(_command)
 for _command in (cli_oauth.oauth, cli_activity.operator_key, cli_transfer.export, cli_transfer.import_):
     main.add_command(_command)

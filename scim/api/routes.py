@@ -38,6 +38,14 @@ class Route:
         return self.handler is None
 
 
+def _setup_page(api: ScimApi, request: Request) -> Response:
+    """The customer's setup page (scim.api.setup_page), built with the operator pages on first use."""
+    pages = api.operator.setup if api.operator is not None else None
+    if pages is None:
+        return Response(404, b"Not Found", {"Content-Type": "text/plain"})
+    return pages.handle(request)
+
+
 ROUTE_TABLE: tuple[Route, ...] = (
     Route("users", "scim/v2/{tenant}/Users", ScimApi.users_collection),
     Route("users_search", "scim/v2/{tenant}/Users/.search", ScimApi.users_search),
@@ -57,6 +65,8 @@ ROUTE_TABLE: tuple[Route, ...] = (
     # host reserves it for its own API and refuses function routes that start with it.
     Route("operator_home", "operator", None),
     Route("operator_pages", "operator/{*path}", None),
+    # The customer's admin's one-time setup page (issue #27): no credential, the link's code is the key.
+    Route("setup", "setup/{tenant}/{code}", _setup_page),
     # The usual Functions prefix, which this app does not use (host.json routePrefix ""): a SCIM 404 that says so.
     Route("api_prefix", "api/scim/{*path}", ScimApi.api_prefix_route),
     # The catch-all stays last: anything no route above matches gets a SCIM 404.

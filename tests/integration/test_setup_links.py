@@ -1,0 +1,211 @@
+"""Setup links against Azurite and a local secret store: minted by the CLI, revealed once by the page's service,
+revoked, expired, and recorded in the tenant's activity log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from devhost.azurite import Azurite
+from scim.cli import main
+from scim.platform.setup_links import LinkState, SetupLinkDoor, SetupLinks, link_hash
+from scim.secrets import CachedSecretSource, LocalSecretStore, client_secret_name, secret_name
+from scim.settings import Settings
+from scim.store import TableStorage
+from scim.wiring import build_client_service, build_tenant_service
+
+PREFIX = "setuplinks"
+BASE = "https://scim.example.net"
+Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def cli_env(azurite: Azurite, tmp_path: Path) -> dict[str, str]:
+    return {
+        "SCIM_STORAGE_CONNECTION_STRING": azurite.connection_string,
+        "SCIM_TABLE_PREFIX": PREFIX,
+        "SCIM_SECRET_SOURCE": "local",
+        "SCIM_LOCAL_SECRETS_FILE": str(tmp_path / "secrets.json"),
+        "SCIM_PUBLIC_BASE_URL": BASE,
+    }
+
+
+@pytest.fixture
+def cli(cli_env: dict[str, str]) -> Cli:
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(main, list(args), env=cli_env, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def table_storage(azurite: Azurite) -> Any:
+    storage = TableStorage(connection_string=azurite.connection_string, table_prefix=PREFIX)
+    yield storage
+    storage.close()
+
+
+def ok_json(result: Result) -> Any:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def door(cli_env: dict[str, str], storage: TableStorage, clock: Callable[[], datetime] | None = None) -> SetupLinkDoor:
+    store = LocalSecretStore(Path(cli_env["SCIM_LOCAL_SECRETS_FILE"]))
+    return SetupLinkDoor(storage, store, clock=clock or (lambda: datetime.now(UTC)))
+
+
+def accepted(cli_env: dict[str, str], name: str) -> tuple[str, ...]:
+    """What a fresh worker of the endpoint accepts for the secret now."""
+    return CachedSecretSource(LocalSecretStore(Path(cli_env["SCIM_LOCAL_SECRETS_FILE"]))).secret_values(name)
+
+
+def code_of(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def reveal(opener: SetupLinkDoor, tenant: str, url: str) -> Any:
+    return opener.reveal(
+        tenant, code_of(url), tenant_url=f"{BASE}/scim/v2/{tenant}", token_endpoint=f"{BASE}/oauth2/token"
+    )
+
+
+def test_a_link_reveals_a_fresh_token_once_and_the_previous_keeps_working(
+    cli: Cli, cli_env: dict[str, str], table_storage: TableStorage, tenant: str
+) -> None:
+    first = ok_json(cli("tenant", "create", tenant, "--json"))["secretToken"]
+    minted = ok_json(cli("tenant", "setup-link", tenant, "--expires", "2h", "--json"))
+    assert minted["url"].startswith(f"{BASE}/setup/{tenant}/") and minted["state"] == "ready"
+    code = code_of(minted["url"])
+    assert len(code) == 43
+    # The code is nowhere in storage: the row is keyed by its SHA-256, and no property holds it.
+    rows = list(
+        table_storage.table_client(f"{PREFIX}Tenants").query_entities("PartitionKey eq @pk", parameters={"pk": tenant})
+    )
+    assert {row["RowKey"] for row in rows} == {"tenant", f"setup-link-{link_hash(code)}"}
+    assert all(code not in json.dumps(dict(row), default=str) for row in rows)
+    # The credential exists from now, and nobody saw it: the old token and the new one are both accepted.
+    assert first in accepted(cli_env, secret_name(tenant)) and len(accepted(cli_env, secret_name(tenant))) == 2
+
+    opener = door(cli_env, table_storage)
+    assert opener.open(tenant, code).state is LinkState.READY
+    opened, credentials = reveal(opener, tenant, minted["url"])
+    assert credentials is not None and opened.state is LinkState.REVEALED
+    assert credentials.kind == "token" and credentials.tenant_url == f"{BASE}/scim/v2/{tenant}"
+    assert credentials.secret != first and set(accepted(cli_env, secret_name(tenant))) == {first, credentials.secret}
+
+    again, nothing = reveal(opener, tenant, minted["url"])
+    assert nothing is None and again.state is LinkState.REVEALED
+    listed = ok_json(cli("tenant", "setup-link", tenant, "--list", "--json"))
+    assert [(link["linkId"], link["state"]) for link in listed] == [(minted["linkId"], "revealed")]
+    assert listed[0]["createdBy"].startswith("cli")
+
+
+def test_two_reveals_at_once_give_the_credential_to_one(
+    cli: Cli, cli_env: dict[str, str], table_storage: TableStorage, tenant: str
+) -> None:
+    ok_json(cli("tenant", "create", tenant, "--json"))
+    url = ok_json(cli("tenant", "setup-link", tenant, "--json"))["url"]
+    opener = door(cli_env, table_storage)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: reveal(opener, tenant, url), range(4)))
+    assert sum(1 for _, credentials in results if credentials is not None) == 1
+    assert {opened.state for opened, _ in results} == {LinkState.REVEALED}
+
+
+def test_revoking_an_unrevealed_link_disables_its_credential_and_logs_who(
+    cli: Cli, cli_env: dict[str, str], table_storage: TableStorage, tenant: str
+) -> None:
+    first = ok_json(cli("tenant", "create", tenant, "--json"))["secretToken"]
+    minted = ok_json(cli("tenant", "setup-link", tenant, "--json"))
+    assert len(accepted(cli_env, secret_name(tenant))) == 2
+    revoked = ok_json(cli("tenant", "setup-link", tenant, "--revoke", minted["linkId"], "--json"))
+    assert revoked["revoked"] == [minted["linkId"]]
+    assert accepted(cli_env, secret_name(tenant)) == (first,)  # nobody saw the new one: it is gone, the old stays
+    opener = door(cli_env, table_storage)
+    opened, credentials = reveal(opener, tenant, minted["url"])
+    assert opened.state is LinkState.REVOKED and credentials is None
+    unknown = cli("tenant", "setup-link", tenant, "--revoke", "000000000000")
+    assert unknown.exit_code == 1 and "no unrevoked setup link" in unknown.output
+
+    records = table_storage.activity().page(tenant, limit=20).records
+    events = sorted((r.operation, r.resource_id) for r in records if r.resource_type == "SetupLink")
+    assert events == [("setup-link created", minted["linkId"]), ("setup-link revoked", minted["linkId"])]
+    assert all(r.detail.startswith("by cli") for r in records if r.resource_type == "SetupLink")
+
+
+def test_an_expired_link_reveals_nothing_and_its_unseen_credential_is_swept(
+    cli: Cli, cli_env: dict[str, str], table_storage: TableStorage, tenant: str
+) -> None:
+    first = ok_json(cli("tenant", "create", tenant, "--json"))["secretToken"]
+    minted = ok_json(cli("tenant", "setup-link", tenant, "--expires", "5m", "--json"))
+    later = lambda: datetime.now(UTC) + timedelta(minutes=6)  # noqa: E731 - a clock
+    opened, credentials = reveal(door(cli_env, table_storage, later), tenant, minted["url"])
+    assert opened.state is LinkState.EXPIRED and credentials is None
+    settings = Settings.from_environ(cli_env)
+    tenants = build_tenant_service(settings, table_storage)
+    links = SetupLinks(
+        table_storage,
+        tenants,
+        build_client_service(settings, tenants),
+        LocalSecretStore(Path(cli_env["SCIM_LOCAL_SECRETS_FILE"])),
+        public_base_url=BASE,
+        clock=later,
+    )
+    assert links.sweep(tenant, by="api:test") == 1
+    assert accepted(cli_env, secret_name(tenant)) == (first,)
+    assert [state for _, state in links.links(tenant)] == [LinkState.EXPIRED]
+
+
+def test_a_disabled_tenant_and_a_recreated_one_reveal_nothing(
+    cli: Cli, cli_env: dict[str, str], table_storage: TableStorage, tenant: str
+) -> None:
+    ok_json(cli("tenant", "create", tenant, "--json"))
+    url = ok_json(cli("tenant", "setup-link", tenant, "--json"))["url"]
+    ok_json(cli("tenant", "disable", tenant, "--json"))
+    opener = door(cli_env, table_storage)
+    assert reveal(opener, tenant, url)[0].state is LinkState.TENANT_DISABLED
+    refused = cli("tenant", "setup-link", tenant)
+    assert refused.exit_code == 1 and "disabled" in refused.output
+    ok_json(cli("tenant", "delete", tenant, "--yes", "--json"))
+    ok_json(cli("tenant", "create", tenant, "--json"))
+    assert reveal(opener, tenant, url)[0].state is LinkState.UNKNOWN  # the old link died with the old tenant
+
+
+def test_an_oauth_tenant_link_reveals_the_four_values(
+    cli: Cli, cli_env: dict[str, str], table_storage: TableStorage, tenant: str
+) -> None:
+    created = ok_json(cli("tenant", "create", tenant, "--auth", "oauth", "--json"))
+    minted = ok_json(cli("tenant", "setup-link", tenant, "--json"))
+    assert minted["kind"] == "oauth"
+    _, credentials = reveal(door(cli_env, table_storage), tenant, minted["url"])
+    assert credentials is not None and credentials.kind == "oauth"
+    assert (credentials.tenant_url, credentials.token_endpoint, credentials.client_id) == (
+        f"{BASE}/scim/v2/{tenant}",
+        f"{BASE}/oauth2/token",
+        tenant,
+    )
+    assert set(accepted(cli_env, client_secret_name(tenant))) == {created["clientSecret"], credentials.secret}
+
+
+def test_wrong_codes_and_expiry_values_are_refused(
+    cli: Cli, cli_env: dict[str, str], table_storage: TableStorage, tenant: str
+) -> None:
+    ok_json(cli("tenant", "create", tenant, "--json"))
+    opener = door(cli_env, table_storage)
+    assert opener.open(tenant, "x" * 43).state is LinkState.UNKNOWN
+    assert opener.open(tenant, "short").state is LinkState.UNKNOWN
+    assert opener.open("Not-A-Tenant", "x" * 43).state is LinkState.UNKNOWN
+    for bad in ("0h", "31d", "72", "soon"):
+        result = cli("tenant", "setup-link", tenant, "--expires", bad)
+        assert result.exit_code == 1 and ("--expires" in result.output or "at most" in result.output)
+    assert ok_json(cli("tenant", "setup-link", tenant, "--list", "--json")) == []
