@@ -7,12 +7,14 @@ those triggers (devhost.server), and scim.api.handle dispatches by the row's nam
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from scim.api import discovery
 from scim.api.scim import ScimApi
 from scim.http import Request, Response
+from scim.store import RoundTripCounter, counting
 
 HOST_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 """Every route takes every method at the host, so scim.api, not the host, answers a wrong one (a SCIM 405)."""
@@ -39,11 +41,14 @@ class Route:
 
 
 def _setup_page(api: ScimApi, request: Request) -> Response:
-    """The customer's setup page (scim.api.setup_page), built with the operator pages on first use."""
-    pages = api.operator.setup if api.operator is not None else None
-    if pages is None:
-        return Response(404, b"Not Found", {"Content-Type": "text/plain"})
-    return pages.handle(request)
+    """The customer's setup page (scim.api.setup_page), built with the operator pages on first use; logged like a
+    SCIM request (ids only: the link's code is no route parameter the log line reads)."""
+    started, calls = time.perf_counter(), RoundTripCounter()
+    with counting(calls):
+        pages = api.operator.setup if api.operator is not None else None
+        response = pages.handle(request) if pages is not None else Response(404, b"Not Found", {})
+    ScimApi._log(request, "setup", request.route_params.get("tenant", "-"), response.status, started, calls=calls.count)
+    return response
 
 
 ROUTE_TABLE: tuple[Route, ...] = (

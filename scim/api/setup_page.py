@@ -248,7 +248,7 @@ class SetupPages:
         creates = [
             c
             for c in self.report.changes.read(row.tenant, 0, FIRST_USERS_READ, "Users")
-            if c.operation == "create" and c.time >= since
+            if c.operation == "created" and c.time >= since
         ]
         errors = self.report.activity(row.tenant, errors_only=True, limit=REFUSALS_SHOWN).records
         return Progress(
