@@ -222,7 +222,11 @@ class SetupLinks:
             expires=now + expires,
             created_by=by,
         )
-        row = self._links.create(row)
+        try:
+            row = self._links.create(row)
+        except Exception:
+            self._retire_unseen(row)  # no link holds it: a credential nobody can ever see must not stay valid
+            raise
         self._log.record(row, "created", by, now, f"expires {row.expires:%Y-%m-%d %H:%M} UTC")
         return MintedLink(row, self.url(tenant_id, code))
 

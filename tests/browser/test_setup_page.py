@@ -228,3 +228,63 @@ def test_a_cross_site_post_is_refused(links: Links, page: Any) -> None:
     assert posted.status == 403
     response = page.goto(url)
     assert response.status == 200 and page.locator("#reveal").count() == 1  # nothing was used up
+
+
+def test_an_oauth_tenant_gets_the_four_values_in_entras_order(links: Links, page: Any) -> None:
+    tenant = f"setup-oauth-{uuid.uuid4().hex[:6]}"
+    links.site.tenants.create(tenant, max_active_users=None, with_token=False)  # as `tenant create --auth oauth`
+    build_client_service(links.site.api.settings, links.site.tenants).add_client(tenant)
+    url = links.mint(tenant)
+    page.goto(url)
+    assert text(page, "#step-credentials h2") == "Paste the four values under Admin Credentials"
+    assert "OAuth2 client credentials grant" in text(page, "#step-credentials")
+    assert "no limit on active users" in text(page, "#license")
+    page.locator("#reveal").click()
+    page.wait_for_selector("#client-secret")
+    shown = [page.locator(".value .label").nth(n).inner_text() for n in range(4)]
+    assert shown == ["Tenant URL", "OAuth token endpoint", "Client identifier", "Client secret"]
+    assert text(page, "#token-endpoint") == "http://127.0.0.1:7071/oauth2/token" and text(page, "#client-id") == tenant
+    secret = text(page, "#client-secret")
+    assert len(secret) == 43
+    token = httpx.post(
+        f"{links.site.url}/oauth2/token",
+        data={"grant_type": "client_credentials", "client_id": tenant, "client_secret": secret},
+        timeout=10,
+    )
+    assert token.status_code == 200 and token.json()["token_type"].lower() == "bearer"
+    readable(page)
+    shot(page, "oauth-revealed")
+
+
+def contrast(page: Any, selector: str) -> float:
+    """WCAG contrast ratio of an element's text colour on its (or the page's) background."""
+    return float(
+        page.evaluate(
+            """(sel) => {
+              const e = document.querySelector(sel);
+              const rgb = (c) => c.match(/[0-9.]+/g).slice(0, 3).map(Number);
+              let bg = getComputedStyle(e).backgroundColor;
+              for (let p = e; p && /rgba\\(0, 0, 0, 0\\)|transparent/.test(bg); p = p.parentElement)
+                bg = getComputedStyle(p).backgroundColor;
+              if (/rgba\\(0, 0, 0, 0\\)|transparent/.test(bg)) bg = 'rgb(255, 255, 255)';
+              const lum = (c) => rgb(c).map(v => v / 255)
+                .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+                .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+              const [a, b] = [lum(getComputedStyle(e).color), lum(bg)].sort((x, y) => y - x);
+              return (a + 0.05) / (b + 0.05);
+            }""",
+            selector,
+        )
+    )
+
+
+def test_text_and_controls_keep_aa_contrast(links: Links, page: Any) -> None:
+    tenant = links.tenant("setup-contrast")
+    page.goto(links.mint(tenant))
+    for selector in ("body", "#step-app p", "#reveal", "#tenant-url", "header"):
+        assert contrast(page, selector) >= 4.5, selector
+    page.locator("#reveal").click()
+    page.wait_for_selector("#secret-token")
+    page.locator("#continue").click()
+    for selector in ("#check-connection .wait", "#check-first-user .wait", "#check-again", "#watch-on"):
+        assert contrast(page, selector) >= 4.5, selector

@@ -4,17 +4,23 @@ revoked, expired, and recorded in the tenant's activity log."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from click.testing import CliRunner, Result
 
 from devhost.azurite import Azurite
+from scim.api.routes import ROUTE_TABLE
+from scim.api.setup_page import SetupPages
 from scim.cli import main
+from scim.http import Request
+from scim.platform.activity_report import build_activity_report
 from scim.platform.setup_links import LinkState, SetupLinkDoor, SetupLinks, link_hash
 from scim.secrets import CachedSecretSource, LocalSecretStore, client_secret_name, secret_name
 from scim.settings import Settings
@@ -209,3 +215,65 @@ def test_wrong_codes_and_expiry_values_are_refused(
         result = cli("tenant", "setup-link", tenant, "--expires", bad)
         assert result.exit_code == 1 and ("--expires" in result.output or "at most" in result.output)
     assert ok_json(cli("tenant", "setup-link", tenant, "--list", "--json")) == []
+
+
+def test_the_service_records_an_api_caller_and_the_activity_view_shows_the_events(
+    cli: Cli, cli_env: dict[str, str], table_storage: TableStorage, tenant: str
+) -> None:
+    """The management API's door: the same service, the caller's name in the activity log."""
+    ok_json(cli("tenant", "create", tenant, "--json"))
+    settings = Settings.from_environ(cli_env)
+    tenants = build_tenant_service(settings, table_storage)
+    links = SetupLinks(
+        table_storage,
+        tenants,
+        build_client_service(settings, tenants),
+        LocalSecretStore(Path(cli_env["SCIM_LOCAL_SECRETS_FILE"])),
+        public_base_url=BASE,
+    )
+    minted = links.mint(tenant, by="api:provisioning-portal", expires=timedelta(hours=1))
+    reveal(door(cli_env, table_storage), tenant, minted.url)
+    assert [row.link_id for row in links.revoke(tenant, minted.row.link_id, by="api:provisioning-portal")] == [
+        minted.row.link_id
+    ]
+    shown = ok_json(cli("tenant", "activity", tenant, "--json"))
+    events = {(r["operation"], r["detail"].split(";")[0]) for r in shown["records"] if r["resourceType"] == "SetupLink"}
+    assert events == {
+        ("setup-link created", "by api:provisioning-portal"),
+        ("setup-link opened", "by the setup page"),
+        ("setup-link revoked", "by api:provisioning-portal"),
+    }
+
+
+def test_the_route_answers_get_and_post_only_and_never_logs_the_code(
+    cli: Cli, cli_env: dict[str, str], table_storage: TableStorage, tenant: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    ok_json(cli("tenant", "create", tenant, "--json"))
+    url = ok_json(cli("tenant", "setup-link", tenant, "--json"))["url"]
+    code = code_of(url)
+    pages = SetupPages(door(cli_env, table_storage), build_activity_report(table_storage), public_base_url=BASE)
+    api = SimpleNamespace(operator=SimpleNamespace(setup=pages))
+    route = next(r for r in ROUTE_TABLE if r.name == "setup")
+    assert route.handler is not None
+
+    def send(method: str, **headers: str) -> Any:
+        request = Request.build(method, url, route_params={"tenant": tenant, "code": code}, headers=headers)
+        return route.handler(cast(Any, api), request)
+
+    with caplog.at_level(logging.INFO):
+        assert send("GET").status == 200
+        assert send("HEAD").status == 200
+        put = send("PUT")
+        assert put.status == 405 and put.headers["Allow"] == "GET, HEAD, POST"
+        assert send("POST", **{"Sec-Fetch-Site": "cross-site"}).status == 403
+        revealed = send("POST", **{"Sec-Fetch-Site": "same-origin"})
+    assert revealed.status == 200 and b'id="secret-token"' in revealed.body
+    assert all(code not in record.getMessage() for record in caplog.records)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith('{"event"')]
+    assert [(line["operation"], line["status"]) for line in lines] == [
+        ("setup", 200),
+        ("setup", 200),
+        ("setup", 405),
+        ("setup", 403),
+        ("setup", 200),
+    ]
