@@ -77,7 +77,8 @@ def setup_link(  # noqa: PLR0917 - click passes every option as an argument
 
     The credential is made now, like rotate-token: the previous one keeps working until you retire it. The link
     holds no credential and is stored hashed; a link that expires or is revoked unrevealed has its credential
-    disabled (by the next setup-link command for the tenant, or by --revoke).
+    disabled (by the next setup-link command for the tenant, or by --revoke). A new link replaces one nobody
+    has opened yet.
     """
     if listing and revoke:
         raise click.UsageError("give --list or --revoke, not both")

@@ -198,6 +198,9 @@ class SetupLinks:
         if not tenant.enabled:
             raise TenantTokenStateError(f"tenant {tenant_id} is disabled: `scim-admin tenant enable {tenant_id}` first")
         self.sweep(tenant_id, by=by)
+        # A new link replaces one not yet revealed: its unseen credential goes, so the two-valid rule of
+        # rotation is never blocked by a link nobody opened (and nobody is told to retire the wrong token).
+        self._revoke(tenant, [row for row, state in self.links(tenant_id) if state is LinkState.READY], by, "replaced")
         if kind is None:
             has_token = any(v.usable_at(self.clock()) for v in self._tenants.token_versions(tenant_id))
             kind = OAUTH if self._clients.client_secret_versions(tenant_id) and not has_token else TOKEN
@@ -240,33 +243,37 @@ class SetupLinks:
         """Revoke one link (by its id) or every open one ('all'); the links revoked. A credential nobody
         revealed is disabled with it."""
         tenant = self._tenants.get(tenant_id)
-        now = self.clock()
         chosen = [
             row
             for row in self._links.list(tenant_id)
-            if row.revoked is None and (link_id == "all" or hmac.compare_digest(row.link_id, link_id))
+            if row.revoked is None and (link_id == "all" or hmac.compare_digest(row.link_id.encode(), link_id.encode()))
         ]
         if not chosen and link_id != "all":
             raise ValueError(f"tenant {tenant_id} has no unrevoked setup link {link_id!r}; --list shows them")
+        return self._revoke(tenant, chosen, by)
+
+    def _revoke(self, tenant: TenantRow, rows: list[SetupLinkRow], by: str, why: str = "") -> list[SetupLinkRow]:
+        now = self.clock()
         revoked = []
-        for row in chosen:
+        for row in rows:
             if state_of(row, tenant, now) is LinkState.UNKNOWN:
                 continue
             done = self._links.update(replace(row, revoked=now, revoked_by=by))
             if row.revealed is None:
                 self._retire_unseen(done)
-            self._log.record(done, "revoked", by, now)
+            self._log.record(done, "revoked", by, now, why)
             revoked.append(done)
         return revoked
 
     def sweep(self, tenant_id: str, *, by: str) -> int:
         """Disable the credentials of links that expired unrevealed (nobody saw them); the number disabled."""
         now = self.clock()
-        return sum(
-            self._retire_unseen(row)
-            for row in self._links.list(tenant_id)
-            if row.revealed is None and row.revoked is None and now >= row.expires
-        )
+        retired = 0
+        for row in self._links.list(tenant_id):
+            if row.revealed is None and row.revoked is None and now >= row.expires and self._retire_unseen(row):
+                self._log.record(row, "expired", by, now, "its unrevealed credential disabled")
+                retired += 1
+        return retired
 
     def _retire_unseen(self, row: SetupLinkRow) -> int:
         held = [v for v in self._secrets.versions(row.secret_name) if v.version == row.secret_version and v.enabled]

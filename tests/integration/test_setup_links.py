@@ -277,3 +277,21 @@ def test_the_route_answers_get_and_post_only_and_never_logs_the_code(
         ("setup", 403),
         ("setup", 200),
     ]
+
+
+def test_a_new_link_replaces_one_nobody_opened(
+    cli: Cli, cli_env: dict[str, str], table_storage: TableStorage, tenant: str
+) -> None:
+    first = ok_json(cli("tenant", "create", tenant, "--json"))["secretToken"]
+    old = ok_json(cli("tenant", "setup-link", tenant, "--json"))
+    new = ok_json(cli("tenant", "setup-link", tenant, "--json"))  # not refused by the two-valid-tokens rule
+    states = {
+        link["linkId"]: link["state"] for link in ok_json(cli("tenant", "setup-link", tenant, "--list", "--json"))
+    }
+    assert states == {old["linkId"]: "revoked", new["linkId"]: "ready"}
+    opener = door(cli_env, table_storage)
+    assert reveal(opener, tenant, old["url"])[0].state is LinkState.REVOKED
+    _, credentials = reveal(opener, tenant, new["url"])
+    assert credentials is not None and set(accepted(cli_env, secret_name(tenant))) == {first, credentials.secret}
+    odd = cli("tenant", "setup-link", tenant, "--revoke", "é-not-an-id")
+    assert odd.exit_code == 1 and "no unrevoked setup link" in odd.output
