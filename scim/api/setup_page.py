@@ -219,8 +219,16 @@ class SetupPages:
     ) -> Response:
         assert opened.row is not None and opened.tenant is not None
         row, tenant = opened.row, opened.tenant
-        status = self.report.status(row.tenant)
-        progress = self._progress(row, status) if row.revealed is not None else None
+        status: TenantStatus | None = None
+        progress: Progress | None = None
+        try:
+            status = self.report.status(row.tenant)
+            progress = self._progress(row, status) if row.revealed is not None else None
+        except StorageUnavailableError:
+            if revealed is None:
+                raise
+            # The link is used up now: its one answer must carry the credential, with or without the figures.
+            log.warning("setup page: figures unavailable at the reveal for tenant=%s", log_safe(row.tenant))
         path = urlsplit(request.url).path
         return self._page(
             200,

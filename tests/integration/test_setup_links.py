@@ -24,7 +24,7 @@ from scim.platform.activity_report import build_activity_report
 from scim.platform.setup_links import LinkState, SetupLinkDoor, SetupLinks, link_hash
 from scim.secrets import CachedSecretSource, LocalSecretStore, client_secret_name, secret_name
 from scim.settings import Settings
-from scim.store import TableStorage
+from scim.store import StorageUnavailableError, TableStorage
 from scim.wiring import build_client_service, build_tenant_service
 
 PREFIX = "setuplinks"
@@ -295,3 +295,23 @@ def test_a_new_link_replaces_one_nobody_opened(
     assert credentials is not None and set(accepted(cli_env, secret_name(tenant))) == {first, credentials.secret}
     odd = cli("tenant", "setup-link", tenant, "--revoke", "é-not-an-id")
     assert odd.exit_code == 1 and "no unrevoked setup link" in odd.output
+
+
+class DownReport:
+    """The activity figures' storage not answering."""
+
+    def status(self, tenant: str) -> Any:
+        raise StorageUnavailableError("Table Storage answered 503")
+
+
+def test_the_reveal_shows_the_credential_even_when_the_figures_cannot_be_read(
+    cli: Cli, cli_env: dict[str, str], table_storage: TableStorage, tenant: str
+) -> None:
+    ok_json(cli("tenant", "create", tenant, "--json"))
+    url = ok_json(cli("tenant", "setup-link", tenant, "--json"))["url"]
+    pages = SetupPages(door(cli_env, table_storage), cast(Any, DownReport()), public_base_url=BASE)
+    params = {"tenant": tenant, "code": code_of(url)}
+    shown = pages.handle(Request.build("GET", url, route_params=params))
+    assert shown.status == 503 and b"Nothing was used up" in shown.body
+    revealed = pages.handle(Request.build("POST", url, route_params=params, headers={"Origin": BASE}))
+    assert revealed.status == 200 and b'id="secret-token"' in revealed.body and b'id="license"' not in revealed.body
