@@ -48,6 +48,7 @@ def test_routes_are_the_scim_routes() -> None:
         "api/scim/{*path}",
         "operator",
         "operator/{*path}",
+        "setup/{tenant}/{code}",
     }
 
 
@@ -75,6 +76,7 @@ def test_every_route_has_a_handler_and_the_catch_all_is_last() -> None:
         "oauth_token",
         "unknown",
         "api_prefix",
+        "setup",
     }
 
 
