@@ -288,3 +288,28 @@ def test_text_and_controls_keep_aa_contrast(links: Links, page: Any) -> None:
     page.locator("#continue").click()
     for selector in ("#check-connection .wait", "#check-first-user .wait", "#check-again", "#watch-on"):
         assert contrast(page, selector) >= 4.5, selector
+
+
+def test_the_operator_sees_the_links_life_in_the_tenants_activity(links: Links, page: Any, operator: Any) -> None:
+    tenant = links.tenant("setup-audit")
+    url = links.mint(tenant)
+    page.goto(url)
+    page.locator("#reveal").click()
+    page.wait_for_selector("#secret-token")
+    links.service.revoke(tenant, "all", by="api:partner-portal")
+    operator.set_viewport_size({"width": page.width, "height": 900})
+    operator.width = page.width
+    assert operator.goto(f"{links.site.url}/operator/tenants/{tenant}/activity").status == 200
+    rows = operator.locator("#activity tr.record")
+    seen = {
+        (rows.nth(n).locator("td").nth(1).inner_text(), rows.nth(n).locator("td").nth(2).inner_text())
+        for n in range(rows.count())
+    }
+    assert {
+        ("setup-link created", "SetupLink"),
+        ("setup-link opened", "SetupLink"),
+        ("setup-link revoked", "SetupLink"),
+    } <= seen
+    details = " ".join(operator.locator("#activity .detail").all_inner_texts())
+    assert "by cli:test" in details and "by the setup page" in details and "by api:partner-portal" in details
+    shot(operator, "operator-activity")
