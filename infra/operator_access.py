@@ -91,6 +91,14 @@ OPERATOR_NEEDS: dict[str, Needs] = {
     "tenant rotate-client-secret": _TOKENS_WRITE,
     "tenant retire-client-secret": _TOKENS_DISABLE,
     "tenant remove-client": _TOKENS_DISABLE,
+    # mints a credential like rotate-token / rotate-client-secret (reads the new value back to find its version),
+    # writes the link row in the tenant's partition and its activity record; --revoke and expired links disable
+    # a credential nobody revealed; the tenant row is rewritten so workers drop cached secrets
+    "tenant setup-link": {
+        "Tenants": (READ, ADD, UPDATE),
+        "Activity": (ADD, UPDATE),
+        VAULT: (LIST, GET, SET, ENABLE),
+    },
     "oauth show": {VAULT: (LIST,)},
     "oauth rotate-signing-key": {VAULT: (LIST, SET)},
     "oauth retire-signing-key": {VAULT: (LIST, ENABLE)},

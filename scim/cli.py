@@ -17,7 +17,7 @@ import sys
 
 import click
 
-from scim import cli_activity, cli_attributes, cli_oauth, cli_tenant, cli_transfer
+from scim import cli_activity, cli_attributes, cli_oauth, cli_setup_link, cli_tenant, cli_transfer
 
 __all__ = ["main", "run"]
 
@@ -42,6 +42,7 @@ for _command in (
     *cli_oauth.TENANT_COMMANDS,
     *cli_activity.TENANT_COMMANDS,
     *cli_attributes.COMMANDS,
+    cli_setup_link.setup_link,
 ):
     tenant.add_command(_command)
 for _command in (cli_oauth.oauth, cli_activity.operator_key, cli_transfer.export, cli_transfer.import_):

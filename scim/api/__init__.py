@@ -136,14 +136,23 @@ def build_operator_pages(
     """
     from scim.api.admin import AdminApi, OperatorCredential, TableTenantCatalog
     from scim.api.admin_view import state_reader
+    from scim.api.setup_page import build_setup_pages
     from scim.platform.activity_report import build_activity_report
 
     catalog = TableTenantCatalog(TenantTable(accounts.primary), directory)
     report = build_activity_report(accounts, catalog.active_limit, lambda tenant: _account_of(directory, tenant))
     name = settings.operator_secret_name
     credential = OperatorCredential(lambda refresh: secrets.secret_values(name, refresh=refresh))
-    state = state_reader(directory, build_secret_store(settings), settings.public_base_url)
-    return AdminApi(report, catalog, credential, is_tenant_id, state=state)
+    store = build_secret_store(settings)
+    state = state_reader(directory, store, settings.public_base_url)
+    setup = build_setup_pages(
+        settings,
+        accounts.primary,
+        store,
+        report,
+        activity_of=lambda tenant: accounts.get(_account_of(directory, tenant)).activity(),
+    )
+    return AdminApi(report, catalog, credential, is_tenant_id, state=state, setup=setup)
 
 
 def build_authenticator(

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -31,6 +31,9 @@ from scim.platform.hints import hint
 from scim.platform.tenants import TenantDirectory
 from scim.protocol.text import log_safe
 from scim.store import MAX_ACTIVITY_PAGE, StorageUnavailableError, TenantTable
+
+if TYPE_CHECKING:
+    from scim.api.setup_page import SetupPages
 
 log = logging.getLogger("scim.admin")
 
@@ -150,7 +153,10 @@ class AdminApi:
         is_tenant_id: Callable[[str], bool],
         *,
         state: Callable[[str, str], TenantState | None] | None = None,
+        setup: SetupPages | None = None,
     ) -> None:
+        self.setup = setup
+        """The customer's setup page (scim.api.setup_page), built with these pages: it shares their report."""
         self._state = state
         """(tenant, request origin) -> the tenant's record and credentials for the tenant page."""
         self.report = report

@@ -7,12 +7,14 @@ those triggers (devhost.server), and scim.api.handle dispatches by the row's nam
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from scim.api import bulk, discovery
 from scim.api.scim import ScimApi
 from scim.http import Request, Response
+from scim.store import RoundTripCounter, counting
 
 HOST_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 """Every route takes every method at the host, so scim.api, not the host, answers a wrong one (a SCIM 405)."""
@@ -38,6 +40,17 @@ class Route:
         return self.handler is None
 
 
+def _setup_page(api: ScimApi, request: Request) -> Response:
+    """The customer's setup page (scim.api.setup_page), built with the operator pages on first use; logged like a
+    SCIM request (ids only: the link's code is no route parameter the log line reads)."""
+    started, calls = time.perf_counter(), RoundTripCounter()
+    with counting(calls):
+        pages = api.operator.setup if api.operator is not None else None
+        response = pages.handle(request) if pages is not None else Response(404, b"Not Found", {})
+    ScimApi._log(request, "setup", request.route_params.get("tenant", "-"), response.status, started, calls=calls.count)
+    return response
+
+
 ROUTE_TABLE: tuple[Route, ...] = (
     Route("users", "scim/v2/{tenant}/Users", ScimApi.users_collection),
     Route("users_search", "scim/v2/{tenant}/Users/.search", ScimApi.users_search),
@@ -61,6 +74,8 @@ ROUTE_TABLE: tuple[Route, ...] = (
     Route("operator_pages", "operator/{*path}", None),
     # The platform's management API (scim.manage): Entra access tokens, problem details, its own OpenAPI document.
     Route("manage", "manage/v1/{*path}", ScimApi.manage_route),
+    # The customer's admin's one-time setup page (issue #27): no credential, the link's code is the key.
+    Route("setup", "setup/{tenant}/{code}", _setup_page),
     # The usual Functions prefix, which this app does not use (host.json routePrefix ""): a SCIM 404 that says so.
     Route("api_prefix", "api/scim/{*path}", ScimApi.api_prefix_route),
     # The catch-all stays last: anything no route above matches gets a SCIM 404.

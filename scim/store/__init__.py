@@ -52,6 +52,7 @@ from scim.store.rows import (
     UniqueValueTakenError,
     VersionMismatchError,
 )
+from scim.store.setup_links import SetupLinkRow, SetupLinkTable
 from scim.store.tables import ResourceTable
 from scim.store.tenant_schema import TenantSchemaRow, TenantSchemaTable
 from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
@@ -94,6 +95,8 @@ __all__ = [
     "ResourceTable",
     "RetryBudget",
     "RoundTripCounter",
+    "SetupLinkRow",
+    "SetupLinkTable",
     "StorageAccessDeniedError",
     "StorageUnavailableError",
     "StoredResource",

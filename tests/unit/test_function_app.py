@@ -51,6 +51,7 @@ def test_routes_are_the_scim_routes() -> None:
         "operator",
         "operator/{*path}",
         "manage/v1/{*path}",
+        "setup/{tenant}/{code}",
     }
 
 
@@ -81,6 +82,7 @@ def test_every_route_has_a_handler_and_the_catch_all_is_last() -> None:
         "unknown",
         "api_prefix",
         "manage",
+        "setup",
     }
 
 
