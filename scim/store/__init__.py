@@ -30,7 +30,10 @@ from scim.store.keys import (
     record_key,
     resource_id_of,
     resource_key,
+    user_entry_key,
+    user_entry_of,
 )
+from scim.store.membership import ADDS_PER_TRANSACTION as MEMBER_ADDS_PER_TRANSACTION
 from scim.store.membership import PAIRS_PER_TRANSACTION as MEMBER_PAIRS_PER_TRANSACTION
 from scim.store.membership import GroupGoneError, Memberships
 from scim.store.memory import MemoryStorage
@@ -50,15 +53,19 @@ from scim.store.rows import (
 from scim.store.tables import ResourceTable
 from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
 from scim.store.transfer import EncodedRow, PartitionTransfer
+from scim.store.user_entries import ORPHAN_GRACE as USER_ENTRY_ORPHAN_GRACE
+from scim.store.user_entries import MemberNotUserError, UserEntries
 
 __all__ = [
     "COUNTER_ROW_KEY",
     "MAX_ACTIVITY_PAGE",
     "MAX_DOCUMENT_CHARS",
     "MAX_MESSAGE_BYTES",
+    "MEMBER_ADDS_PER_TRANSACTION",
     "MEMBER_PAIRS_PER_TRANSACTION",
     "POINT_READ_THREADS",
     "SCAN_PAGE_CHARS",
+    "USER_ENTRY_ORPHAN_GRACE",
     "ActiveLimitReachedError",
     "ActivityPage",
     "ActivityRecord",
@@ -73,6 +80,7 @@ __all__ = [
     "GroupGoneError",
     "IndexEntry",
     "LoadedResource",
+    "MemberNotUserError",
     "Memberships",
     "MemoryStorage",
     "PartitionTransfer",
@@ -89,6 +97,7 @@ __all__ = [
     "TenantTable",
     "TrafficBucket",
     "UniqueValueTakenError",
+    "UserEntries",
     "VersionMismatchError",
     "Watermark",
     "activity_key",
@@ -113,4 +122,6 @@ __all__ = [
     "resource_id_of",
     "resource_key",
     "start_counting",
+    "user_entry_key",
+    "user_entry_of",
 ]

@@ -5,6 +5,7 @@ A tenant's partition of a resource table (Users, Groups):
 - ``i|<attribute>|<sha256>``          a unique index row; ``i|<attribute>|<sha256>|<id>`` a non-unique one
 - ``m|<group id>|<user id>``          a membership (Groups table), with its reverse ``u|<user id>|<group id>``
 - ``c|count``                         the counter row: counts and the change sequence
+- ``x|<user id>``                     a user of the tenant (Groups table): membership writes condition on it
 - ``o|<seq, 12 digits>``              a change record
 
 Index rows are keyed by a hash of the normalised value, never the raw value: userName may hold ``#`` (B2B
@@ -27,6 +28,7 @@ RESOURCE_END = "r}"
 INDEX_PREFIX = "i|"
 MEMBER_PREFIX = "m|"
 MEMBER_OF_PREFIX = "u|"
+USER_ENTRY_PREFIX = "x|"
 COUNTER_ROW_KEY = "c|count"
 RECORD_PREFIX = "o|"
 RECORD_END = "o}"
@@ -93,6 +95,16 @@ def membership_of(row_key: str) -> tuple[bool, str, str] | None:
     if row_key.startswith(MEMBER_OF_PREFIX):
         return False, parts[2], parts[1]
     return None
+
+
+def user_entry_key(user_id: str) -> str:
+    """A user's row in the Groups partition's member index (scim.store.membership)."""
+    return f"{USER_ENTRY_PREFIX}{user_id}"
+
+
+def user_entry_of(row_key: str) -> str | None:
+    """The user id a member-index row's key holds; None for any other row."""
+    return row_key[len(USER_ENTRY_PREFIX) :] if row_key.startswith(USER_ENTRY_PREFIX) else None
 
 
 def is_counter_key(row_key: str) -> bool:
