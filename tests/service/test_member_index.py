@@ -132,12 +132,13 @@ def test_users_stored_before_the_index_join_it_on_their_first_membership(
 ) -> None:
     legacy = UserService(storage.resources("Users"))  # writes no index entry, as the code before it did
     ids = [
-        str(legacy.create(tenant, {"schemas": [USER], "userName": f"old{n}@c.com", "emails": [{"value": "a@c.com"}]}).id)
+        str(legacy.create(tenant, {"schemas": [USER], "userName": f"old{n}@c.com", "emails": [{"value": "a@c"}]}).id)
         for n in range(40)
     ]
     assert entries(storage, tenant) == set()
-    one, many = groups.create(tenant, {"schemas": [GROUP], "displayName": "One"}), groups.create(
-        tenant, {"schemas": [GROUP], "displayName": "Many"}
+    one, many = (
+        groups.create(tenant, {"schemas": [GROUP], "displayName": "One"}),
+        groups.create(tenant, {"schemas": [GROUP], "displayName": "Many"}),
     )
     groups.patch(tenant, str(one.id), add_members(ids[:1]), answer=False)
     groups.patch(tenant, str(many.id), add_members(ids), answer=False)
