@@ -4,6 +4,7 @@ index and the Users table in step."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from scim2_models import InvalidValueException
 
 from scim.platform.invariants import check_tenant
 from scim.resources.groups import GroupService
+from scim.resources.member_index import repair_member_index
 from scim.resources.users import UserService
 from scim.store import TableStorage, user_entry_of
 
@@ -145,3 +147,32 @@ def test_users_stored_before_the_index_join_it_on_their_first_membership(
     assert entries(storage, tenant) == set(ids)
     assert sorted(members(groups, tenant, str(many.id))) == sorted(ids)
     assert check_tenant(storage, tenant).ok
+
+
+def test_the_checker_finds_and_the_repair_fixes_what_a_crash_leaves(
+    storage: TableStorage, users: UserService, groups: GroupService, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (alice,) = make_users(users, tenant, 1)
+    legacy = UserService(storage.resources("Users"))  # no entry: a user stored before the index
+    old = str(legacy.create(tenant, {"schemas": [USER], "userName": "old@c.com", "emails": [{"value": "o@c"}]}).id)
+    group = groups.create(tenant, {"schemas": [GROUP], "displayName": "G", "members": [{"value": alice}]})
+    gid = str(group.id)
+    rows = groups.memberships
+    ghost, stray = "e" * 32, "d" * 32
+    rows.users.register(tenant, [ghost])  # a create that stopped after its entry: no user row
+    rows.add(tenant, gid, [ghost], datetime.now(UTC))
+    rows.load(tenant, gid, [stray], datetime.now(UTC))  # a membership written unchecked, of no user
+    report = check_tenant(storage, tenant)
+    problems = {(v.row_key, v.problem) for v in report.violations}
+    assert any(ghost in key and "not a user" in problem for key, problem in problems)
+    assert any(stray in key and "does not exist" in problem for key, problem in problems)
+    assert report.unindexed_users == 1
+
+    monkeypatch.setattr("scim.resources.member_index.USER_ENTRY_ORPHAN_GRACE", timedelta(0))
+    repaired = repair_member_index(storage.resources("Users"), rows, tenant)
+    assert repaired.resources == 2 and repaired.moved == 3
+    after = check_tenant(storage, tenant)
+    assert after.ok and after.unindexed_users == 0
+    assert entries(storage, tenant) == {alice, old}
+    assert members(groups, tenant, gid) == [alice]
+    assert repair_member_index(storage.resources("Users"), rows, tenant).moved == 0  # nothing left to do
