@@ -11,10 +11,11 @@ entity-group transaction):
 - the counter row equals the counted resources: Total, and Active for users (a missing row is allowed: the
   store counts by a scan until the first write creates it);
 - every membership is whole (its member row has its reverse row and the reverse) and both its ends exist;
-- every member-index entry (scim.store.user_entries) is a user's: an entry without its user would let a
-  membership name an id that is not a user. A user without an entry is allowed (a user stored before the index,
-  or whose delete stopped after its first step): it joins the index on its first membership; such users are
-  counted apart, and `scim-admin tenant reindex` enters them.
+- the member index (scim.store.user_entries) may differ from the users in two ways only, both counted apart
+  and put right by `scim-admin tenant reindex`: a user without an entry (stored before the index, or whose
+  delete stopped after its first step; it joins the index on its first membership), and an entry without its
+  user (a create that failed after its first step, for an id no client was given). A membership of such an
+  id is a violation like any membership of a non-user.
 
 Multi-step operations (a user's delete leaves its groups first; a group's delete, create or large member
 change runs in batches of 49) stop between steps in states that satisfy all of the above: a group with
@@ -41,7 +42,6 @@ from scim.store import (
     membership_of,
     resource_id_of,
     resource_key,
-    user_entry_key,
     user_entry_of,
 )
 
@@ -65,6 +65,8 @@ class CheckReport:
     """Unique name rows still under the legacy key: consistent, found by look-ups, moved by a reindex."""
     unindexed_users: int = 0
     """Users without a member-index entry: consistent, entered on their first membership or by a reindex."""
+    orphan_entries: int = 0
+    """Member-index entries without their user (a failed create's): harmless, removed by a reindex."""
     violations: list[Violation] = field(default_factory=list)
 
     @property
@@ -80,6 +82,7 @@ class CheckReport:
             "memberships": self.memberships,
             "legacyIndexRows": self.legacy_index_rows,
             "unindexedUsers": self.unindexed_users,
+            "orphanEntries": self.orphan_entries,
             "violations": [{"table": v.table, "rowKey": v.row_key, "problem": v.problem} for v in self.violations],
         }
 
@@ -228,19 +231,15 @@ def check_tenant(storage: TableStorage, tenant: str) -> CheckReport:
     user_ids = _resource_ids(users)
     group_ids = _resource_ids(groups)
     member_problems, report.memberships = check_memberships(groups, group_ids, user_ids)
-    entry_problems, report.unindexed_users = check_user_entries(groups, user_ids)
-    report.violations = user_problems + group_problems + member_problems + entry_problems
+    report.unindexed_users, report.orphan_entries = count_user_entries(groups, user_ids)
+    report.violations = user_problems + group_problems + member_problems
     return report
 
 
-def check_user_entries(group_rows: Iterable[Mapping[str, Any]], user_ids: set[str]) -> tuple[list[Violation], int]:
-    """Every member-index entry names a user; how many users have none."""
+def count_user_entries(group_rows: Iterable[Mapping[str, Any]], user_ids: set[str]) -> tuple[int, int]:
+    """Users without a member-index entry, and entries without their user."""
     entered = {uid for row in group_rows if (uid := user_entry_of(str(row["RowKey"]))) is not None}
-    problems = [
-        Violation("Groups", user_entry_key(uid), f"member-index entry of {uid}, which is not a user")
-        for uid in sorted(entered - user_ids)
-    ]
-    return problems, len(user_ids - entered)
+    return len(user_ids - entered), len(entered - user_ids)
 
 
 def _resource_ids(rows: Iterable[Mapping[str, Any]]) -> set[str]:
