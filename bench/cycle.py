@@ -122,9 +122,19 @@ class Cycle:
         """``one`` for each item, on ``clients`` threads; the phase's wall time and the process's CPU time."""
         started, cpu, calls = time.perf_counter(), time.process_time(), self.storage.round_trips.count
 
+        done = [0]
+        step = max(1, len(work) // 10)
+
         def each(item: Any) -> Any:
             self.local.phase = kind
-            return one(item)
+            result = one(item)
+            with self.lock:
+                done[0] += 1
+                if done[0] % step == 0 and len(work) >= 1_000:  # a line per tenth of a long phase
+                    print(
+                        f"  {kind}: {done[0]:,} of {len(work):,} in {time.perf_counter() - started:.0f} s", flush=True
+                    )
+            return result
 
         if self.clients == 1:
             results = [each(item) for item in work]
