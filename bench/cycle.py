@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from scim.platform.invariants import check_tenant
 from scim.store import MemoryStorage, TableStorage
@@ -36,6 +36,12 @@ from tests.entra_cycle import GROUP, PATCH, Client, in_process_api, user_body
 
 MEMBERS_PER_PATCH = 100
 TENANT = "cycle"
+RETRIES = 6
+T = TypeVar("T")
+
+
+class _Retry(Exception):
+    """An answer Entra sends again (429, 5xx)."""
 
 
 @dataclass
@@ -104,7 +110,7 @@ class Cycle:
         client: Client = self.local.client
         return client
 
-    def call(self, kind: str, *args: Any, **kwargs: Any) -> tuple[int, Any]:
+    def call(self, kind: str, *args: Any, ok: tuple[int, ...] = (), **kwargs: Any) -> tuple[int, Any]:
         before = self.storage.round_trips.count
         cpu = time.thread_time()
         status, body = self.client().call(*args, **kwargs)
@@ -114,9 +120,21 @@ class Cycle:
         with self.lock:
             self.requests[kind].add(status, calls, cpu)
             self.phases[self.local.phase].requests += 1
-        if status >= 300:
+        if status >= 300 and status not in ok:
+            if status == 429 or status >= 500:
+                raise _Retry(status)
             raise RuntimeError(f"{kind}: {status} {body}")
         return status, body
+
+    @staticmethod
+    def entra(action: Callable[[], T]) -> T:
+        """Entra's retry: an answer of 429 or 5xx is sent again after a pause (RETRIES times at most)."""
+        for attempt in range(RETRIES):
+            try:
+                return action()
+            except _Retry:
+                time.sleep(0.1 * (attempt + 1))
+        return action()
 
     def run(self, kind: str, work: Sequence[Any], one: Callable[[Any], Any]) -> list[Any]:
         """``one`` for each item, on ``clients`` threads; the phase's wall time and the process's CPU time."""
@@ -148,20 +166,30 @@ class Cycle:
         return results
 
     def user(self, n: int) -> str:
+        return self.entra(lambda: self._user(n))
+
+    def _user(self, n: int) -> str:
+        """Entra's match, then create; a create answered 409 after a lost answer is matched again."""
         body = user_body(n, "c")
         query = {"filter": f'userName eq "{body["userName"]}"'}
         _, found = self.call("user filter (no match)", "users_collection", "GET", query=query)
-        assert not found["Resources"], "a fresh tenant"
-        _, created = self.call("POST /Users", "users_collection", "POST", body=body)
-        return str(created["id"])
+        if found["Resources"]:  # only after a retried create
+            return str(found["Resources"][0]["id"])
+        status, created = self.call("POST /Users", "users_collection", "POST", body=body, ok=(409,))
+        return self._user(n) if status == 409 else str(created["id"])
 
     def group(self, g: int) -> str:
+        return self.entra(lambda: self._group(g))
+
+    def _group(self, g: int) -> str:
         name = f"Cycle group {g}"
         query = {"filter": f'displayName eq "{name}"'}
-        self.call("group filter (no match)", "groups_collection", "GET", query=query)
+        _, found = self.call("group filter (no match)", "groups_collection", "GET", query=query)
+        if found["Resources"]:
+            return str(found["Resources"][0]["id"])
         body = {"schemas": [GROUP], "displayName": name, "externalId": f"g{g}"}
-        _, created = self.call("POST /Groups", "groups_collection", "POST", body=body)
-        return str(created["id"])
+        status, created = self.call("POST /Groups", "groups_collection", "POST", body=body, ok=(409,))
+        return self._group(g) if status == 409 else str(created["id"])
 
     def members(self, job: tuple[str, list[str]]) -> None:
         group_id, member_ids = job
@@ -172,7 +200,7 @@ class Cycle:
                 "Operations": [{"op": "Add", "path": "members", "value": [{"value": uid} for uid in batch]}],
             }
             kind = "PATCH /Groups adding 100" if len(batch) == MEMBERS_PER_PATCH else "PATCH /Groups adding < 100"
-            self.call(kind, "group_item", "PATCH", group_id, body)
+            self.entra(lambda kind=kind, body=body: self.call(kind, "group_item", "PATCH", group_id, body))
 
     def execute(self) -> dict[str, Any]:
         shape = self.shape
