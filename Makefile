@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install lock browser run test lint bench bench-abuse bench-compare bench-concurrency capacity soak check-infra clean
+.PHONY: help install lock browser run test lint bench bench-abuse bench-compare bench-concurrency capacity cycle-memory cycle-azurite soak check-infra clean
 
 help:
 	@echo "make run    - start Azurite and the SCIM endpoint on 127.0.0.1:\$${PORT:-7071}; prints Tenant URL and token"
@@ -21,6 +21,8 @@ help:
 	@echo "make bench-abuse - worst-case CPU seconds and peak memory of abusive requests (issue #15; minutes)"
 	@echo "make bench-compare - the same Entra load against our host and scim2-server, alternating: ops/s, p50/p99, CPU/op, cold start"
 	@echo "make bench-concurrency - sync threads vs async aio clients on one PATCH's storage pattern (issue #11; minutes)"
+	@echo "make cycle-memory - a 100,000-user tenant's initial cycle on the in-memory store, invariants checked (issue 24)"
+	@echo "make cycle-azurite - a 10,000-user tenant's initial cycle on Azurite, invariants checked (issue 24)"
 	@echo "make soak   - Entra cycle of SOAK_USERS (10000) users, 8 clients, random storage faults; invariants at the end"
 
 # The locks hold every package with its hashes (pip's hash-checking mode); our own package goes in apart,
@@ -125,6 +127,14 @@ bench-compare: install $(SCIM2_SERVER)
 # (docs/performance.md, "Concurrency: sync threads or async"); about 6 minutes. Pass options in ARGS.
 bench-concurrency: install
 	$(PY) -m bench concurrency $(ARGS)
+
+# Not part of `make test` (too long for CI): an initial cycle of users, 500 groups of up to 20,000 members and their
+# 100-member PATCHes, then the invariant checker (bench/cycle.py). CYCLE_ARGS passes options (e.g. --out FILE).
+cycle-memory: $(PY_STAMP)
+	$(PY) -m bench cycle --store memory --users $${CYCLE_USERS:-100000} $${CYCLE_ARGS:-}
+
+cycle-azurite: install
+	$(PY) -m bench cycle --store azurite --users $${CYCLE_USERS:-10000} $${CYCLE_ARGS:-}
 
 # Not part of `make test`: a long run (about 20 requests a second on a busy 2-core machine).
 soak: install

@@ -25,6 +25,8 @@ point-read threads of a member check (this process runs no other thread); Azurit
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 import statistics
 import threading
@@ -33,6 +35,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from devhost.azurite import Azurite
@@ -44,32 +47,65 @@ KINDS = ("read", "query", "tx", "write")
 _POINT = re.compile(r"\(PartitionKey='[^']*',RowKey='[^']*'\)")
 
 
+TABLES = ("Users", "Groups")
+_ENTRY_PART = re.compile(rb"RowKey='x(%7C|\|)")
+
+
+def _table_of(text: bytes) -> str:
+    """Which resource table a request (or a batch part) is for: its table name is in its URL."""
+    return "Groups" if b"Groups" in text.split(b"HTTP/1.1")[0] else "Users"
+
+
 class CallLog:
-    """A raw_request_hook that sorts each Table Storage request by kind and counts the entities a batch writes."""
+    """A raw_request_hook that sorts each Table Storage request by kind and counts the entities a batch writes.
+
+    Also, per table (``by_table``: "<kind> <table>"): calls, entities written or read, and commits (a transaction
+    that is not only member-index checks: it writes rows and a change record)."""
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.entities = 0
+        self.by_table: Counter[str] = Counter()
         self._lock = threading.Lock()  # concurrent writers share the log
 
     def __call__(self, request: Any) -> None:
         http = getattr(request, "http_request", request)
         method, url = http.method.upper(), http.url
         entities = 0
+        counts: Counter[str] = Counter()
         if method == "GET":
             kind = "read" if _POINT.search(url.split("?")[0]) else "query"
+            table = _table_of(url.encode())
+            counts[f"{kind} {table}"] += 1
+            counts[f"entities {table}"] += 1
         elif method == "POST" and "$batch" in url:
             body = http.body if isinstance(http.body, bytes) else str(http.body or "").encode()
             kind, entities = "tx", body.count(b"application/http")
+            parts = body.split(b"application/http")[1:]
+            table = _table_of(parts[0]) if parts else "Users"
+            counts[f"tx {table}"] += 1
+            counts[f"entities {table}"] += entities
+            counts[f"written {table}"] += entities
+            if not all(_ENTRY_PART.search(part) for part in parts):
+                counts[f"commit {table}"] += 1
         else:
             kind = "write"
+            table = _table_of(url.encode())
+            counts[f"write {table}"] += 1
+            counts[f"entities {table}"] += 1
+            counts[f"written {table}"] += 1
         with self._lock:
             self.calls[kind] += 1
             self.entities += entities
+            self.by_table.update(counts)
 
     def snapshot(self) -> tuple[Counter[str], int]:
         with self._lock:
             return Counter(self.calls), self.entities
+
+    def tables(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self.by_table)
 
 
 class Worker:
@@ -182,8 +218,8 @@ def touch_both_tables(worker: Worker, state: dict[str, Any]) -> None:
     assert client.call("group_item", "PATCH", state["prime_group"], change)[0] == 204
 
 
-Measured = dict[str, tuple[Counter[str], int, float]]
-"""Per step: calls by kind, entities the transactions wrote, CPU ms."""
+Measured = dict[str, tuple[Counter[str], int, float, Counter[str]]]
+"""Per step: calls by kind, entities the transactions wrote, CPU ms, and CallLog.by_table's counts."""
 
 
 def measure(workers: list[Worker], log: CallLog, state: dict[str, Any]) -> Measured:
@@ -197,12 +233,13 @@ def measure(workers: list[Worker], log: CallLog, state: dict[str, Any]) -> Measu
         if len(workers) > 1 and not name.startswith("_"):
             touch_both_tables(workers[1], state)
         before, entities = log.snapshot()
+        tables = log.tables()
         started = time.process_time()
         action(workers[0].client)
         cpu_ms = (time.process_time() - started) * 1000
         after, entities_after = log.snapshot()
         if not name.startswith("_"):
-            result[name] = (after - before, entities_after - entities, cpu_ms)
+            result[name] = (after - before, entities_after - entities, cpu_ms, log.tables() - tables)
     return result
 
 
@@ -287,6 +324,7 @@ def background_cpu(connection_string: str, tenant: str, rounds: int, calls: int 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9, help="rounds of each worker setting (CPU: the median)")
+    parser.add_argument("--out", type=Path, help="also write the figures the capacity model reads, as JSON")
     args = parser.parse_args()
     with Azurite() as azurite:
         log = CallLog()
@@ -320,7 +358,7 @@ def main() -> None:
     )
     for name in runs["one worker"][0]:
         for label, rounds in runs.items():
-            calls, entities, _cpu = rounds[0][name]
+            calls, entities, _cpu, _tables = rounds[0][name]
             assert all(r[name][:2] == (calls, entities) for r in rounds), f"{name}, {label}: counts differ by round"
             cpu_ms = statistics.median(r[name][2] for r in rounds)
             counts = " ".join(f"{calls[k]:>{w}}" for k, w in zip(KINDS, (5, 6, 4, 6), strict=True))
@@ -332,6 +370,32 @@ def main() -> None:
     print("\nbackground work of a request, CPU ms per call (median of the rounds):")
     for name, cpu_ms in background.items():
         print(f"  {name:<28} {cpu_ms:>5.2f}")
+    if args.out is not None:
+        write_measured(args.out, runs, background, args.rounds)
+        print(f"\nwritten to {args.out} (the capacity model's inputs: bench/capacity/model.py reads it)")
+
+
+def write_measured(path: Path, runs: dict[str, list[Measured]], background: dict[str, float], rounds: int) -> None:
+    """The figures the capacity model reads (bench/capacity/model.py COSTS): per step and worker setting, the calls
+    and entities of each table and the median CPU ms; the background CPU per call."""
+    steps_out: dict[str, Any] = {}
+    for name in runs["one worker"][0]:
+        steps_out[name] = {
+            label: {
+                "tables": dict(sorted(rounds_[0][name][3].items())),
+                "cpuMs": round(statistics.median(r[name][2] for r in rounds_), 2),
+            }
+            for label, rounds_ in runs.items()
+        }
+    measured = {
+        "measuredBy": "python -m bench entra-trips --out bench/capacity/measured.json",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "rounds": rounds,
+        "loadAverage": [round(x, 1) for x in os.getloadavg()],
+        "steps": steps_out,
+        "backgroundCpuMs": {name: round(cpu, 2) for name, cpu in background.items()},
+    }
+    path.write_text(json.dumps(measured, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -151,6 +151,7 @@ def seed_users(api: ScimApi, tenant: str, count: int, prefix: str = "user") -> l
     with ThreadPoolExecutor(max_workers=4) as pool:
         ids = list(pool.map(one, range(count)))
     users.table.adjust_counts(tenant, CountChange(total=count, active=count))
+    api.groups.memberships.users.register(tenant, ids)  # their member-index entries, as POST /Users writes them
     return ids
 
 
@@ -179,7 +180,9 @@ def seed_users_in_transactions(
         document = users.document(user)
         loaded.append(LoadedResource(uuid.uuid4().hex, document, users.indexes(user), name, is_active(user)))
     transactions = users.table.load(tenant, loaded, datetime.now(UTC), change_records=change_records, writers=writers)
-    return [resource.id for resource in loaded], transactions
+    ids = [resource.id for resource in loaded]
+    api.groups.memberships.users.register(tenant, ids)  # their member-index entries, as POST /Users writes them
+    return ids, transactions
 
 
 def main() -> None:

@@ -67,6 +67,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         (),
     ),
     Scenario(
+        "cycle",
+        "bench.cycle",
+        "issue #24: a 100,000-user tenant's initial cycle (memory) and a 10,000-user one (Azurite), invariants clean",
+        "requests/s, CPU ms and storage calls per request of each kind; memberships stored; invariant check",
+        "memory 100,000 users: tens of minutes; Azurite 10,000 users: about 15 min",
+        ("--users", "2000"),
+    ),
+    Scenario(
         "capacity",
         "bench.capacity",
         "how many tenants one deployment serves and which Azure limit gives first (docs/performance.md)",

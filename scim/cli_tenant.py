@@ -303,6 +303,14 @@ def check(op: Operator, tenant_id: str, as_json: bool) -> None:
     lines = [
         f"Tenant {tenant_id}: {report.resources.get('Users', 0)} users, {report.resources.get('Groups', 0)} groups, "
         f"{report.memberships} memberships",
+        *(
+            [
+                f"  member index: {report.unindexed_users} user(s) without an entry, {report.orphan_entries} "
+                "entry(ies) without a user (not violations: `tenant reindex` puts them right)"
+            ]
+            if report.unindexed_users or report.orphan_entries
+            else []
+        ),
         *(f"  {v.table} {v.row_key}: {v.problem}" for v in report.violations),
         "Consistent." if report.ok else f"{len(report.violations)} violation(s).",
     ]

@@ -7,8 +7,12 @@ Stdlib only. Every figure is documented in docs/performance.md, each limit with 
 
 from __future__ import annotations
 
+import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,32 @@ class Limits:
     scale_out_per_s: float = 1.0  # event-driven scaling: a new HTTP instance at most once a second
     entra_requests_per_s: float = 25.0  # Entra's per-tenant rate: the gallery requirement (no limiter otherwise)
     http_timeout_s: float = 230.0  # any HTTP-triggered function must answer within 230 s
+    accounts: int = 1  # data storage accounts the tenants are spread over (helper accounts: N configurable)
+    registry_partitions: int = 1  # partitions each table's `~changes` registry is spread over (helper perf-rows)
+    vaults: int = 1  # Key Vaults the tenants' tokens are spread over (one today)
+
+    @property
+    def account_capacity(self) -> float:
+        """Requests a second of all data accounts, tenants spread evenly over them."""
+        return self.account_requests_per_s * self.accounts
+
+    @property
+    def queue_capacity(self) -> float:
+        """Change messages a second: one changes queue per data account (docs/performance.md, several accounts)."""
+        return self.queue_messages_per_s * self.accounts
+
+    @property
+    def registry_capacity(self) -> float:
+        """Entities a second one table's registry takes, spread over its partitions by tenant."""
+        return self.partition_entities_per_s * self.registry_partitions
+
+    @property
+    def vault_capacity(self) -> float:
+        return self.vault_reads_per_s * self.vaults
+
+    @property
+    def ingress_capacity(self) -> float:
+        return self.account_ingress_bytes_per_s * self.accounts
 
 
 @dataclass(frozen=True)
@@ -91,88 +121,80 @@ class Cost:
         return self.stale_cpu_ms / 1000 + self.stale_reads * lat.read_s + self.stale_txs * lat.tx_s
 
 
-# bench/entra_trips.py, 2026-11-28 (after main's cffbb50 and 8fb1750): reads, member-check reads, queries,
-# transactions; CPU ms with one worker, and what two workers add (the medians of 9 rounds, rounded); entities
-# written by the transactions (batch bodies) plus the entities read (1 per point read: 100 for the member check).
-COSTS: dict[str, Cost] = {
-    "user_filter_miss": Cost(reads=1, cpu_ms=3.8, entities_u=1),
-    "user_post": Cost(
-        txs=1,
-        cpu_ms=6.1,
-        entities_u=6,
-        commits_u=1,
-        stale_reads=1,
-        stale_txs=1,
-        stale_cpu_ms=4.7,
-        stale_entities_u=7,
-        written=6,
-    ),
-    "user_get": Cost(reads=1, queries=1, cpu_ms=6.7, entities_u=1, entities_g=1),
-    "user_patch": Cost(
-        reads=1,
-        txs=1,
-        cpu_ms=10.0,
-        entities_u=4,
-        commits_u=1,
-        stale_reads=1,
-        stale_txs=1,
-        stale_cpu_ms=9.4,
-        stale_entities_u=4,
-        written=3,
-    ),
-    "group_filter_miss": Cost(reads=1, cpu_ms=3.6, entities_g=1),
-    "group_post": Cost(
-        reads=1,
-        queries=1,
-        txs=1,
-        cpu_ms=10.7,
-        entities_g=7,
-        commits_g=1,
-        stale_reads=1,
-        stale_txs=1,
-        stale_cpu_ms=5.9,
-        stale_entities_g=6,
-        written=5,
-    ),
-    "group_add_100": Cost(
-        checks=100,
-        txs=3,
-        cpu_ms=295.3,
-        entities_u=100,
-        entities_g=209,
-        commits_g=3,
-        stale_reads=1,
-        stale_txs=1,
-        stale_cpu_ms=35.6,
-        stale_entities_g=100,
-        written=209,
-    ),
-    "user_filter_hit": Cost(reads=2, cpu_ms=7.3, entities_u=2),
-    "group_add_1": Cost(
-        reads=1,
-        txs=1,
-        cpu_ms=7.3,
-        entities_u=1,
-        entities_g=5,
-        commits_g=1,
-        stale_reads=1,
-        stale_txs=1,
-        stale_cpu_ms=5.5,
-        stale_entities_g=6,
-        written=5,
-    ),
+MEASURED = Path(__file__).with_name("measured.json")
+"""What `python -m bench entra-trips --out bench/capacity/measured.json` measured: the model's per-request costs."""
+
+STEPS = {
+    "user_filter_miss": "user: filter miss",
+    "user_post": "user: POST",
+    "user_get": "user: GET by id",
+    "user_patch": "user: PATCH manager",
+    "group_filter_miss": "group: filter miss",
+    "group_post": "group: POST",
+    "group_add_100": "group: PATCH add 100 members",
+    "user_filter_hit": "incr: user filter hit",
+    "group_add_1": "incr: group PATCH add 1 member",
 }
+"""The model's operations, and the step of bench/entra_trips.py that measures each."""
+
+
+def _cost(one: dict[str, Any], two: dict[str, Any]) -> Cost:
+    """A Cost from one step's counts with one worker and with two (the difference is a stale counter row's)."""
+    t1, t2 = Counter(one["tables"]), Counter(two["tables"])
+
+    def both(kind: str, tables: Counter[str]) -> int:
+        return int(tables[f"{kind} Users"] + tables[f"{kind} Groups"])
+
+    def txs(tables: Counter[str]) -> int:
+        return both("tx", tables) + both("write", tables)  # a single-entity write waits as long as a transaction
+
+    return Cost(
+        reads=both("read", t1),
+        queries=both("query", t1),
+        txs=txs(t1),
+        cpu_ms=float(one["cpuMs"]),
+        entities_u=int(t1["entities Users"]),
+        entities_g=int(t1["entities Groups"]),
+        commits_u=int(t1["commit Users"]),
+        commits_g=int(t1["commit Groups"]),
+        stale_reads=max(0, both("read", t2) - both("read", t1)),
+        stale_txs=max(0, txs(t2) - txs(t1)),
+        stale_cpu_ms=max(0.0, float(two["cpuMs"]) - float(one["cpuMs"])) if t2 != t1 else 0.0,
+        stale_entities_u=max(0, int(t2["entities Users"] - t1["entities Users"])),
+        stale_entities_g=max(0, int(t2["entities Groups"] - t1["entities Groups"])),
+        written=int(t1["written Users"] + t1["written Groups"]),
+    )
+
+
+def costs_from(measured: dict[str, Any]) -> dict[str, Cost]:
+    """The model's costs from bench/entra_trips.py's output (measured.json): nothing typed in by hand."""
+    steps = measured["steps"]
+    return {op: _cost(steps[step]["one worker"], steps[step]["two workers"]) for op, step in STEPS.items()}
+
+
+def load_measured(path: Path = MEASURED) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise SystemExit(f"{path} is missing: run `python -m bench entra-trips --out {path}` first") from exc
+    return data
+
+
+_MEASURED = load_measured()
+COSTS: dict[str, Cost] = costs_from(_MEASURED)
+"""Storage calls, entities and CPU per request of Entra's cycle, as bench/entra_trips.py measured them."""
 
 ACTIVITY_LINGER_S = 1.0
 """scim.platform.activity: the recorder gathers outcomes for up to a second, then writes one transaction per tenant
 it gathered: a tenant costs each worker that served it at most about one activity transaction a second."""
 
-# bench/entra_trips.py, 2026-11-28 on main 3acf659, the background work of a request (CPU ms per call, the mean of
-# two runs' medians): what the instance's own threads spend after the answer, charged to it like the request's CPU.
-QUEUE_MESSAGE_CPU_MS = 3.8  # one change message sent (the publisher thread)
-ACTIVITY_WRITE_CPU_MS = 3.2  # one activity transaction (the recorder thread)
-REGISTRY_CALL_CPU_MS = 3.2  # one call of a registry merge (a merge, or a failed merge's read and retry)
-TENANT_READ_CPU_MS = 3.0  # the tenant's row, a point read once per SCIM_TENANT_CACHE_SECONDS per worker
+# bench/entra_trips.py's background work of a request (CPU ms per call, medians; measured.json): what the instance's
+# own threads spend after the answer, charged to it like the request's CPU.
+_BACKGROUND = _MEASURED["backgroundCpuMs"]
+QUEUE_MESSAGE_CPU_MS = float(_BACKGROUND["change message (queue)"])  # one change message sent (the publisher)
+ACTIVITY_WRITE_CPU_MS = float(_BACKGROUND["activity transaction"])  # one activity transaction (the recorder)
+REGISTRY_CALL_CPU_MS = float(_BACKGROUND["registry merge"])  # one call of a registry merge
+TENANT_READ_CPU_MS = float(_BACKGROUND["point read (tenant row)"])  # the tenant's row, once per cache lifetime
 TENANT_CACHE_S = 30.0  # SCIM_TENANT_CACHE_SECONDS: a tenant row read per worker per 30 s
 TOKEN_CACHE_S = 300.0  # SCIM_TOKEN_CACHE_SECONDS: a Key Vault version listing per worker per 300 s
 TOKEN_VALUE_CACHE_S = 3_600.0  # a version's value, kept an hour per worker: two GETs (two valid versions)
@@ -427,12 +449,12 @@ def utilisation(
     vault = max(load.vault, cold_vault_reads(served, instances, limits))
     return {
         "instances": offered_busy / capacity,
-        "account": (tenants * load.account + sweep_calls(tenants, lat)) / limits.account_requests_per_s,
-        "registry_u": tenants * load.registry_u / limits.partition_entities_per_s,
-        "registry_g": tenants * load.registry_g / limits.partition_entities_per_s,
-        "queue": tenants * load.queue / limits.queue_messages_per_s,
-        "vault": tenants * vault / limits.vault_reads_per_s,
-        "ingress": tenants * load.ingress / limits.account_ingress_bytes_per_s,
+        "account": (tenants * load.account + sweep_calls(tenants, lat)) / limits.account_capacity,
+        "registry_u": tenants * load.registry_u / limits.registry_capacity,
+        "registry_g": tenants * load.registry_g / limits.registry_capacity,
+        "queue": tenants * load.queue / limits.queue_capacity,
+        "vault": tenants * vault / limits.vault_capacity,
+        "ingress": tenants * load.ingress / limits.ingress_capacity,
         "partition_u": own.partition_u / limits.partition_entities_per_s,
         "partition_g": own.partition_g / limits.partition_entities_per_s,
         "counter_u": own.counter_u,

@@ -13,7 +13,7 @@ import argparse
 import itertools
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.capacity.model import (
     ACTIVITY_WRITE_CPU_MS,
@@ -280,17 +280,36 @@ SCENARIOS = (
 )
 
 
-def report(seed: int, window: float) -> None:
+def spread_scenarios(accounts: int, partitions: int, vaults: tuple[int, ...]) -> tuple[Scenario, ...]:
+    """The onboarding wave on the merged code: 25 requests/s, 1,000 instances, tenants over ``accounts`` data
+    accounts (each with its changes queue), each registry over ``partitions`` partitions, tokens over each count
+    of Key Vaults in ``vaults``."""
+    spread = replace(with_instances(Limits(), 1_000), accounts=accounts, registry_partitions=partitions)
+    return tuple(
+        Scenario(f"25/s 1000i {accounts}acc {partitions}p {count}KV", replace(spread, vaults=count), "25 rps")
+        for count in vaults
+    )
+
+
+def report(seed: int, window: float, spread: tuple[Scenario, ...] = ()) -> dict[str, list[tuple[Scenario, str, float]]]:
+    scenarios = (*SCENARIOS, *spread)
     print(f"seed {seed}; {Latency()}; tenants per Entra cycle: users, then groups, then members")
+    for scenario in spread:
+        limits = scenario.limits
+        print(
+            f"{scenario.name}: {limits.accounts} data accounts (a changes queue each), registry partitions "
+            f"{limits.registry_partitions} per table, {limits.vaults} Key Vault(s), at most {limits.max_instances:,} "
+            "instances; tenants spread evenly"
+        )
     firsts: dict[str, list[tuple[Scenario, str, float]]] = {}
     for stretch in STRETCHES:
         print(
             f"\n== Initial cycles starting together, {stretch.name} phase ({stretch.users:,}-user tenants): "
             "tenants at which each shared limit reaches 100% (busiest minute)"
         )
-        header = "".join(f"{s.name:>30}" for s in SCENARIOS)
-        print(f"{'limit':<11}{header}\n{'':<11}" + f"{'paper   sim   diff':>30}" * len(SCENARIOS))
-        results = [(paper_saturation(s, stretch), *simulated_saturation(s, stretch, seed, window)) for s in SCENARIOS]
+        header = "".join(f"{s.name:>30}" for s in scenarios)
+        print(f"{'limit':<11}{header}\n{'':<11}" + f"{'paper   sim   diff':>30}" * len(scenarios))
+        results = [(paper_saturation(s, stretch), *simulated_saturation(s, stretch, seed, window)) for s in scenarios]
         for name in SHARED:
             cells = "".join(
                 f"{fmt(p[name]):>16}{fmt(m[name], top):>7}{diff(p[name], m[name], top):>7}" for p, m, top in results
@@ -298,7 +317,7 @@ def report(seed: int, window: float) -> None:
             print(f"{name:<11}{cells}")
         print("(> n: not reached up to n tenants, ten times the first limit, where the search stops)")
         firsts[stretch.name] = []
-        for scenario, (paper, sim, _top) in zip(SCENARIOS, results, strict=True):
+        for scenario, (paper, sim, _top) in zip(scenarios, results, strict=True):
             first = min(sim, key=lambda k: sim[k])
             firsts[stretch.name].append((scenario, first, sim[first]))
             rate = stretch_rate(scenario, stretch)
@@ -325,7 +344,7 @@ def report(seed: int, window: float) -> None:
         "\n== Initial cycle of one tenant (hours): alone, and among as many as saturate the users phase's first limit"
         " [paper: alone]"
     )
-    for scenario, _first, at in firsts["users"][::2]:
+    for scenario, _first, at in firsts["users"][: len(SCENARIOS) : 2]:
         for users in (10_000, 100_000):
             if scenario.pace == "Learn" and users == 100_000:  # 68 hours of requests: the paper figure only
                 print(f"{scenario.name}, {users:,} users: [{paper_cycle_hours(scenario, users):.1f} h]")
@@ -356,6 +375,7 @@ def report(seed: int, window: float) -> None:
         print(
             f"  at {sample:,} tenants: " + ", ".join(f"{n} {mean[n]:.1%} [{paper[n]:.1%}]" for n in (*SHARED, "sweep"))
         )
+    return firsts
 
 
 def steady_saturation(limits: Limits, users: int) -> dict[str, float]:
@@ -377,8 +397,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--window", type=float, default=480.0, help="seconds of the users phase sampled per run")
+    parser.add_argument("--accounts", type=int, default=8, help="data storage accounts (the accounts helper's N)")
+    parser.add_argument("--registry-partitions", type=int, default=32, help="partitions of each ~changes registry")
+    parser.add_argument("--vaults", default="1,16", help="Key Vault counts to show (comma-separated)")
     args = parser.parse_args()
-    report(args.seed, args.window)
+    vaults = tuple(int(v) for v in args.vaults.split(",") if v)
+    spread = spread_scenarios(args.accounts, args.registry_partitions, vaults)
+    firsts = report(args.seed, args.window, spread)
+    print("\n== Onboarding wave (initial cycles starting within a minute), first Azure limit over both phases (sim)")
+    for scenario in spread:
+        phases = [(phase, name, at) for phase, rows in firsts.items() for s, name, at in rows if s == scenario]
+        phase, name, at = min(phases, key=lambda row: row[2])
+        others = "; ".join(f"{p}: {n} at {fmt(a)}" for p, n, a in phases)
+        print(f"{scenario.name}: {name} at {fmt(at)} tenants ({phase} phase) [{others}]")
 
 
 if __name__ == "__main__":

@@ -171,12 +171,12 @@ class Simulation:
         self.cohorts: list[Cohort] = []
         self.instances = 0.0
         shared = {
-            "account": limits.account_requests_per_s,
-            "registry_u": limits.partition_entities_per_s,
-            "registry_g": limits.partition_entities_per_s,
-            "queue": limits.queue_messages_per_s,
-            "vault": limits.vault_reads_per_s,
-            "ingress": limits.account_ingress_bytes_per_s,
+            "account": limits.account_capacity,
+            "registry_u": limits.registry_capacity,
+            "registry_g": limits.registry_capacity,
+            "queue": limits.queue_capacity,
+            "vault": limits.vault_capacity,
+            "ingress": limits.ingress_capacity,
         }
         self.buckets = {name: Bucket(rate, 10.0 if name == "vault" else 1.0) for name, rate in shared.items()}
         self.offered: dict[str, list[float]] = {name: [] for name in LIMITS}

@@ -10,7 +10,12 @@ entity-group transaction):
   `scim-admin tenant reindex` moves them);
 - the counter row equals the counted resources: Total, and Active for users (a missing row is allowed: the
   store counts by a scan until the first write creates it);
-- every membership is whole (its member row has its reverse row and the reverse) and both its ends exist.
+- every membership is whole (its member row has its reverse row and the reverse) and both its ends exist;
+- the member index (scim.store.user_entries) may differ from the users in two ways only, both counted apart
+  and put right by `scim-admin tenant reindex`: a user without an entry (stored before the index, or whose
+  delete stopped after its first step; it joins the index on its first membership), and an entry without its
+  user (a create that failed after its first step, for an id no client was given). A membership of such an
+  id is a violation like any membership of a non-user.
 
 Multi-step operations (a user's delete leaves its groups first; a group's delete, create or large member
 change runs in batches of 49) stop between steps in states that satisfy all of the above: a group with
@@ -37,6 +42,7 @@ from scim.store import (
     membership_of,
     resource_id_of,
     resource_key,
+    user_entry_of,
 )
 
 
@@ -57,6 +63,10 @@ class CheckReport:
     memberships: int = 0
     legacy_index_rows: dict[str, int] = field(default_factory=dict)
     """Unique name rows still under the legacy key: consistent, found by look-ups, moved by a reindex."""
+    unindexed_users: int = 0
+    """Users without a member-index entry: consistent, entered on their first membership or by a reindex."""
+    orphan_entries: int = 0
+    """Member-index entries without their user (a failed create's): harmless, removed by a reindex."""
     violations: list[Violation] = field(default_factory=list)
 
     @property
@@ -71,6 +81,8 @@ class CheckReport:
             "resources": self.resources,
             "memberships": self.memberships,
             "legacyIndexRows": self.legacy_index_rows,
+            "unindexedUsers": self.unindexed_users,
+            "orphanEntries": self.orphan_entries,
             "violations": [{"table": v.table, "rowKey": v.row_key, "problem": v.problem} for v in self.violations],
         }
 
@@ -222,8 +234,15 @@ def check_tenant(storage: TableStorage, tenant: str) -> CheckReport:
     user_ids = _resource_ids(users)
     group_ids = _resource_ids(groups)
     member_problems, report.memberships = check_memberships(groups, group_ids, user_ids)
+    report.unindexed_users, report.orphan_entries = count_user_entries(groups, user_ids)
     report.violations = user_problems + group_problems + member_problems
     return report
+
+
+def count_user_entries(group_rows: Iterable[Mapping[str, Any]], user_ids: set[str]) -> tuple[int, int]:
+    """Users without a member-index entry, and entries without their user."""
+    entered = {uid for row in group_rows if (uid := user_entry_of(str(row["RowKey"]))) is not None}
+    return len(user_ids - entered), len(entered - user_ids)
 
 
 def _resource_ids(rows: Iterable[Mapping[str, Any]]) -> set[str]:

@@ -23,6 +23,7 @@ from scim.platform.invariants import CheckReport, check_tenant
 from scim.protocol.extensions import decode
 from scim.resources.base import ReindexReport, resource_names
 from scim.resources.groups import GroupService
+from scim.resources.member_index import repair_member_index
 from scim.resources.users import UserService, is_active_document
 from scim.secrets import SecretStore, SecretVersion, client_secret_name, new_token, secret_name
 from scim.store import (
@@ -186,13 +187,15 @@ class TenantService:
         return check_tenant(self.storage_of(tenant_id), tenant_id)
 
     def reindex(self, tenant_id: str) -> dict[str, ReindexReport]:
-        """Move the tenant's index rows written under an older key to the current one (ResourceService.reindex):
-        once per tenant after an upgrade that changed a key; safe to repeat, and while Entra provisions."""
+        """Move the tenant's index rows written under an older key to the current one (ResourceService.reindex),
+        and repair its member index (scim.resources.member_index): once per tenant after an upgrade that changed
+        a key, or after a check found a leftover; safe to repeat, and while Entra provisions."""
         storage = self.storage_of(tenant_id)
         declared = decode(TenantSchemaTable(self.accounts.primary).schema(tenant_id).declarations)
         users = UserService(storage.resources("Users"), declarations=lambda tenant: declared)
         groups = GroupService(storage.resources("Groups"), storage.resources("Users"))
-        return {"Users": users.reindex(tenant_id), "Groups": groups.reindex(tenant_id)}
+        members = repair_member_index(storage.resources("Users"), groups.memberships, tenant_id)
+        return {"Users": users.reindex(tenant_id), "Groups": groups.reindex(tenant_id), "Members": members}
 
     def resource_names(self) -> Callable[[str, str, str], str]:
         """(tenant, resource type, id) -> the resource's userName or displayName now ('' if gone): what the

@@ -39,6 +39,7 @@ from scim.store import (
     CountChange,
     GroupGoneError,
     IndexEntry,
+    MemberNotUserError,
     Memberships,
     ResourceTable,
     StoredResource,
@@ -117,8 +118,22 @@ class GroupService(ResourceService[GroupResource]):
         return group, MemberChange("add", [uid for uid, _ in members], {u: d for u, d in members if d})
 
     def _check_users(self, tenant: str, user_ids: set[str]) -> None:
+        """400 unless every id is a user of the tenant: the member index, a call per 100 ids and no read."""
         if user_ids:
-            missing_member(user_ids, lambda ids: self._users.first_missing_id(tenant, ids))
+            missing_member(user_ids, lambda ids: self._first_missing_user(tenant, ids))
+
+    def _first_missing_user(self, tenant: str, user_ids: set[str]) -> str | None:
+        if self.memberships.first_unregistered(tenant, sorted(user_ids)) is None:
+            return None
+        return self._index_users(tenant, user_ids)
+
+    def _index_users(self, tenant: str, user_ids: set[str]) -> str | None:
+        """The first id that is not a user (the Users table's point reads), or None once all are in the member
+        index: users stored before the index existed join it on their first membership."""
+        missing = self._users.first_missing_id(tenant, user_ids)
+        if missing is None:
+            self.memberships.users.register(tenant, sorted(user_ids))
+        return missing
 
     def with_members(self, tenant: str, group: GroupResource) -> GroupResource:
         """The group with its member list, paged from the membership rows."""
@@ -127,11 +142,19 @@ class GroupService(ResourceService[GroupResource]):
         return group
 
     def _apply_member_changes(
-        self, tenant: str, group_id: str, changes: Sequence[MemberChange], name: str | None
+        self,
+        tenant: str,
+        group_id: str,
+        changes: Sequence[MemberChange],
+        name: str | None,
+        *,
+        unchecked: bool = False,
     ) -> None:
         """Membership changes in request order; each transaction is whole, a later one may fail (reported).
 
-        ``name`` (the group's displayName) goes into the change records, for the operator's view.
+        ``name`` (the group's displayName) goes into the change records, for the operator's view. ``unchecked``:
+        the members were not checked first, because they fit one transaction that checks them itself (and
+        nothing was written before it); one missing from the member index is then looked up and indexed, or 400.
         """
         rows = self.memberships
         try:
@@ -145,6 +168,11 @@ class GroupService(ResourceService[GroupResource]):
                     rows.remove(tenant, group_id, change.user_ids, now, name)
         except GroupGoneError as exc:
             raise NotFoundException(detail=f"Group {group_id} not found") from exc
+        except MemberNotUserError as exc:
+            if not unchecked:  # checked first, and the user deleted since
+                raise InvalidValueException(detail=f"Member {exc.user_id!r} is not a user of this tenant") from exc
+            missing_member({u for c in changes for u in c.user_ids}, lambda ids: self._index_users(tenant, ids))
+            self._apply_member_changes(tenant, group_id, changes, name)
 
     # -- use cases ----------------------------------------------------------------------------
 
@@ -223,7 +251,17 @@ class GroupService(ResourceService[GroupResource]):
             if split.attribute_operations
             else None
         )
-        self._check_users(tenant, split.member_ids)
+        changes = split.member_changes
+        single_add = (
+            plan is None
+            and len(changes) == 1
+            and changes[0].action == "add"
+            and self.memberships.fits_one_transaction(changes[0].user_ids)
+        )
+        if single_add:  # the one transaction checks them: only ids of another shape are refused before it
+            missing_member(split.member_ids, lambda _ids: None)
+        else:
+            self._check_users(tenant, split.member_ids)
         # An add's transaction proves the group exists (its merge of the group row fails otherwise); a
         # removal of members the group does not hold writes nothing, so it reads the group to answer 404.
         adds = any(change.action in ("add", "replace") for change in split.member_changes)
@@ -247,7 +285,7 @@ class GroupService(ResourceService[GroupResource]):
 
             self._modify(tenant, group_id, if_match, apply)
         # The group row is not read here (a round trip saved), so membership records carry no displayName.
-        self._apply_member_changes(tenant, group_id, split.member_changes, None)
+        self._apply_member_changes(tenant, group_id, changes, None, unchecked=single_add)
         return self.model(self.read(tenant, group_id)) if answer else None
 
     def _modify(

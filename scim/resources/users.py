@@ -148,25 +148,36 @@ class UserService(ResourceService[UserResource]):
     # -- use cases ----------------------------------------------------------------------------
 
     def create(self, tenant: str, payload: Any, *, active_limit: int | None = None) -> UserResource:
-        """POST /Users: one storage round trip; 409 uniqueness if the userName is taken in any case;
-        403 if an active user would take the tenant past its active_limit (the license cap)."""
+        """POST /Users: two storage round trips (the member-index entry, the user's transaction); 409 uniqueness if
+        the userName is taken in any case; 403 if an active user would take the tenant past its active_limit (the
+        license cap)."""
         user = self._parse_user(tenant, payload, Context.RESOURCE_CREATION_REQUEST)
         refuse_control_characters(user, USER_NAME_ATTRIBUTES)
         change = CountChange(
             total=1, active=int(is_active(user)), active_limit=active_limit, active_of=is_active_document
         )
         document = self.document(user)
-        stored = self.write(
-            self._table.create,
-            tenant,
-            uuid.uuid4().hex,
-            document,
-            self.indexes(user),
-            self._clock(),
-            change=change,
-            absent=self.legacy_guards(user),
-            name=self.record_name(document),
-        )
+        user_id = uuid.uuid4().hex
+        # The member-index entry first (scim.store.user_entries): should the user's write fail, the entry names
+        # an id nobody was given, and is taken back (a repair removes one a crash leaves).
+        if self._memberships is not None:
+            self._memberships.users.register(tenant, [user_id])
+        try:
+            stored = self.write(
+                self._table.create,
+                tenant,
+                user_id,
+                document,
+                self.indexes(user),
+                self._clock(),
+                change=change,
+                absent=self.legacy_guards(user),
+                name=self.record_name(document),
+            )
+        except Exception:
+            if self._memberships is not None:
+                self._memberships.users.unregister(tenant, user_id)
+            raise
         return self.written(user, stored)
 
     def get(self, tenant: str, user_id: str, *, groups: bool = False) -> UserResource:
@@ -284,12 +295,15 @@ class UserService(ResourceService[UserResource]):
         return True
 
     def delete(self, tenant: str, user_id: str, if_match: str | None = None) -> None:
-        """DELETE /Users/{id}: its memberships first, then the user, its index rows and its count in one transaction."""
+        """DELETE /Users/{id}: its member-index entry, its memberships, then the user, its index rows and its count
+        in one transaction. In that order no membership can be written once its removal has begun, and none is
+        ever held by an id that is not a user (scim.store.user_entries)."""
         if not plausible_id(user_id):
             raise NotFoundException(detail=f"User {user_id} not found")
         if if_match is not None:  # refuse before any membership is touched
             self.check_version(self.read(tenant, user_id), if_match)
         if self._memberships is not None:
+            self._memberships.users.unregister(tenant, user_id)
             self._memberships.forget_user(tenant, user_id, self._clock())
 
         def write(stored: StoredResource) -> StoredResource:
@@ -299,7 +313,15 @@ class UserService(ResourceService[UserResource]):
             self._table.delete(tenant, stored, change=counted, now=self._clock(), name=name)
             return stored
 
-        self.conditional(tenant, user_id, if_match, write)
+        try:
+            self.conditional(tenant, user_id, if_match, write)
+        except NotFoundException:
+            raise
+        except Exception:
+            # The user stays (changed since If-Match, or storage failed): it goes back into the member index.
+            if self._memberships is not None:
+                self._memberships.users.register(tenant, [user_id])
+            raise
 
     def search(
         self, tenant: str, query: SearchRequest[UserResource], start_index: int, count: int

@@ -33,9 +33,12 @@ from scim.store.keys import (
     resource_id_of,
     resource_key,
     shard_of,
+    user_entry_key,
+    user_entry_of,
 )
 from scim.store.marks import LEGACY as LEGACY_SEQUENCE
 from scim.store.marks import Watermark
+from scim.store.membership import ADDS_PER_TRANSACTION as MEMBER_ADDS_PER_TRANSACTION
 from scim.store.membership import PAIRS_PER_TRANSACTION as MEMBER_PAIRS_PER_TRANSACTION
 from scim.store.membership import GroupGoneError, Memberships
 from scim.store.memory import MemoryStorage
@@ -57,6 +60,8 @@ from scim.store.tables import ResourceTable
 from scim.store.tenant_schema import TenantSchemaRow, TenantSchemaTable
 from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
 from scim.store.transfer import EncodedRow, PartitionTransfer
+from scim.store.user_entries import ORPHAN_GRACE as USER_ENTRY_ORPHAN_GRACE
+from scim.store.user_entries import MemberNotUserError, UserEntries
 
 __all__ = [
     "COUNTER_ROW_KEY",
@@ -65,9 +70,11 @@ __all__ = [
     "MAX_ACTIVITY_PAGE",
     "MAX_DOCUMENT_CHARS",
     "MAX_MESSAGE_BYTES",
+    "MEMBER_ADDS_PER_TRANSACTION",
     "MEMBER_PAIRS_PER_TRANSACTION",
     "POINT_READ_THREADS",
     "SCAN_PAGE_CHARS",
+    "USER_ENTRY_ORPHAN_GRACE",
     "ActiveLimitReachedError",
     "ActivityPage",
     "ActivityRecord",
@@ -88,6 +95,7 @@ __all__ = [
     "IndexEntry",
     "KeepAliveTransport",
     "LoadedResource",
+    "MemberNotUserError",
     "Memberships",
     "MemoryStorage",
     "PartitionTransfer",
@@ -109,6 +117,7 @@ __all__ = [
     "TrafficBucket",
     "UniqueValueTakenError",
     "UnknownAccountError",
+    "UserEntries",
     "VersionMismatchError",
     "Watermark",
     "activity_key",
@@ -136,4 +145,6 @@ __all__ = [
     "resource_key",
     "shard_of",
     "start_counting",
+    "user_entry_key",
+    "user_entry_of",
 ]

@@ -7,6 +7,7 @@ A tenant's partition of a resource table (Users, Groups):
 - ``c|count|<shard, 2 digits>``       a counter shard: part of the counts, and its own change sequence
 - ``c|count``                         the counter row of older partitions (one row, one sequence): read as the
                                       base of the counts until a rebalance folds it into the shards
+- ``x|<user id>``                     a user of the tenant (Groups table): membership writes condition on it
 - ``o|s<shard>|<local seq, 12 digits>``  a change record, numbered in its shard's sequence
 - ``o|<seq, 12 digits>``              a change record of the older single sequence (kept until trimmed)
 
@@ -31,6 +32,7 @@ RESOURCE_END = "r}"
 INDEX_PREFIX = "i|"
 MEMBER_PREFIX = "m|"
 MEMBER_OF_PREFIX = "u|"
+USER_ENTRY_PREFIX = "x|"
 COUNTER_ROW_KEY = "c|count"
 COUNTER_END = "c|count}"
 """Sorts after the older counter row and every shard: the upper bound of one range read of all of them."""
@@ -103,6 +105,16 @@ def membership_of(row_key: str) -> tuple[bool, str, str] | None:
     if row_key.startswith(MEMBER_OF_PREFIX):
         return False, parts[2], parts[1]
     return None
+
+
+def user_entry_key(user_id: str) -> str:
+    """A user's row in the Groups partition's member index (scim.store.membership)."""
+    return f"{USER_ENTRY_PREFIX}{user_id}"
+
+
+def user_entry_of(row_key: str) -> str | None:
+    """The user id a member-index row's key holds; None for any other row."""
+    return row_key[len(USER_ENTRY_PREFIX) :] if row_key.startswith(USER_ENTRY_PREFIX) else None
 
 
 def is_counter_key(row_key: str) -> bool:

@@ -5,8 +5,10 @@ Rows in the tenant's partition of the Groups table (beside the group rows of sci
 - ``u|<user id>|<group id>``   the reverse row (which groups hold a user: filters and the user's ``groups``)
 
 Both rows of a pair are written or deleted in the same entity-group transaction, so a membership is whole or
-absent. Each transaction that changes a group's members also merges the group row (its LastModified and Seq),
-which fails the transaction if the group has been deleted meanwhile and moves the group's version, and
+absent. A transaction that adds pairs also merges each member's entry in the member index
+(scim.store.user_entries), which fails it if the member is not a user of the tenant: the check costs no read.
+Each transaction that changes a group's members also merges the group row (its LastModified and Seq), which
+fails the transaction if the group has been deleted meanwhile and moves the group's version, and
 writes a change record (member-added or member-removed, with the user ids) numbered in the Groups table's
 sequence (scim.store.changes). Ids are checked as our own uuid hex before they reach a key.
 """
@@ -23,9 +25,14 @@ from scim.store.changes import ChangeDraft
 from scim.store.keys import member_key, member_of_key, member_of_prefix, members_prefix, resource_key
 from scim.store.rows import Operation, StorageUnavailableError, VersionMismatchError
 from scim.store.tables import ResourceTable
+from scim.store.user_entries import MemberNotUserError, UserEntries, entry_check
 
 PAIRS_PER_TRANSACTION = 48
-"""Two rows a pair, the group row, its counter shard and the change record: 99 operations of the 100 allowed."""
+"""Pairs a removal deletes a transaction: two rows each, the group row, its counter shard and the change record:
+99 operations of the 100 allowed."""
+ADDS_PER_TRANSACTION = 32
+"""Pairs an addition writes a transaction: two rows and the member's index entry each (96), the group row, its
+counter shard and the change record."""
 _GROUPS_PER_USER_TRANSACTION = 16
 """A deleted user leaves 16 groups a transaction: its two rows, the group row and a record each, plus the counter
 shard of each group (up to 16): 80 operations."""
@@ -52,6 +59,8 @@ class Memberships:
 
     def __init__(self, groups: ResourceTable) -> None:
         self._groups = groups
+        self.users = UserEntries(groups)
+        """The member index: which ids are users of the tenant."""
 
     @property
     def table(self) -> ResourceTable:
@@ -83,20 +92,26 @@ class Memberships:
         operation: str,
         user_ids: Sequence[str],
         name: str | None,
+        checked: Sequence[str] = (),
     ) -> None:
-        """One transaction that also merges the group row (which fails if the group is gone) and records it."""
-        operations = [*operations, self._touch(tenant, group_id, now)]
+        """One transaction that also merges the group row (which fails if the group is gone) and records it;
+        ``checked`` are users whose index entries it merges too (MemberNotUserError if one is absent)."""
+        start = len(operations)
+        operations = [*operations, *(entry_check(tenant, uid) for uid in checked), self._touch(tenant, group_id, now)]
         draft = ChangeDraft(operation, group_id, now, name, members=tuple(user_ids), stamps=len(operations) - 1)
         try:
             self._groups.commit(tenant, operations, [draft])
         except VersionMismatchError as exc:
             if exc.index == len(operations) - 1:
                 raise GroupGoneError(group_id) from exc
+            if start <= exc.index < start + len(checked):
+                raise MemberNotUserError(checked[exc.index - start]) from exc
             raise PairGoneError() from exc
 
     def load(self, tenant: str, group_id: str, user_ids: Sequence[str], now: datetime) -> None:
         """New memberships for seeding (benchmarks, fixtures): the transactions ``add`` commits, the pairs created
-        rather than upserted (for a new pair the rows are the same; Azurite reads an upserted row twice)."""
+        rather than upserted (for a new pair the rows are the same; Azurite reads an upserted row twice), the
+        members taken as users without a check."""
         for chunk in _chunks(list(user_ids), PAIRS_PER_TRANSACTION):
             ops = [op for uid in chunk for op in self._pair_ops(TransactionOperation.CREATE, tenant, group_id, uid)]
             self._submit_batch(tenant, group_id, ops, now, operation="member-added", user_ids=chunk, name=None)
@@ -111,15 +126,29 @@ class Memberships:
         *,
         name: str | None = None,
     ) -> None:
-        """Add members (re-adding one is a no-op, but recorded): one transaction and record per 48 members."""
+        """Add members (re-adding one is a no-op, but recorded): one transaction and record per 32 members, each
+        conditional on the members being users (MemberNotUserError names the first that is not; the
+        transactions before it stay written: callers that need all or nothing call ``first_unregistered``
+        first, unless the members fit one transaction)."""
         shown = displays or {}
-        for chunk in _chunks(sorted(set(user_ids)), PAIRS_PER_TRANSACTION):
+        for chunk in _chunks(sorted(set(user_ids)), ADDS_PER_TRANSACTION):
             ops = [
                 op
                 for uid in chunk
                 for op in self._pair_ops(TransactionOperation.UPSERT, tenant, group_id, uid, shown.get(uid))
             ]
-            self._submit_batch(tenant, group_id, ops, now, operation="member-added", user_ids=chunk, name=name)
+            self._submit_batch(
+                tenant, group_id, ops, now, operation="member-added", user_ids=chunk, name=name, checked=chunk
+            )
+
+    def first_unregistered(self, tenant: str, user_ids: Sequence[str]) -> str | None:
+        """The first of these ids (in id order) that is not in the member index: a call per 100 ids, no read."""
+        return self.users.first_unregistered(tenant, user_ids)
+
+    @staticmethod
+    def fits_one_transaction(user_ids: Sequence[str]) -> bool:
+        """Would ``add`` write these members in one transaction (so that it is its own all-or-nothing check)?"""
+        return len(set(user_ids)) <= ADDS_PER_TRANSACTION
 
     def remove(
         self, tenant: str, group_id: str, user_ids: Sequence[str], now: datetime, name: str | None = None

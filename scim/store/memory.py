@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from azure.data.tables import EdmType, EntityProperty, TableEntity, TableTransac
 from scim.store.account import TableStorage
 from scim.store.azure import RetryBudget
 from scim.store.calls import count_call
+from scim.store.memory_rows import Overlay, Stored, TableRows
 from scim.store.rows import RoundTripCounter
 
 _TRANSACTION_LIMIT = 100
@@ -41,8 +43,38 @@ _COMPARE: dict[str, Callable[[str, str], bool]] = {
     "le": lambda a, b: a <= b,
 }
 
-_Stored = tuple[dict[str, Any], str, datetime]
-"""A row's properties (with its keys), its ETag and its Timestamp."""
+_Stored = Stored
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """What of a filter narrows the keys to visit: its partition, and its RowKey range."""
+
+    partition: str | None = None
+    low: str = ""
+    low_inclusive: bool = True
+    high: str | None = None
+    high_inclusive: bool = True
+
+    def above(self, row_key: str) -> bool:
+        """Is the key past the range's upper end?"""
+        if self.high is None:
+            return False
+        return row_key > self.high or (row_key == self.high and not self.high_inclusive)
+
+
+def _bounds(query: str, params: Mapping[str, Any]) -> _Bounds:
+    bounds = _Bounds()
+    for clause in query.split(" and "):
+        field, op, value = clause.split()
+        wanted = str(params[value[1:]])
+        if field == "PartitionKey" and op == "eq":
+            bounds = replace(bounds, partition=wanted)
+        elif field == "RowKey" and op in ("gt", "ge", "eq") and wanted >= bounds.low:
+            bounds = replace(bounds, low=wanted, low_inclusive=op != "gt")
+        if field == "RowKey" and op in ("lt", "le", "eq") and (bounds.high is None or wanted <= bounds.high):
+            bounds = replace(bounds, high=wanted, high_inclusive=op != "lt")
+    return bounds
 
 
 def _filter(query: str, params: Mapping[str, Any]) -> Callable[[str, str], bool]:
@@ -76,7 +108,7 @@ class MemoryTableClient:
         self.table_name = table_name
         self._hook = hook
         self._lock = lock
-        self._rows: dict[tuple[str, str], _Stored] = {}
+        self._rows = TableRows()
         self._versions = itertools.count(1)
 
     # -- plumbing -----------------------------------------------------------------------------------
@@ -98,7 +130,7 @@ class MemoryTableClient:
         entity._metadata = {"etag": etag, "timestamp": timestamp}
         return entity
 
-    def _write(self, rows: dict[tuple[str, str], _Stored], entity: Mapping[str, Any], base: Mapping[str, Any]) -> str:
+    def _write(self, rows: Overlay, entity: Mapping[str, Any], base: Mapping[str, Any]) -> str:
         now = datetime.now(UTC)
         props = {**base, **{k: _stored_value(v) for k, v in entity.items() if v is not None}}
         etag = self._etag(now)
@@ -116,7 +148,7 @@ class MemoryTableClient:
         etag = options.get("etag")
         return etag is None or etag == current[1]
 
-    def _apply(self, rows: dict[tuple[str, str], _Stored], kind: str, entity: Mapping[str, Any], options: Any) -> str:
+    def _apply(self, rows: Overlay, kind: str, entity: Mapping[str, Any], options: Any) -> str:
         """One write on ``rows``; the error code Table Storage answers with, raised as a KeyError-free tuple."""
         key = self._key(entity)
         current = rows.get(key)
@@ -152,7 +184,7 @@ class MemoryTableClient:
     def get_entity(self, partition_key: str, row_key: str, *, select: list[str] | None = None, **kwargs: Any) -> Any:
         self._sent(kwargs)
         with self._lock:
-            stored = self._rows.get((partition_key, row_key))
+            stored = self._rows.get((partition_key, row_key))  # O(1)
         if stored is None:
             raise _error(ResourceNotFoundError, "ResourceNotFound", 404)
         return self._entity(stored, select)
@@ -167,17 +199,31 @@ class MemoryTableClient:
         **kwargs: Any,
     ) -> ItemPaged[TableEntity]:
         matches = _filter(query_filter, parameters or {})
+        bounds = _bounds(query_filter, parameters or {})
         size = min(results_per_page or 1000, 1000)
 
         def page(token: tuple[str, str] | None) -> tuple[tuple[str, str] | None, list[TableEntity]]:
             self._sent(kwargs)
             with self._lock:
-                keys = sorted(key for key in self._rows if matches(*key) and (token is None or key > token))
-                chosen = keys[: size + 1]
-                found = [self._entity(self._rows[key], select) for key in chosen[:size]]
+                chosen = list(itertools.islice(self._keys(bounds, matches, token), size + 1))
+                found = [self._entity(stored, select) for key in chosen[:size] if (stored := self._rows.get(key))]
             return (chosen[size - 1] if len(chosen) > size else None), found
 
         return ItemPaged(page, lambda answer: (answer[0], iter(answer[1])))
+
+    def _keys(
+        self, bounds: _Bounds, matches: Callable[[str, str], bool], after: tuple[str, str] | None
+    ) -> Iterator[tuple[str, str]]:
+        """The matching keys in order after ``after``, visiting only the filter's partition and RowKey range."""
+        for key in self._rows.scan(bounds.partition, bounds.low, bounds.low_inclusive, after):
+            if bounds.high is not None and (
+                key[1] > bounds.high or (key[1] == bounds.high and not bounds.high_inclusive)
+            ):
+                if bounds.partition is not None:
+                    return
+                continue
+            if matches(*key):
+                yield key
 
     def list_entities(self, **kwargs: Any) -> ItemPaged[TableEntity]:
         return self.query_entities("RowKey ge @lo", parameters={"lo": ""}, **kwargs)
@@ -200,8 +246,10 @@ class MemoryTableClient:
     def _single(self, kind: str, entity: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
         self._sent(options)
         with self._lock:
+            rows = Overlay(self._rows)
             try:
-                etag = self._apply(self._rows, kind, entity, options)
+                etag = self._apply(rows, kind, entity, options)
+                rows.commit()
             except _Refused as refused:
                 kinds = {409: ResourceExistsError, 404: ResourceNotFoundError, 412: ResourceModifiedError}
                 raise _error(kinds[refused.status], refused.code, refused.status) from None
@@ -216,7 +264,7 @@ class MemoryTableClient:
         if len(ops) > _TRANSACTION_LIMIT:
             raise _error(TableTransactionError, "InvalidInput", 400, index=0)
         with self._lock:
-            rows = dict(self._rows)
+            rows = Overlay(self._rows)  # the table itself is untouched until every operation has succeeded
             answers = []
             for index, (kind, entity, *more) in enumerate(ops):
                 try:
@@ -224,7 +272,7 @@ class MemoryTableClient:
                 except _Refused as refused:
                     raise _error(TableTransactionError, refused.code, refused.status, index=index) from None
                 answers.append({"etag": etag} if etag else {})
-            self._rows = rows
+            rows.commit()
         return answers
 
     def close(self) -> None:

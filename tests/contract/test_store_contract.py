@@ -15,6 +15,7 @@ from scim.store import (
     ChangeRows,
     CountChange,
     IndexEntry,
+    MemberNotUserError,
     Memberships,
     MemoryStorage,
     RoundTripCounter,
@@ -139,6 +140,7 @@ def test_memberships_are_pairs_recorded_as_changes(storage: TableStorage, tenant
         user(storage, tenant, f"{n:032x}", f"user{n}")
     group(storage, tenant, "9" * 32, "Staff")
     memberships = Memberships(storage.resources("Groups"))
+    memberships.users.register(tenant, [f"{n:032x}" for n in range(3)])
     memberships.add(tenant, "9" * 32, [f"{n:032x}" for n in range(3)], NOW, name="Staff")
     memberships.remove(tenant, "9" * 32, [f"{1:032x}"], NOW, name="Staff")
     assert list(memberships.members(tenant, "9" * 32)) == [f"{0:032x}", f"{2:032x}"]
@@ -154,6 +156,31 @@ def test_memberships_are_pairs_recorded_as_changes(storage: TableStorage, tenant
         ("member-removed", (f"{1:032x}",)),
     ]
     assert records[0].seq < records[1].seq < records[2].seq  # one group's changes: numbered in commit order
+
+
+def test_a_membership_needs_its_members_index_entry(storage: TableStorage, tenant: str) -> None:
+    """The member index: an add merges each member's entry, so one without an entry fails the whole transaction
+    (naming that member) and nothing is written; a check of 100 ids is one call that writes nothing it refuses."""
+    group(storage, tenant, "9" * 32, "Staff")
+    memberships = Memberships(storage.resources("Groups"))
+    ids = [f"{n:032x}" for n in range(150)]
+    memberships.users.register(tenant, ids[:-1])
+    memberships.users.register(tenant, [ids[-1]])
+    memberships.users.unregister(tenant, ids[7])
+    memberships.users.unregister(tenant, ids[7])  # twice: no error
+    before = rows_of(storage, "Groups", tenant)
+    calls = RoundTripCounter()
+    with counting(calls):
+        assert memberships.first_unregistered(tenant, ids) == ids[7]
+        assert memberships.first_unregistered(tenant, ids[8:]) is None
+    assert calls.count == 3  # 100 ids, then 42 in one call
+    with pytest.raises(MemberNotUserError) as refused:
+        memberships.add(tenant, "9" * 32, ids[:10], NOW)
+    assert refused.value.user_id == ids[7]
+    assert comparable(rows_of(storage, "Groups", tenant)) == comparable(before)
+    assert sorted(uid for uid, _ in memberships.users.registered(tenant)) == sorted(set(ids) - {ids[7]})
+    memberships.add(tenant, "9" * 32, ids[8:40], NOW)
+    assert list(memberships.members(tenant, "9" * 32)) == ids[8:40]
 
 
 def test_change_records_number_every_change_in_order(storage: TableStorage, tenant: str) -> None:
@@ -225,7 +252,10 @@ def test_both_stores_hold_the_same_rows_after_the_same_calls(azurite: Azurite) -
         storage.resources("Users").replace(
             tenant, alice, {"userName": "Alice"}, [IndexEntry("userName", "alice", True)], NOW, name="Alice"
         )
-        Memberships(storage.resources("Groups")).add(tenant, "9" * 32, ["a" * 32, "b" * 32], NOW, name="Staff")
+        memberships = Memberships(storage.resources("Groups"))
+        memberships.users.register(tenant, ["a" * 32])
+        memberships.users.register(tenant, ["b" * 32])
+        memberships.add(tenant, "9" * 32, ["a" * 32, "b" * 32], NOW, name="Staff")
         seen.append((comparable(rows_of(storage, "Users", tenant)), comparable(rows_of(storage, "Groups", tenant))))
         storage.close()
     assert seen[0] == seen[1]

@@ -240,8 +240,7 @@ def test_bad_group_patches_change_nothing(
 
 
 def test_member_ref_to_another_tenant_is_refused(client: httpx.Client, target: tuple[str, str]) -> None:
-    gid, _member = target
-    other = user(client)
+    gid, other = target  # a user of this tenant, named under another tenant's URL
     ref = f"https://example.test/scim/v2/other/Users/{other}"
     response = patch(client, gid, {"op": "add", "path": "members", "value": [{"value": other, "$ref": ref}]})
     assert_scim_error(response, 400, "invalidValue")

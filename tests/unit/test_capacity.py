@@ -4,23 +4,26 @@ import math
 
 import pytest
 
+from bench.capacity import model, sim
 from bench.capacity.model import (
-    ACTIVITY_WRITE_CPU_MS,
-    COSTS,
+    MEASURED,
     POINT_READ_THREADS,
-    QUEUE_MESSAGE_CPU_MS,
+    Cost,
     Latency,
     Limits,
     Phase,
     cold_vault_reads,
+    costs_from,
     counter_ceiling,
     initial_phases,
     instances_needed,
+    load_measured,
     merges_per_s,
     own_ceiling,
     per_request,
     saturation,
     tenant_load,
+    utilisation,
 )
 from bench.capacity.report import crossing
 from bench.capacity.sim import Bucket, Simulation, op_vectors, script
@@ -28,6 +31,117 @@ from scim.store import reads
 
 LAT = Latency(read_s=0.010, tx_s=0.020)
 USERS_MIX = {"user_filter_miss": 1, "user_post": 1, "user_get": 1, "user_patch": 1}
+
+# The arithmetic is checked on fixed inputs: bench/entra_trips.py's figures of 2026-11-28 (a member check of 100
+# point reads), not on measured.json, which moves with every run and every change of the code it measures.
+COSTS: dict[str, Cost] = {
+    "user_filter_miss": Cost(reads=1, cpu_ms=3.8, entities_u=1),
+    "user_post": Cost(
+        txs=1,
+        cpu_ms=6.1,
+        entities_u=6,
+        commits_u=1,
+        stale_reads=1,
+        stale_txs=1,
+        stale_cpu_ms=4.7,
+        stale_entities_u=7,
+        written=6,
+    ),
+    "user_get": Cost(reads=1, queries=1, cpu_ms=6.7, entities_u=1, entities_g=1),
+    "user_patch": Cost(
+        reads=1,
+        txs=1,
+        cpu_ms=10.0,
+        entities_u=4,
+        commits_u=1,
+        stale_reads=1,
+        stale_txs=1,
+        stale_cpu_ms=9.4,
+        stale_entities_u=4,
+        written=3,
+    ),
+    "group_filter_miss": Cost(reads=1, cpu_ms=3.6, entities_g=1),
+    "group_post": Cost(
+        reads=1,
+        queries=1,
+        txs=1,
+        cpu_ms=10.7,
+        entities_g=7,
+        commits_g=1,
+        stale_reads=1,
+        stale_txs=1,
+        stale_cpu_ms=5.9,
+        stale_entities_g=6,
+        written=5,
+    ),
+    "group_add_100": Cost(
+        checks=100,
+        txs=3,
+        cpu_ms=295.3,
+        entities_u=100,
+        entities_g=209,
+        commits_g=3,
+        stale_reads=1,
+        stale_txs=1,
+        stale_cpu_ms=35.6,
+        stale_entities_g=100,
+        written=209,
+    ),
+    "user_filter_hit": Cost(reads=2, cpu_ms=7.3, entities_u=2),
+    "group_add_1": Cost(
+        reads=1,
+        txs=1,
+        cpu_ms=7.3,
+        entities_u=1,
+        entities_g=5,
+        commits_g=1,
+        stale_reads=1,
+        stale_txs=1,
+        stale_cpu_ms=5.5,
+        stale_entities_g=6,
+        written=5,
+    ),
+}
+QUEUE_MESSAGE_CPU_MS = 3.8
+ACTIVITY_WRITE_CPU_MS = 3.2
+BACKGROUND = {
+    "QUEUE_MESSAGE_CPU_MS": QUEUE_MESSAGE_CPU_MS,
+    "ACTIVITY_WRITE_CPU_MS": ACTIVITY_WRITE_CPU_MS,
+    "REGISTRY_CALL_CPU_MS": 3.2,
+    "TENANT_READ_CPU_MS": 3.0,
+}
+
+
+@pytest.fixture(autouse=True)
+def reference_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model and the simulation on the fixed inputs above."""
+    for module in (model, sim):
+        monkeypatch.setattr(module, "COSTS", COSTS)
+        for name, value in BACKGROUND.items():
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, value)
+
+
+def test_the_models_costs_are_what_the_bench_measured() -> None:
+    """measured.json is bench/entra_trips.py's output; the costs are read from it, none typed in. Since the member
+    index a 100-member PATCH reads nothing and costs at most 10 calls, with a stale counter row too."""
+    costs = costs_from(load_measured(MEASURED))
+    add = costs["group_add_100"]
+    assert (add.reads, add.checks, add.entities_u) == (0, 0, 0)
+    assert add.calls + add.stale_reads + add.stale_txs <= 10
+    assert costs["user_post"].txs == 2  # the member-index entry, then the user's transaction
+    assert set(costs) == set(COSTS)
+
+
+def test_accounts_registry_partitions_and_vaults_divide_the_shared_load() -> None:
+    one = Limits(max_instances=1_000)
+    spread = Limits(max_instances=1_000, accounts=8, registry_partitions=16, vaults=4)
+    alone, shared = (utilisation(USERS_MIX, 25.0, 100, limits, LAT) for limits in (one, spread))
+    assert shared["account"] == pytest.approx(alone["account"] / 8)
+    assert shared["queue"] == pytest.approx(alone["queue"] / 8)  # a changes queue per account
+    assert shared["registry_u"] == pytest.approx(alone["registry_u"] / 16)
+    assert shared["vault"] == pytest.approx(alone["vault"] / 4)
+    assert shared["instances"] == pytest.approx(alone["instances"])
 
 
 def test_a_request_costs_its_measured_calls_and_a_stale_counter_adds_a_read_and_a_transaction() -> None:
