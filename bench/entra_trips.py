@@ -298,7 +298,7 @@ def background_cpu(connection_string: str, tenant: str, rounds: int, calls: int 
     def merge(_n: int) -> None:
         nonlocal mark
         assert mark is not None
-        mark = rows.mark_sent(tenant, [mark.published + 1], mark)  # moves the watermark: one merge
+        mark = rows.mark_sent(tenant, [(0, mark.mark(0).published + 1)], mark)  # moves shard 0's watermark: one merge
 
     def write_bucket(n: int) -> None:
         start = datetime.now(UTC).replace(second=0, microsecond=0)
