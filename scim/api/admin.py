@@ -16,15 +16,14 @@ import binascii
 import hmac
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
 from scim.api.admin_chart import chart
 from scim.api.admin_view import TenantState, group_errors
+from scim.api.pages import templates as page_templates
 from scim.http import Request, Response
 from scim.platform.activity_report import ActivityReport, parse_since
 from scim.platform.hints import hint
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("scim.admin")
 
-TEMPLATES = Path(__file__).parent / "templates"
 TENANTS_PER_PAGE = 20
 RECORDS_PER_PAGE = 50
 RECENT_ERRORS = 15
@@ -116,28 +114,14 @@ class OperatorCredential:
         return False
 
 
-def _when(moment: datetime | None) -> str:
-    return "never" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S} UTC"
-
-
-def _stamp(moment: datetime | None) -> str:
-    """A table cell's time: the column header says UTC; kept on one line by the `time` class."""
-    return "" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S}"
-
-
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 
 
 def templates() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-    )
-    env.filters["when"] = _when
-    env.filters["stamp"] = _stamp
+    """The pages' templates (scim.api.pages) with the activity hints' filter."""
+    env = page_templates()
     env.filters["hint"] = hint
     return env
 

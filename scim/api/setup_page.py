@@ -20,12 +20,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
+from scim.api.pages import templates
 from scim.http import Request, Response
 from scim.platform.activity_report import ActivityReport, TenantStatus
 from scim.platform.hints import hint
@@ -107,29 +105,6 @@ class Progress:
     status: TenantStatus
 
 
-TEMPLATES = Path(__file__).parent / "templates"
-
-
-def _when(moment: datetime | None) -> str:
-    return "never" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S} UTC"
-
-
-def _stamp(moment: datetime | None) -> str:
-    return "" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S}"
-
-
-def templates() -> Environment:
-    """The operator pages' templates folder and rules (autoescaping on, undefined names fail)."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-    )
-    env.filters["when"] = _when
-    env.filters["stamp"] = _stamp
-    return env
-
-
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -142,7 +117,7 @@ class SetupPages:
         self.door = door
         self.report = report
         self._base_url = (public_base_url or "").rstrip("/")
-        self._env = templates()
+        self._env = templates()  # the operator pages' folder, rules and filters
 
     def _page(self, code: int, template: str, headers: dict[str, str] | None = None, **context: Any) -> Response:
         body = self._env.get_template(template).render(copy_script=COPY_SCRIPT, **context).encode("utf-8")

@@ -34,7 +34,7 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsE
 from azure.data.tables import TableClient, TableEntity, TransactionOperation
 
 from scim.store.keys import ACTIVITY, BUCKETS, ERRORS, IDS, NAMES, activity_stamp, bucket_key, inverted, name_key
-from scim.store.rows import RoundTripCounter, StorageUnavailableError, access_denied
+from scim.store.rows import RoundTripCounter, storage_failure
 
 _TRANSACTION_LIMIT = 100
 _MAX_DETAIL = 1000
@@ -97,15 +97,6 @@ class ActivityPage:
     records: list[ActivityRecord]
     next_key: str | None
     """Pass as ``after`` to read the next page; None on the last page."""
-
-
-def _guard(exc: AzureError, table: str) -> Exception:
-    denied = access_denied(exc, table)
-    if denied is not None:
-        return denied
-    if isinstance(exc, HttpResponseError) and exc.status_code not in (408, 429, 500, 502, 503, 504):
-        return exc
-    return StorageUnavailableError(type(exc).__name__)
 
 
 class ActivityTable:
@@ -186,7 +177,7 @@ class ActivityTable:
         try:
             self._table().submit_transaction(batch, raw_request_hook=self.round_trips)
         except AzureError as exc:
-            raise _guard(exc, self._client.table_name) from exc
+            raise storage_failure(exc, self._client.table_name) from exc
 
     @staticmethod
     def _bucket_entity(tenant: str, bucket: TrafficBucket) -> dict[str, Any]:
@@ -226,7 +217,7 @@ class ActivityTable:
             )
             return list(next(pages, []))[:limit]
         except AzureError as exc:
-            raise _guard(exc, self._client.table_name) from exc
+            raise storage_failure(exc, self._client.table_name) from exc
 
     @staticmethod
     def _record(entity: TableEntity) -> ActivityRecord:
@@ -300,7 +291,7 @@ class ActivityTable:
             )
             rows = list(query)
         except AzureError as exc:
-            raise _guard(exc, self._client.table_name) from exc
+            raise storage_failure(exc, self._client.table_name) from exc
         return [
             TrafficBucket(
                 start=row["Start"],

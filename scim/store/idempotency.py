@@ -27,7 +27,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, UpdateMode
 
 from scim.store.account import TableStorage
-from scim.store.rows import StorageUnavailableError, VersionMismatchError, access_denied
+from scim.store.rows import VersionMismatchError, storage_failure
 
 _PARTITION_PREFIX = "~idempotency~"
 
@@ -60,15 +60,6 @@ def _row_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def _storage_error(exc: AzureError, table: str) -> Exception:
-    denied = access_denied(exc, table)
-    if denied is not None:
-        return denied
-    if isinstance(exc, HttpResponseError) and exc.status_code not in (408, 429, 500, 502, 503, 504):
-        return exc
-    return StorageUnavailableError(type(exc).__name__)
-
-
 class IdempotencyTable:
     """Reserve, read, claim and complete idempotency keys; every call is one round trip."""
 
@@ -84,9 +75,9 @@ class IdempotencyTable:
                 pass
             except HttpResponseError as exc:
                 if exc.status_code != 403:  # in Azure the infrastructure creates the table
-                    raise _storage_error(exc, self._client.table_name) from exc
+                    raise storage_failure(exc, self._client.table_name) from exc
             except AzureError as exc:
-                raise _storage_error(exc, self._client.table_name) from exc
+                raise storage_failure(exc, self._client.table_name) from exc
             self._ready = True
         return self._client
 
@@ -109,7 +100,7 @@ class IdempotencyTable:
         except ResourceExistsError as exc:
             raise IdempotencyKeyTakenError(row.key) from exc
         except AzureError as exc:
-            raise _storage_error(exc, self._client.table_name) from exc
+            raise storage_failure(exc, self._client.table_name) from exc
         return IdempotencyRow(**{**row.__dict__, "etag": str(result.get("etag", ""))})
 
     def get(self, caller: str, key: str) -> IdempotencyRow | None:
@@ -118,7 +109,7 @@ class IdempotencyTable:
         except ResourceNotFoundError:
             return None
         except AzureError as exc:
-            raise _storage_error(exc, self._client.table_name) from exc
+            raise storage_failure(exc, self._client.table_name) from exc
         return IdempotencyRow(
             caller=caller,
             key=key,
@@ -141,9 +132,9 @@ class IdempotencyTable:
         except HttpResponseError as exc:
             if exc.status_code == 412:
                 raise VersionMismatchError() from exc
-            raise _storage_error(exc, self._client.table_name) from exc
+            raise storage_failure(exc, self._client.table_name) from exc
         except AzureError as exc:
-            raise _storage_error(exc, self._client.table_name) from exc
+            raise storage_failure(exc, self._client.table_name) from exc
         return IdempotencyRow(**{**row.__dict__, "etag": str(result.get("etag", ""))})
 
     def release(self, row: IdempotencyRow) -> None:
@@ -156,6 +147,6 @@ class IdempotencyTable:
             pass
         except HttpResponseError as exc:
             if exc.status_code not in (404, 412):
-                raise _storage_error(exc, self._client.table_name) from exc
+                raise storage_failure(exc, self._client.table_name) from exc
         except AzureError as exc:
-            raise _storage_error(exc, self._client.table_name) from exc
+            raise storage_failure(exc, self._client.table_name) from exc

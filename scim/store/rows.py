@@ -56,6 +56,24 @@ def access_denied(exc: Exception, table: str) -> StorageAccessDeniedError | None
     return None
 
 
+TRANSIENT_STATUSES = (408, 429, 500, 502, 503, 504)
+"""The answers a retry may outlive: a timeout, throttling, the service's own failures."""
+
+
+def storage_failure(exc: Exception, table: str) -> Exception:
+    """What a storage SDK error means to our callers: the refusal (access_denied), StorageUnavailableError for
+    no answer or a transient one (TRANSIENT_STATUSES), else the error itself (a 4xx the caller may handle)."""
+    denied = access_denied(exc, table)
+    if denied is not None:
+        return denied
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        return StorageUnavailableError(type(exc).__name__)
+    if status in TRANSIENT_STATUSES:
+        return StorageUnavailableError(f"Table Storage answered {status}")
+    return exc
+
+
 class UniqueValueTakenError(Exception):
     """Another resource in the tenant already holds this unique value."""
 

@@ -21,7 +21,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModif
 from azure.data.tables import TableClient, TableEntity, UpdateMode
 
 from scim.store.account import TableStorage
-from scim.store.rows import StorageUnavailableError, VersionMismatchError, access_denied
+from scim.store.rows import VersionMismatchError, storage_failure
 
 _PREFIX = "setup-link-"
 _AFTER_PREFIX = "setup-link."  # '.' follows '-': the upper bound of the key range
@@ -51,16 +51,6 @@ class SetupLinkRow:
     def link_id(self) -> str:
         """What the operator lists and revokes a link by: not enough of the hash to find the link's secret."""
         return self.link_hash[:12]
-
-
-def _unavailable(exc: AzureError, table: str) -> Exception:
-    denied = access_denied(exc, table)
-    if denied is not None:
-        return denied
-    status = getattr(exc, "status_code", None)
-    if status is None or status in (408, 429, 500, 502, 503, 504):
-        return StorageUnavailableError(type(exc).__name__ if status is None else f"Table Storage answered {status}")
-    return exc
 
 
 class SetupLinkTable:
@@ -114,7 +104,7 @@ class SetupLinkTable:
         except (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError):
             raise
         except AzureError as exc:
-            raise _unavailable(exc, self._client.table_name) from exc
+            raise storage_failure(exc, self._client.table_name) from exc
 
     def create(self, row: SetupLinkRow) -> SetupLinkRow:
         result = self._call(lambda: self._client.create_entity(self._entity(row)))
