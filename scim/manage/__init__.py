@@ -47,9 +47,7 @@ def build_manage_api(
     )
     store = secrets or build_secret_store(settings, operator=True)
     accounts = storage if isinstance(storage, DataAccounts) else DataAccounts.single(storage)
-    storage = accounts.primary
-    change_log = ChangeLog({kind: ChangeRows(storage.resources(kind)) for kind in STREAMS})
-    creates = IdempotentCreates(IdempotencyTable(storage))
+    creates = IdempotentCreates(IdempotencyTable(accounts.primary))
     bases: dict[str, tuple[TenantService, ClientService]] = {}
     lock = threading.Lock()
 
@@ -68,6 +66,12 @@ def build_manage_api(
 
     def services(app_id: str, origin: str) -> Services:
         tenants, clients = base(origin)
+
+        def change_log(tenant: str) -> ChangeLog:
+            """The tenant's change records, on the data account its row names (not the primary's)."""
+            storage = tenants.storage_of(tenant)
+            return ChangeLog({kind: ChangeRows(storage.resources(kind)) for kind in STREAMS})
+
         doors = DoorLog(lambda tenant: tenants.storage_of(tenant).activity(), api_door(app_id))
         door_tenants = tenants_with_door(tenants, doors)
         return Services(

@@ -50,7 +50,8 @@ class Services:
     clients: ClientService
     report: Callable[[int | None], ActivityReport]
     """The activity report of a tenant with this license limit."""
-    change_log: ChangeLog
+    change_log: Callable[[str], ChangeLog]
+    """The change log of a tenant, on its own data account (TenantService.storage_of)."""
     revocation_seconds: int
     creates: IdempotentCreates
 

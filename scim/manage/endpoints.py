@@ -184,14 +184,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "GET",
         "/tenants/{tenantId}/changes",
         "tenant_changes",
-        "Committed changes after a cursor or a sequence number, oldest first (the queue messages' facts)",
+        "Committed changes after a cursor, oldest first (the queue messages' facts): every change once, none missed",
         "read",
         models.ChangePage,
         query=(
-            Query("stream", "string", "Users or Groups: one sequence only; omitted: both, merged by time."),
-            Query("after", "integer", "Changes after this sequence number (of `stream`, or of each stream)."),
+            Query("stream", "string", "Users or Groups: one stream only; omitted: both, merged by time."),
+            Query(
+                "after",
+                "integer",
+                "Without a cursor: start at the changes numbered above this (in `stream`, or in each). Numbers are "
+                "not in commit order, so a change numbered below it that commits later is not shown: keep `next`.",
+            ),
             Query("limit", "integer", "Changes per page: 1 to 1000 (default 100)."),
-            _CURSOR,
+            Query(
+                "cursor",
+                "string",
+                "The `next` value of the previous page (with the same `stream`); omitted: the oldest change kept.",
+            ),
         ),
     ),
 )

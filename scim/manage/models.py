@@ -212,9 +212,18 @@ class ChangeItem(_Model):
 
 
 class ChangePage(_Model):
+    """A page of the change feed: paging with `next` answers every committed change once, none missing, even
+    though numbers of different resources are not in commit order."""
+
     items: list[ChangeItem]
-    positions: dict[str, int] = Field(description="The last sequence number returned (or passed) in each stream.")
-    next: str = Field(description="Pass as ?cursor= to read the changes after these; poll with it later for more.")
+    positions: dict[str, str] = Field(
+        description="Where the feed is in each stream paged: a token the CLI takes too "
+        "(`scim-admin tenant changes <id> --stream <stream> --cursor <token>`). Not a sequence number."
+    )
+    next: str = Field(
+        description="Pass as ?cursor= (with the same stream parameter) to read the changes after these; poll with "
+        "it later for more. An empty page keeps the position."
+    )
 
 
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (

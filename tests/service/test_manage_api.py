@@ -17,12 +17,16 @@ import pytest
 
 from scim.http import Request, Response
 from scim.manage import ManageApi, build_manage_api
+from scim.manage.calls import encode_cursor
 from scim.manage.entra import IssuerKeys, https_fetcher
 from scim.manage.idempotency import LEASE_SECONDS, fingerprint
+from scim.platform.changes import ChangeLog
 from scim.platform.tenants import TenantService
+from scim.resources.groups import GroupService
+from scim.resources.users import UserService
 from scim.secrets import LocalSecretStore
 from scim.settings import Settings
-from scim.store import IdempotencyRow, IdempotencyTable, MemoryStorage
+from scim.store import ChangeRows, DataAccounts, IdempotencyRow, IdempotencyTable, MemoryStorage
 from tests.manage_issuer import AUDIENCE, PLATFORM_APP, READ, WRITE, LocalIssuer
 
 BASE = "https://scim.example.net"
@@ -37,7 +41,11 @@ def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIssuer]:
 
 
 def build(
-    issuer: LocalIssuer, tmp_path: Path, *, per_minute: int = 1000, storage: MemoryStorage | None = None
+    issuer: LocalIssuer,
+    tmp_path: Path,
+    *,
+    per_minute: int = 1000,
+    storage: MemoryStorage | DataAccounts | None = None,
 ) -> ManageApi:
     settings = Settings(
         manage_issuer=issuer.issuer,
@@ -271,7 +279,7 @@ def test_status_and_changes_of_a_tenant_without_traffic(manage: ManageApi, token
     assert status["license"] == {"active": 0, "limit": 2} and status["lastRequest"] is None
     assert len(status["hours"]) == 24
     changes = data(send(manage, "GET", "tenants/quiet/changes", token))
-    assert changes["items"] == [] and changes["positions"] == {"Users": 0, "Groups": 0}
+    assert changes["items"] == [] and changes["positions"] == {"Users": "0", "Groups": "0"}
     problem(send(manage, "GET", "tenants/quiet/changes", token, query={"stream": "Nope"}), 400, "invalid-query")
     problem(send(manage, "GET", "tenants/quiet/activity", token, query={"since": "soon"}), 400, "invalid-query")
 
@@ -328,3 +336,157 @@ def test_concurrent_creates_with_one_key_make_one_tenant_and_one_token(manage: M
     secrets = [data(a)["secretToken"] for a in answers if a.status in (200, 201)]
     assert len([s for s in secrets if s]) == 1
     assert data(send(manage, "GET", "tenants/racy", token))["validSecretTokens"] == 1
+
+
+# -- the change feed ------------------------------------------------------------------------------
+
+
+def user_body(n: int) -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": f"u{n}@contoso.test",
+        "emails": [{"type": "work", "value": f"u{n}@contoso.test", "primary": True}],
+    }
+
+
+def stored_changes(storage: MemoryStorage, tenant: str) -> dict[tuple[str, int], str]:
+    """Every change record the tenant's account holds, (stream, seq) -> version, read from the store itself."""
+    found: dict[tuple[str, int], str] = {}
+    for stream in ("Users", "Groups"):
+        for change in ChangeLog({stream: ChangeRows(storage.resources(stream))}).read(tenant, 0, 100_000, stream):
+            found[(change.stream, change.seq)] = change.version
+    return found
+
+
+def drain(manage: ManageApi, token: str, tenant: str, cursor: str | None, limit: int) -> tuple[list[Any], str | None]:
+    """Pages until an empty page: the items and the cursor to poll with later."""
+    items: list[Any] = []
+    while True:
+        page = data(
+            send(
+                manage,
+                "GET",
+                f"tenants/{tenant}/changes",
+                token,
+                query={"limit": str(limit), **({"cursor": cursor} if cursor else {})},
+            )
+        )
+        items += page["items"]
+        cursor = page["next"]
+        if not page["items"]:
+            return items, cursor
+
+
+def test_the_change_feed_reads_the_tenants_own_data_account(issuer: LocalIssuer, tmp_path: Path) -> None:
+    primary, second = MemoryStorage(table_prefix="p"), MemoryStorage(table_prefix="s")
+    manage = build(issuer, tmp_path, storage=DataAccounts({"primary": primary, "second": second}))
+    token = issuer.token()
+    for tenant in ("one", "two"):  # placed on the account with fewest tenants: one on primary, two on second
+        assert send(manage, "POST", "tenants", token, {"id": tenant}, key=tenant).status == 201
+    users = UserService(second.resources("Users"))
+    made = [users.create("two", user_body(n)) for n in range(3)]
+    items, _ = drain(manage, token, "two", None, 2)
+    assert sorted(i["id"] for i in items) == sorted(str(u.id) for u in made)
+    assert {(i["stream"], i["seq"]): i["version"] for i in items} == stored_changes(second, "two")
+    assert drain(manage, token, "one", None, 2)[0] == []
+
+
+def test_paging_the_feed_while_writes_happen_answers_every_change_once(
+    token: str, issuer: LocalIssuer, tmp_path: Path
+) -> None:
+    """Records of different resources are numbered by different counter shards, so a later commit can carry a
+    lower number than one already read: the cursor still answers it, once."""
+    storage = MemoryStorage(table_prefix="f")
+    manage = build(issuer, tmp_path, storage=storage)
+    assert send(manage, "POST", "tenants", token, {"id": "busy"}, key="busy").status == 201
+    users = UserService(storage.resources("Users"))
+    groups = GroupService(storage.resources("Groups"), storage.resources("Users"))
+    seen: list[Any] = []
+    cursor: str | None = None
+    # One write, one page, in turn: users land in shards in no order, so their numbers go down as well as up.
+    for n in range(12):
+        users.create("busy", user_body(n))
+        page = data(
+            send(
+                manage,
+                "GET",
+                "tenants/busy/changes",
+                token,
+                query={"limit": "1", **({"cursor": cursor} if cursor else {})},
+            )
+        )
+        seen += page["items"]
+        cursor = page["next"]
+    numbers = [i["seq"] for i in seen]
+    assert numbers != sorted(numbers)  # the feed did answer a number below one answered before
+
+    def write(worker: int) -> None:
+        group = groups.create(
+            "busy", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": f"g{worker}"}
+        )
+        for n in range(6):
+            user = users.create("busy", user_body(100 * (worker + 1) + n))
+            groups.patch(
+                "busy",
+                str(group.id),
+                {
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "add", "path": "members", "value": [{"value": str(user.id)}]}],
+                },
+            )
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        running = [pool.submit(write, worker) for worker in range(3)]
+        while not all(future.done() for future in running):
+            page = data(
+                send(
+                    manage,
+                    "GET",
+                    "tenants/busy/changes",
+                    token,
+                    query={"limit": "3", **({"cursor": cursor} if cursor else {})},
+                )
+            )
+            seen += page["items"]
+            cursor = page["next"]
+        for future in running:
+            future.result()
+    rest, _ = drain(manage, token, "busy", cursor, 5)
+    seen += rest
+    keys = [(i["stream"], i["seq"]) for i in seen]
+    assert len(keys) == len(set(keys))  # none twice
+    assert {(i["stream"], i["seq"]): i["version"] for i in seen} == stored_changes(storage, "busy")  # none missing
+    assert len(keys) == 12 + 3 * (1 + 6 + 6)
+
+
+def test_after_starts_the_feed_above_a_number_and_cursors_are_checked(issuer: LocalIssuer, tmp_path: Path) -> None:
+    storage = MemoryStorage(table_prefix="a")
+    manage = build(issuer, tmp_path, storage=storage)
+    token = issuer.token()
+    send(manage, "POST", "tenants", token, {"id": "acme"}, key="acme")
+    users = UserService(storage.resources("Users"))
+    for n in range(10):
+        users.create("acme", user_body(n))
+    everything = stored_changes(storage, "acme")
+    middle = sorted(seq for _, seq in everything)[4]
+    query = {"stream": "users", "after": str(middle), "limit": "3"}
+    first = data(send(manage, "GET", "tenants/acme/changes", token, query=query))
+    items = first["items"]
+    cursor = first["next"]
+    while True:
+        page = data(send(manage, "GET", "tenants/acme/changes", token, query={"stream": "Users", "cursor": cursor}))
+        if not page["items"]:
+            break
+        items += page["items"]
+        cursor = page["next"]
+    assert sorted(i["seq"] for i in items) == sorted(seq for _, seq in everything if seq > middle)
+    assert set(page["positions"]) == {"Users"}
+    both = {"cursor": cursor, "after": "3"}
+    problem(send(manage, "GET", "tenants/acme/changes", token, query={"stream": "Users", **both}), 400, "invalid-query")
+    problem(send(manage, "GET", "tenants/acme/changes", token, query={"cursor": cursor}), 400, "invalid-cursor")
+    forged = encode_cursor({"Users": "7.x"})
+    problem(
+        send(manage, "GET", "tenants/acme/changes", token, query={"stream": "Users", "cursor": forged}),
+        400,
+        "invalid-cursor",
+    )
