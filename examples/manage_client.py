@@ -164,9 +164,19 @@ class ManageClient:
             query["since"] = since
         yield from self._pages(f"/tenants/{_id(tenant_id)}/activity", query)
 
-    def changes(self, tenant_id: str, cursor: str | None = None, *, limit: int = 100) -> dict[str, Any]:
-        """Changes after `cursor` (None: from the start): {"items", "positions", "next"}; keep "next" and poll."""
-        query = {"limit": str(limit), **({"cursor": cursor} if cursor else {})}
+    def changes(
+        self, tenant_id: str, cursor: str | None = None, *, limit: int = 100, stream: str | None = None
+    ) -> dict[str, Any]:
+        """One page of changes after `cursor` (None: from the oldest kept): {"items", "positions", "next"}.
+
+        Keep "next" and poll with it (and the same `stream`, "Users" or "Groups"; None: both): every committed
+        change comes once, none missed. Do not page by "seq": numbers are not in commit order.
+        """
+        query = {
+            "limit": str(limit),
+            **({"cursor": cursor} if cursor else {}),
+            **({"stream": stream} if stream else {}),
+        }
         return self._send("GET", f"/tenants/{_id(tenant_id)}/changes?{urllib.parse.urlencode(query)}")
 
     # -- transport -------------------------------------------------------------------------------
