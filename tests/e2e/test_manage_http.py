@@ -1,11 +1,14 @@
 """The platform's day with the management API, over HTTP through function_app's routes and the local host:
 a token from a local HTTPS issuer, a customer tenant created with the example client (examples/manage_client.py),
 its answer pasted into an Entra-like client that provisions users, the customer's activity and changes read
-back, a token rotation whose old token is refused within the documented bound, hostile tokens refused with
+back (every change once, none missing), a setup link minted through the API and opened as the customer's admin
+would, a token rotation whose old token is refused within the documented bound, hostile tokens refused with
 problem details, and every operation of the served OpenAPI document answering on the running host."""
 
 from __future__ import annotations
 
+import html
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -179,6 +182,48 @@ def test_the_platform_creates_a_customer_tenant_that_entra_provisions_into(
     assert fresh.call("users_collection", "GET")[0] == 200
 
 
+def test_the_platform_mints_a_setup_link_that_the_customers_admin_opens(platform: Platform) -> None:
+    client = platform.client()
+    client.create_tenant("northwind", idempotency_key=str(uuid.uuid4()))
+    link = client.create_setup_link("northwind", expires_in="1h")
+    url = link["url"]
+    assert url.startswith(f"{platform.base_url}/setup/northwind/") and link["state"] == "ready"
+    with httpx.Client(timeout=20) as http:
+        shown = http.get(url)  # what a mail scanner does: the page, and nothing revealed
+        assert shown.status_code == 200 and 'id="reveal-form"' in shown.text and 'id="secret-token"' not in shown.text
+        cross_site = http.post(url, headers={"Sec-Fetch-Site": "cross-site"})
+        assert cross_site.status_code == 403
+        revealed = http.post(url, headers={"Sec-Fetch-Site": "same-origin"})
+        assert revealed.status_code == 200
+        found = re.search(r'<code id="secret-token">([^<]+)</code>', revealed.text)
+        assert found is not None
+        token = html.unescape(found.group(1))
+        second = http.post(url, headers={"Sec-Fetch-Site": "same-origin"})
+        assert second.status_code == 200 and 'id="revealed-note"' in second.text and token not in second.text
+
+    entra = HttpEntra(f"{platform.base_url}/scim/v2/northwind", token)
+    started = time.monotonic()
+    while entra.call("users_collection", "GET")[0] != 200:  # a new token: at once, or within the bound
+        assert time.monotonic() - started < 35
+        time.sleep(0.2)
+    assert [(i["linkId"], i["state"]) for i in client.setup_links("northwind")] == [(link["linkId"], "revealed")]
+    api.get_api().activity.flush()  # type: ignore[union-attr]
+    events = {
+        (i["operation"], i["detail"].split(";")[0])
+        for i in client.activity("northwind")
+        if i["resourceType"] == "SetupLink"
+    }
+    assert events == {
+        ("setup-link created", f"by manage-api:{PLATFORM_APP}"),
+        ("setup-link opened", "by the setup page"),
+    }
+    assert client.revoke_setup_link("northwind", link["linkId"])["revoked"] == [link["linkId"]]
+    with httpx.Client(timeout=20) as http:
+        gone = http.get(url)
+        assert gone.status_code != 200 and "revoked" in gone.text
+    assert entra.call("users_collection", "GET")[0] == 200  # a revealed token stays: Entra uses it
+
+
 def test_hostile_tokens_are_refused_with_problem_details(platform: Platform) -> None:
     issuer = platform.issuer
     cases = {
@@ -220,7 +265,7 @@ def test_every_operation_of_the_served_document_answers_on_the_running_host(plat
             for method in item:
                 answer = http.request(
                     method.upper(),
-                    path.replace("{tenantId}", "route-check-nobody"),
+                    path.replace("{tenantId}", "route-check-nobody").replace("{linkId}", "0123456789ab"),
                     content=b'{"id": "NOT VALID"}' if method in ("post", "put") else None,
                     headers={
                         "Authorization": f"Bearer {token}",

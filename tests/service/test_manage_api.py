@@ -490,3 +490,112 @@ def test_after_starts_the_feed_above_a_number_and_cursors_are_checked(issuer: Lo
         400,
         "invalid-cursor",
     )
+
+
+# -- setup links ----------------------------------------------------------------------------------
+
+
+def test_a_setup_link_is_minted_once_per_key_listed_without_its_url_and_recorded_with_the_callers_door(
+    manage: ManageApi, token: str, issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    send(manage, "POST", "tenants", token, {"id": "acme"}, key="t")
+    before = datetime.now(UTC)
+    first = send(manage, "POST", "tenants/acme/setup-links", token, {"expiresIn": "2h"}, key="link-1")
+    assert first.status == 201, first.body
+    link = data(first)
+    assert link["url"].startswith(f"{BASE}/setup/acme/") and len(link["url"].rsplit("/", 1)[1]) == 43
+    assert link["kind"] == "token" and link["state"] == "ready" and link["replayed"] is False
+    assert link["createdBy"] == f"manage-api:{PLATFORM_APP}"
+    expires = datetime.fromisoformat(link["expires"])
+    assert before + timedelta(hours=2) <= expires <= datetime.now(UTC) + timedelta(hours=2)
+    assert first.headers["Location"] == "/manage/v1/tenants/acme/setup-links"
+    assert data(send(manage, "GET", "tenants/acme", token))["validSecretTokens"] == 2  # made now, unseen
+
+    again = send(manage, "POST", "tenants/acme/setup-links", token, {"expiresIn": "2h"}, key="link-1")
+    assert again.status == 200 and again.headers["Idempotent-Replayed"] == "true"
+    replayed = data(again)
+    assert replayed["linkId"] == link["linkId"] and replayed["url"] is None and replayed["replayed"] is True
+    assert data(send(manage, "GET", "tenants/acme", token))["validSecretTokens"] == 2  # no second credential
+    problem(send(manage, "POST", "tenants/acme/setup-links", token, {"expiresIn": "3h"}, key="link-1"), 422)
+
+    reader = issuer.token(roles=[READ])
+    listed = send(manage, "GET", "tenants/acme/setup-links", reader)
+    assert [(i["linkId"], i["state"]) for i in data(listed)["items"]] == [(link["linkId"], "ready")]
+    assert "url" not in data(listed)["items"][0] and link["url"] not in listed.body.decode()
+    problem(send(manage, "POST", "tenants/acme/setup-links", reader, {}, key="r"), 403, "role-missing")
+
+    # A new link replaces the one nobody opened: its unseen credential goes, so rotation is never blocked.
+    second = data(send(manage, "POST", "tenants/acme/setup-links", token, {}, key="link-2"))
+    states = {i["linkId"]: i["state"] for i in data(send(manage, "GET", "tenants/acme/setup-links", token))["items"]}
+    assert states == {link["linkId"]: "revoked", second["linkId"]: "ready"}
+    assert data(send(manage, "GET", "tenants/acme", token))["validSecretTokens"] == 2
+
+    activity = data(send(manage, "GET", "tenants/acme/activity", token))["items"]
+    events = {(i["operation"], i["id"]) for i in activity if i["resourceType"] == "SetupLink"}
+    assert events == {
+        ("setup-link created", link["linkId"]),
+        ("setup-link revoked", link["linkId"]),
+        ("setup-link created", second["linkId"]),
+    }
+    assert all(f"by manage-api:{PLATFORM_APP}" in i["detail"] for i in activity if i["resourceType"] == "SetupLink")
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert link["url"].rsplit("/", 1)[1] not in logged and second["url"].rsplit("/", 1)[1] not in logged
+
+
+def test_setup_links_are_revoked_one_or_all_and_refusals_are_problems(manage: ManageApi, token: str) -> None:
+    send(manage, "POST", "tenants", token, {"id": "acme"}, key="t")
+    send(manage, "POST", "tenants", token, {"id": "cloud", "auth": "oauth"}, key="c")
+    oauth = data(send(manage, "POST", "tenants/cloud/setup-links", token, {}, key="l0"))
+    assert oauth["kind"] == "oauth"
+    one = data(send(manage, "POST", "tenants/acme/setup-links", token, {}, key="l1"))
+    revoked = data(send(manage, "DELETE", f"tenants/acme/setup-links/{one['linkId']}", token))
+    assert revoked == {"id": "acme", "revoked": [one["linkId"]], "effectiveWithinSeconds": 30}
+    assert data(send(manage, "GET", "tenants/acme", token))["validSecretTokens"] == 1  # its unseen token disabled
+    again = data(send(manage, "DELETE", f"tenants/acme/setup-links/{one['linkId'].upper()}", token))
+    assert again["revoked"] == []  # already revoked: nothing more to do
+    problem(send(manage, "DELETE", "tenants/acme/setup-links/0123456789ab", token), 404, "setup-link-not-found")
+    problem(send(manage, "DELETE", "tenants/acme/setup-links/not-an-id", token), 404, "setup-link-not-found")
+    assert data(send(manage, "DELETE", "tenants/cloud/setup-links", token))["revoked"] == [oauth["linkId"]]
+    assert data(send(manage, "DELETE", "tenants/cloud/setup-links", token))["revoked"] == []
+
+    problem(
+        send(manage, "POST", "tenants/acme/setup-links", token, {"expiresIn": "1m"}, key="x1"), 400, "invalid-value"
+    )
+    problem(
+        send(manage, "POST", "tenants/acme/setup-links", token, {"expiresIn": "soon"}, key="x2"), 400, "invalid-body"
+    )
+    problem(send(manage, "POST", "tenants/acme/setup-links", token, {"auth": "saml"}, key="x3"), 400, "invalid-body")
+    problem(send(manage, "POST", "tenants/acme/setup-links", token, {}), 428, "idempotency-key-missing")
+    problem(send(manage, "POST", "tenants/ghost/setup-links", token, {}, key="x4"), 404, "tenant-not-found")
+    problem(send(manage, "GET", "tenants/ghost/setup-links", token), 404, "tenant-not-found")
+    send(manage, "POST", "tenants/acme/disable", token)
+    problem(send(manage, "POST", "tenants/acme/setup-links", token, {}, key="x5"), 409, "credential-state")
+    send(manage, "POST", "tenants/acme/enable", token)
+    assert send(manage, "POST", "tenants/acme/setup-links", token, {}, key="x5").status == 201  # the key was freed
+    assert [i["state"] for i in data(send(manage, "GET", "tenants/acme/setup-links", token))["items"]] == [
+        "revoked",
+        "ready",
+    ]
+
+
+def test_setup_links_page_with_a_cursor(manage: ManageApi, token: str) -> None:
+    send(manage, "POST", "tenants", token, {"id": "acme"}, key="t")
+    made = [data(send(manage, "POST", "tenants/acme/setup-links", token, {}, key=f"l{n}"))["linkId"] for n in range(3)]
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = data(
+            send(
+                manage,
+                "GET",
+                "tenants/acme/setup-links",
+                token,
+                query={"limit": "2", **({"cursor": cursor} if cursor else {})},
+            )
+        )
+        seen += [i["linkId"] for i in page["items"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == made
