@@ -122,8 +122,7 @@ def _feed_positions(cursor: dict[str, Any], names: list[str]) -> dict[str, FeedC
     if sorted(cursor) != sorted(names):
         raise ProblemError(
             400,
-            f"this cursor pages {' and '.join(sorted(cursor)) or 'nothing'}: send it with the stream parameter of "
-            "the request that gave it",
+            "this cursor pages other streams: send it with the stream parameter of the request that gave it",
             kind="invalid-cursor",
         )
     try:
