@@ -11,8 +11,9 @@ token as the backend's managed identity (or any credential DefaultAzureCredentia
 - pages through lists with the opaque ``next`` cursor;
 - raises `ManageError` with the RFC 9457 problem (type, status, detail) for every other refusal.
 
-Keep the secrets it returns (``secretToken``, ``oauthClient.clientSecret``) out of your logs: show them to
-the customer once, to paste into Entra, and do not store them.
+Keep the secrets it returns (``secretToken``, ``oauthClient.clientSecret``, a setup link's ``url``) out of your
+logs: show them to the customer once, to paste into Entra (or send the link to their IT admin), and do not
+store them.
 
     from examples.manage_client import ManageClient, entra_token_provider
     client = ManageClient("https://<app>.azurewebsites.net/manage/v1",
@@ -148,6 +149,38 @@ class ManageClient:
     def delete(self, tenant_id: str) -> dict[str, Any]:
         return self._send("DELETE", f"/tenants/{_id(tenant_id)}")
 
+    # -- setup links: the customer's IT admin connects Entra alone ---------------------------------
+
+    def create_setup_link(
+        self,
+        tenant_id: str,
+        *,
+        expires_in: str = "72h",
+        auth: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """A one-time link to the setup page: {"url", "linkId", "expires", "kind", "state", ...}.
+
+        Send "url" to the tenant's IT admin alone and do not store or log it: opening it reveals a new Secret
+        Token (or client secret for auth="oauth") once. A retry with the same key answers "replayed": true and no
+        URL; if the URL was lost, mint another (a new link replaces one nobody opened).
+        """
+        body: dict[str, Any] = {"expiresIn": expires_in, **({"auth": auth} if auth else {})}
+        key = idempotency_key or str(uuid.uuid4())
+        return self._send("POST", f"/tenants/{_id(tenant_id)}/setup-links", body, headers={"Idempotency-Key": key})
+
+    def setup_links(self, tenant_id: str) -> Iterator[dict[str, Any]]:
+        """The tenant's links, oldest first, with their state (ready, revealed, expired, revoked, ...); no URL."""
+        yield from self._pages(f"/tenants/{_id(tenant_id)}/setup-links", {})
+
+    def revoke_setup_link(self, tenant_id: str, link_id: str) -> dict[str, Any]:
+        """Revoke one link by its id: {"revoked": [ids], ...}; its credential too if nobody revealed it."""
+        return self._send("DELETE", f"/tenants/{_id(tenant_id)}/setup-links/{_id(link_id)}")
+
+    def revoke_setup_links(self, tenant_id: str) -> dict[str, Any]:
+        """Revoke every open link of the tenant."""
+        return self._send("DELETE", f"/tenants/{_id(tenant_id)}/setup-links")
+
     # -- what Entra did --------------------------------------------------------------------------
 
     def status(self, tenant_id: str) -> dict[str, Any]:
@@ -164,9 +197,19 @@ class ManageClient:
             query["since"] = since
         yield from self._pages(f"/tenants/{_id(tenant_id)}/activity", query)
 
-    def changes(self, tenant_id: str, cursor: str | None = None, *, limit: int = 100) -> dict[str, Any]:
-        """Changes after `cursor` (None: from the start): {"items", "positions", "next"}; keep "next" and poll."""
-        query = {"limit": str(limit), **({"cursor": cursor} if cursor else {})}
+    def changes(
+        self, tenant_id: str, cursor: str | None = None, *, limit: int = 100, stream: str | None = None
+    ) -> dict[str, Any]:
+        """One page of changes after `cursor` (None: from the oldest kept): {"items", "positions", "next"}.
+
+        Keep "next" and poll with it (and the same `stream`, "Users" or "Groups"; None: both): every committed
+        change comes once, none missed. Do not page by "seq": numbers are not in commit order.
+        """
+        query = {
+            "limit": str(limit),
+            **({"cursor": cursor} if cursor else {}),
+            **({"stream": stream} if stream else {}),
+        }
         return self._send("GET", f"/tenants/{_id(tenant_id)}/changes?{urllib.parse.urlencode(query)}")
 
     # -- transport -------------------------------------------------------------------------------

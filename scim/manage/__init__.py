@@ -19,6 +19,7 @@ from scim.platform.activity_report import ActivityReport, build_activity_report
 from scim.platform.changes import STREAMS, ChangeLog
 from scim.platform.clients import ClientService
 from scim.platform.doors import DoorLog, api_door, clients_with_door, tenants_with_door
+from scim.platform.setup_links import SetupLinks
 from scim.platform.tenants import TenantService
 from scim.secrets import SecretStore, build_secret_store
 from scim.settings import Settings
@@ -47,9 +48,7 @@ def build_manage_api(
     )
     store = secrets or build_secret_store(settings, operator=True)
     accounts = storage if isinstance(storage, DataAccounts) else DataAccounts.single(storage)
-    storage = accounts.primary
-    change_log = ChangeLog({kind: ChangeRows(storage.resources(kind)) for kind in STREAMS})
-    creates = IdempotentCreates(IdempotencyTable(storage))
+    creates = IdempotentCreates(IdempotencyTable(accounts.primary))
     bases: dict[str, tuple[TenantService, ClientService]] = {}
     lock = threading.Lock()
 
@@ -68,15 +67,26 @@ def build_manage_api(
 
     def services(app_id: str, origin: str) -> Services:
         tenants, clients = base(origin)
+
+        def change_log(tenant: str) -> ChangeLog:
+            """The tenant's change records, on the data account its row names (not the primary's)."""
+            storage = tenants.storage_of(tenant)
+            return ChangeLog({kind: ChangeRows(storage.resources(kind)) for kind in STREAMS})
+
         doors = DoorLog(lambda tenant: tenants.storage_of(tenant).activity(), api_door(app_id))
         door_tenants = tenants_with_door(tenants, doors)
+        door_clients = clients_with_door(clients, doors)
+        links = SetupLinks(
+            accounts.primary, door_tenants, door_clients, store, public_base_url=settings.public_base_url or origin
+        )
         return Services(
             tenants=door_tenants,
-            clients=clients_with_door(clients, doors),
+            clients=door_clients,
             report=report,
             change_log=change_log,
             revocation_seconds=settings.revocation_seconds,
             creates=creates,
+            setup_links=links,
         )
 
     return ManageApi(config, services)

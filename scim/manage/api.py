@@ -236,7 +236,10 @@ class ManageApi:
         headers = dict(_JSON)
         if endpoint.idempotency_key:
             tenant = json.loads(body).get("tenant", {}).get("id", "")
-            headers["Location"] = f"{BASE_PATH}/tenants/{tenant}"
+            # A tenant's create points at the tenant; a setup link's at the tenant's links (a link has no GET).
+            headers["Location"] = (
+                f"{BASE_PATH}/tenants/{tenant}" if tenant else f"{BASE_PATH}/tenants/{params['tenantId']}/setup-links"
+            )
             if status == 200:
                 headers["Idempotent-Replayed"] = "true"
         return Response(status, body, headers)

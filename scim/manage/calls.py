@@ -16,6 +16,7 @@ from scim.manage.problems import ProblemError
 from scim.platform.activity_report import ActivityReport
 from scim.platform.changes import ChangeLog
 from scim.platform.clients import ClientService
+from scim.platform.setup_links import SetupLinks
 from scim.platform.tenants import TenantService, is_tenant_id
 
 
@@ -50,9 +51,12 @@ class Services:
     clients: ClientService
     report: Callable[[int | None], ActivityReport]
     """The activity report of a tenant with this license limit."""
-    change_log: ChangeLog
+    change_log: Callable[[str], ChangeLog]
+    """The change log of a tenant, on its own data account (TenantService.storage_of)."""
     revocation_seconds: int
     creates: IdempotentCreates
+    setup_links: SetupLinks
+    """The tenant's one-time setup links; the handler names the caller's door as `by`."""
 
 
 Answer = tuple[BaseModel, int]

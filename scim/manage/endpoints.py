@@ -32,7 +32,7 @@ class Query:
 class Endpoint:
     method: str
     path: str
-    """Under BASE_PATH; ``{tenantId}`` is the one path parameter."""
+    """Under BASE_PATH; path parameters: ``{tenantId}``, and ``{linkId}`` (a setup link's)."""
     handler: str
     """The ManageHandlers method that serves it."""
     summary: str
@@ -184,16 +184,66 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "GET",
         "/tenants/{tenantId}/changes",
         "tenant_changes",
-        "Committed changes after a cursor or a sequence number, oldest first (the queue messages' facts)",
+        "Committed changes after a cursor, oldest first (the queue messages' facts): every change once, none missed",
         "read",
         models.ChangePage,
         query=(
-            Query("stream", "string", "Users or Groups: one sequence only; omitted: both, merged by time."),
-            Query("after", "integer", "Changes after this sequence number (of `stream`, or of each stream)."),
+            Query("stream", "string", "Users or Groups: one stream only; omitted: both, merged by time."),
+            Query(
+                "after",
+                "integer",
+                "Without a cursor: start at the changes numbered above this (in `stream`, or in each). Numbers are "
+                "not in commit order, so a change numbered below it that commits later is not shown: keep `next`.",
+            ),
             Query("limit", "integer", "Changes per page: 1 to 1000 (default 100)."),
-            _CURSOR,
+            Query(
+                "cursor",
+                "string",
+                "The `next` value of the previous page (with the same `stream`); omitted: the oldest change kept.",
+            ),
         ),
     ),
 )
+
+SETUP_LINK_ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "POST",
+        "/tenants/{tenantId}/setup-links",
+        "create_setup_link",
+        "A one-time setup link for the tenant's IT admin: its URL, shown once; a new credential behind it",
+        "write",
+        models.SetupLinkCreated,
+        status=201,
+        body=models.SetupLinkCreate,
+        idempotency_key=True,
+    ),
+    Endpoint(
+        "GET",
+        "/tenants/{tenantId}/setup-links",
+        "list_setup_links",
+        "The tenant's setup links, oldest first, each with its state (never a URL)",
+        "read",
+        models.SetupLinkPage,
+        query=(_LIMIT, _CURSOR),
+    ),
+    Endpoint(
+        "DELETE",
+        "/tenants/{tenantId}/setup-links/{linkId}",
+        "revoke_setup_link",
+        "Revoke a setup link (its credential too, if nobody revealed it)",
+        "write",
+        models.SetupLinksRevoked,
+    ),
+    Endpoint(
+        "DELETE",
+        "/tenants/{tenantId}/setup-links",
+        "revoke_setup_links",
+        "Revoke every open setup link of the tenant",
+        "write",
+        models.SetupLinksRevoked,
+    ),
+)
+
+ENDPOINTS += SETUP_LINK_ENDPOINTS
 
 OPENAPI_PATH = "/openapi.json"

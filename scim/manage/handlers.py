@@ -11,6 +11,7 @@ from __future__ import annotations
 from scim.manage import models
 from scim.manage.calls import Answer, Call, Services, decode_cursor, encode_cursor, int_query
 from scim.manage.idempotency import check_key, fingerprint, made_up_tenant_id
+from scim.manage.links import SetupLinkHandlers
 from scim.manage.problems import ProblemError
 from scim.manage.reports import MAX_PAGE, ReportHandlers
 from scim.platform.clients import ClientCredentials
@@ -21,8 +22,9 @@ from scim.store import TenantRow
 __all__ = ["Call", "ManageHandlers", "Services"]
 
 
-class ManageHandlers(ReportHandlers):
-    """Every endpoint's handler (the reads in ReportHandlers); `services(caller)` records the caller as door."""
+class ManageHandlers(ReportHandlers, SetupLinkHandlers):
+    """Every endpoint's handler (the reads in ReportHandlers, setup links in SetupLinkHandlers); `services(caller)`
+    records the caller as door."""
 
     # -- tenants --------------------------------------------------------------------------------
 

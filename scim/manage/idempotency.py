@@ -11,6 +11,9 @@ The same key with another body is refused (422); a request arriving while the fi
 runs gets 409 with Retry-After. A create that stopped half way (the worker died) leaves its key pending:
 after `LEASE_SECONDS` a retry takes the key over and either finds the tenant created (a replay) or creates it.
 Keys are kept as long as the tenant table is; a create needs a fresh key.
+
+A setup link's create (scim.manage.links) uses the same keys: begun for its tenant, finished with
+``<tenant>/<link id>``, so a retry answers that link (without its URL, which is stored nowhere).
 """
 
 from __future__ import annotations
@@ -114,9 +117,10 @@ class IdempotentCreates:
             ) from exc
         return Begun(held.tenant_id, taken, replay=False, taken_over=True)
 
-    def finish(self, row: IdempotencyRow, status: int) -> None:
-        """The create answered: later requests with the key replay it."""
-        self._table.replace(replace(row, state="done", status=status))
+    def finish(self, row: IdempotencyRow, status: int, *, made: str | None = None) -> None:
+        """The create answered: later requests with the key replay it. ``made`` names what was created when it is
+        not the tenant the key was begun for (a setup link: ``<tenant>/<link id>``, what `begin` answers then)."""
+        self._table.replace(replace(row, state="done", status=status, tenant_id=made or row.tenant_id))
 
     def abandon(self, row: IdempotencyRow) -> None:
         """The create failed before creating anything: the key may be sent again."""

@@ -2,7 +2,8 @@
 
 Requests refuse unknown fields (a typo must not be silently ignored); answers use camelCase like the SCIM
 side. Secrets appear in three models only (`TenantCreated`, `TokenIssued`, `OAuthClient` inside them), the
-answers of create and rotate; no other answer has a field that could hold one.
+answers of create and rotate; no other answer has a field that could hold one. A setup link's URL (which
+reveals a credential once) is in `SetupLinkCreated` only, the answer of its create.
 """
 
 from __future__ import annotations
@@ -212,9 +213,76 @@ class ChangeItem(_Model):
 
 
 class ChangePage(_Model):
+    """A page of the change feed: paging with `next` answers every committed change once, none missing, even
+    though numbers of different resources are not in commit order."""
+
     items: list[ChangeItem]
-    positions: dict[str, int] = Field(description="The last sequence number returned (or passed) in each stream.")
-    next: str = Field(description="Pass as ?cursor= to read the changes after these; poll with it later for more.")
+    positions: dict[str, str] = Field(
+        description="Where the feed is in each stream paged: a token the CLI takes too "
+        "(`scim-admin tenant changes <id> --stream <stream> --cursor <token>`). Not a sequence number."
+    )
+    next: str = Field(
+        description="Pass as ?cursor= (with the same stream parameter) to read the changes after these; poll with "
+        "it later for more. An empty page keeps the position."
+    )
+
+
+class SetupLinkCreate(_Model):
+    """A one-time setup link for the tenant's IT admin (as `scim-admin tenant setup-link`)."""
+
+    expires_in: str = Field(
+        default="72h",
+        pattern=r"^[1-9][0-9]{0,5}[mhd]$",
+        description="How long the link works: minutes, hours or days (90m, 72h, 7d); 5 minutes to 30 days.",
+    )
+    auth: Literal["token", "oauth"] | None = Field(
+        default=None,
+        description="The credential behind the link: a new Secret Token, or a new OAuth2 client secret. Default: "
+        "oauth for a tenant with a client and no Secret Token, else token.",
+    )
+
+
+class SetupLink(_Model):
+    """A setup link as listed: never its URL (only its SHA-256 is stored) nor the credential behind it."""
+
+    link_id: str = Field(description="What the link is listed and revoked by (not enough to open it).")
+    kind: Literal["token", "oauth"]
+    state: Literal["ready", "revealed", "expired", "revoked", "tenant-disabled", "credential-retired", "unknown"] = (
+        Field(description="ready: not opened yet; revealed: its credential was shown (once); then why it ended.")
+    )
+    created: datetime
+    created_by: str = Field(description="Who minted it: cli:<user> or manage-api:<app id>.")
+    expires: datetime
+    revealed: datetime | None
+    revoked: datetime | None
+    revoked_by: str | None
+
+
+class SetupLinkCreated(SetupLink):
+    """A new link: its URL is in this answer only. Opening it reveals a new credential once, the previous one
+    working until retired."""
+
+    url: str | None = Field(
+        description="The link, shown once: send it to the tenant's IT admin alone. null when the create is replayed "
+        "(the URL is stored nowhere): mint another with a new Idempotency-Key, it replaces this one if unopened."
+    )
+    replayed: bool = Field(description="True when this answers a retried create (same Idempotency-Key).")
+
+
+class SetupLinkPage(_Model):
+    items: list[SetupLink]
+    next: str | None = Field(description="The cursor of the next page (pass as ?cursor=); null on the last page.")
+
+
+class SetupLinksRevoked(_Model):
+    """Links revoked: the page refuses them at once; a credential nobody revealed is disabled with them."""
+
+    id: str
+    revoked: list[str] = Field(description="The ids of the links revoked by this call (none: nothing was open).")
+    effective_within_seconds: int = Field(
+        description="Every worker refuses a disabled unrevealed credential within this bound. A revealed "
+        "credential stays valid (Entra may use it): retire the token to end it."
+    )
 
 
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
@@ -229,5 +297,9 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     TenantStatus,
     ActivityPage,
     ChangePage,
+    SetupLink,
+    SetupLinkCreated,
+    SetupLinkPage,
+    SetupLinksRevoked,
 )
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (TenantCreate, LimitUpdate, TokenRetire)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (TenantCreate, LimitUpdate, TokenRetire, SetupLinkCreate)

@@ -24,7 +24,7 @@ _ERRORS = {
     "400": "The request is malformed (body, query or header); the detail says which part",
     "401": "No valid Microsoft Entra ID access token for this API",
     "403": "The token lacks the app role this operation needs",
-    "404": "No such tenant",
+    "404": "No such tenant (or setup link)",
     "409": "The tenant's state does not allow this (e.g. two valid tokens already), or it changed meanwhile",
     "429": "Too many requests from this caller: wait Retry-After seconds",
     "503": "Storage, the secret store or the token issuer did not answer: retry after Retry-After seconds",
@@ -56,6 +56,16 @@ def _operation(endpoint: Endpoint, read_role: str, write_role: str) -> dict[str,
                 "schema": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"},
             }
         )
+    if "{linkId}" in endpoint.path:
+        parameters.append(
+            {
+                "name": "linkId",
+                "in": "path",
+                "required": True,
+                "description": "A setup link's id (linkId in the list and the create's answer).",
+                "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+            }
+        )
     parameters += [
         {"name": q.name, "in": "query", "required": False, "description": q.description, "schema": {"type": q.kind}}
         for q in endpoint.query
@@ -66,8 +76,8 @@ def _operation(endpoint: Endpoint, read_role: str, write_role: str) -> dict[str,
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": True,
-                "description": "A new UUID per create. A retry with the same key and body answers the same tenant "
-                "(200, replayed, no secret); the same key with another body answers 422.",
+                "description": "A new UUID per create. A retry with the same key and body answers what the first "
+                "request created (200, replayed, no secret or link URL); the same key with another body answers 422.",
                 "schema": {"type": "string", "minLength": 1, "maxLength": 255},
             }
         )
@@ -79,7 +89,7 @@ def _operation(endpoint: Endpoint, read_role: str, write_role: str) -> dict[str,
     }
     if endpoint.idempotency_key:
         responses["200"] = {
-            "description": "A replayed create: the tenant created earlier with this Idempotency-Key, no secret",
+            "description": "A replayed create: what was created earlier with this Idempotency-Key, no secret",
             "content": {"application/json": {"schema": _ref(endpoint.answer)}},
         }
         responses["422"] = _problem("This Idempotency-Key was used for another request")

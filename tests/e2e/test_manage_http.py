@@ -1,11 +1,14 @@
 """The platform's day with the management API, over HTTP through function_app's routes and the local host:
 a token from a local HTTPS issuer, a customer tenant created with the example client (examples/manage_client.py),
 its answer pasted into an Entra-like client that provisions users, the customer's activity and changes read
-back, a token rotation whose old token is refused within the documented bound, hostile tokens refused with
+back (every change once, none missing), a setup link minted through the API and opened as the customer's admin
+would, a token rotation whose old token is refused within the documented bound, hostile tokens refused with
 problem details, and every operation of the served OpenAPI document answering on the running host."""
 
 from __future__ import annotations
 
+import html
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +21,9 @@ import pytest
 from examples.manage_client import ManageClient, ManageError
 from scim import api
 from scim.api.scim import ScimApi
+from scim.platform.tenants import TenantService
 from scim.settings import Settings
+from scim.wiring import build_change_log
 from tests.entra_cycle import Client, Plan, final_state, run_cycle, user_body
 from tests.manage_issuer import PLATFORM_APP, READ, WRITE, LocalIssuer, SigningKey
 
@@ -55,6 +60,13 @@ def platform(
         issuer.close()
 
 
+def own_version(tag: str) -> str:
+    """A resource's own version from a GET's tag: a user's tag adds a digest of its groups (README, *ETags and
+    `groups`*); the change record carries the version of the write itself."""
+    head, _, _ = tag.rstrip('"').partition(".")
+    return f'{head}"'
+
+
 class HttpEntra(Client):
     """tests.entra_cycle's Entra, sending its requests over HTTP to a Tenant URL with a Secret Token."""
 
@@ -77,7 +89,9 @@ class HttpEntra(Client):
         return response.status_code, response.json() if response.content else None
 
 
-def test_the_platform_creates_a_customer_tenant_that_entra_provisions_into(platform: Platform) -> None:
+def test_the_platform_creates_a_customer_tenant_that_entra_provisions_into(
+    platform: Platform, tenants: TenantService
+) -> None:
     client = platform.client()
     key = str(uuid.uuid4())
     created = client.create_tenant("fabrikam", display_name="Fabrikam", max_active_users=10, idempotency_key=key)
@@ -113,32 +127,43 @@ def test_the_platform_creates_a_customer_tenant_that_entra_provisions_into(platf
     status_now = client.status("fabrikam")
     assert status_now["users"]["active"] == 2 and status_now["license"]["limit"] == 2
 
-    # Changes after a cursor, a page at a time: every committed write once, each stream in sequence.
-    seen: dict[str, list[int]] = {"Users": [], "Groups": []}
+    # Changes after a cursor, a page at a time: every committed write once, none missing (the store's own
+    # records), and each resource's last change carries the version a GET answers now.
+    items: list[dict[str, Any]] = []
     cursor = None
     while True:
         page = client.changes("fabrikam", cursor, limit=3)
-        for item in page["items"]:
-            seen[item["stream"]].append(item["seq"])
+        items += page["items"]
         cursor = page["next"]
         if not page["items"]:
             break
-    for seqs in seen.values():
-        assert seqs == list(range(1, len(seqs) + 1))
-    assert len(seen["Users"]) >= 6 and len(seen["Groups"]) >= 3
+    keys = [(i["stream"], i["seq"]) for i in items]
+    assert len(keys) == len(set(keys))
+    stored = build_change_log(tenants.storage_of("fabrikam")).read("fabrikam", 0, 10_000)
+    assert set(keys) == {(c.stream, c.seq) for c in stored}
+    assert sum(s == "Users" for s, _ in keys) >= 6 and sum(s == "Groups" for s, _ in keys) >= 3
+    last: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in items:  # numbers grow over the changes of one resource
+        if item["seq"] > last.get((item["stream"], item["id"]), {"seq": -1})["seq"]:
+            last[(item["stream"], item["id"])] = item
+    live = [item for item in last.values() if item["operation"] != "deleted"]
+    assert live
+    for item in live:
+        status, resource = entra.call("user_item" if item["stream"] == "Users" else "group_item", "GET", item["id"])
+        assert status == 200 and own_version(resource["meta"]["version"]) == item["version"], item
+    fab0 = entra.find("users_collection", "userName", "fab0@contoso.test")
     entra.call(
         "user_item",
         "PATCH",
-        entra.find("users_collection", "userName", "fab0@contoso.test"),
+        fab0,
         {
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": [{"op": "replace", "path": "displayName", "value": "Renamed"}],
         },
     )
-    newer = client.changes("fabrikam", cursor)
-    assert [(i["stream"], i["seq"], i["operation"]) for i in newer["items"]] == [
-        ("Users", len(seen["Users"]) + 1, "updated")
-    ]
+    newer = client.changes("fabrikam", cursor)["items"]
+    assert [(i["stream"], i["id"], i["operation"]) for i in newer] == [("Users", fab0, "updated")]
+    assert newer[0]["version"] == own_version(entra.call("user_item", "GET", fab0)[1]["meta"]["version"])
 
     # The customer asks for a new token: both work until the old one is retired, then only the new one.
     rotated = client.rotate_token("fabrikam")
@@ -155,6 +180,48 @@ def test_the_platform_creates_a_customer_tenant_that_entra_provisions_into(platf
         assert time.monotonic() - started < bound + 5, "the retired token was still accepted past the bound"
         time.sleep(0.2)
     assert fresh.call("users_collection", "GET")[0] == 200
+
+
+def test_the_platform_mints_a_setup_link_that_the_customers_admin_opens(platform: Platform) -> None:
+    client = platform.client()
+    client.create_tenant("northwind", idempotency_key=str(uuid.uuid4()))
+    link = client.create_setup_link("northwind", expires_in="1h")
+    url = link["url"]
+    assert url.startswith(f"{platform.base_url}/setup/northwind/") and link["state"] == "ready"
+    with httpx.Client(timeout=20) as http:
+        shown = http.get(url)  # what a mail scanner does: the page, and nothing revealed
+        assert shown.status_code == 200 and 'id="reveal-form"' in shown.text and 'id="secret-token"' not in shown.text
+        cross_site = http.post(url, headers={"Sec-Fetch-Site": "cross-site"})
+        assert cross_site.status_code == 403
+        revealed = http.post(url, headers={"Sec-Fetch-Site": "same-origin"})
+        assert revealed.status_code == 200
+        found = re.search(r'<code id="secret-token">([^<]+)</code>', revealed.text)
+        assert found is not None
+        token = html.unescape(found.group(1))
+        second = http.post(url, headers={"Sec-Fetch-Site": "same-origin"})
+        assert second.status_code == 200 and 'id="revealed-note"' in second.text and token not in second.text
+
+    entra = HttpEntra(f"{platform.base_url}/scim/v2/northwind", token)
+    started = time.monotonic()
+    while entra.call("users_collection", "GET")[0] != 200:  # a new token: at once, or within the bound
+        assert time.monotonic() - started < 35
+        time.sleep(0.2)
+    assert [(i["linkId"], i["state"]) for i in client.setup_links("northwind")] == [(link["linkId"], "revealed")]
+    api.get_api().activity.flush()  # type: ignore[union-attr]
+    events = {
+        (i["operation"], i["detail"].split(";")[0])
+        for i in client.activity("northwind")
+        if i["resourceType"] == "SetupLink"
+    }
+    assert events == {
+        ("setup-link created", f"by manage-api:{PLATFORM_APP}"),
+        ("setup-link opened", "by the setup page"),
+    }
+    assert client.revoke_setup_link("northwind", link["linkId"])["revoked"] == [link["linkId"]]
+    with httpx.Client(timeout=20) as http:
+        gone = http.get(url)
+        assert gone.status_code != 200 and "revoked" in gone.text
+    assert entra.call("users_collection", "GET")[0] == 200  # a revealed token stays: Entra uses it
 
 
 def test_hostile_tokens_are_refused_with_problem_details(platform: Platform) -> None:
@@ -198,7 +265,7 @@ def test_every_operation_of_the_served_document_answers_on_the_running_host(plat
             for method in item:
                 answer = http.request(
                     method.upper(),
-                    path.replace("{tenantId}", "route-check-nobody"),
+                    path.replace("{tenantId}", "route-check-nobody").replace("{linkId}", "0123456789ab"),
                     content=b'{"id": "NOT VALID"}' if method in ("post", "put") else None,
                     headers={
                         "Authorization": f"Bearer {token}",

@@ -17,12 +17,16 @@ import pytest
 
 from scim.http import Request, Response
 from scim.manage import ManageApi, build_manage_api
+from scim.manage.calls import encode_cursor
 from scim.manage.entra import IssuerKeys, https_fetcher
 from scim.manage.idempotency import LEASE_SECONDS, fingerprint
+from scim.platform.changes import ChangeLog
 from scim.platform.tenants import TenantService
+from scim.resources.groups import GroupService
+from scim.resources.users import UserService
 from scim.secrets import LocalSecretStore
 from scim.settings import Settings
-from scim.store import IdempotencyRow, IdempotencyTable, MemoryStorage
+from scim.store import ChangeRows, DataAccounts, IdempotencyRow, IdempotencyTable, MemoryStorage
 from tests.manage_issuer import AUDIENCE, PLATFORM_APP, READ, WRITE, LocalIssuer
 
 BASE = "https://scim.example.net"
@@ -37,7 +41,11 @@ def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIssuer]:
 
 
 def build(
-    issuer: LocalIssuer, tmp_path: Path, *, per_minute: int = 1000, storage: MemoryStorage | None = None
+    issuer: LocalIssuer,
+    tmp_path: Path,
+    *,
+    per_minute: int = 1000,
+    storage: MemoryStorage | DataAccounts | None = None,
 ) -> ManageApi:
     settings = Settings(
         manage_issuer=issuer.issuer,
@@ -271,7 +279,7 @@ def test_status_and_changes_of_a_tenant_without_traffic(manage: ManageApi, token
     assert status["license"] == {"active": 0, "limit": 2} and status["lastRequest"] is None
     assert len(status["hours"]) == 24
     changes = data(send(manage, "GET", "tenants/quiet/changes", token))
-    assert changes["items"] == [] and changes["positions"] == {"Users": 0, "Groups": 0}
+    assert changes["items"] == [] and changes["positions"] == {"Users": "0", "Groups": "0"}
     problem(send(manage, "GET", "tenants/quiet/changes", token, query={"stream": "Nope"}), 400, "invalid-query")
     problem(send(manage, "GET", "tenants/quiet/activity", token, query={"since": "soon"}), 400, "invalid-query")
 
@@ -328,3 +336,266 @@ def test_concurrent_creates_with_one_key_make_one_tenant_and_one_token(manage: M
     secrets = [data(a)["secretToken"] for a in answers if a.status in (200, 201)]
     assert len([s for s in secrets if s]) == 1
     assert data(send(manage, "GET", "tenants/racy", token))["validSecretTokens"] == 1
+
+
+# -- the change feed ------------------------------------------------------------------------------
+
+
+def user_body(n: int) -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": f"u{n}@contoso.test",
+        "emails": [{"type": "work", "value": f"u{n}@contoso.test", "primary": True}],
+    }
+
+
+def stored_changes(storage: MemoryStorage, tenant: str) -> dict[tuple[str, int], str]:
+    """Every change record the tenant's account holds, (stream, seq) -> version, read from the store itself."""
+    found: dict[tuple[str, int], str] = {}
+    for stream in ("Users", "Groups"):
+        for change in ChangeLog({stream: ChangeRows(storage.resources(stream))}).read(tenant, 0, 100_000, stream):
+            found[(change.stream, change.seq)] = change.version
+    return found
+
+
+def drain(manage: ManageApi, token: str, tenant: str, cursor: str | None, limit: int) -> tuple[list[Any], str | None]:
+    """Pages until an empty page: the items and the cursor to poll with later."""
+    items: list[Any] = []
+    while True:
+        page = data(
+            send(
+                manage,
+                "GET",
+                f"tenants/{tenant}/changes",
+                token,
+                query={"limit": str(limit), **({"cursor": cursor} if cursor else {})},
+            )
+        )
+        items += page["items"]
+        cursor = page["next"]
+        if not page["items"]:
+            return items, cursor
+
+
+def test_the_change_feed_reads_the_tenants_own_data_account(issuer: LocalIssuer, tmp_path: Path) -> None:
+    primary, second = MemoryStorage(table_prefix="p"), MemoryStorage(table_prefix="s")
+    manage = build(issuer, tmp_path, storage=DataAccounts({"primary": primary, "second": second}))
+    token = issuer.token()
+    for tenant in ("one", "two"):  # placed on the account with fewest tenants: one on primary, two on second
+        assert send(manage, "POST", "tenants", token, {"id": tenant}, key=tenant).status == 201
+    users = UserService(second.resources("Users"))
+    made = [users.create("two", user_body(n)) for n in range(3)]
+    items, _ = drain(manage, token, "two", None, 2)
+    assert sorted(i["id"] for i in items) == sorted(str(u.id) for u in made)
+    assert {(i["stream"], i["seq"]): i["version"] for i in items} == stored_changes(second, "two")
+    assert drain(manage, token, "one", None, 2)[0] == []
+
+
+def test_paging_the_feed_while_writes_happen_answers_every_change_once(
+    token: str, issuer: LocalIssuer, tmp_path: Path
+) -> None:
+    """Records of different resources are numbered by different counter shards, so a later commit can carry a
+    lower number than one already read: the cursor still answers it, once."""
+    storage = MemoryStorage(table_prefix="f")
+    manage = build(issuer, tmp_path, storage=storage)
+    assert send(manage, "POST", "tenants", token, {"id": "busy"}, key="busy").status == 201
+    users = UserService(storage.resources("Users"))
+    groups = GroupService(storage.resources("Groups"), storage.resources("Users"))
+    seen: list[Any] = []
+    cursor: str | None = None
+    # One write, one page, in turn: users land in shards in no order, so their numbers go down as well as up.
+    for n in range(12):
+        users.create("busy", user_body(n))
+        page = data(
+            send(
+                manage,
+                "GET",
+                "tenants/busy/changes",
+                token,
+                query={"limit": "1", **({"cursor": cursor} if cursor else {})},
+            )
+        )
+        seen += page["items"]
+        cursor = page["next"]
+    numbers = [i["seq"] for i in seen]
+    assert numbers != sorted(numbers)  # the feed did answer a number below one answered before
+
+    def write(worker: int) -> None:
+        group = groups.create(
+            "busy", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": f"g{worker}"}
+        )
+        for n in range(6):
+            user = users.create("busy", user_body(100 * (worker + 1) + n))
+            groups.patch(
+                "busy",
+                str(group.id),
+                {
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "add", "path": "members", "value": [{"value": str(user.id)}]}],
+                },
+            )
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        running = [pool.submit(write, worker) for worker in range(3)]
+        while not all(future.done() for future in running):
+            page = data(
+                send(
+                    manage,
+                    "GET",
+                    "tenants/busy/changes",
+                    token,
+                    query={"limit": "3", **({"cursor": cursor} if cursor else {})},
+                )
+            )
+            seen += page["items"]
+            cursor = page["next"]
+        for future in running:
+            future.result()
+    rest, _ = drain(manage, token, "busy", cursor, 5)
+    seen += rest
+    keys = [(i["stream"], i["seq"]) for i in seen]
+    assert len(keys) == len(set(keys))  # none twice
+    assert {(i["stream"], i["seq"]): i["version"] for i in seen} == stored_changes(storage, "busy")  # none missing
+    assert len(keys) == 12 + 3 * (1 + 6 + 6)
+
+
+def test_after_starts_the_feed_above_a_number_and_cursors_are_checked(issuer: LocalIssuer, tmp_path: Path) -> None:
+    storage = MemoryStorage(table_prefix="a")
+    manage = build(issuer, tmp_path, storage=storage)
+    token = issuer.token()
+    send(manage, "POST", "tenants", token, {"id": "acme"}, key="acme")
+    users = UserService(storage.resources("Users"))
+    for n in range(10):
+        users.create("acme", user_body(n))
+    everything = stored_changes(storage, "acme")
+    middle = sorted(seq for _, seq in everything)[4]
+    query = {"stream": "users", "after": str(middle), "limit": "3"}
+    first = data(send(manage, "GET", "tenants/acme/changes", token, query=query))
+    items = first["items"]
+    cursor = first["next"]
+    while True:
+        page = data(send(manage, "GET", "tenants/acme/changes", token, query={"stream": "Users", "cursor": cursor}))
+        if not page["items"]:
+            break
+        items += page["items"]
+        cursor = page["next"]
+    assert sorted(i["seq"] for i in items) == sorted(seq for _, seq in everything if seq > middle)
+    assert set(page["positions"]) == {"Users"}
+    both = {"cursor": cursor, "after": "3"}
+    problem(send(manage, "GET", "tenants/acme/changes", token, query={"stream": "Users", **both}), 400, "invalid-query")
+    problem(send(manage, "GET", "tenants/acme/changes", token, query={"cursor": cursor}), 400, "invalid-cursor")
+    forged = encode_cursor({"Users": "7.x"})
+    problem(
+        send(manage, "GET", "tenants/acme/changes", token, query={"stream": "Users", "cursor": forged}),
+        400,
+        "invalid-cursor",
+    )
+
+
+# -- setup links ----------------------------------------------------------------------------------
+
+
+def test_a_setup_link_is_minted_once_per_key_listed_without_its_url_and_recorded_with_the_callers_door(
+    manage: ManageApi, token: str, issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    send(manage, "POST", "tenants", token, {"id": "acme"}, key="t")
+    before = datetime.now(UTC)
+    first = send(manage, "POST", "tenants/acme/setup-links", token, {"expiresIn": "2h"}, key="link-1")
+    assert first.status == 201, first.body
+    link = data(first)
+    assert link["url"].startswith(f"{BASE}/setup/acme/") and len(link["url"].rsplit("/", 1)[1]) == 43
+    assert link["kind"] == "token" and link["state"] == "ready" and link["replayed"] is False
+    assert link["createdBy"] == f"manage-api:{PLATFORM_APP}"
+    expires = datetime.fromisoformat(link["expires"])
+    assert before + timedelta(hours=2) <= expires <= datetime.now(UTC) + timedelta(hours=2)
+    assert first.headers["Location"] == "/manage/v1/tenants/acme/setup-links"
+    assert data(send(manage, "GET", "tenants/acme", token))["validSecretTokens"] == 2  # made now, unseen
+
+    again = send(manage, "POST", "tenants/acme/setup-links", token, {"expiresIn": "2h"}, key="link-1")
+    assert again.status == 200 and again.headers["Idempotent-Replayed"] == "true"
+    replayed = data(again)
+    assert replayed["linkId"] == link["linkId"] and replayed["url"] is None and replayed["replayed"] is True
+    assert data(send(manage, "GET", "tenants/acme", token))["validSecretTokens"] == 2  # no second credential
+    problem(send(manage, "POST", "tenants/acme/setup-links", token, {"expiresIn": "3h"}, key="link-1"), 422)
+
+    reader = issuer.token(roles=[READ])
+    listed = send(manage, "GET", "tenants/acme/setup-links", reader)
+    assert [(i["linkId"], i["state"]) for i in data(listed)["items"]] == [(link["linkId"], "ready")]
+    assert "url" not in data(listed)["items"][0] and link["url"] not in listed.body.decode()
+    problem(send(manage, "POST", "tenants/acme/setup-links", reader, {}, key="r"), 403, "role-missing")
+
+    # A new link replaces the one nobody opened: its unseen credential goes, so rotation is never blocked.
+    second = data(send(manage, "POST", "tenants/acme/setup-links", token, {}, key="link-2"))
+    states = {i["linkId"]: i["state"] for i in data(send(manage, "GET", "tenants/acme/setup-links", token))["items"]}
+    assert states == {link["linkId"]: "revoked", second["linkId"]: "ready"}
+    assert data(send(manage, "GET", "tenants/acme", token))["validSecretTokens"] == 2
+
+    activity = data(send(manage, "GET", "tenants/acme/activity", token))["items"]
+    events = {(i["operation"], i["id"]) for i in activity if i["resourceType"] == "SetupLink"}
+    assert events == {
+        ("setup-link created", link["linkId"]),
+        ("setup-link revoked", link["linkId"]),
+        ("setup-link created", second["linkId"]),
+    }
+    assert all(f"by manage-api:{PLATFORM_APP}" in i["detail"] for i in activity if i["resourceType"] == "SetupLink")
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert link["url"].rsplit("/", 1)[1] not in logged and second["url"].rsplit("/", 1)[1] not in logged
+
+
+def test_setup_links_are_revoked_one_or_all_and_refusals_are_problems(manage: ManageApi, token: str) -> None:
+    send(manage, "POST", "tenants", token, {"id": "acme"}, key="t")
+    send(manage, "POST", "tenants", token, {"id": "cloud", "auth": "oauth"}, key="c")
+    oauth = data(send(manage, "POST", "tenants/cloud/setup-links", token, {}, key="l0"))
+    assert oauth["kind"] == "oauth"
+    one = data(send(manage, "POST", "tenants/acme/setup-links", token, {}, key="l1"))
+    revoked = data(send(manage, "DELETE", f"tenants/acme/setup-links/{one['linkId']}", token))
+    assert revoked == {"id": "acme", "revoked": [one["linkId"]], "effectiveWithinSeconds": 30}
+    assert data(send(manage, "GET", "tenants/acme", token))["validSecretTokens"] == 1  # its unseen token disabled
+    again = data(send(manage, "DELETE", f"tenants/acme/setup-links/{one['linkId'].upper()}", token))
+    assert again["revoked"] == []  # already revoked: nothing more to do
+    problem(send(manage, "DELETE", "tenants/acme/setup-links/0123456789ab", token), 404, "setup-link-not-found")
+    problem(send(manage, "DELETE", "tenants/acme/setup-links/not-an-id", token), 404, "setup-link-not-found")
+    assert data(send(manage, "DELETE", "tenants/cloud/setup-links", token))["revoked"] == [oauth["linkId"]]
+    assert data(send(manage, "DELETE", "tenants/cloud/setup-links", token))["revoked"] == []
+
+    problem(
+        send(manage, "POST", "tenants/acme/setup-links", token, {"expiresIn": "1m"}, key="x1"), 400, "invalid-value"
+    )
+    problem(
+        send(manage, "POST", "tenants/acme/setup-links", token, {"expiresIn": "soon"}, key="x2"), 400, "invalid-body"
+    )
+    problem(send(manage, "POST", "tenants/acme/setup-links", token, {"auth": "saml"}, key="x3"), 400, "invalid-body")
+    problem(send(manage, "POST", "tenants/acme/setup-links", token, {}), 428, "idempotency-key-missing")
+    problem(send(manage, "POST", "tenants/ghost/setup-links", token, {}, key="x4"), 404, "tenant-not-found")
+    problem(send(manage, "GET", "tenants/ghost/setup-links", token), 404, "tenant-not-found")
+    send(manage, "POST", "tenants/acme/disable", token)
+    problem(send(manage, "POST", "tenants/acme/setup-links", token, {}, key="x5"), 409, "credential-state")
+    send(manage, "POST", "tenants/acme/enable", token)
+    assert send(manage, "POST", "tenants/acme/setup-links", token, {}, key="x5").status == 201  # the key was freed
+    assert [i["state"] for i in data(send(manage, "GET", "tenants/acme/setup-links", token))["items"]] == [
+        "revoked",
+        "ready",
+    ]
+
+
+def test_setup_links_page_with_a_cursor(manage: ManageApi, token: str) -> None:
+    send(manage, "POST", "tenants", token, {"id": "acme"}, key="t")
+    made = [data(send(manage, "POST", "tenants/acme/setup-links", token, {}, key=f"l{n}"))["linkId"] for n in range(3)]
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = data(
+            send(
+                manage,
+                "GET",
+                "tenants/acme/setup-links",
+                token,
+                query={"limit": "2", **({"cursor": cursor} if cursor else {})},
+            )
+        )
+        seen += [i["linkId"] for i in page["items"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == made
