@@ -21,7 +21,7 @@ class Directory:
         self.tenants = {t.id: t for t in tenants}
         self.reads = 0
 
-    def lookup(self, tenant_id: str) -> Tenant | None:
+    def lookup(self, tenant_id: str, *, refresh: bool = False) -> Tenant | None:
         self.reads += 1
         return self.tenants.get(tenant_id)
 
