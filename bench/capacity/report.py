@@ -245,7 +245,8 @@ def steady_paper(limits: Limits, users: int, tenants: float) -> dict[str, float]
         full = tenants * instances_needed(rate * d.cpu_s + background_ms / 1000, rate * d.service_s, limits)
         instances = max(1.0, min(float(limits.max_instances), full))
     account = rate * (d.table_calls + d.records) + activity + reached / period + merges_u + merges_g
-    vault = (reached + 2 * reached * period / TOKEN_VALUE_CACHE_S) / period
+    # Key Vault on the request path only for rows without token verifiers (scim.auth).
+    vault = limits.legacy_rows * (reached + 2 * reached * period / TOKEN_VALUE_CACHE_S) / period
     return {
         "instances": full / limits.max_instances,
         "account": (tenants * account + sweep_calls(tenants, lat)) / limits.account_requests_per_s,

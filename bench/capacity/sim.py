@@ -26,6 +26,8 @@ from bench.capacity.model import (
     BYTES_PER_ENTITY,
     BYTES_PER_MESSAGE,
     COSTS,
+    ONBOARDING_VAULT_CALLS,
+    ONBOARDING_WINDOW_S,
     PER_TENANT,
     QUEUE_MESSAGE_CPU_MS,
     REGISTRY_CALL_CPU_MS,
@@ -249,10 +251,10 @@ class Simulation:
             usage["cpu"] += TENANT_READ_CPU_MS / 1000
         if now - cohort.token_listed.get(instance, -math.inf) >= TOKEN_CACHE_S:
             cohort.token_listed[instance] = now
-            usage["vault"] += 1
+            usage["vault"] += self.limits.legacy_rows  # only rows without verifiers list the token versions
         if now - cohort.token_values.get(instance, -math.inf) >= TOKEN_VALUE_CACHE_S:
             cohort.token_values[instance] = now
-            usage["vault"] += 2
+            usage["vault"] += 2 * self.limits.legacy_rows
 
     def mark(self, cohort: Cohort, marks: set[Mark], served: set[Served], usage: dict[str, float]) -> None:
         """Each instance that committed for the tenant in a second merges its registry row once (1 call, or 3
@@ -309,6 +311,8 @@ class Simulation:
         tenants = self.tenants if self.tenants is not None else self.started_tenants
         sweeping = sweep_calls(tenants, self.lat) * dt
         offered["account"] += sweeping
+        onboarding = sum(c.count for c in started) * ONBOARDING_VAULT_CALLS / ONBOARDING_WINDOW_S * dt
+        offered["vault"] += onboarding
         sweep = tenants * SWEEP_CALLS_PER_TENANT * self.lat.read_s / SWEEP_PERIOD_S
         self.offered["sweep"].append(sweep)
         self.used["sweep"].append(min(1.0, sweep))
@@ -319,7 +323,7 @@ class Simulation:
             if self.enforce_storage and name in HOLDS_BACK:
                 factor = min(factor, bucket.allows(offered[name]))
         self.instance_count = max(1, math.ceil(self.instances))
-        total: defaultdict[str, float] = defaultdict(float, {"account": sweeping})
+        total: defaultdict[str, float] = defaultdict(float, {"account": sweeping, "vault": onboarding})
         for c in started:
             grant = paced[id(c)] * factor
             c.entra.take(grant)  # what is not granted stays in Entra's bucket, to be sent later
