@@ -24,6 +24,7 @@ class Limits:
     queue_messages_per_s: float = 2_000.0  # Queue Storage, one queue, 1 KiB messages
     account_ingress_bytes_per_s: float = 25e9 / 8  # standard account, 25 Gbps (60 Gbps in some regions)
     vault_reads_per_s: float = 4_000 / 10  # Key Vault, secrets "all other transactions" per 10 s per vault
+    vault_creates_per_s: float = 300 / 10  # Key Vault, secrets CREATE (a new version) per 10 s per vault
     instance_concurrency: int = 8  # our Bicep's httpConcurrency (perInstanceConcurrency, worker threads)
     instance_cores: float = 1.0  # a 2,048 MB Flex instance has one core (and one worker process: one GIL)
     max_instances: int = 40  # our Bicep default (SCIM_MAXIMUM_INSTANCE_COUNT); Flex allows up to 1,000
@@ -202,8 +203,8 @@ TOKEN_CACHE_S = 300.0  # SCIM_TOKEN_CACHE_SECONDS: a Key Vault version listing p
 TOKEN_VALUE_CACHE_S = 3_600.0  # a version's value, kept an hour per worker: two GETs (two valid versions)
 # Secret Tokens are checked against the verifiers in the tenant row (scim.auth), which every worker reads anyway:
 # Key Vault is read by operator actions, and on the request path only for rows from before verifiers (legacy_rows).
-ONBOARDING_VAULT_CALLS = 16.0  # a tenant's `tenant create` (3 calls) and its setup link (about 10), rounded up
-ONBOARDING_WINDOW_S = 60.0  # the wave's tenants are all created in one minute (the worst an operator script does)
+ONBOARDING_VAULT_READS = 14  # a tenant's `tenant create` (2 listings) and setup link (listings and value reads)
+ONBOARDING_VAULT_CREATES = 2  # its first token, and the setup link's (a rotation)
 SWEEP_CALLS_PER_TENANT = 6  # per minute: per stream, the counter read, the records after the mark, the trim
 SWEEP_PERIOD_S = 60.0
 BYTES_PER_ENTITY = 1_024  # the targets assume 1 KiB entities; a user document is about that
@@ -393,7 +394,7 @@ def tenant_load(
     tenant_rows = distinct_per_ttl(rate, instances, TENANT_CACHE_S)
     vault = distinct_per_ttl(rate, instances, TOKEN_CACHE_S)
     vault += 2 * distinct_per_ttl(rate, instances, TOKEN_VALUE_CACHE_S)
-    vault = limits.legacy_rows * vault + ONBOARDING_VAULT_CALLS / ONBOARDING_WINDOW_S
+    vault *= limits.legacy_rows
     queue = rate * d.records
     ceiling = counter_ceiling(stale, lat)
     background_ms = activity * ACTIVITY_WRITE_CPU_MS + (merges_u + merges_g) * REGISTRY_CALL_CPU_MS
@@ -425,6 +426,15 @@ def sweep_calls(tenants: float, lat: Latency) -> float:
 
 SHARED = ("instances", "account", "registry_u", "registry_g", "queue", "vault", "ingress")
 PER_TENANT = ("partition_u", "partition_g", "counter_u", "counter_g")
+
+
+def onboarding_per_minute(limits: Limits) -> float:
+    """Tenants an operator can create (each with a setup link) a minute before Key Vault throttles: the only Key
+    Vault load a tenant with token verifiers adds, and it comes before its cycles, not during them."""
+    return 60.0 * min(
+        limits.vault_capacity / ONBOARDING_VAULT_READS,
+        limits.vault_creates_per_s * limits.vaults / ONBOARDING_VAULT_CREATES,
+    )
 
 
 def cold_vault_reads(rate: float, instances: float, limits: Limits) -> float:

@@ -26,8 +26,6 @@ from bench.capacity.model import (
     BYTES_PER_ENTITY,
     BYTES_PER_MESSAGE,
     COSTS,
-    ONBOARDING_VAULT_CALLS,
-    ONBOARDING_WINDOW_S,
     PER_TENANT,
     QUEUE_MESSAGE_CPU_MS,
     REGISTRY_CALL_CPU_MS,
@@ -311,8 +309,6 @@ class Simulation:
         tenants = self.tenants if self.tenants is not None else self.started_tenants
         sweeping = sweep_calls(tenants, self.lat) * dt
         offered["account"] += sweeping
-        onboarding = sum(c.count for c in started) * ONBOARDING_VAULT_CALLS / ONBOARDING_WINDOW_S * dt
-        offered["vault"] += onboarding
         sweep = tenants * SWEEP_CALLS_PER_TENANT * self.lat.read_s / SWEEP_PERIOD_S
         self.offered["sweep"].append(sweep)
         self.used["sweep"].append(min(1.0, sweep))
@@ -323,7 +319,7 @@ class Simulation:
             if self.enforce_storage and name in HOLDS_BACK:
                 factor = min(factor, bucket.allows(offered[name]))
         self.instance_count = max(1, math.ceil(self.instances))
-        total: defaultdict[str, float] = defaultdict(float, {"account": sweeping, "vault": onboarding})
+        total: defaultdict[str, float] = defaultdict(float, {"account": sweeping})
         for c in started:
             grant = paced[id(c)] * factor
             c.entra.take(grant)  # what is not granted stays in Entra's bucket, to be sent later
