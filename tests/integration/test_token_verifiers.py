@@ -154,3 +154,19 @@ def test_no_output_shows_a_verifier_and_an_import_writes_its_own(
     worker = Worker(azurite, cli_env)
     assert worker.accepts(tenant, token) and worker.accepts(tenant, rotated)
     assert worker.store.reads == 0
+
+
+def test_a_setup_link_writes_the_verifier_of_its_token_and_its_revocation_removes_it(
+    cli: Callable[..., Result], cli_env: dict[str, str], azurite: Azurite, tenant: str
+) -> None:
+    token = ok(cli("tenant", "create", tenant, "--json"))["secretToken"]
+    tenants = table(azurite)
+    ok(cli("tenant", "setup-link", tenant, "--json"))  # a new token behind the link, nobody has seen it yet
+    minted = tenants.get(tenant)
+    assert minted is not None and minted.token_verifiers is not None and len(minted.token_verifiers) == 2
+    ok(cli("tenant", "setup-link", tenant, "--revoke", "all", "--json"))  # its unseen token disabled
+    revoked = tenants.get(tenant)
+    assert revoked is not None and revoked.token_verifiers is not None
+    assert [v.digest for v in revoked.token_verifiers] == [token_verifier(token)]
+    worker = Worker(azurite, cli_env)
+    assert worker.accepts(tenant, token) and worker.store.reads == 0
