@@ -35,7 +35,7 @@ class Directory:
     def __init__(self, tenant: Tenant) -> None:
         self.tenant = tenant
 
-    def lookup(self, tenant_id: str) -> Tenant | None:
+    def lookup(self, tenant_id: str, *, refresh: bool = False) -> Tenant | None:
         return self.tenant if tenant_id == self.tenant.id else None
 
 

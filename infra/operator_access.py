@@ -50,14 +50,16 @@ Needs = dict[str, tuple[str, ...]]
 """Resource ("Tenants", "Users", ... or "vault") -> data actions."""
 
 _TENANT_READ: Needs = {"Tenants": (READ,)}
-_TOKENS_WRITE: Needs = {"Tenants": (READ,), VAULT: (LIST, SET, ENABLE)}
-_TOKENS_DISABLE: Needs = {"Tenants": (READ,), VAULT: (LIST, ENABLE)}
+# Every change of a tenant's secrets rewrites its row with the verifiers of its valid Secret Tokens, read from the
+# vault (a listing and a value per valid version): the endpoint checks tokens against the row, not the vault.
+_TOKENS_WRITE: Needs = {"Tenants": (READ, UPDATE), VAULT: (LIST, GET, SET, ENABLE)}
+_TOKENS_DISABLE: Needs = {"Tenants": (READ, UPDATE), VAULT: (LIST, GET, ENABLE)}
 _TENANT_UPDATE: Needs = {"Tenants": (READ, UPDATE)}
 
 OPERATOR_NEEDS: dict[str, Needs] = {
-    # creates the tenant row, a token version, disables stale versions; --auth oauth|both adds the client
-    # secret and, the first time, a signing key
-    "tenant create": {"Tenants": (READ, ADD), VAULT: (LIST, SET, ENABLE)},
+    # creates the tenant row (with its token's verifier), a token version, disables stale versions; --auth
+    # oauth|both adds the client secret and, the first time, a signing key; --keep-existing-token reads its values
+    "tenant create": {"Tenants": (READ, ADD, UPDATE), VAULT: (LIST, GET, SET, ENABLE)},
     "tenant list": _TENANT_READ,
     # counts the tenants on each data account (one query of the tenants table)
     "tenant accounts": _TENANT_READ,
@@ -77,8 +79,14 @@ OPERATOR_NEEDS: dict[str, Needs] = {
         VAULT: (LIST, ENABLE),
     },
     "tenant check": {"Tenants": (READ,), "Users": (READ,), "Groups": (READ,)},
-    # moves name index rows to the current key: one transaction per resource (index rows and the counter row)
-    "tenant reindex": {"Tenants": (READ,), "Users": (READ, ADD, UPDATE, DELETE), "Groups": (READ, ADD, UPDATE, DELETE)},
+    # writes the tenant row's token verifiers (read from the vault); moves name index rows to the current key: one
+    # transaction per resource (index rows and the counter row)
+    "tenant reindex": {
+        "Tenants": (READ, UPDATE),
+        "Users": (READ, ADD, UPDATE, DELETE),
+        "Groups": (READ, ADD, UPDATE, DELETE),
+        VAULT: (LIST, GET),
+    },
     "tenant changes": {"Tenants": (READ,), "Users": (READ,), "Groups": (READ,)},
     "tenant activity": {"Tenants": (READ,), "Users": (READ,), "Groups": (READ,), "Activity": (READ,)},
     "tenant status": {"Tenants": (READ,), "Users": (READ,), "Groups": (READ,), "Activity": (READ,)},
@@ -108,7 +116,8 @@ OPERATOR_NEEDS: dict[str, Needs] = {
     "operator-key retire": {VAULT: (LIST, ENABLE)},
     # every row of the tenants' partitions, and the values of their secrets (encrypted into the file)
     "export": {"Tenants": (READ,), "Users": (READ,), "Groups": (READ,), VAULT: (LIST, GET)},
-    # the rows written back (insert or merge: add and update), secrets compared with what the vault holds
+    # the rows written back (insert or merge: add and update), secrets compared with what the vault holds, then
+    # each tenant row's token verifiers written from the vault
     "import": {
         "Tenants": (READ, ADD, UPDATE),
         "Users": (ADD, UPDATE),

@@ -2,9 +2,12 @@
 cannot be enumerated; and, for the OAuth2 token endpoint, a tenant's client id and client secret.
 
 An unknown tenant, a disabled tenant, a malformed tenant id and a wrong token all get the same 401
-with the same body. The secret store is asked only about registered, enabled tenants; for every other
-name the same cached code path runs with a stand-in read that takes as long as a real one typically
-does, so the time to refuse does not tell whether a tenant exists either.
+with the same body. A Secret Token is checked against the verifiers in the tenant's row (SHA-256 digests of
+its valid versions, scim.secrets.token_verifier), which every worker already holds in its tenant cache:
+no secret store call on the request path. Only a row written before verifiers existed is checked against
+the secret store, as OAuth2 client secrets are (the token endpoint's low rate). For every name whose check
+read no secret store (a tenant with verifiers, an unknown name) the refusal runs a stand-in read that takes
+as long as a real one typically does, so the time to refuse does not tell whether a tenant exists either.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from scim2_models import UnauthorizedException
 
 from scim.cache import ReadThroughCache
 from scim.oauth.tokens import AccessTokens, looks_like_jwt
 from scim.platform.tenants import Tenant, TenantDirectory, is_tenant_id
-from scim.secrets import SecretSource, client_secret_name, secret_name
+from scim.secrets import ACCEPTED_VERSIONS, SecretSource, client_secret_name, secret_name, token_verifier
+from scim.store import TokenVerifier
 
 REFUSED_DETAIL = (
     "The Secret Token is not valid for this Tenant URL: check both in the Entra provisioning settings "
@@ -40,6 +45,9 @@ _B64TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _DECOY = b"\x00" * 43
 """Compared against when there is nothing to compare: the same work as a real token check."""
 
+_DECOY_DIGEST = b"0" * 64
+"""The same, for a tenant whose verifiers allow no token now."""
+
 
 def bearer_token(authorization: str | None) -> str | None:
     """The credentials of `Authorization: Bearer <token>`, or None if the header is anything else.
@@ -55,6 +63,18 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer" or not _B64TOKEN_RE.fullmatch(token):
         return None
     return token
+
+
+def _verified(presented: str, verifiers: Sequence[TokenVerifier], now: datetime) -> bool:
+    """Whether the token's digest is one of the usable verifiers', compared in constant time against each."""
+    given = token_verifier(presented).encode("ascii")
+    usable = [v.digest.encode("ascii") for v in verifiers if v.usable_at(now)][:ACCEPTED_VERSIONS]
+    found = False
+    for digest in usable:
+        found |= hmac.compare_digest(given, digest)
+    if not usable:
+        hmac.compare_digest(given, _DECOY_DIGEST)
+    return found
 
 
 def _matches(presented: str, accepted: Sequence[str]) -> bool:
@@ -115,9 +135,7 @@ class TenantAuthenticator:
                 if tenant is not None and tenant.enabled and verified.issued_at >= int(tenant.created.timestamp()):
                     return tenant
             raise UnauthorizedException(detail=ACCESS_REFUSED_DETAIL)
-        return self._check_secret(
-            tenant_id, presented, self._secrets.tenant_tokens, REFUSED_DETAIL, stamped=secret_name
-        )
+        return self._check_token(tenant_id, presented)
 
     def authenticate_client(self, client_id: str, client_secret: str) -> Tenant:
         """The enabled tenant whose OAuth2 client this is (the client id is the tenant id), checked like a
@@ -133,6 +151,39 @@ class TenantAuthenticator:
     def knows_client(self, client_id: str) -> bool:
         """Whether the client id names a registered tenant (the cached record the secret check just read)."""
         return self._directory.lookup(client_id) is not None
+
+    def _check_token(self, tenant_id: str, presented: str) -> Tenant:
+        """A Secret Token against the tenant row's verifiers; the secret store only for a row without them.
+
+        On a mismatch the row is read again (rate-limited by the tenant cache): a token rotated since the row
+        was cached works at once. A token retired is refused once the cached row is older than
+        SCIM_TENANT_CACHE_SECONDS, the revocation bound.
+        """
+        known = is_tenant_id(tenant_id)
+        tenant = self._directory.lookup(tenant_id) if known else None
+        read_store = False
+        for again in (False, True):
+            if again and known:
+                tenant = self._directory.lookup(tenant_id, refresh=True)
+            if tenant is None or not tenant.enabled:
+                continue
+            if tenant.token_verifiers is not None:
+                if _verified(presented, tenant.token_verifiers, datetime.now(UTC)):
+                    return tenant
+            else:
+                read_store = True
+                self._follow(secret_name(tenant.id), tenant.etag)
+                if _matches(presented, self._secrets.tenant_tokens(tenant.id, refresh=again)):
+                    return tenant
+        if not read_store:
+            self._imitate_store(tenant_id, presented)
+        raise UnauthorizedException(detail=REFUSED_DETAIL)
+
+    def _imitate_store(self, tenant_id: str, presented: str) -> None:
+        """The cached read and the forced re-read a tenant without verifiers costs, with a stand-in store."""
+        key = hashlib.sha256(tenant_id.encode("utf-8", "surrogatepass")).digest()
+        _matches(presented, self._stand_in.get(key))
+        _matches(presented, self._stand_in.get(key, reload=True))
 
     def _check_secret(
         self,
@@ -152,9 +203,7 @@ class TenantAuthenticator:
             if _matches(presented, accepted(tenant.id, refresh=True)):
                 return tenant
         else:
-            key = hashlib.sha256(tenant_id.encode("utf-8", "surrogatepass")).digest()
-            _matches(presented, self._stand_in.get(key))
-            _matches(presented, self._stand_in.get(key, reload=True))
+            self._imitate_store(tenant_id, presented)
         raise UnauthorizedException(detail=refused)
 
     def _follow(self, name: str, stamp: str) -> None:

@@ -32,7 +32,7 @@ class _Directory:
     def __init__(self, limit: int | None) -> None:
         self.limit = limit
 
-    def lookup(self, tenant_id: str) -> Tenant:
+    def lookup(self, tenant_id: str, *, refresh: bool = False) -> Tenant:
         return Tenant(tenant_id, tenant_id, datetime(2026, 1, 1, tzinfo=UTC), True, self.limit)
 
 

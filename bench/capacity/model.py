@@ -24,6 +24,7 @@ class Limits:
     queue_messages_per_s: float = 2_000.0  # Queue Storage, one queue, 1 KiB messages
     account_ingress_bytes_per_s: float = 25e9 / 8  # standard account, 25 Gbps (60 Gbps in some regions)
     vault_reads_per_s: float = 4_000 / 10  # Key Vault, secrets "all other transactions" per 10 s per vault
+    vault_creates_per_s: float = 300 / 10  # Key Vault, secrets CREATE (a new version) per 10 s per vault
     instance_concurrency: int = 8  # our Bicep's httpConcurrency (perInstanceConcurrency, worker threads)
     instance_cores: float = 1.0  # a 2,048 MB Flex instance has one core (and one worker process: one GIL)
     max_instances: int = 40  # our Bicep default (SCIM_MAXIMUM_INSTANCE_COUNT); Flex allows up to 1,000
@@ -33,6 +34,8 @@ class Limits:
     accounts: int = 1  # data storage accounts the tenants are spread over (helper accounts: N configurable)
     registry_partitions: int = 1  # partitions each table's `~changes` registry is spread over (helper perf-rows)
     vaults: int = 1  # Key Vaults the tenants' tokens are spread over (one today)
+    legacy_rows: float = 0.0  # share of tenants whose row has no token verifiers (registered before them, not yet
+    # reindexed): only their Secret Tokens are read from Key Vault on the request path
 
     @property
     def account_capacity(self) -> float:
@@ -198,6 +201,10 @@ TENANT_READ_CPU_MS = float(_BACKGROUND["point read (tenant row)"])  # the tenant
 TENANT_CACHE_S = 30.0  # SCIM_TENANT_CACHE_SECONDS: a tenant row read per worker per 30 s
 TOKEN_CACHE_S = 300.0  # SCIM_TOKEN_CACHE_SECONDS: a Key Vault version listing per worker per 300 s
 TOKEN_VALUE_CACHE_S = 3_600.0  # a version's value, kept an hour per worker: two GETs (two valid versions)
+# Secret Tokens are checked against the verifiers in the tenant row (scim.auth), which every worker reads anyway:
+# Key Vault is read by operator actions, and on the request path only for rows from before verifiers (legacy_rows).
+ONBOARDING_VAULT_READS = 14  # a tenant's `tenant create` (2 listings) and setup link (listings and value reads)
+ONBOARDING_VAULT_CREATES = 2  # its first token, and the setup link's (a rotation)
 SWEEP_CALLS_PER_TENANT = 6  # per minute: per stream, the counter read, the records after the mark, the trim
 SWEEP_PERIOD_S = 60.0
 BYTES_PER_ENTITY = 1_024  # the targets assume 1 KiB entities; a user document is about that
@@ -387,6 +394,7 @@ def tenant_load(
     tenant_rows = distinct_per_ttl(rate, instances, TENANT_CACHE_S)
     vault = distinct_per_ttl(rate, instances, TOKEN_CACHE_S)
     vault += 2 * distinct_per_ttl(rate, instances, TOKEN_VALUE_CACHE_S)
+    vault *= limits.legacy_rows
     queue = rate * d.records
     ceiling = counter_ceiling(stale, lat)
     background_ms = activity * ACTIVITY_WRITE_CPU_MS + (merges_u + merges_g) * REGISTRY_CALL_CPU_MS
@@ -420,6 +428,15 @@ SHARED = ("instances", "account", "registry_u", "registry_g", "queue", "vault", 
 PER_TENANT = ("partition_u", "partition_g", "counter_u", "counter_g")
 
 
+def onboarding_per_minute(limits: Limits) -> float:
+    """Tenants an operator can create (each with a setup link) a minute before Key Vault throttles: the only Key
+    Vault load a tenant with token verifiers adds, and it comes before its cycles, not during them."""
+    return 60.0 * min(
+        limits.vault_capacity / ONBOARDING_VAULT_READS,
+        limits.vault_creates_per_s * limits.vaults / ONBOARDING_VAULT_CREATES,
+    )
+
+
 def cold_vault_reads(rate: float, instances: float, limits: Limits) -> float:
     """Key Vault calls a second for one tenant in the busiest minute of a scale-out from zero: every instance it
     reaches reads the listing and both values (3 calls) while instances arrive once a second. A scale-out longer
@@ -446,7 +463,7 @@ def utilisation(
         instances = max(1.0, min(capacity, offered_busy))
     load = tenant_load(mix, served, instances, lat, limits)
     own = load if asked is None else tenant_load(mix, asked, instances, lat, limits)
-    vault = max(load.vault, cold_vault_reads(served, instances, limits))
+    vault = max(load.vault, limits.legacy_rows * cold_vault_reads(served, instances, limits))
     return {
         "instances": offered_busy / capacity,
         "account": (tenants * load.account + sweep_calls(tenants, lat)) / limits.account_capacity,

@@ -249,10 +249,10 @@ class Simulation:
             usage["cpu"] += TENANT_READ_CPU_MS / 1000
         if now - cohort.token_listed.get(instance, -math.inf) >= TOKEN_CACHE_S:
             cohort.token_listed[instance] = now
-            usage["vault"] += 1
+            usage["vault"] += self.limits.legacy_rows  # only rows without verifiers list the token versions
         if now - cohort.token_values.get(instance, -math.inf) >= TOKEN_VALUE_CACHE_S:
             cohort.token_values[instance] = now
-            usage["vault"] += 2
+            usage["vault"] += 2 * self.limits.legacy_rows
 
     def mark(self, cohort: Cohort, marks: set[Mark], served: set[Served], usage: dict[str, float]) -> None:
         """Each instance that committed for the tenant in a second merges its registry row once (1 call, or 3

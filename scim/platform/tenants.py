@@ -10,7 +10,6 @@ other form is refused everywhere: the CLI will not create it, and a Tenant URL h
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +24,16 @@ from scim.resources.base import ReindexReport, resource_names
 from scim.resources.groups import GroupService
 from scim.resources.member_index import repair_member_index
 from scim.resources.users import UserService, is_active_document
-from scim.secrets import SecretStore, SecretVersion, client_secret_name, new_token, secret_name
+from scim.secrets import (
+    ACCEPTED_VERSIONS,
+    SecretStore,
+    SecretVersion,
+    client_secret_name,
+    looks_generated,
+    new_token,
+    secret_name,
+    token_verifier,
+)
 from scim.store import (
     DataAccounts,
     StorageUnavailableError,
@@ -34,6 +42,7 @@ from scim.store import (
     TenantRow,
     TenantSchemaTable,
     TenantTable,
+    TokenVerifier,
     VersionMismatchError,
 )
 
@@ -61,6 +70,10 @@ log holds userNames, so it goes with the users)."""
 
 Tenant = TenantRow
 """A tenant's record: id, display name, created, enabled, maximum active users (None: no limit)."""
+
+
+_SYNC_ATTEMPTS = 5
+"""Rewrites of a tenant row racing other operators' before secrets_changed gives up (each re-reads the store)."""
 
 
 class InvalidTenantIdError(ValueError):
@@ -121,11 +134,12 @@ class TenantDirectory:
             transient=(StorageUnavailableError,),
         )
 
-    def lookup(self, tenant_id: str) -> TenantRow | None:
-        """The tenant's record, or None if the id is not canonical or not registered."""
+    def lookup(self, tenant_id: str, *, refresh: bool = False) -> TenantRow | None:
+        """The tenant's record, or None if the id is not canonical or not registered; refresh=True reads the row
+        again if it was not read in the last few seconds (after a token mismatch: a token just rotated)."""
         if not is_tenant_id(tenant_id):
             return None
-        return self._cache.get(tenant_id)
+        return self._cache.get(tenant_id, reload=refresh)
 
 
 class TenantService:
@@ -189,7 +203,9 @@ class TenantService:
     def reindex(self, tenant_id: str) -> dict[str, ReindexReport]:
         """Move the tenant's index rows written under an older key to the current one (ResourceService.reindex),
         and repair its member index (scim.resources.member_index): once per tenant after an upgrade that changed
-        a key, or after a check found a leftover; safe to repeat, and while Entra provisions."""
+        a key, or after a check found a leftover; safe to repeat, and while Entra provisions. The tenant row's
+        Secret Token verifiers are written first (a row from before them stops reading the secret store)."""
+        self.secrets_changed(tenant_id)
         storage = self.storage_of(tenant_id)
         declared = decode(TenantSchemaTable(self.accounts.primary).schema(tenant_id).declarations)
         users = UserService(storage.resources("Users"), declarations=lambda tenant: declared)
@@ -267,6 +283,13 @@ class TenantService:
             enabled=True,
             max_active_users=max_active_users,
             account=placed,
+            token_verifiers=(
+                self._verifiers(tenant_id)
+                if keep_existing_token
+                else (TokenVerifier(token_verifier(token)),)
+                if token is not None
+                else ()
+            ),
         )
         try:
             return self._table.create(row), token
@@ -328,12 +351,24 @@ class TenantService:
         return len(usable)
 
     def secrets_changed(self, tenant_id: str) -> None:
-        """Rewrite the tenant's record after its secrets changed: the new etag makes every worker drop the
-        secrets it cached once it re-reads the record (SCIM_TENANT_CACHE_SECONDS), so a retired token or
-        client secret is refused within that bound, with no store call per request."""
-        # Changed meanwhile by someone else (VersionMismatchError): its etag moved all the same.
-        with contextlib.suppress(VersionMismatchError):
-            self._table.update(self.get(tenant_id))
+        """Rewrite the tenant's record after its secrets changed: with the verifiers of its valid Secret Token
+        versions as the store has them now (what the endpoint checks tokens against, no store call per
+        request), and a new etag that makes every worker drop the client secrets it cached. Every worker
+        re-reads the record within SCIM_TENANT_CACHE_SECONDS: a retired token or client secret is refused, and
+        a new one accepted, within that bound.
+
+        The row is read before the store and written only if unchanged since (etag): a rewrite racing another
+        operator's is done again, from a fresh read of the store, so the last row written never holds
+        verifiers older than the store's last change.
+        """
+        for attempt in range(_SYNC_ATTEMPTS):
+            row = self.get(tenant_id)
+            try:
+                self._table.update(replace(row, token_verifiers=self._verifiers(tenant_id)))
+                return
+            except VersionMismatchError:
+                if attempt == _SYNC_ATTEMPTS - 1:
+                    raise
 
     def set_limit(self, tenant_id: str, max_active_users: int | None) -> TenantRow:
         self._check_limit(max_active_users)
@@ -382,6 +417,27 @@ class TenantService:
             wait = max(created).timestamp() + 1.0 - datetime.now(UTC).timestamp()
             if 0 < wait <= 1.0:
                 time.sleep(wait)
+
+    def _verifiers(self, tenant_id: str) -> tuple[TokenVerifier, ...] | None:
+        """The verifiers of the tenant's valid Secret Token versions (the newest ACCEPTED_VERSIONS enabled ones
+        not expired, each with its not-before and expiry), read from the store: one listing and a value read per
+        version. None if a value lacks new_token's shape (put into the vault by hand): a fast hash of a
+        guessable token would be a weak verifier, so that tenant stays checked against the store."""
+        name = secret_name(tenant_id)
+        now = datetime.now(UTC)
+        verifiers = []
+        for version in self._sorted(self._secrets.versions(name)):
+            if not version.enabled or (version.expires_on is not None and version.expires_on <= now):
+                continue
+            value = self._secrets.value(name, version.version)
+            if value is None:
+                continue
+            if not looks_generated(value):
+                return None
+            verifiers.append(TokenVerifier(token_verifier(value), version.not_before, version.expires_on))
+            if len(verifiers) == ACCEPTED_VERSIONS:
+                break
+        return tuple(verifiers)
 
     def _disable(self, name: str, versions: Sequence[SecretVersion]) -> None:
         for version in versions:

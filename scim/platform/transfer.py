@@ -27,7 +27,7 @@ from typing import Any, TextIO
 from scim.platform.accounts import AccountLoad, place
 from scim.platform.tenants import TenantNotFoundError, TenantService
 from scim.secrets import SecretStore, client_secret_name, secret_name
-from scim.store import EncodedRow, PartitionTransfer, TableStorage
+from scim.store import VERIFIERS_PROPERTY, EncodedRow, PartitionTransfer, TableStorage
 
 FORMAT = "scim-functions-tenants"
 VERSION = 1
@@ -128,7 +128,8 @@ class TenantTransfer:
         for tenant_id in ids:
             data = self._on(self._tenants.account_of(self._tenants.get(tenant_id)))
             for kind in ("Tenants", *DATA_KINDS):
-                for row in (self._rows if kind == "Tenants" else data).rows(kind, tenant_id):
+                for stored in (self._rows if kind == "Tenants" else data).rows(kind, tenant_id):
+                    row = _without_verifiers(stored) if kind == "Tenants" else stored
                     out.write(json.dumps({"table": kind, "row": row}) + "\n")
                     summary.rows[kind] += 1
         return summary
@@ -192,6 +193,9 @@ class TenantTransfer:
                 if value not in present:
                     self._secrets.add_version(name, value)
         summary.rows["Tenants"] = self._rows.write("Tenants", tenant_rows)
+        for tenant_id in ids:
+            # The verifiers of the tokens now valid in this deployment's store (an export carries none).
+            self._tenants.secrets_changed(tenant_id)
         return summary
 
     def _on(self, account: str) -> PartitionTransfer:
@@ -236,7 +240,7 @@ class TenantTransfer:
             tenant_id = str(row["PartitionKey"])
             if kind == "Tenants":
                 account = self._account_for(tenant_id, row)
-                properties = dict(row.get("properties") or {})
+                properties = dict(_without_verifiers(row).get("properties") or {})
                 properties["Account"] = ["Edm.String", account]
                 tenant_rows.append({**row, "properties": properties})
             elif kind in DATA_KINDS:
@@ -254,3 +258,10 @@ class TenantTransfer:
         if missing:
             raise TransferFileError(f"the export has no tenant row for {', '.join(sorted(missing))}: it is incomplete")
         return tenant_rows
+
+
+def _without_verifiers(row: EncodedRow) -> EncodedRow:
+    """A tenant row without its Secret Token verifiers: an export never carries them (they are digests of
+    credentials, and belong to the store they were read from); an import writes its own from its store."""
+    properties = {k: v for k, v in (row.get("properties") or {}).items() if k != VERIFIERS_PROPERTY}
+    return {**row, "properties": properties}

@@ -21,8 +21,10 @@ from scim.secrets.store import (
     SecretStoreRefusedError,
     SecretVersion,
     client_secret_name,
+    looks_generated,
     new_token,
     secret_name,
+    token_verifier,
 )
 from scim.settings import Settings
 
@@ -44,8 +46,10 @@ __all__ = [
     "build_secret_source",
     "build_secret_store",
     "client_secret_name",
+    "looks_generated",
     "new_token",
     "secret_name",
+    "token_verifier",
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +32,27 @@ def client_secret_name(tenant: str) -> str:
 def new_token() -> str:
     """A fresh Secret Token: 256 random bits, URL-safe, no padding (nothing to trim when pasted)."""
     return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+_GENERATED_RE = re.compile(r"[A-Za-z0-9_-]{43,}")
+
+
+def looks_generated(token: str) -> bool:
+    """Whether a stored value has new_token's shape (at least 43 URL-safe characters). A value put into the vault
+    by hand (shorter, or another alphabet) may be guessable: its tenant keeps being checked against the store."""
+    return _GENERATED_RE.fullmatch(token) is not None
+
+
+def token_verifier(token: str) -> str:
+    """What the tenants table keeps instead of a Secret Token: its SHA-256, hex.
+
+    A fast unkeyed hash is a sound verifier here because every value it is applied to is a 256-bit random
+    token from new_token (the CLI, the management API and setup links never take a token a person chose, and
+    a stored value without new_token's shape gets no verifier: scim.platform.tenants checks looks_generated).
+    No guess list or brute force reaches 2^256, so the digest gives away nothing usable, and a leaked tenants
+    table does not let anyone call the endpoint. Compare digests with hmac.compare_digest.
+    """
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class SecretSourceUnavailableError(Exception):

@@ -58,7 +58,7 @@ from scim.store.rows import (
 from scim.store.setup_links import SetupLinkRow, SetupLinkTable
 from scim.store.tables import ResourceTable
 from scim.store.tenant_schema import TenantSchemaRow, TenantSchemaTable
-from scim.store.tenants import TenantExistsError, TenantRow, TenantTable
+from scim.store.tenants import VERIFIERS_PROPERTY, TenantExistsError, TenantRow, TenantTable, TokenVerifier
 from scim.store.transfer import EncodedRow, PartitionTransfer
 from scim.store.user_entries import ORPHAN_GRACE as USER_ENTRY_ORPHAN_GRACE
 from scim.store.user_entries import MemberNotUserError, UserEntries
@@ -75,6 +75,7 @@ __all__ = [
     "POINT_READ_THREADS",
     "SCAN_PAGE_CHARS",
     "USER_ENTRY_ORPHAN_GRACE",
+    "VERIFIERS_PROPERTY",
     "ActiveLimitReachedError",
     "ActivityPage",
     "ActivityRecord",
@@ -114,6 +115,7 @@ __all__ = [
     "TenantSchemaRow",
     "TenantSchemaTable",
     "TenantTable",
+    "TokenVerifier",
     "TrafficBucket",
     "UniqueValueTakenError",
     "UnknownAccountError",

@@ -2,15 +2,18 @@
 
 Row layout: PartitionKey = tenant id, RowKey = ``tenant``; properties DisplayName, Created, Enabled and
 MaxActiveUsers (absent: no limit) and Account, the data account holding the tenant's partitions (absent: the
-primary, where tenants registered before there were several accounts live). One partition per tenant keeps
+primary, where tenants registered before there were several accounts live), and TokenVerifiers, a JSON list of
+the verifiers of the tenant's valid Secret Token versions (absent: a row from before verifiers, checked against
+the secret store). One partition per tenant keeps
 each lookup a point read on its own partition. Counters of users and groups are not kept here: they live
 beside the resources they count, written in the same transaction (scim.store.tables).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -30,12 +33,57 @@ from scim.store.account import TableStorage
 from scim.store.rows import StorageUnavailableError, VersionMismatchError, access_denied
 
 _ROW_KEY = "tenant"
+VERIFIERS_PROPERTY = "TokenVerifiers"
+"""The tenant row's property holding its Secret Token verifiers (an export leaves it out: scim.platform.transfer)."""
 _BATCH = 100
 T = TypeVar("T")
 
 
 class TenantExistsError(Exception):
     """A tenant with this id is already registered."""
+
+
+@dataclass(frozen=True)
+class TokenVerifier:
+    """One valid Secret Token version as the tenant row keeps it: a digest of the value (never the value) and the
+    version's not-before and expiry, as the secret store has them. Only enabled versions get one."""
+
+    digest: str
+    not_before: datetime | None = None
+    expires_on: datetime | None = None
+
+    def usable_at(self, now: datetime) -> bool:
+        """Inside its not-before / expires window (the secret store's nbf and exp)."""
+        if self.not_before is not None and now < self.not_before:
+            return False
+        return self.expires_on is None or now < self.expires_on
+
+
+def _encode_verifiers(verifiers: tuple[TokenVerifier, ...]) -> str:
+    return json.dumps(
+        [
+            {
+                "sha256": v.digest,
+                "nbf": v.not_before.isoformat() if v.not_before else None,
+                "exp": v.expires_on.isoformat() if v.expires_on else None,
+            }
+            for v in verifiers
+        ]
+    )
+
+
+def _decode_verifiers(text: object) -> tuple[TokenVerifier, ...] | None:
+    if not isinstance(text, str):
+        return None
+    items = json.loads(text)
+    return tuple(
+        TokenVerifier(
+            str(item["sha256"]),
+            datetime.fromisoformat(item["nbf"]) if item.get("nbf") else None,
+            datetime.fromisoformat(item["exp"]) if item.get("exp") else None,
+        )
+        for item in items
+    )
 
 
 @dataclass(frozen=True)
@@ -51,6 +99,10 @@ class TenantRow:
     account: str | None = None
     """The data account of the tenant's users, groups, changes and activity (scim.store.DataAccounts); None:
     the primary."""
+    token_verifiers: tuple[TokenVerifier, ...] | None = field(default=None, repr=False)
+    """Verifiers of the valid Secret Token versions, newest first (() : no valid token); None: a row written
+    before verifiers existed, whose tokens are checked against the secret store until an operator action
+    (rotate, retire, `tenant reindex`) writes them."""
 
 
 def _unavailable(exc: AzureError, table: str) -> Exception:
@@ -106,6 +158,7 @@ class TenantTable:
             max_active_users=int(limit) if limit is not None else None,
             etag=str(entity.metadata["etag"]),
             account=str(entity["Account"]) if entity.get("Account") else None,
+            token_verifiers=_decode_verifiers(entity.get(VERIFIERS_PROPERTY)),
         )
 
     @staticmethod
@@ -121,6 +174,8 @@ class TenantTable:
             entity["MaxActiveUsers"] = row.max_active_users
         if row.account:
             entity["Account"] = row.account
+        if row.token_verifiers is not None:
+            entity[VERIFIERS_PROPERTY] = _encode_verifiers(row.token_verifiers)
         return entity
 
     def get(self, tenant_id: str) -> TenantRow | None:

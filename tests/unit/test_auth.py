@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,8 @@ from scim2_models import UnauthorizedException
 
 from scim.auth import REFUSED_DETAIL, TenantAuthenticator, bearer_token
 from scim.platform.tenants import InvalidTenantIdError, Tenant, check_tenant_id, is_tenant_id
-from scim.secrets import CachedSecretSource, SecretVersion, client_secret_name, secret_name
+from scim.secrets import CachedSecretSource, SecretVersion, client_secret_name, secret_name, token_verifier
+from scim.store import TokenVerifier
 
 
 class Directory:
@@ -21,7 +23,7 @@ class Directory:
         self.tenants = {t.id: t for t in tenants}
         self.reads = 0
 
-    def lookup(self, tenant_id: str) -> Tenant | None:
+    def lookup(self, tenant_id: str, *, refresh: bool = False) -> Tenant | None:
         self.reads += 1
         return self.tenants.get(tenant_id)
 
@@ -237,3 +239,94 @@ class StaticStore:
 
     def value(self, name: str, version: str) -> str | None:
         return version.split("|", 1)[1]
+
+
+# -- Secret Tokens checked against the verifiers in the tenant row (issue 24) ----------------------------------
+
+
+class RowDirectory(Directory):
+    """A tenants table whose forced re-reads are counted apart."""
+
+    def __init__(self, *tenants: Tenant) -> None:
+        super().__init__(*tenants)
+        self.refreshes = 0
+
+    def lookup(self, tenant_id: str, *, refresh: bool = False) -> Tenant | None:
+        self.refreshes += refresh
+        return super().lookup(tenant_id)
+
+
+def with_tokens(tenant_id: str, *tokens: str, etag: str = "v1", **windows: datetime) -> Tenant:
+    verifiers = tuple(
+        TokenVerifier(token_verifier(t), windows.get(f"nbf_{n}"), windows.get(f"exp_{n}")) for n, t in enumerate(tokens)
+    )
+    return replace(tenant(tenant_id), etag=etag, token_verifiers=verifiers)
+
+
+def test_a_tenant_with_verifiers_is_let_in_without_any_secret_store_read() -> None:
+    source = Source({})
+    directory = RowDirectory(with_tokens("acme", "new-token", "old-token"))
+    auth = authenticator(directory, source)
+    for token in ("new-token", "old-token", "new-token"):  # two valid during a rotation
+        assert auth.authenticate(f"Bearer {token}", "acme").id == "acme"
+    refused(auth, "Bearer new-token-but-longer", "acme")
+    refused(auth, "Bearer ", "acme")
+    assert source.reads == []
+    assert directory.refreshes == 1  # the mismatch re-read the row, not the store
+
+
+def test_a_token_rotated_since_the_row_was_cached_is_accepted_after_one_row_read() -> None:
+    directory = RowDirectory(with_tokens("acme", "old"))
+    auth = authenticator(directory, Source({}))
+    directory.tenants["acme"] = with_tokens("acme", "new", "old", etag="v2")  # what rotate-token writes
+    assert auth.authenticate("Bearer new", "acme").id == "acme"
+
+
+def test_a_retired_token_is_refused_once_the_row_says_so() -> None:
+    """The bound is the tenant cache's (SCIM_TENANT_CACHE_SECONDS): the row is the only thing consulted."""
+    directory = RowDirectory(with_tokens("acme", "new", "old"))
+    auth = authenticator(directory, Source({}))
+    assert auth.authenticate("Bearer old", "acme").id == "acme"
+    directory.tenants["acme"] = with_tokens("acme", "new", etag="v2")  # what retire-token writes
+    refused(auth, "Bearer old", "acme")
+    assert auth.authenticate("Bearer new", "acme").id == "acme"
+    directory.tenants["acme"] = replace(with_tokens("acme", etag="v3"), token_verifiers=())  # remove-token
+    refused(auth, "Bearer new", "acme")
+
+
+def test_verifiers_keep_the_versions_not_before_and_expiry() -> None:
+    now = datetime.now(UTC)
+    row = with_tokens("acme", "later", "gone", "live", nbf_0=now + timedelta(hours=1), exp_1=now - timedelta(seconds=1))
+    auth = authenticator(RowDirectory(row), Source({}))
+    refused(auth, "Bearer later", "acme")
+    refused(auth, "Bearer gone", "acme")
+    assert auth.authenticate("Bearer live", "acme").id == "acme"
+
+
+def test_a_row_from_before_verifiers_is_still_checked_against_the_secret_store() -> None:
+    source = Source({"acme": ("good",)})
+    auth = authenticator(RowDirectory(tenant()), source)  # token_verifiers None: a legacy row
+    assert auth.authenticate("Bearer good", "acme").id == "acme"
+    refused(auth, "Bearer bad", "acme")
+    assert source.reads == [("acme", False), ("acme", False), ("acme", True)]
+
+
+def test_time_to_refuse_is_the_same_for_a_tenant_with_verifiers_and_a_missing_one() -> None:
+    """A tenant with verifiers reads no secret store; the refusal still costs the stand-in read a missing
+    tenant costs, so their refusal times do not tell them apart (median of three fresh trials)."""
+    gaps = []
+    for _trial in range(3):
+        store = SlowStore({})
+        source = CachedSecretSource(store, typical_read_seconds=0.04)  # type: ignore[arg-type]
+        auth = authenticator(RowDirectory(with_tokens("real", "good")), source)  # type: ignore[arg-type]
+
+        def refusal_ms(name: str, auth: Any = auth) -> float:
+            began = time.perf_counter()
+            refused(auth, "Bearer wrong", name)
+            return (time.perf_counter() - began) * 1000
+
+        real_first, ghost_first = refusal_ms("real"), refusal_ms("ghost")
+        assert store.listings == 0
+        assert real_first >= 35 and ghost_first >= 35
+        gaps.append(abs(real_first - ghost_first))
+    assert sorted(gaps)[1] < 25

@@ -19,6 +19,7 @@ from bench.capacity.model import (
     instances_needed,
     load_measured,
     merges_per_s,
+    onboarding_per_minute,
     own_ceiling,
     per_request,
     saturation,
@@ -134,14 +135,26 @@ def test_the_models_costs_are_what_the_bench_measured() -> None:
 
 
 def test_accounts_registry_partitions_and_vaults_divide_the_shared_load() -> None:
-    one = Limits(max_instances=1_000)
-    spread = Limits(max_instances=1_000, accounts=8, registry_partitions=16, vaults=4)
+    one = Limits(max_instances=1_000, legacy_rows=1.0)
+    spread = Limits(max_instances=1_000, accounts=8, registry_partitions=16, vaults=4, legacy_rows=1.0)
     alone, shared = (utilisation(USERS_MIX, 25.0, 100, limits, LAT) for limits in (one, spread))
     assert shared["account"] == pytest.approx(alone["account"] / 8)
     assert shared["queue"] == pytest.approx(alone["queue"] / 8)  # a changes queue per account
     assert shared["registry_u"] == pytest.approx(alone["registry_u"] / 16)
     assert shared["vault"] == pytest.approx(alone["vault"] / 4)
     assert shared["instances"] == pytest.approx(alone["instances"])
+
+
+def test_key_vault_carries_only_rows_without_token_verifiers() -> None:
+    """Secret Tokens are checked against the tenant row's verifiers: Key Vault sees requests only of tenants whose
+    row predates them, in proportion; operator actions are its only other load (2 new versions a tenant)."""
+    loads = {
+        share: utilisation(USERS_MIX, 25.0, 100, Limits(max_instances=1_000, legacy_rows=share), LAT)["vault"]
+        for share in (0.0, 0.25, 1.0)
+    }
+    assert loads[0.0] == 0.0 and loads[1.0] > 0.0
+    assert loads[0.25] == pytest.approx(loads[1.0] / 4)
+    assert onboarding_per_minute(Limits()) == pytest.approx(60 * 30 / 2)  # 300 CREATE per 10 s, 2 a tenant
 
 
 def test_a_request_costs_its_measured_calls_and_a_stale_counter_adds_a_read_and_a_transaction() -> None:

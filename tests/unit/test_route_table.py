@@ -21,7 +21,7 @@ from scim.store import ResourceTable
 
 
 class Directory:
-    def lookup(self, tenant_id: str) -> Tenant:
+    def lookup(self, tenant_id: str, *, refresh: bool = False) -> Tenant:
         return Tenant(tenant_id, tenant_id, datetime(2026, 1, 1, tzinfo=UTC), True, None)
 
 
