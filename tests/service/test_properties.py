@@ -76,10 +76,10 @@ def reference(node: tuple[Any, ...], person: dict[str, Any]) -> bool:
         return have == value if op == "eq" else have != value
     if have is None:
         return False
-    if attr == "userName" and op in ("eq", "ne"):  # a userName is found by its identity key (README, names)
-        same = identity_key(have) == identity_key(value)
-        return same if op == "eq" else not same
-    a, b = (have, value) if CASE_EXACT[attr] else (have.lower(), value.lower())
+    if attr == "userName":  # userName compares by its identity key (scim.protocol.names.comparison_key)
+        a, b = identity_key(have), identity_key(value)
+    else:
+        a, b = (have, value) if CASE_EXACT[attr] else (have.lower(), value.lower())
     return {"eq": a == b, "ne": a != b, "co": b in a, "sw": a.startswith(b), "ew": a.endswith(b)}[op]
 
 
