@@ -279,7 +279,8 @@ class Settings:
     tenant_cache_seconds: int = 30
     """How long a worker keeps a tenant's record (enabled, limit)."""
     storage_queue_endpoint: str | None = None
-    """Queue service of the data account (Azure); with a connection string, its QueueEndpoint is used."""
+    """Queue service of the primary data account (Azure); with a connection string, its QueueEndpoint is used. The
+    other accounts' queues come with SCIM_DATA_ACCOUNTS (DataAccount.queue_endpoint)."""
     changes_queue: str = "scim-changes"
     change_retention_days: int = 30
     data_accounts: tuple[DataAccount, ...] = ()
