@@ -1,11 +1,15 @@
-"""How a platform applies the scim-changes queue to its own store: idempotent, and right in any order.
+"""How a platform applies the scim-changes queues to its own store: idempotent, and right in any order.
 
-The queue delivers each change at least once and in no guaranteed order. Every message carries
-(tenant, stream, seq): seq is unique in a tenant's stream (Users, or Groups with memberships) and higher
-for each later change of the same resource or membership. So the platform keeps, for every user, group
-and membership, the seq of the last change it applied, and applies a message only if its seq is newer.
-A duplicate or a late older message then changes nothing, and a deleted resource keeps its seq as a
-tombstone, so a late "updated" cannot bring it back.
+Each data account of the deployment has its own changes queue (SCIM_CHANGES_QUEUE on that account), holding
+the changes of the tenants placed on it; the platform reads all of them, here one after another in turn.
+Reading several queues interleaves their messages arbitrarily, and that is safe for the same reason any order
+from one queue is: the queue delivers each change at least once and in no guaranteed order, and every message
+carries (tenant, stream, seq): seq is unique in a tenant's stream (Users, or Groups with memberships) and
+higher for each later change of the same resource or membership. A tenant's messages are all on one queue
+(its account's), and messages of different tenants never touch the same resource. So the platform keeps,
+for every user, group and membership, the seq of the last change it applied, and applies a message only if
+its seq is newer. A duplicate or a late older message then changes nothing, and a deleted resource keeps its
+seq as a tombstone, so a late "updated" cannot bring it back.
 Whatever the order of delivery, once every message has arrived the platform's store equals the SCIM store.
 
 Run it against `make run` (Ctrl-C stops):
@@ -14,6 +18,13 @@ Run it against `make run` (Ctrl-C stops):
         --connection-string "$(python -c 'from devhost.azurite import connection_string; \
 print(connection_string("127.0.0.1", 10002, 10001))')"
 
+Against Azure, name every account's queue (azd's SCIM_CHANGES_QUEUE_URLS output lists them, comma-separated);
+the platform's identity needs Storage Queue Data Message Processor on each:
+
+    .venv/bin/python examples/consumer.py --queue-url https://stdata<token>.queue.core.windows.net/scim-changes \
+        --queue-url https://stdata2<token>.queue.core.windows.net/scim-changes
+
+`--connection-string` and `--queue-url` may each be given several times, one per data account.
 The message format is docs/change-message.v1.schema.json.
 """
 
@@ -22,7 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,40 +97,72 @@ class PlatformStore:
         return True
 
 
-def consume(connection_string: str, queue_name: str, store: PlatformStore, *, idle_exit: float | None = None) -> None:
-    """Receive, apply, delete: a message is deleted only after it was applied (at-least-once on our side too)."""
+def open_queues(
+    connection_strings: Sequence[str], queue_name: str, queue_urls: Sequence[str] = (), credential: Any = None
+) -> list[Any]:
+    """A client for each data account's changes queue: by connection string (Azurite) and `queue_name`, or by
+    the queue's URL with an Entra credential (DefaultAzureCredential unless given)."""
     from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
-    queue = QueueClient.from_connection_string(
-        connection_string, queue_name, message_decode_policy=TextBase64DecodePolicy()
-    )
+    decode = TextBase64DecodePolicy()
+    queues = [
+        QueueClient.from_connection_string(text, queue_name, message_decode_policy=decode)
+        for text in connection_strings
+    ]
+    if queue_urls:
+        if credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+        queues += [
+            QueueClient.from_queue_url(url, credential=credential, message_decode_policy=decode) for url in queue_urls
+        ]
+    if not queues:
+        raise ValueError("name at least one queue: a connection string or a queue URL per data account")
+    return queues
+
+
+def consume(queues: Sequence[Any], store: PlatformStore, *, idle_exit: float | None = None, echo: bool = True) -> None:
+    """Receive, apply, delete, from every queue in turn: a message is deleted only after it was applied
+    (at-least-once on our side too). Messages of several queues interleave in any order: see the docstring."""
     idle_since = time.monotonic()
     while idle_exit is None or time.monotonic() - idle_since < idle_exit:
-        batch = list(queue.receive_messages(messages_per_page=32, max_messages=32, visibility_timeout=60))
-        if not batch:
+        received_any = False
+        for queue in queues:
+            batch = list(queue.receive_messages(messages_per_page=32, max_messages=32, visibility_timeout=60))
+            received_any = received_any or bool(batch)
+            for received in batch:
+                message = json.loads(received.content)
+                try:
+                    store.apply(message)
+                except LookupError:
+                    continue  # not deleted: the queue delivers it again after the visibility timeout
+                queue.delete_message(received)
+                if echo:
+                    print(message["tenant"], message["stream"], message["seq"], message["operation"], message["id"])
+        if received_any:
+            idle_since = time.monotonic()
+        else:
             time.sleep(1)
-            continue
-        idle_since = time.monotonic()
-        for received in batch:
-            message = json.loads(received.content)
-            try:
-                store.apply(message)
-            except LookupError:
-                continue  # not deleted: the queue delivers it again after the visibility timeout
-            queue.delete_message(received)
-            print(message["tenant"], message["stream"], message["seq"], message["operation"], message["id"])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--connection-string", required=True)
-    parser.add_argument("--queue", default="scim-changes")
+    parser.add_argument("--connection-string", action="append", default=[], help="one per data account (Azurite)")
+    parser.add_argument("--queue-url", action="append", default=[], help="one per data account (Azure)")
+    parser.add_argument("--queue", default="scim-changes", help="the queue's name with --connection-string")
     args = parser.parse_args()
+    if not (args.connection_string or args.queue_url):
+        parser.error("give --connection-string or --queue-url, once per data account")
     store = PlatformStore()
+    queues = open_queues(args.connection_string, args.queue, args.queue_url)
     try:
-        consume(args.connection_string, args.queue, store)
+        consume(queues, store)
     except KeyboardInterrupt:
         print(f"{len(store.users)} users, {len(store.groups)} groups, {len(store.members)} memberships")
+    finally:
+        for queue in queues:
+            queue.close()
 
 
 if __name__ == "__main__":

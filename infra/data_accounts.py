@@ -8,6 +8,10 @@ inside a loop over the same range), and in that module the app's identity (a par
 Data Contributor scoped to the account's tables, one by one (the operator's on the primary are held by
 operator_access.operator_roles, with every command's needs). Otherwise an account would answer the app's
 requests with 403 for every tenant placed on it, or the operator's `tenant show` of those tenants would fail.
+
+Each data account also holds the changes queue of the tenants placed on it (`queueNames`), and the app's
+identity must get Storage Queue Data Message Sender scoped to a queue (not the account) in the same roles
+module: otherwise the changes of those tenants would never leave their change log.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from infra.bicep_reading import ENTRY_TEMPLATE, Templates, _resources, _role_def
 from infra.operator_access import _scope_kind
 
 TABLE_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
+QUEUE_MESSAGE_SENDER = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
 STORAGE_MODULE = "modules/storage.bicep"
 
 
@@ -61,21 +66,28 @@ def _params_naming(params: dict[str, Any], *names: str) -> list[str]:
     return [key for key, value in params.items() if set(names) <= set(_leaves(value))]
 
 
-def _table_grants(template: dict[str, Any], principal: str) -> list[str]:
-    """Names of the assignments of Storage Table Data Contributor to `principal`, each scoped to a table."""
+def _grants(template: dict[str, Any], principal: str, role_id: str, scope: str) -> list[str]:
+    """Names of the assignments of the role `role_id` to `principal`, each scoped to one `scope` ('table',
+    'queue')."""
     found = []
     for name, body in _resources(template, "Microsoft.Authorization/roleAssignments"):
         properties = body.get("properties") or {}
         if properties.get("principalId") != principal:
             continue
         role, _ = _role_definition(properties.get("roleDefinitionId"), template)
-        if role == TABLE_CONTRIBUTOR and _scope_kind(body.get("scope"), template) == "table":
+        if role == role_id and _scope_kind(body.get("scope"), template) == scope:
             found.append(name)
     return found
 
 
+def _table_grants(template: dict[str, Any], principal: str) -> list[str]:
+    """Names of the assignments of Storage Table Data Contributor to `principal`, each scoped to a table."""
+    return _grants(template, principal, TABLE_CONTRIBUTOR, "table")
+
+
 def data_account_roles(templates: Templates) -> list[str]:
-    """Each data account's tables are granted, table by table, to the app's identity and to the operator."""
+    """Each data account's tables are granted, table by table, to the app's identity and to the operator; each
+    has a changes queue, and the app's identity may send to it (scoped to the queue)."""
     entry = templates.get(ENTRY_TEMPLATE)
     if entry is None:
         return []
@@ -84,6 +96,11 @@ def data_account_roles(templates: Templates) -> list[str]:
     for account, module in modules.items():
         if _path(module) != STORAGE_MODULE or not (_body(module).get("params") or {}).get("tableNames"):
             continue
+        if not (_body(module).get("params") or {}).get("queueNames"):
+            findings.append(
+                f"{ENTRY_TEMPLATE}: data account module {account} creates no changes queue (queueNames): the "
+                "changes of the tenants placed on it would have no queue on their account"
+            )
         grantors = [
             (name, other)
             for name, other in modules.items()
@@ -109,6 +126,12 @@ def data_account_roles(templates: Templates) -> list[str]:
             principals = {"the app's identity": _params_naming(params, "identity", "principalId")}
             if _loop(module) is not None:  # the primary's operator grants are operator_roles' to hold
                 principals["the operator"] = [key for key, value in params.items() if value == "principalId"]
+            app = principals["the app's identity"]
+            if not any(_grants(template, key, QUEUE_MESSAGE_SENDER, "queue") for key in app):
+                findings.append(
+                    f"{where}: the app's identity gets no Storage Queue Data Message Sender on the changes queue "
+                    f"of data account {account} (module {name}), scoped to the queue"
+                )
             for who, keys in principals.items():
                 if not any(_table_grants(template, key) for key in keys):
                     findings.append(

@@ -170,8 +170,8 @@ param tablePrefix string = 'scim'
 param resourceGroupName string = ''
 
 // Tenants spread over several data accounts (README: Several data accounts): the first is the primary (the
-// tenants table, the changes queue, and every tenant from before), each more one holds the Users, Groups and
-// Activity tables of the tenants `scim-admin tenant create` places there. Raising the count adds accounts
+// tenants table and every tenant from before), each more one holds the Users, Groups and Activity tables of
+// the tenants `scim-admin tenant create` places there; each has its own changes queue for its tenants' changes. Raising the count adds accounts
 // (new tenants go to the emptiest); lowering it would strand the tenants placed on the accounts it drops.
 @description('Storage accounts for the SCIM data (SCIM_DATA_ACCOUNTS): 1 is the primary alone.')
 @minValue(1)
@@ -244,6 +244,7 @@ module moreDataStorage 'modules/storage.bicep' = [
       location: location
       tags: tags
       tableNames: moreDataTableNames
+      queueNames: [changesQueueName]
       skuName: storageSkuName
     }
   }
@@ -257,6 +258,7 @@ module moreDataRoles 'modules/data-roles.bicep' = [
     params: {
       storageAccountName: moreDataStorage[i].outputs.name
       tableNames: moreDataTableNames
+      changesQueueName: changesQueueName
       appPrincipalId: identity.outputs.principalId
       deployerPrincipalId: principalId
       deployerPrincipalType: principalType
@@ -270,6 +272,11 @@ var moreDataAccountList = [
   for (n, i) in range(2, dataAccountCount - 1): 'data${n}=${moreDataStorage[i].outputs.tableEndpoint}'
 ]
 var moreDataAccounts = join(moreDataAccountList, ',')
+// Every data account's changes queue, the primary's first: the platform's consumer reads them all.
+var moreChangesQueueUrlList = [
+  for (n, i) in range(2, dataAccountCount - 1): '${moreDataStorage[i].outputs.queueEndpoint}${changesQueueName}'
+]
+var changesQueueUrls = join(concat(['${dataStorage.outputs.queueEndpoint}${changesQueueName}'], moreChangesQueueUrlList), ',')
 
 module keyVault 'modules/keyvault.bicep' = {
   name: 'keyvault'
@@ -359,6 +366,7 @@ output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
 output AZURE_STORAGE_ACCOUNT_NAME string = dataStorage.outputs.name
 output AZURE_FUNCTIONS_STORAGE_ACCOUNT_NAME string = hostStorage.outputs.name
 output SCIM_CHANGES_QUEUE_URL string = '${dataStorage.outputs.queueEndpoint}${changesQueueName}'
+output SCIM_CHANGES_QUEUE_URLS string = changesQueueUrls
 output SCIM_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/scim/v2'
 // The operator CLI's settings, named as scim/settings.py reads them: `azd env get-values > .env` and
 // scim-admin works against this deployment (README, "Against Azure"; tests/unit/test_azd_outputs.py).

@@ -177,14 +177,46 @@ def _manage_settings(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _names_queue_service(connection_string: str) -> bool:
+    text = connection_string.lower()
+    return "queueendpoint=" in text or "usedevelopmentstorage=true" in text
+
+
+def queue_endpoint_of(table_endpoint: str) -> str | None:
+    """The queue service of the account a table endpoint belongs to: Azure names an account's services
+    `https://<account>.table.<suffix>/` and `https://<account>.queue.<suffix>/` (any cloud's suffix); None for an
+    endpoint not so named (an emulator, a custom domain), whose queue cannot be told from it."""
+    parts = urlsplit(table_endpoint)
+    labels = (parts.hostname or "").split(".")
+    if parts.scheme != "https" or len(labels) < 3 or labels[1] != "table" or parts.port is not None:
+        return None
+    return f"https://{'.'.join([labels[0], 'queue', *labels[2:]])}/"
+
+
 @dataclass(frozen=True)
 class DataAccount:
     """One more storage account for tenants' data: a connection string (Azurite) or a table endpoint (Azure,
-    reached with the app's identity, the same credential as the primary)."""
+    reached with the app's identity, the same credential as the primary).
+
+    Its changes queue (SCIM_CHANGES_QUEUE, on this account: a tenant's change messages stay on its account) is
+    the connection string's QueueEndpoint, or the table endpoint's account's queue service (queue_endpoint_of).
+    """
 
     name: str
     connection_string: str | None = None
     table_endpoint: str | None = None
+
+    @property
+    def queue_endpoint(self) -> str | None:
+        """The account's queue service when it is reached by endpoint (Azure); None with a connection string."""
+        return queue_endpoint_of(self.table_endpoint) if self.table_endpoint else None
+
+    @property
+    def has_queue(self) -> bool:
+        """Whether the account's changes queue can be reached: a QueueEndpoint, or an endpoint to derive it from."""
+        if self.connection_string:
+            return _names_queue_service(self.connection_string)
+        return self.queue_endpoint is not None
 
 
 def _data_accounts(environ: Mapping[str, str]) -> tuple[DataAccount, ...]:
@@ -247,12 +279,13 @@ class Settings:
     tenant_cache_seconds: int = 30
     """How long a worker keeps a tenant's record (enabled, limit)."""
     storage_queue_endpoint: str | None = None
-    """Queue service of the data account (Azure); with a connection string, its QueueEndpoint is used."""
+    """Queue service of the primary data account (Azure); with a connection string, its QueueEndpoint is used. The
+    other accounts' queues come with SCIM_DATA_ACCOUNTS (DataAccount.queue_endpoint)."""
     changes_queue: str = "scim-changes"
     change_retention_days: int = 30
     data_accounts: tuple[DataAccount, ...] = ()
-    """Storage accounts for tenants' data besides the primary (SCIM_DATA_ACCOUNTS); the tenants table and the
-    changes queue stay on the primary."""
+    """Storage accounts for tenants' data besides the primary (SCIM_DATA_ACCOUNTS); the tenants table stays on
+    the primary, and each account has its own changes queue for the changes of the tenants placed on it."""
 
     @property
     def account_names(self) -> tuple[str, ...]:
@@ -266,10 +299,11 @@ class Settings:
 
     @property
     def publishes_changes(self) -> bool:
-        """Whether a queue is configured: an endpoint, or a connection string that names a queue service."""
+        """Whether a queue is configured on the primary: an endpoint, or a connection string that names a queue
+        service. It decides for the deployment: then every data account publishes to its own queue (from_environ
+        refuses an account without one); without it, no account publishes."""
         if self.storage_connection_string:
-            text = self.storage_connection_string.lower()
-            return "queueendpoint=" in text or "usedevelopmentstorage=true" in text
+            return _names_queue_service(self.storage_connection_string)
         return bool(self.storage_queue_endpoint)
 
     oauth_token_seconds: int = 3600
@@ -340,6 +374,15 @@ class Settings:
             raise SettingsError(
                 "Set SCIM_STORAGE_TABLE_ENDPOINT (Azure, managed identity) or SCIM_STORAGE_CONNECTION_STRING (Azurite)"
             )
+        if settings.publishes_changes:
+            for account in settings.data_accounts:
+                if not account.has_queue:
+                    raise SettingsError(
+                        f"SCIM_DATA_ACCOUNTS: {account.name!r} has no queue service, yet the primary publishes "
+                        "changes and each account publishes its tenants' changes to its own queue: give its "
+                        "connection string a QueueEndpoint, or its table endpoint as "
+                        "https://<account>.table.core.windows.net/ (its queue is https://<account>.queue.core.windows.net/)"
+                    )
         if settings.secret_source == "keyvault" and not settings.key_vault_url:
             raise SettingsError("SCIM_SECRET_SOURCE=keyvault needs SCIM_KEY_VAULT_URL")
         return settings

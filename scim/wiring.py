@@ -12,7 +12,7 @@ from scim.platform.clients import ClientService
 from scim.platform.delivery import Delivery
 from scim.platform.tenants import TenantService
 from scim.secrets import azure_credential, build_secret_store
-from scim.settings import DataAccount, Settings
+from scim.settings import PRIMARY_ACCOUNT, DataAccount, Settings
 from scim.store import ChangeQueue, ChangeRows, DataAccounts, TableStorage
 
 
@@ -68,21 +68,36 @@ def build_change_log(storage: TableStorage) -> ChangeLog:
     return ChangeLog({kind: ChangeRows(storage.resources(kind)) for kind in STREAMS})
 
 
-def build_delivery(settings: Settings, storage: TableStorage, queue: ChangeQueue | None = None) -> Delivery:
-    """Delivery of both tables' change records to the changes queue, told of every commit; sends no request.
+def build_change_queue(settings: Settings, account: str = PRIMARY_ACCOUNT) -> ChangeQueue | None:
+    """The changes queue (SCIM_CHANGES_QUEUE) on one data account, where its tenants' change messages go; None
+    when the deployment does not publish (the primary names no queue service: Settings.publishes_changes)."""
+    if not settings.publishes_changes:
+        return None
+    if account == PRIMARY_ACCOUNT:
+        if settings.storage_connection_string:
+            return ChangeQueue(settings.changes_queue, connection_string=settings.storage_connection_string)
+        return ChangeQueue(
+            settings.changes_queue, endpoint=settings.storage_queue_endpoint, credential=azure_credential(settings)
+        )
+    found = next((data for data in settings.data_accounts if data.name == account), None)
+    if found is None:
+        raise ValueError(f"no data account {account!r} in SCIM_DATA_ACCOUNTS")
+    if found.connection_string:
+        return ChangeQueue(settings.changes_queue, connection_string=found.connection_string)
+    return ChangeQueue(settings.changes_queue, endpoint=found.queue_endpoint, credential=azure_credential(settings))
+
+
+def build_delivery(
+    settings: Settings, storage: TableStorage, queue: ChangeQueue | None = None, *, account: str = PRIMARY_ACCOUNT
+) -> Delivery:
+    """Delivery of both tables' change records of one data account to that account's changes queue, told of every
+    commit; sends no request.
 
     Without a queue setting (no SCIM_STORAGE_QUEUE_ENDPOINT, no QueueEndpoint in the connection string) the
     records are kept in the change log and trimmed, but not published.
     """
-    if queue is None and settings.publishes_changes:
-        if settings.storage_connection_string:
-            queue = ChangeQueue(settings.changes_queue, connection_string=settings.storage_connection_string)
-        else:
-            queue = ChangeQueue(
-                settings.changes_queue,
-                endpoint=settings.storage_queue_endpoint,
-                credential=azure_credential(settings),
-            )
+    if queue is None:
+        queue = build_change_queue(settings, account)
     delivery = Delivery(
         build_change_log(storage).streams, queue, retention=timedelta(days=settings.change_retention_days)
     )

@@ -253,7 +253,7 @@ def steady_paper(limits: Limits, users: int, tenants: float) -> dict[str, float]
         "account": (tenants * account + sweep_calls(tenants, lat)) / limits.account_requests_per_s,
         "registry_u": tenants * merges_u / limits.partition_entities_per_s,
         "registry_g": tenants * merges_g / limits.partition_entities_per_s,
-        "queue": tenants * rate * d.records / limits.queue_messages_per_s,
+        "queue": tenants * rate * d.records / limits.queue_capacity,
         "vault": tenants * vault / limits.vault_reads_per_s,
         "ingress": tenants * rate * d.ingress_bytes / limits.account_ingress_bytes_per_s,
         "sweep": tenants * SWEEP_CALLS_PER_TENANT * lat.read_s / SWEEP_PERIOD_S,

@@ -95,7 +95,7 @@ def build_api(
             token_endpoint,
             activity=activity,
             operator_factory=lambda: build_operator_pages(settings, accounts, source, directory),
-            delivery=build_delivery(settings, account),
+            delivery=build_delivery(settings, account, account=name),
             manage_factory=lambda: build_manage_api(settings, accounts),
         )
     routing = AccountApis[ScimApi](directory, apis, accounts.primary_name)

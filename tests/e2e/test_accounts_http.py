@@ -1,6 +1,6 @@
-"""Two data accounts end to end (issue 24): two Azurite table services as two storage accounts, tenants placed
-on each by the operator's CLI, served over HTTP, swept and operated per account; a tenant's rows are read
-raw from both emulators to prove they are on its own account only."""
+"""Two data accounts end to end (issue 24): two Azurites (table and queue services) as two storage accounts,
+tenants placed on each by the operator's CLI, served over HTTP, swept and operated per account; a tenant's
+rows and change messages are read raw from both emulators to prove they are on its own account only."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from typing import Any
 import httpx
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 from click.testing import CliRunner, Result
 
 import function_app
-from devhost.azurite import ROOT, Azurite, AzuriteService
+from devhost.azurite import ROOT, Azurite
 from devhost.server import make_server, serve_in_thread
+from examples.consumer import PlatformStore, consume, open_queues
 from scim import api
 from scim.cli import main
 from scim.settings import Settings, azurite_connection_string
@@ -31,10 +33,12 @@ BOTH = (("alpha", "primary"), ("beta", "second"))
 class Accounts:
     """The run's two accounts, the settings naming them, and raw readers of each emulator."""
 
-    def __init__(self, primary: Azurite, second: AzuriteService, tmp: Path) -> None:
+    def __init__(self, primary: Azurite, second: Azurite, tmp: Path) -> None:
         self.prefix = f"acct{uuid.uuid4().hex[:8]}"
         self.queue = f"q-{uuid.uuid4().hex[:20]}"
-        self.primary_connection = primary.connection_string  # tables and the changes queue
+        # Each account's tables and its changes queue, the same queue name on each.
+        self.connection = {"primary": primary.connection_string, "second": second.connection_string}
+        self.primary_connection = primary.connection_string
         self.environ = {
             "SCIM_TABLE_PREFIX": self.prefix,
             "SCIM_SECRET_SOURCE": "local",
@@ -44,7 +48,7 @@ class Accounts:
             "SCIM_CHANGES_QUEUE": self.queue,
             # The served app publishes nothing (no QueueEndpoint): what reaches the queue is the sweep's work.
             "SCIM_STORAGE_CONNECTION_STRING": azurite_connection_string(primary.port),
-            "SCIM_DATA_ACCOUNTS": f"second={azurite_connection_string(second.port)}",
+            "SCIM_DATA_ACCOUNTS": f"second={second.connection_string}",
         }
         self.raw = {
             "primary": TableStorage(connection_string=primary.connection_string, table_prefix=self.prefix),
@@ -71,7 +75,7 @@ class Accounts:
 
 @pytest.fixture(scope="module")
 def accounts(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Accounts]:
-    with AzuriteService("table") as second:
+    with Azurite() as second:
         built = Accounts(azurite, second, tmp_path_factory.mktemp("accounts"))
         yield built
         for storage in built.raw.values():
@@ -175,25 +179,30 @@ def test_a_token_opens_its_own_tenant_only(
         assert [u["id"] for u in listed["Resources"]] == [provisioned["beta"]["user"]]
 
 
-def test_the_sweep_delivers_the_changes_of_every_account(
-    accounts: Accounts, provisioned: dict[str, dict[str, str]]
-) -> None:
-    # A worker that publishes (the timer's): the served app had no queue, so every record waits for the sweep.
-    sweeper = api.build_api(
+def publishing(accounts: Accounts) -> api.ScimApi:
+    """A worker that publishes (the timer's, or a served one in Azure): the primary names its queue service."""
+    return api.build_api(
         Settings.from_environ({**accounts.environ, "SCIM_STORAGE_CONNECTION_STRING": accounts.primary_connection})
     )
-    previous, api._api = api._api, sweeper
+
+
+def test_the_sweep_delivers_each_accounts_changes_to_its_own_queue(
+    accounts: Accounts, provisioned: dict[str, dict[str, str]]
+) -> None:
+    # The served app had no queue, so every record waits for the sweep, which walks every account.
+    previous, api._api = api._api, publishing(accounts)
     try:
         report = api.sweep_changes()
     finally:
         api._api = previous
     assert not report.failed, report.errors
-    messages = receive_all(accounts.primary_connection, accounts.queue)
-    sent = {(m["tenant"], m["resourceType"], m["id"]) for m in messages}
-    for tenant, made in provisioned.items():
-        assert (tenant, "User", made["user"]) in sent
-        assert (tenant, "Group", made["group"]) in sent
-    assert {m["tenant"] for m in messages} == {"alpha", "beta"}
+    queued = {account: receive_all(accounts.connection[account], accounts.queue) for account in accounts.connection}
+    for tenant, home in BOTH:
+        sent = {(m["tenant"], m["resourceType"], m["id"]) for m in queued[home]}
+        assert (tenant, "User", provisioned[tenant]["user"]) in sent
+        assert (tenant, "Group", provisioned[tenant]["group"]) in sent
+    assert {m["tenant"] for m in queued["primary"]} == {"alpha"}
+    assert {m["tenant"] for m in queued["second"]} == {"beta"}
 
 
 def test_the_cli_works_on_both_accounts(accounts: Accounts, provisioned: dict[str, dict[str, str]]) -> None:
@@ -300,3 +309,39 @@ def test_the_operator_pages_show_a_tenant_of_either_account(
             page = http.get(f"/operator/tenants/{tenant}")
             assert page.status_code == 200, page.text
             assert f"ada@{tenant}.example" in http.get(f"/operator/tenants/{tenant}/activity").text
+
+
+def test_a_publishing_worker_sends_at_once_to_the_tenants_account_and_the_consumer_reads_both(
+    accounts: Accounts, base_url: str
+) -> None:
+    placed = {"eta": "primary", "theta": "second"}
+    made: dict[str, dict[str, str]] = {}
+    previous, api._api = api._api, publishing(accounts)
+    try:
+        for tenant, account in placed.items():
+            created = accounts.json("tenant", "create", tenant, "--account", account)
+            made[tenant] = provision(base_url, tenant, created["secretToken"])
+        assert api._api.accounts is not None
+        for _, served in api._api.accounts.all():  # sent right after commit, by each account's own thread
+            assert served.delivery is not None and served.delivery.flush()
+    finally:
+        api._api = previous
+    for account, connection in accounts.connection.items():
+        # Peeked, not received: the consumer below reads the same messages.
+        with QueueClient.from_connection_string(
+            connection, accounts.queue, message_decode_policy=TextBase64DecodePolicy()
+        ) as client:
+            peeked = [json.loads(m.content) for m in client.peek_messages(max_messages=32)]
+        assert {m["tenant"] for m in peeked} & set(placed) == {t for t, a in placed.items() if a == account}
+    # The platform reads both accounts' queues into one store, interleaved, and ends with both tenants.
+    store = PlatformStore()
+    queues = open_queues(list(accounts.connection.values()), accounts.queue)
+    try:
+        consume(queues, store, idle_exit=2.0, echo=False)
+    finally:
+        for queue in queues:
+            queue.close()
+    for tenant, ids in made.items():
+        assert (tenant, ids["user"]) in store.users and (tenant, ids["group"]) in store.groups
+        assert (tenant, ids["group"], ids["user"]) in store.members
+        assert store.users[(tenant, ids["user"])]["userName"] == f"ada@{tenant}.example"

@@ -13,6 +13,7 @@ from scim.store import DataAccounts, MemoryStorage, TenantRow, UnknownAccountErr
 BASE = {"SCIM_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"}
 AZURITE = (
     "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;TableEndpoint=http://127.0.0.1:1/devstoreaccount1;"
+    "QueueEndpoint=http://127.0.0.1:2/devstoreaccount1;"
 )
 
 
@@ -46,6 +47,35 @@ def test_a_bad_account_list_names_the_setting(raw: str, says: str) -> None:
     with pytest.raises(SettingsError, match="SCIM_DATA_ACCOUNTS") as caught:
         Settings.from_environ({**BASE, "SCIM_DATA_ACCOUNTS": raw})
     assert says in str(caught.value)
+
+
+def test_each_account_has_its_own_queue_beside_its_tables() -> None:
+    raw = f"data1=https://stdata1.table.core.windows.net/,data2={AZURITE},cn=https://stcn.table.core.chinacloudapi.cn"
+    settings = Settings.from_environ({**BASE, "SCIM_DATA_ACCOUNTS": raw})
+    data1, data2, cn = settings.data_accounts
+    assert data1.queue_endpoint == "https://stdata1.queue.core.windows.net/"
+    assert cn.queue_endpoint == "https://stcn.queue.core.chinacloudapi.cn/"
+    assert data2.queue_endpoint is None and data2.has_queue  # the connection string's QueueEndpoint
+    assert settings.publishes_changes
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;TableEndpoint=http://127.0.0.1:1/devstoreaccount1;",
+        "https://scim-data.example.com/",  # a custom domain: its queue cannot be told from it
+    ],
+)
+def test_an_account_without_a_queue_is_refused_when_the_primary_publishes(value: str) -> None:
+    with pytest.raises(SettingsError, match="'second' has no queue service") as caught:
+        Settings.from_environ({**BASE, "SCIM_DATA_ACCOUNTS": f"second={value}"})
+    assert "QueueEndpoint" in str(caught.value)
+    # Without a queue on the primary the deployment publishes nothing, and the account is accepted as it is.
+    quiet = {
+        "SCIM_STORAGE_CONNECTION_STRING": AZURITE.replace("QueueEndpoint=http://127.0.0.1:2/devstoreaccount1;", "")
+    }
+    settings = Settings.from_environ({**quiet, "SCIM_DATA_ACCOUNTS": f"second={value}"})
+    assert not settings.publishes_changes and not settings.data_accounts[0].has_queue
 
 
 def row(tenant: str, account: str | None) -> TenantRow:

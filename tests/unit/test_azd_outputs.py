@@ -37,6 +37,10 @@ ARM_VALUES = {
     # main.bicep's join over its more data accounts, as deployed with dataAccountCount=3
     "moreDataAccounts": f"data2=https://stdata2{TOKEN}.table.core.windows.net/,"
     f"data3=https://stdata3{TOKEN}.table.core.windows.net/",
+    # its join of every data account's changes queue, the primary's first, as deployed with dataAccountCount=3
+    "changesQueueUrls": ",".join(
+        f"https://stdata{n}{TOKEN}.queue.core.windows.net/scim-changes" for n in ("", "2", "3")
+    ),
 }
 CLI_SETTINGS = {
     "SCIM_STORAGE_TABLE_ENDPOINT",
@@ -100,6 +104,17 @@ def test_azd_env_get_values_into_dot_env_is_the_cli_s_settings(tmp_path: Path, m
     assert settings.publishes_changes
     assert settings.account_names == ("primary", "data2", "data3")
     assert settings.data_accounts[1].table_endpoint == f"https://stdata3{TOKEN}.table.core.windows.net/"
+
+
+def test_the_queue_urls_output_names_the_queue_each_account_publishes_to() -> None:
+    """The platform's consumer reads SCIM_CHANGES_QUEUE_URLS: exactly the queues the app sends to, one per account."""
+    outputs = rendered_outputs()
+    settings = Settings.from_environ(outputs)
+    sent_to = [f"{settings.storage_queue_endpoint}{settings.changes_queue}"]
+    sent_to += [f"{account.queue_endpoint}{settings.changes_queue}" for account in settings.data_accounts]
+    assert outputs["SCIM_CHANGES_QUEUE_URLS"].split(",") == sent_to
+    assert len(set(sent_to)) == len(settings.account_names) == 3
+    assert outputs["SCIM_CHANGES_QUEUE_URL"] == sent_to[0]  # the primary's, as before
 
 
 def test_the_environment_wins_over_the_file_and_none_reads_no_file(

@@ -624,6 +624,31 @@ PLANTED: dict[str, tuple[str, Plant, str, str]] = {
         "data_account_roles",
         "the operator gets no Storage Table Data Contributor on the tables of data account moreDataStorage",
     ),
+    "a data account's queue without the app's sender role": (
+        "infra/modules/data-roles.bicep",
+        substitute(r"resource appQueueSender .*?\n\}\n", ""),
+        "data_account_roles",
+        "the app's identity gets no Storage Queue Data Message Sender on the changes queue of data account "
+        "moreDataStorage",
+    ),
+    "a data account's sender role on the whole account": (
+        "infra/modules/data-roles.bicep",
+        substitute(r"(resource appQueueSender .*?scope: )changesQueue", r"\1dataStorage"),
+        "data_account_roles",
+        "Storage Queue Data Message Sender on the changes queue of data account moreDataStorage",
+    ),
+    "a data account without its changes queue": (
+        "infra/main.bicep",
+        substitute(r"(tableNames: moreDataTableNames\n)      queueNames: \[changesQueueName\]\n", r"\1"),
+        "data_account_roles",
+        "data account module moreDataStorage creates no changes queue",
+    ),
+    "the primary's queue without the app's sender role": (
+        "infra/modules/rbac.bicep",
+        substitute(r"resource appQueueSender .*?\n\}\n", ""),
+        "data_account_roles",
+        "changes queue of data account dataStorage",
+    ),
     "the primary data account without the app's role": (
         "infra/modules/rbac.bicep",
         substitute(r"resource dataTableContributor .*?\n\]\n", ""),
