@@ -409,7 +409,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--window", type=float, default=480.0, help="seconds of the users phase sampled per run")
-    parser.add_argument("--accounts", type=int, default=8, help="data storage accounts (the accounts helper's N)")
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=10,
+        help="data storage accounts (SCIM_DATA_ACCOUNT_COUNT; 10: the fewest for 1,000)",
+    )
     parser.add_argument("--registry-partitions", type=int, default=32, help="partitions of each ~changes registry")
     parser.add_argument("--vaults", default="1", help="Key Vault counts to show (comma-separated)")
     args = parser.parse_args()
