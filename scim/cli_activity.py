@@ -13,7 +13,13 @@ import click
 
 from scim.cli_operator import Operator, emit, json_option, operator_errors, pass_operator
 from scim.cli_text import echo, inline
-from scim.platform.activity_report import ActivityReport, TenantStatus, build_activity_report, parse_since
+from scim.platform.activity_report import (
+    ActivityReport,
+    TenantStatus,
+    build_activity_report,
+    custom_values,
+    parse_since,
+)
 from scim.platform.doors import door_of
 from scim.platform.hints import hint
 from scim.platform.operator_keys import OperatorKeys
@@ -32,6 +38,7 @@ def _when(record_time: Any) -> str:
 
 
 def record_data(record: ActivityRecord) -> dict[str, Any]:
+    values = custom_values(record)
     return {
         "time": record.time.isoformat(),
         "operation": record.operation,
@@ -45,6 +52,8 @@ def record_data(record: ActivityRecord) -> dict[str, Any]:
         "latencyMs": record.latency_ms,
         "changeSeq": record.change_seq,
         "door": door_of(record),
+        "customAttributes": values.as_json() if values else None,
+        "customAttributesOmitted": values.omitted if values else 0,
     }
 
 
@@ -113,6 +122,9 @@ def activity(  # noqa: PLR0917 - click passes every option as an argument
             echo(f"{'':<22}said: {_one_line(r.detail)}")
         if hint(r):
             echo(f"{'':<22}fix:  {hint(r)}")
+        values = custom_values(r)
+        if values:  # the declared custom attributes this write set (null: removed)
+            echo(f"{'':<22}set:  {inline(values.as_text())}")
     if page.next_key:
         echo(f"More: add --after '{page.next_key}'")
 

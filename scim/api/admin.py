@@ -25,7 +25,7 @@ from scim.api.admin_chart import chart
 from scim.api.admin_view import TenantState, group_errors
 from scim.api.pages import templates as page_templates
 from scim.http import Request, Response
-from scim.platform.activity_report import ActivityReport, parse_since
+from scim.platform.activity_report import ActivityReport, custom_values, parse_since
 from scim.platform.hints import hint
 from scim.platform.tenants import TenantDirectory
 from scim.protocol.text import log_safe
@@ -123,6 +123,7 @@ def templates() -> Environment:
     """The pages' templates (scim.api.pages) with the activity hints' filter."""
     env = page_templates()
     env.filters["hint"] = hint
+    env.filters["custom_values"] = lambda record: found.as_text() if (found := custom_values(record)) else ""
     return env
 
 

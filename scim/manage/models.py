@@ -191,6 +191,15 @@ class ActivityItem(_Model):
     hint: str
     door: str | None = Field(description="Who made a platform change: 'cli' or 'manage-api:<app id>'; else null.")
     change_seq: int | None
+    custom_attributes: dict[str, str | int | bool | None] | None = Field(
+        default=None,
+        description="Of a user's change on a tenant that declared custom attributes: those the change set, by name "
+        "(the URN-qualified name where two extensions declare the same one), null for a value it removed; string "
+        "values past 64 characters are cut. Else null.",
+    )
+    custom_attributes_omitted: int = Field(
+        default=0, description="How many more custom attributes the change set than customAttributes shows (bounded)."
+    )
 
 
 class ActivityPage(_Model):

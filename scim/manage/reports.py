@@ -11,7 +11,7 @@ from typing import Any
 from scim.manage import models
 from scim.manage.calls import Answer, Call, Services, bool_query, decode_cursor, encode_cursor, int_query
 from scim.manage.problems import ProblemError
-from scim.platform.activity_report import parse_since
+from scim.platform.activity_report import custom_values, parse_since
 from scim.platform.changes import STREAMS, Change
 from scim.platform.doors import door_of
 from scim.platform.hints import hint
@@ -147,6 +147,7 @@ def _change_item(change: Change) -> models.ChangeItem:
 
 def _activity_item(record: ActivityRecord) -> models.ActivityItem:
     door = door_of(record)
+    values = custom_values(record)
     return models.ActivityItem(
         time=record.time,
         operation=record.operation,
@@ -159,4 +160,6 @@ def _activity_item(record: ActivityRecord) -> models.ActivityItem:
         hint=hint(record),
         door=door.split(" (", 1)[0] if door else None,
         change_seq=record.change_seq,
+        custom_attributes=values.as_json() if values else None,
+        custom_attributes_omitted=values.omitted if values else 0,
     )

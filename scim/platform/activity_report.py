@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from scim.platform.activity import WRITE_OPERATIONS
 from scim.platform.changes import STREAMS, Change, ChangeLog
+from scim.protocol.custom_values import CustomValues, decode
 from scim.resources.users import is_active_document
 from scim.store import (
     MAX_ACTIVITY_PAGE,
@@ -317,6 +318,12 @@ class AccountsActivityReport(ActivityReport):
         return self._of(tenant).search(tenant, prefix, after=after, limit=limit)
 
 
+def custom_values(record: ActivityRecord) -> CustomValues | None:
+    """The tenant's declared custom attributes a user's write shown in the view set (from its change record's
+    summary, read with the brief record: no extra read); None for any other record."""
+    return decode(record.summary)
+
+
 def _without_legacy(records: list[ActivityRecord]) -> list[ActivityRecord]:
     """Leave out activity records of successful writes stored before the change log was their one home (they
     age out with the activity retention): the change record of the same write is shown instead."""
@@ -342,6 +349,7 @@ def _record_of(change: Change, key: str) -> ActivityRecord:
         status=0,
         change_seq=change.seq,
         key=key,
+        summary=change.summary,
     )
 
 

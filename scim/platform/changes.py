@@ -55,6 +55,8 @@ class Change:
     members: tuple[str, ...]
     position: tuple[int, int] = (0, 0)
     """(sequence, local number) of its record (ChangeRecord.position): where to page back from."""
+    summary: str | None = None
+    """The custom attribute values a user's write set, as its record keeps them (scim.protocol.custom_values)."""
 
     @classmethod
     def of(cls, record: ChangeRecord) -> Change:
@@ -70,6 +72,7 @@ class Change:
             version=version_of(record.version_key),
             members=record.members,
             position=record.position,
+            summary=record.summary,
         )
 
     def as_json(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from scim2_models import InvalidValueException, Path, Resource, default_comparis
 from scim2_models.path import CompareOperator, Comparison, FilterNode
 
 from scim.models import USER_SCHEMA, declarations_of
+from scim.protocol.custom_values import changed_values
 from scim.protocol.expressions import MAX_FILTER_CHARS
 from scim.protocol.extensions import INT64, CustomAttribute, CustomAttributes, undeclared_detail
 from scim.store import IndexEntry
@@ -147,6 +148,14 @@ def undeclared_in_filter(tenant: str, expression: str, model: type[Resource[Any]
         if resolved is None:
             return undeclared_detail(tenant, path)
     return None
+
+
+def record_summary(user: Resource[Any], before: Mapping[str, Any], after: Mapping[str, Any]) -> str | None:
+    """The change record's summary (scim.protocol.custom_values) of the tenant's declared attributes a write of
+    ``user`` sets, from the stored document ``before`` (``{}`` for a create) to ``after``; None for none."""
+    declarations = declarations_of(type(user))
+    values = changed_values(declarations, before, after) if declarations else None
+    return values.encode() if values is not None else None
 
 
 def check_values(user: Resource[Any]) -> None:

@@ -36,6 +36,7 @@ from scim.resources.user_extensions import (
     check_values,
     custom_indexes,
     custom_lookup,
+    record_summary,
     refuse_undeclared,
     undeclared_path,
 )
@@ -173,6 +174,7 @@ class UserService(ResourceService[UserResource]):
                 change=change,
                 absent=self.legacy_guards(user),
                 name=self.record_name(document),
+                summary=record_summary(user, {}, document),
             )
         except Exception:
             if self._memberships is not None:
@@ -272,6 +274,7 @@ class UserService(ResourceService[UserResource]):
                 operation=operation,
                 absent=self.legacy_guards(updated),
                 name=self.record_name(document),
+                summary=record_summary(updated, stored.document, document),
             )
             result[:] = [self.written(updated, written)]
             return written

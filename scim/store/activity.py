@@ -71,6 +71,9 @@ class ActivityRecord:
     """The change log's sequence number of a successful write, where the service reports one."""
     key: str = ""
     """The record's RowKey (``a|…``) once stored: the cursor for the next page."""
+    summary: str | None = None
+    """Of a change shown among the answers: its record's summary (the custom attribute values a user's write set,
+    scim.protocol.custom_values); never stored in the activity table."""
 
     @property
     def is_error(self) -> bool:

@@ -2,7 +2,7 @@
 
 Rows in a tenant's partition of each resource table (Users, Groups), beside the resources:
 - ``o|s<shard>|<local, 12 digits>``  a change record: Seq, Shard, Time, Operation, ResourceType, ResourceId,
-                                    Name, Members, and for a created or changed resource its SCIM document
+                                    Name, Members, Summary, and for a created or changed resource its SCIM document
                                     (Document0..n) and Created
 - ``o|<seq, 12 digits>``             a record of the older single sequence (no Shard), kept until trimmed
 
@@ -48,6 +48,8 @@ from scim.store.marks import LEGACY, Position, Registry, Watermark
 from scim.store.rows import join_document, split_document
 
 _NAME_CHARS = 1024
+_SUMMARY_CHARS = 2000
+"""A record's Summary at most (its writer bounds it below this: scim.protocol.custom_values)."""
 _DELETES_PER_TRANSACTION = 100
 
 OPERATIONS = ("created", "updated", "disabled", "enabled", "deleted", "member-added", "member-removed")
@@ -97,6 +99,8 @@ class ChangeDraft:
     created: datetime | None = None
     members: tuple[str, ...] = ()
     stamps: int | None = None
+    summary: str | None = None
+    """A short text the views show beside the change (a user's custom attribute values), read with brief records."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,8 @@ class ChangeRecord:
     members: tuple[str, ...]
     shard: int | None = None
     """The counter shard whose sequence numbered it; None for a record of the older single sequence."""
+    summary: str | None = None
+    """What the views show beside the change (ChangeDraft.summary); in brief records too."""
 
     @property
     def version_key(self) -> str:
@@ -144,6 +150,7 @@ class ChangeRecord:
             created=draft.created,
             members=draft.members,
             shard=shard,
+            summary=draft.summary if draft.summary and len(draft.summary) <= _SUMMARY_CHARS else None,
         )
 
 
@@ -178,6 +185,8 @@ def record_row(record: ChangeRecord) -> dict[str, Any]:
         row["HasDocument"] = True
     if record.created is not None:
         row["Created"] = record.created
+    if record.summary:
+        row["Summary"] = record.summary
     return row
 
 
@@ -196,6 +205,7 @@ def record_from_entity(stream: str, entity: TableEntity) -> ChangeRecord:
         created=entity.get("Created"),
         members=tuple(json.loads(entity.get("Members") or "[]")),
         shard=None if shard is None else int(shard),
+        summary=str(entity["Summary"]) if entity.get("Summary") else None,
     )
 
 
@@ -210,6 +220,7 @@ _BRIEF = [
     "ResourceId",
     "Name",
     "Members",
+    "Summary",
 ]
 """A record's columns without its document."""
 

@@ -318,9 +318,11 @@ class ResourceTable(PartitionReads):
         operation: str = "created",
         absent: Sequence[IndexEntry] = (),
         name: str | None = None,
+        summary: str | None = None,
     ) -> StoredResource:
         """Resource row, index rows, counter and change record in one transaction: one round trip, all or nothing
-        (plus a point read per ``absent`` unique row, which must not exist: see _transact)."""
+        (plus a point read per ``absent`` unique row, which must not exist: see _transact). ``summary``: what the
+        record's brief readers show beside it (ChangeDraft.summary)."""
         index_rows = {entry.row_key(resource_id): entry.attribute for entry in indexes}
         guards = {entry.row_key(resource_id): entry.attribute for entry in absent}
         resource_row: dict[str, Any] = {
@@ -333,7 +335,7 @@ class ResourceTable(PartitionReads):
         }
         operations: list[Operation] = [(TransactionOperation.CREATE, resource_row)]
         operations += _index_moves(tenant, resource_id, (), index_rows)
-        draft = ChangeDraft(operation, resource_id, now, name, document, now, stamps=0)
+        draft = ChangeDraft(operation, resource_id, now, name, document, now, stamps=0, summary=summary)
         results, records = self._transact(tenant, operations, index_rows, change, [draft], absent=guards)
         return StoredResource(
             id=resource_id,
@@ -357,6 +359,7 @@ class ResourceTable(PartitionReads):
         operation: str = "updated",
         absent: Sequence[IndexEntry] = (),
         name: str | None = None,
+        summary: str | None = None,
     ) -> StoredResource:
         """Rewrite a resource if unchanged since read (ETag), moving only the index rows that changed (``absent``:
         unique rows another resource must not hold, as in create; the resource's own rows are not asked about)."""
@@ -379,7 +382,7 @@ class ResourceTable(PartitionReads):
             )
         ]
         operations += _index_moves(tenant, current.id, old_keys, index_rows.keys())
-        draft = ChangeDraft(operation, current.id, now, name, document, current.created, stamps=0)
+        draft = ChangeDraft(operation, current.id, now, name, document, current.created, stamps=0, summary=summary)
         results, records = self._transact(tenant, operations, index_rows, change, [draft], absent=guards)
         return StoredResource(
             id=current.id,

@@ -22,6 +22,7 @@ from scim.manage.entra import IssuerKeys, https_fetcher
 from scim.manage.idempotency import LEASE_SECONDS, fingerprint
 from scim.platform.changes import ChangeLog
 from scim.platform.tenants import TenantService
+from scim.protocol.extensions import declare
 from scim.resources.groups import GroupService
 from scim.resources.users import UserService
 from scim.secrets import LocalSecretStore, token_verifier
@@ -283,6 +284,32 @@ def test_status_and_changes_of_a_tenant_without_traffic(manage: ManageApi, token
     assert changes["items"] == [] and changes["positions"] == {"Users": "0", "Groups": "0"}
     problem(send(manage, "GET", "tenants/quiet/changes", token, query={"stream": "Nope"}), 400, "invalid-query")
     problem(send(manage, "GET", "tenants/quiet/activity", token, query={"since": "soon"}), 400, "invalid-query")
+
+
+def test_activity_items_carry_the_declared_custom_attributes_a_user_write_set(
+    issuer: LocalIssuer, tmp_path: Path, token: str
+) -> None:
+    storage = MemoryStorage(table_prefix="m")
+    manage = build(issuer, tmp_path, storage=storage)
+    custom = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
+    for tenant_id in ("declared", "plain"):
+        assert send(manage, "POST", "tenants", token, {"id": tenant_id}, key=tenant_id).status == 201
+    declared = declare((), f"{custom}:employeeLevel", type_="string")
+    users = UserService(storage.resources("Users"), declarations=lambda t: declared if t == "declared" else ())
+    core = "urn:ietf:params:scim:schemas:core:2.0:User"
+    for tenant_id in ("declared", "plain"):
+        body: dict[str, Any] = {"schemas": [core], "userName": "ada@contoso.com"}
+        if tenant_id == "declared":
+            body |= {"schemas": [core, custom], custom: {"employeeLevel": "<b>L3</b>"}}
+        users.create(tenant_id, body | {"emails": [{"type": "work", "value": "ada@contoso.com"}]})
+    items = data(send(manage, "GET", "tenants/declared/activity", token))["items"]
+    written = [i for i in items if i["resourceType"] == "User"]
+    assert [(i["operation"], i["customAttributes"], i["customAttributesOmitted"]) for i in written] == [
+        ("created", {"employeeLevel": "<b>L3</b>"}, 0)  # JSON: the consumer escapes for its own output
+    ]
+    items = data(send(manage, "GET", "tenants/plain/activity", token))["items"]
+    assert [i["customAttributes"] for i in items if i["resourceType"] == "User"] == [None]
+    assert all(i["customAttributes"] is None for i in items if i["resourceType"] == "Tenant")
 
 
 def test_without_an_issuer_the_api_refuses_everything(tmp_path: Path) -> None:

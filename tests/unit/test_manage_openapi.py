@@ -9,7 +9,7 @@ from openapi_spec_validator.versions import consts, get_spec_version
 
 from scim.manage import handlers
 from scim.manage.endpoints import ENDPOINTS, OPENAPI_PATH
-from scim.manage.models import TenantCreate, TenantCreated
+from scim.manage.models import ActivityItem, TenantCreate, TenantCreated
 from scim.manage.openapi import openapi_document
 
 
@@ -51,3 +51,9 @@ def test_only_create_and_rotate_answers_can_hold_a_secret() -> None:
         name for name, schema in schemas.items() if {"secretToken", "clientSecret"} & set(schema.get("properties", {}))
     }
     assert holding == {"TenantCreated", "TokenIssued", "OAuthClient"}
+
+
+def test_the_activity_item_documents_the_custom_attributes_a_change_set() -> None:
+    item = openapi_document()["components"]["schemas"]["ActivityItem"]
+    assert set(item["properties"]) == {f.alias or n for n, f in ActivityItem.model_fields.items()}
+    assert {"customAttributes", "customAttributesOmitted"} <= set(item["properties"])
