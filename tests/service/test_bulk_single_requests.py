@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from scim.platform.activity import Outcome
-from scim.store import TableStorage, is_record_key
+from scim.store import TableStorage, is_counter_key, is_record_key
 from tests.conftest import partition_rows
 from tests.entra_cycle import in_process_api
 from tests.service.bulk_requests import (
@@ -24,8 +24,11 @@ def test_the_same_rows_and_storage_calls_as_the_single_requests(storage: TableSt
     """Each operation goes through its single request's services: one tenant gets the requests one by one,
     another the same requests in one bulk; the stored rows (but ids and times) and the storage calls match."""
     api = in_process_api(storage)
-    singles, bulked = (f"t-{uuid.uuid4().hex[:16]}" for _ in range(2))
+    singles, bulked, warm = (f"t-{uuid.uuid4().hex[:16]}" for _ in range(3))
     names = ["p@contoso.test", "q@contoso.test"]
+    # Once per process, not per request: the tables are created on first use. Paid here, so neither side does.
+    call(api, warm, "POST", "/Groups", {"schemas": [GROUP], "displayName": "warm-up"})
+    call(api, warm, "POST", "/Users", user("warm@contoso.test"))
 
     before = storage.round_trips.count
     ids = [call(api, singles, "POST", "/Users", user(name))[1]["id"] for name in names]
@@ -64,7 +67,11 @@ def test_the_same_rows_and_storage_calls_as_the_single_requests(storage: TableSt
     assert bulk_calls == single_calls
 
     def shape(tenant: str) -> list[tuple[str, int]]:
-        kinds = [(kind, len(partition_rows(storage, kind, tenant))) for kind in ("Users", "Groups")]
+        # Counter shards are left out: how many a partition has depends on which shards its random ids hash to.
+        kinds = [
+            (kind, sum(not is_counter_key(str(r["RowKey"])) for r in partition_rows(storage, kind, tenant)))
+            for kind in ("Users", "Groups")
+        ]
         changes = [
             (kind, sum(is_record_key(str(r["RowKey"])) for r in partition_rows(storage, kind, tenant)))
             for kind in ("Users", "Groups")
